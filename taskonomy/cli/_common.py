@@ -1,0 +1,54 @@
+"""Shared CLI plumbing: the console, and the one place caller errors become exit code 2."""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Callable
+from functools import wraps
+from typing import ParamSpec, TypeVar
+
+import typer
+from rich.console import Console
+
+from taskonomy.errors import TaskonomyError
+
+console = Console(stderr=True)
+P = ParamSpec("P")
+R = TypeVar("R")
+
+#: Exit code for a caller's mistake (bad option value, unknown task, unreadable file...).
+EXIT_USAGE = 2
+
+
+def fail(message: str) -> typer.Exit:
+    """Print one line to stderr and return an Exit(2) to raise."""
+    print(f"error: {message}", file=sys.stderr)
+    return typer.Exit(EXIT_USAGE)
+
+
+def handle_errors(fn: Callable[P, R]) -> Callable[P, R]:
+    """Decorator for commands: TaskonomyError and OSError → one line, exit 2; no tracebacks.
+
+    Set TASKONOMY_DEBUG=1 to see the traceback of an unexpected error.
+    """
+
+    @wraps(fn)
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
+        try:
+            return fn(*args, **kwargs)
+        except (typer.Exit, typer.Abort, KeyboardInterrupt):
+            raise
+        except TaskonomyError as exc:
+            raise fail(str(exc)) from None
+        except OSError as exc:
+            where = f" ({exc.filename})" if getattr(exc, "filename", None) else ""
+            raise fail(f"{exc.strerror or exc}{where}") from None
+        except Exception as exc:
+            if os.environ.get("TASKONOMY_DEBUG"):
+                raise
+            print(f"internal error: {type(exc).__name__}: {exc} (set TASKONOMY_DEBUG=1 for details)",
+                  file=sys.stderr)
+            raise typer.Exit(1) from None
+
+    return wrapper

@@ -1,0 +1,51 @@
+"""Task specifications and the registry of the 26 built-in tasks (plus plugins).
+
+>>> from taskonomy.tasks import get_task
+>>> get_task("rgb2sfnorm").name
+'normal'
+"""
+
+from __future__ import annotations
+
+from taskonomy.tasks._builtin import BUILTIN_TASKS, IMAGE_KEYS
+from taskonomy.tasks._constants import (
+    EMBEDDING_DIM,
+    N_JIGSAW_PERMUTATIONS,
+    OBJECT_CATEGORIES,
+    POSE_DIM,
+    ROOM_LAYOUT_DIM,
+    ROOM_TYPES,
+    SEMANTIC_CLASSES,
+    VANISHING_DIM,
+)
+from taskonomy.tasks._registry import ENTRY_POINT_GROUP, TaskRegistry
+from taskonomy.tasks._spec import DENSE_KINDS, OutputSpec, TaskSpec
+
+__all__ = [
+    "BUILTIN_TASKS", "DENSE_KINDS", "EMBEDDING_DIM", "ENTRY_POINT_GROUP", "IMAGE_KEYS", "N_JIGSAW_PERMUTATIONS",
+    "OBJECT_CATEGORIES", "POSE_DIM", "ROOM_LAYOUT_DIM", "ROOM_TYPES", "SEMANTIC_CLASSES", "VANISHING_DIM",
+    "OutputSpec", "TaskRegistry", "TaskSpec", "get_task", "registry", "task_names",
+]
+
+_REGISTRY: TaskRegistry | None = None
+
+
+def registry() -> TaskRegistry:
+    """The process-wide registry: the built-in tasks, then plugins (loaded on first use)."""
+    global _REGISTRY
+    if _REGISTRY is None:
+        reg = TaskRegistry()
+        for spec in BUILTIN_TASKS:
+            reg.register(spec)
+        reg.load_entry_points()
+        _REGISTRY = reg
+    return _REGISTRY
+
+
+def get_task(name: str) -> TaskSpec:
+    """Look up a task by our name or the paper alias; unknown names raise NotFoundError."""
+    return registry().get(name)
+
+
+def task_names() -> list[str]:
+    return registry().names()

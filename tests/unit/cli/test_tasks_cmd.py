@@ -1,0 +1,27 @@
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+from typer.testing import CliRunner
+
+from taskonomy.cli import build_app
+
+
+def test_tasks_json() -> None:
+    result = CliRunner().invoke(build_app(), ["tasks", "--json"])
+    assert result.exit_code == 0, result.output
+    rows = json.loads(result.stdout)
+    assert len(rows) == 26
+    assert {"name", "alias", "input", "output"} <= set(rows[0])
+
+
+def test_tasks_table_and_help_run_as_a_process() -> None:
+    out = subprocess.run([sys.executable, "-m", "taskonomy", "tasks"], capture_output=True, text=True, check=True)
+    assert "depth_zbuffer" in out.stdout
+
+
+def test_unknown_option_is_exit_2() -> None:
+    result = CliRunner().invoke(build_app(), ["tasks", "--nope"])
+    assert result.exit_code == 2
