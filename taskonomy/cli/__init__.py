@@ -31,6 +31,11 @@ def build_app() -> typer.Typer:
         pretty_exceptions_enable=False,
         add_completion=False,
     )
+
+    @app.callback()
+    def _root() -> None:
+        """Taskonomy as a service: task transfer affinities, AHP and the taxonomy BIP."""
+
     for name in COMMAND_MODULES:
         qualified = f"{__name__}.{name}"
         if importlib.util.find_spec(qualified) is None:

@@ -25,7 +25,7 @@ def register(app: typer.Typer) -> None:
             return
         table = Table(title=f"{len(specs)} tasks")
         for col in ("name", "alias", "input", "output", "loss", "target?"):
-            table.add_column(col)
+            table.add_column(col, no_wrap=col in ("name", "alias"))
         for s in specs:
             table.add_row(s.name, s.alias, "+".join(s.inputs), f"{s.output.kind}[{s.output.channels}]",
                           s.loss, "yes" if s.can_be_target else "source only")
