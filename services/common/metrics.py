@@ -1,0 +1,74 @@
+"""Every Prometheus metric the services export, defined once.
+
+The gateway serves them on ``/metrics``; the Grafana dashboard (deploy/) may query only names
+listed in :data:`METRIC_NAMES` (a test checks this). Label values are bounded: queue names,
+states, job kinds and route templates, never ids or tokens.
+"""
+
+from __future__ import annotations
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+
+#: Job kinds of the pipeline's job graph (see taskonomy.pipeline).
+JOB_KINDS = ("train", "features", "transfer", "baseline", "evaluate", "plan", "finalize", "predict", "noop")
+
+REGISTRY = CollectorRegistry(auto_describe=True)
+
+QUEUE_DEPTH = Gauge(
+    "taskonomy_queue_depth", "Messages waiting in each Celery queue (read from Redis).", ["queue"], registry=REGISTRY
+)
+WORKERS = Gauge("taskonomy_workers", "Celery workers answering a ping, per queue.", ["queue"], registry=REGISTRY)
+EXPERIMENTS = Gauge("taskonomy_experiments", "Experiments by state.", ["state"], registry=REGISTRY)
+EXPERIMENT_PROGRESS = Gauge(
+    "taskonomy_experiment_progress_ratio",
+    "Fraction of finished jobs per stage over all running experiments.",
+    ["stage"],
+    registry=REGISTRY,
+)
+JOBS = Gauge("taskonomy_jobs", "Jobs of running experiments by state.", ["state"], registry=REGISTRY)
+JOBS_FINISHED = Counter(
+    "taskonomy_jobs_finished", "Jobs finished, by kind and outcome.", ["kind", "outcome"], registry=REGISTRY
+)
+JOB_DURATION = Histogram(
+    "taskonomy_job_duration_seconds",
+    "Wall time of pipeline jobs by kind.",
+    ["kind"],
+    buckets=(0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600, 1800, 3600),
+    registry=REGISTRY,
+)
+HTTP_LATENCY = Histogram(
+    "taskonomy_http_request_duration_seconds",
+    "Gateway request latency by method, route template and status code.",
+    ["method", "route", "status"],
+    registry=REGISTRY,
+)
+TAXONOMY_QUERIES = Counter(
+    "taskonomy_taxonomy_queries", "Taxonomy queries answered by the gateway, by cache outcome.", ["cache"],
+    registry=REGISTRY,
+)
+SOLVER_LATENCY = Histogram(
+    "taskonomy_solver_request_duration_seconds", "Solver gRPC latency by method.", ["method"], registry=REGISTRY
+)
+
+#: Exported metric family names as they appear in the exposition format (counters get _total,
+#: histograms _bucket/_sum/_count).
+METRIC_NAMES: frozenset[str] = frozenset(
+    {
+        "taskonomy_queue_depth",
+        "taskonomy_workers",
+        "taskonomy_experiments",
+        "taskonomy_experiment_progress_ratio",
+        "taskonomy_jobs",
+        "taskonomy_jobs_finished_total",
+        "taskonomy_job_duration_seconds_bucket",
+        "taskonomy_job_duration_seconds_sum",
+        "taskonomy_job_duration_seconds_count",
+        "taskonomy_http_request_duration_seconds_bucket",
+        "taskonomy_http_request_duration_seconds_sum",
+        "taskonomy_http_request_duration_seconds_count",
+        "taskonomy_taxonomy_queries_total",
+        "taskonomy_solver_request_duration_seconds_bucket",
+        "taskonomy_solver_request_duration_seconds_sum",
+        "taskonomy_solver_request_duration_seconds_count",
+    }
+)
