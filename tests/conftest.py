@@ -5,3 +5,5 @@ from __future__ import annotations
 import os
 
 os.environ.setdefault("TASKONOMY_DEBUG", "")
+
+pytest_plugins = ["tests.fixtures_redis"]

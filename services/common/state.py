@@ -1,0 +1,162 @@
+"""Experiment state shared by the gateway (reads, submits, cancels) and the Celery executor
+(writes progress), kept in Redis.
+
+Keys (``P`` = the prefix, default ``taskonomy``):
+
+- ``P:exp:<id>`` hash: ``id``, ``state``, ``spec`` (JSON), ``created_at``, ``updated_at``,
+  ``error``, ``cancel_requested`` ("1" once asked), ``result`` (JSON, e.g. artifact keys).
+- ``P:exp:<id>:total`` / ``P:exp:<id>:done`` / ``P:exp:<id>:failed`` hashes: stage → job counts
+  (``HINCRBY`` keeps concurrent workers correct).
+- ``P:exps`` sorted set: id scored by creation time (newest last).
+
+States: PENDING → RUNNING → SUCCEEDED | FAILED | CANCELLED (CANCELLING in between).
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+import redis
+
+STATES = ("PENDING", "RUNNING", "SUCCEEDED", "FAILED", "CANCELLING", "CANCELLED")
+TERMINAL = frozenset({"SUCCEEDED", "FAILED", "CANCELLED"})
+
+
+@dataclass
+class StageProgress:
+    total: int = 0
+    done: int = 0
+    failed: int = 0
+
+    @property
+    def ratio(self) -> float:
+        return self.done / self.total if self.total else 0.0
+
+
+@dataclass
+class ExperimentRecord:
+    id: str
+    state: str
+    spec: dict[str, Any]
+    created_at: float
+    updated_at: float
+    error: str | None = None
+    cancel_requested: bool = False
+    result: dict[str, Any] = field(default_factory=dict)
+    stages: dict[str, StageProgress] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "state": self.state,
+            "spec": self.spec,
+            "created_at": self.created_at,
+            "updated_at": self.updated_at,
+            "error": self.error,
+            "cancel_requested": self.cancel_requested,
+            "result": self.result,
+            "stages": {
+                name: {"total": s.total, "done": s.done, "failed": s.failed, "ratio": round(s.ratio, 4)}
+                for name, s in self.stages.items()
+            },
+        }
+
+
+class ExperimentStateStore:
+    """Experiment records in Redis. Safe for concurrent writers (atomic hash ops)."""
+
+    def __init__(self, client: redis.Redis, *, prefix: str = "taskonomy") -> None:
+        self.r: Any = client  # redis' own type hints are too loose to help here
+        self.prefix = prefix
+
+    @classmethod
+    def from_url(cls, url: str, *, prefix: str = "taskonomy") -> ExperimentStateStore:
+        return cls(redis.Redis.from_url(url, decode_responses=True), prefix=prefix)
+
+    # -- keys -------------------------------------------------------------------------------
+    def _k(self, exp_id: str, suffix: str = "") -> str:
+        return f"{self.prefix}:exp:{exp_id}{suffix}"
+
+    @property
+    def _index(self) -> str:
+        return f"{self.prefix}:exps"
+
+    # -- records ----------------------------------------------------------------------------
+    def create(self, exp_id: str, spec: dict[str, Any]) -> tuple[ExperimentRecord, bool]:
+        """Create the record unless it exists. Returns (record, created)."""
+        now = time.time()
+        created = bool(self.r.hsetnx(self._k(exp_id), "id", exp_id))
+        if created:
+            self.r.hset(self._k(exp_id), mapping={
+                "state": "PENDING", "spec": json.dumps(spec, sort_keys=True), "created_at": now,
+                "updated_at": now, "error": "", "cancel_requested": "", "result": "{}",
+            })
+            self.r.zadd(self._index, {exp_id: now})
+        record = self.get(exp_id)
+        assert record is not None
+        return record, created
+
+    def get(self, exp_id: str) -> ExperimentRecord | None:
+        h: dict[str, str] = self.r.hgetall(self._k(exp_id))
+        if not h or "state" not in h:
+            return None
+        stages: dict[str, StageProgress] = {}
+        for attr in ("total", "done", "failed"):
+            counts: dict[str, str] = self.r.hgetall(self._k(exp_id, f":{attr}"))
+            for stage, n in counts.items():
+                setattr(stages.setdefault(stage, StageProgress()), attr, int(n))
+        return ExperimentRecord(
+            id=exp_id, state=h["state"], spec=json.loads(h.get("spec") or "{}"),
+            created_at=float(h.get("created_at") or 0), updated_at=float(h.get("updated_at") or 0),
+            error=h.get("error") or None, cancel_requested=bool(h.get("cancel_requested")),
+            result=json.loads(h.get("result") or "{}"), stages=stages,
+        )
+
+    def list(self, *, limit: int = 100, offset: int = 0) -> list[ExperimentRecord]:
+        """Newest first."""
+        ids = self.r.zrevrange(self._index, offset, offset + limit - 1)
+        records = [self.get(i) for i in ids]
+        return [r for r in records if r is not None]
+
+    def count_by_state(self) -> dict[str, int]:
+        counts = dict.fromkeys(STATES, 0)
+        for exp_id in self.r.zrange(self._index, 0, -1):
+            state = self.r.hget(self._k(exp_id), "state")
+            if state in counts:
+                counts[str(state)] += 1
+        return counts
+
+    # -- transitions ------------------------------------------------------------------------
+    def set_state(self, exp_id: str, state: str, *, error: str | None = None) -> None:
+        if state not in STATES:
+            raise ValueError(f"state must be one of {STATES}, got {state!r}")
+        mapping: dict[str, Any] = {"state": state, "updated_at": time.time()}
+        if error is not None:
+            mapping["error"] = error
+        self.r.hset(self._k(exp_id), mapping=mapping)
+
+    def set_result(self, exp_id: str, result: dict[str, Any]) -> None:
+        self.r.hset(self._k(exp_id), mapping={"result": json.dumps(result, sort_keys=True), "updated_at": time.time()})
+
+    def request_cancel(self, exp_id: str) -> None:
+        self.r.hset(self._k(exp_id), mapping={"cancel_requested": "1", "updated_at": time.time()})
+
+    def cancel_requested(self, exp_id: str) -> bool:
+        return bool(self.r.hget(self._k(exp_id), "cancel_requested"))
+
+    def reset_for_rerun(self, exp_id: str, spec: dict[str, Any]) -> None:
+        """Reuse a record for a re-submitted or extended experiment (e.g. a task was added)."""
+        self.r.hset(self._k(exp_id), mapping={"state": "PENDING", "spec": json.dumps(spec, sort_keys=True),
+                                              "error": "", "cancel_requested": "", "updated_at": time.time()})
+        self.r.delete(self._k(exp_id, ":total"), self._k(exp_id, ":done"), self._k(exp_id, ":failed"))
+
+    # -- progress ---------------------------------------------------------------------------
+    def add_stage_jobs(self, exp_id: str, stage: str, n: int = 1) -> None:
+        self.r.hincrby(self._k(exp_id, ":total"), stage, n)
+
+    def job_done(self, exp_id: str, stage: str, *, failed: bool = False) -> None:
+        self.r.hincrby(self._k(exp_id, ":failed" if failed else ":done"), stage, 1)
+        self.r.hset(self._k(exp_id), "updated_at", time.time())
