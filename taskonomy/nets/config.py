@@ -1,0 +1,64 @@
+"""Model configuration: the one place architecture hyper-parameters live."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass, fields
+from typing import Any
+
+from taskonomy.errors import InvalidInputError
+
+NORMS: tuple[str, ...] = ("group", "batch", "none")
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    """Architecture of every encoder, decoder and transfer function of one experiment.
+
+    Attributes:
+        width: channels of the first encoder stage (later stages use ``2 * width``).
+        rep_channels: channels C of the representation (B, C, H/8, W/8) — the bottleneck
+            (the paper used 16x16x8 for a 256 input).
+        blocks: residual blocks per encoder stage (three stages, each halving the resolution).
+        norm: normalisation layer inside encoder and decoders: ``group`` (GroupNorm, same in
+            training and evaluation), ``batch`` or ``none``.
+        transfer_width: hidden channels of the two-conv transfer function.
+        hidden: hidden units of the fully connected layers of global (vector / class) decoders.
+        encoder: registered encoder architecture name.
+    """
+
+    width: int = 16
+    rep_channels: int = 8
+    blocks: int = 2
+    norm: str = "group"
+    transfer_width: int = 32
+    hidden: int = 128
+    encoder: str = "resnet"
+
+    def __post_init__(self) -> None:
+        for name in ("width", "rep_channels", "transfer_width", "hidden"):
+            value = getattr(self, name)
+            if not isinstance(value, int) or isinstance(value, bool) or not 1 <= value <= 4096:
+                raise InvalidInputError(f"ModelConfig.{name} must be an integer in [1, 4096], got {value!r}")
+        if not isinstance(self.blocks, int) or isinstance(self.blocks, bool) or not 0 <= self.blocks <= 16:
+            raise InvalidInputError(f"ModelConfig.blocks must be an integer in [0, 16], got {self.blocks!r}")
+        if self.norm not in NORMS:
+            raise InvalidInputError(f"ModelConfig.norm must be one of {', '.join(NORMS)}, got {self.norm!r}")
+        if not isinstance(self.encoder, str) or not self.encoder:
+            raise InvalidInputError(f"ModelConfig.encoder must be a non-empty name, got {self.encoder!r}")
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready dict (stable keys; part of artifact hashes)."""
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> ModelConfig:
+        """Inverse of :meth:`to_dict`; unknown keys are refused, missing keys take defaults."""
+        if not isinstance(data, Mapping):
+            raise InvalidInputError(f"model config must be a mapping, got {type(data).__name__}")
+        known = {f.name for f in fields(cls)}
+        unknown = sorted(set(data) - known)
+        if unknown:
+            raise InvalidInputError(
+                f"unknown model config key(s) {', '.join(unknown)}; known: {', '.join(sorted(known))}")
+        return cls(**dict(data))
