@@ -1,0 +1,21 @@
+"""Experiments as job graphs: the spec, content-addressed keys, the jobs and the local executor.
+
+>>> from taskonomy.pipeline import build_graph, preset
+>>> graph = build_graph(preset("quick"))
+>>> sorted(graph.stage_counts())[:2]
+['baselines', 'features']
+
+Importing this package does not import torch (the gateway validates specs with it).
+"""
+
+from __future__ import annotations
+
+from taskonomy.pipeline.graph import STAGES, Job, JobGraph, build_graph
+from taskonomy.pipeline.jobs import run_job
+from taskonomy.pipeline.local import LocalExecutor, RunStats
+from taskonomy.pipeline.spec import PRESETS, ExperimentSpec, TaskEntry, preset
+
+__all__ = [
+    "PRESETS", "STAGES", "ExperimentSpec", "Job", "JobGraph", "LocalExecutor", "RunStats", "TaskEntry",
+    "build_graph", "preset", "run_job",
+]

@@ -1,0 +1,124 @@
+"""The finalize job: per-image losses → AHP per target → the transfer table → the taxonomy.
+
+Per target ``t`` one AHP tournament covers all its candidates together (first order, higher
+order, ``self``, ``own``, ``random``), as the paper's did (affinities sum to 1 per target);
+``pixels`` joins only as the reference of the gain (win rate against ``pixels``) and is not a
+candidate. The stacked losses (candidates + pixels, one row each) are stored as an artifact so
+anyone can recompute the affinities from them.
+"""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Mapping
+from typing import Any
+
+import numpy as np
+
+from taskonomy.errors import CorruptArtifactError
+from taskonomy.store import ArtifactStore
+
+ARRAY = "x"
+
+
+def _losses(store: ArtifactStore, key: str) -> np.ndarray:
+    arr = store.get_tensors(key).get(ARRAY)
+    if arr is None:
+        raise CorruptArtifactError(f"artifact {key!r} holds no losses")
+    return np.asarray(arr, dtype=np.float64)
+
+
+def target_candidates(params: Mapping[str, Any], store: ArtifactStore, target: str) -> list[dict[str, Any]]:
+    """The static candidates of ``target`` plus the higher-order ones its plan chose."""
+    cands = [dict(c) for c in params["candidates"][target]]
+    plan_key = params.get("plans", {}).get(target)
+    if plan_key:
+        plan = store.get_json(plan_key)
+        cands += [dict(c) for c in plan.get("higher_order", [])]
+    return cands
+
+
+def table_sources(target: str, cand: Mapping[str, Any]) -> tuple[str, ...]:
+    """How the paper tables write a candidate's ``sources`` (``self`` for full supervision)."""
+    if cand["kind"] == "self_full_supervision":
+        return ("self",)
+    return tuple(cand["sources"])
+
+
+def finalize(params: Mapping[str, Any], store: ArtifactStore) -> None:
+    from taskonomy.affinity import TransferRow, TransferTable
+    from taskonomy.affinity import target_affinity as _target_affinity
+
+    outputs = params["outputs"]
+    rows: list[Any] = []
+    summary_targets: dict[str, Any] = {}
+    for target in params["targets"]:
+        cands = target_candidates(params, store, target)
+        stacked = [_losses(store, c["losses"]) for c in cands]
+        pixels = _losses(store, params["pixels"][target])
+        losses = np.stack([*stacked, pixels])
+        pixels_index = len(cands)
+        self_index = next((i for i, c in enumerate(cands) if c["kind"] == "self_full_supervision"), None)
+        res = _target_affinity(losses, self_index=self_index, pixels_index=pixels_index,
+                               bootstrap=int(params.get("bootstrap", 0)), seed=int(params.get("seed", 0)))
+        aff = np.asarray(res.affinity, dtype=np.float64)
+        gain = np.asarray(res.gain, dtype=np.float64)
+        quality = None if res.quality is None else np.asarray(res.quality, dtype=np.float64)
+        low = getattr(res, "affinity_low", None)
+        high = getattr(res, "affinity_high", None)
+        for i, c in enumerate(cands):
+            rows.append(TransferRow(
+                target=target, sources=table_sources(target, c), kind=c["kind"],
+                affinity=float(aff[i]), gain=float(gain[i]),
+                quality=None if quality is None else float(quality[i]),
+                affinity_low=None if low is None else float(np.asarray(low)[i]),
+                affinity_high=None if high is None else float(np.asarray(high)[i]),
+            ))
+        meta = {"target": target, "candidates": [{"sources": list(table_sources(target, c)), "kind": c["kind"],
+                                                  "losses": c["losses"]} for c in cands],
+                "pixels_index": pixels_index, "self_index": self_index, "pixels": params["pixels"][target]}
+        store.put_tensors(outputs["losses"][target], {"losses": losses}, metadata=meta)
+        summary_targets[target] = {
+            "candidates": meta["candidates"], "self_index": self_index, "pixels_index": pixels_index,
+            "affinity": aff[: len(cands)].tolist(), "gain": gain[: len(cands)].tolist(),
+            "quality": None if quality is None else quality[: len(cands)].tolist(),
+            "mean_loss": [float(x.mean()) for x in stacked], "pixels_mean_loss": float(pixels.mean()),
+            "win_rates": np.asarray(res.win_rates).tolist(),
+            "consistency_ratio": _float_or_none(getattr(res, "consistency_ratio", None)),
+            "preview": params.get("previews", {}).get(target),
+        }
+    table = TransferTable.from_rows(rows)
+    buf = io.BytesIO()
+    table.write(buf, format="csv")
+    store.put_bytes(outputs["table"], buf.getvalue(), meta={"rows": len(rows)})
+    solution = solve(table, params)
+    store.put_json(outputs["taxonomy"], solution)
+    store.put_json(outputs["summary"], {"targets": summary_targets, "roles": dict(params["roles"]),
+                                        "budget": params["budget"], "max_order": params["max_order"],
+                                        "table": outputs["table"], "taxonomy": outputs["taxonomy"]})
+
+
+def _float_or_none(v: Any) -> float | None:
+    try:
+        return None if v is None else float(v)
+    except (TypeError, ValueError):
+        return None
+
+
+def problem_for(params: Mapping[str, Any], *, budget: float | None = None) -> Any:
+    """The taxonomy problem of an experiment: its roles, ``random`` source-only, its max order."""
+    from taskonomy.selection import TaxonomyProblem
+
+    roles: Mapping[str, str] = params["roles"]
+    targets = tuple(t for t, r in roles.items() if r == "target")
+    target_only = tuple(t for t, r in roles.items() if r == "target_only")
+    source_only = tuple(dict.fromkeys([*(t for t, r in roles.items() if r == "source_only"), "random"]))
+    return TaxonomyProblem(targets=targets, source_only=source_only, target_only=target_only,
+                           budget=float(params["budget"] if budget is None else budget),
+                           max_order=int(params["max_order"]))
+
+
+def solve(table: Any, params: Mapping[str, Any], *, budget: float | None = None) -> dict[str, Any]:
+    from taskonomy.selection import solve_taxonomy
+
+    return dict(solve_taxonomy(table, problem_for(params, budget=budget)).to_dict())

@@ -1,0 +1,299 @@
+"""Job execution: ``run_job(job, store)`` — the one function every executor calls.
+
+A job reads its inputs and writes its outputs only through the
+:class:`~taskonomy.store.ArtifactStore`, so the local executor and a Celery worker on another
+machine run exactly the same code. ``run_job`` is idempotent: when every output already
+exists it does nothing (Celery's at-least-once delivery is then harmless, and an interrupted
+run resumes where it stopped). Heavy imports (torch, the networks, OR-Tools) happen inside the
+handlers, so importing this module is cheap.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from collections.abc import Callable, Mapping
+from typing import Any
+
+import numpy as np
+
+from taskonomy.errors import CorruptArtifactError, InvalidInputError, PreconditionError
+from taskonomy.pipeline.graph import PIXELS, RANDOM, SELF, Job, candidate_kind, transfer_job
+from taskonomy.store import ArtifactStore
+
+#: ``progress(done, total)`` inside one job (e.g. training steps); may be None.
+Progress = Callable[[int, int], None] | None
+#: Name of the single array in a data / losses artifact.
+ARRAY = "x"
+
+
+def outputs_exist(job: Job, store: ArtifactStore) -> bool:
+    return all(store.exists(k) for k in job.outputs)
+
+
+def run_job(job: Job, store: ArtifactStore, *, progress: Progress = None) -> bool:
+    """Run ``job`` unless all its outputs exist; return True when work was done.
+
+    Raises PreconditionError when an input artifact is missing (its producer has not run) and
+    InvalidInputError for an unknown job kind.
+    """
+    if outputs_exist(job, store):
+        return False
+    handler = HANDLERS.get(job.kind)
+    if handler is None:
+        raise InvalidInputError(f"unknown job kind {job.kind!r}; known: {', '.join(sorted(HANDLERS))}")
+    missing = [k for k in job.inputs if not store.exists(k)]
+    if missing:
+        raise PreconditionError(f"job {job.id} ({job.kind}) is missing {len(missing)} input artifact(s), "
+                                f"e.g. {missing[0]!r}: run the jobs that produce them first")
+    handler(job, store, progress)
+    return True
+
+
+# -- helpers -----------------------------------------------------------------------------------
+
+def _array(store: ArtifactStore, key: str) -> np.ndarray:
+    tensors = store.get_tensors(key)
+    if ARRAY not in tensors:
+        raise CorruptArtifactError(f"artifact {key!r} holds no array {ARRAY!r}")
+    return tensors[ARRAY]
+
+
+def _arrays(store: ArtifactStore, keys: Mapping[str, str]) -> dict[str, np.ndarray]:
+    return {name: _array(store, key) for name, key in keys.items()}
+
+
+def _model(model: Mapping[str, Any]) -> Any:
+    from taskonomy.nets import ModelConfig
+
+    return ModelConfig.from_dict(dict(model))
+
+
+def _train_config(train: Mapping[str, Any], seed: int) -> Any:
+    from taskonomy.training import TrainConfig
+
+    return TrainConfig(**dict(train), seed=seed)
+
+
+def save_state(store: ArtifactStore, key: str, state: Mapping[str, Any], meta: Mapping[str, Any]) -> None:
+    store.put_tensors(key, {k: v for k, v in state.items()}, metadata=dict(meta))
+
+
+def load_network(store: ArtifactStore, key: str) -> Any:
+    """A stored task network as ``taskonomy.training.TrainedNetwork`` (torch tensors)."""
+    import torch
+
+    from taskonomy.training import TrainedNetwork
+
+    arrays = store.get_tensors(key)
+    meta = store.meta(key)
+    state = {k: torch.from_numpy(np.array(v)) for k, v in arrays.items()}
+    return TrainedNetwork(task=str(meta.get("task", "")), state=state, metrics=dict(meta.get("metrics", {})))
+
+
+def _encoder_state(store: ArtifactStore, key: str) -> dict[str, Any]:
+    import torch
+
+    meta = store.meta(key)
+    if meta.get("encoder_only"):
+        return {k: torch.from_numpy(np.array(v)) for k, v in store.get_tensors(key).items()}
+    from taskonomy.training import encoder_state
+
+    return dict(encoder_state(load_network(store, key)))
+
+
+def _jsonable_metrics(metrics: Mapping[str, Any]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for k, v in dict(metrics or {}).items():
+        if isinstance(v, int | float | str | bool) or v is None:
+            out[str(k)] = v
+        elif isinstance(v, list | tuple) and all(isinstance(x, int | float) for x in v):
+            out[str(k)] = [float(x) for x in v]
+        elif hasattr(v, "item"):
+            try:
+                out[str(k)] = float(v.item())
+            except (TypeError, ValueError):
+                pass
+    return out
+
+
+# -- handlers ----------------------------------------------------------------------------------
+
+def _render(job: Job, store: ArtifactStore, progress: Progress) -> None:
+    p = job.params
+    dataset = dict(p["dataset"])
+    keys: Mapping[str, Mapping[str, str]] = p["keys"]
+    if dataset.get("kind") == "world":
+        from taskonomy.data import SplitSizes, build_world_dataset
+        from taskonomy.world import WorldSpec
+
+        world = WorldSpec.from_dict({"seed": dataset["seed"], "size": dataset["size"], **dataset.get("options", {})})
+        sizes = SplitSizes(**{k: int(v) for k, v in p["splits"].items()})
+        with tempfile.TemporaryDirectory(prefix="taskonomy-render-") as tmp:
+            ds = build_world_dataset(world, sizes, tmp, workers=_workers(), progress=False)
+            _store_splits(store, ds, keys, dataset)
+    else:
+        from taskonomy.pipeline.datasets import load_folder_dataset
+
+        ds = load_folder_dataset(dataset, p["splits"], sample_keys=sorted({k for m in keys.values() for k in m}))
+        _store_splits(store, ds, keys, dataset)
+
+
+def _workers() -> int | None:
+    env = os.environ.get("TASKONOMY_RENDER_WORKERS")
+    return int(env) if env and env.isdigit() else None
+
+
+def _store_splits(store: ArtifactStore, ds: Any, keys: Mapping[str, Mapping[str, str]],
+                  dataset: Mapping[str, Any]) -> None:
+    for split, kmap in keys.items():
+        todo = {k: v for k, v in kmap.items() if not store.exists(v)}
+        if not todo:
+            continue
+        arrays = ds.split(split)
+        for sample_key, dkey in todo.items():
+            if sample_key not in arrays:
+                raise PreconditionError(f"the {dataset.get('kind')} dataset has no {sample_key!r} data on split "
+                                        f"{split!r} (it has: {', '.join(sorted(arrays))})")
+            store.put_tensors(dkey, {ARRAY: np.ascontiguousarray(arrays[sample_key])},
+                              metadata={"split": split, "sample_key": sample_key})
+
+
+def _train(job: Job, store: ArtifactStore, progress: Progress) -> None:
+    from taskonomy.training import train_task_network
+
+    p = job.params
+    data = _arrays(store, p["data"])
+    net = train_task_network(p["task"], data, model=_model(p["model"]), train=_train_config(p["train"], p["seed"]),
+                             progress=progress)
+    save_state(store, p["output"], net.state, {"task": p["task"], "metrics": _jsonable_metrics(net.metrics)})
+
+
+def _random_encoder(job: Job, store: ArtifactStore, progress: Progress) -> None:
+    from taskonomy.training import random_encoder_state
+
+    p = job.params
+    state = random_encoder_state(_model(p["model"]), seed=int(p["seed"]))
+    save_state(store, p["output"], state, {"task": RANDOM, "encoder_only": True})
+
+
+def _features(job: Job, store: ArtifactStore, progress: Progress) -> None:
+    from taskonomy.training import extract_features
+
+    p = job.params
+    todo = {k: out for k, out in p["output"].items() if not store.exists(out)}
+    enc = _encoder_state(store, p["net"])
+    data = _arrays(store, {k: p["data"][k] for k in todo})
+    feats = extract_features(enc, data, keys=sorted(todo), model=_model(p["model"]))
+    for k, out in todo.items():
+        store.put_tensors(out, {ARRAY: np.asarray(feats[k], dtype=np.float32)},
+                          metadata={"source": p["source"], "split": p["split"], "image_key": k})
+
+
+def _labels_and_feats(store: ArtifactStore, p: Mapping[str, Any], split: str) -> tuple[list[dict[str, np.ndarray]],
+                                                                                      dict[str, np.ndarray]]:
+    from taskonomy.tasks import get_task
+
+    task = get_task(p["target"])
+    feats = [_arrays(store, p["features"][s][split]) for s in p["sources"]]
+    data = {task.target: _array(store, p["labels"][split])}
+    return feats, data
+
+
+def _transfer(job: Job, store: ArtifactStore, progress: Progress) -> None:
+    from taskonomy.training import evaluate_transfer, train_transfer
+
+    p = job.params
+    model = _model(p["model"])
+    feats, data = _labels_and_feats(store, p, "transfer")
+    net = train_transfer(p["target"], feats, data, model=model, train=_train_config(p["train"], p["seed"]),
+                         progress=progress)
+    tfeats, tdata = _labels_and_feats(store, p, "test")
+    losses = np.asarray(evaluate_transfer(p["target"], net, tfeats, tdata, model=model), dtype=np.float64)
+    store.put_tensors(p["output"], {ARRAY: losses},
+                      metadata={"target": p["target"], "sources": list(p["sources"]), "kind": p["candidate_kind"]})
+
+
+def _baseline(job: Job, store: ArtifactStore, progress: Progress) -> None:
+    from taskonomy.training import evaluate_network, train_pixels_baseline
+
+    p = job.params
+    model = _model(p["model"])
+    net = train_pixels_baseline(p["target"], _arrays(store, p["data"]["transfer"]), model=model,
+                                train=_train_config(p["train"], p["seed"]), progress=progress)
+    losses = np.asarray(evaluate_network(p["target"], net, _arrays(store, p["data"]["test"]), model=model),
+                        dtype=np.float64)
+    store.put_tensors(p["output"], {ARRAY: losses}, metadata={"target": p["target"], "kind": PIXELS})
+
+
+def _evaluate(job: Job, store: ArtifactStore, progress: Progress) -> None:
+    from taskonomy.tasks import get_task
+    from taskonomy.training import evaluate_network, predict
+
+    p = job.params
+    task = get_task(p["task"])
+    model = _model(p["model"])
+    net = load_network(store, p["net"])
+    data = _arrays(store, p["data"])
+    losses = np.asarray(evaluate_network(p["task"], net, data, model=model), dtype=np.float64)
+    n = min(int(p["n_preview"]), len(losses))
+    head = {k: v[:n] for k, v in data.items()}
+    preds = np.asarray(predict(p["task"], net, head, model=model))
+    preview = {"prediction": preds, "target": head[task.target]}
+    for i, k in enumerate(task.inputs):
+        preview[f"input{i}"] = head[k]
+    store.put_tensors(p["preview"], preview, metadata={"task": p["task"], "inputs": list(task.inputs)})
+    store.put_tensors(p["output"], {ARRAY: losses}, metadata={"target": p["task"], "kind": SELF})
+
+
+def rank_first_order(losses: np.ndarray) -> np.ndarray:
+    """Order candidates by their mean pairwise win rate (best first).
+
+    With ``L`` of shape (n_candidates, n_images), ``W[i, j]`` is the fraction of images where
+    ``L[i] < L[j]``; the score of ``i`` is the mean of row ``i`` over ``j != i`` (a Borda count
+    of the image-wise tournament the AHP later weighs). Ties keep the input order.
+    """
+    n = losses.shape[0]
+    wins = (losses[:, None, :] < losses[None, :, :]).mean(axis=2)
+    score = (wins.sum(axis=1)) / max(n - 1, 1)
+    return np.argsort(-score, kind="stable")
+
+
+def _plan(job: Job, store: ArtifactStore, progress: Progress) -> None:
+    from taskonomy.selection import higher_order_candidates
+
+    p = job.params
+    fo = list(p["first_order"])
+    losses = np.stack([_array(store, c["losses"]) for c in fo])
+    order = rank_first_order(losses)
+    ranked = [fo[i]["sources"][0] for i in order]
+    cands = [tuple(c) for c in higher_order_candidates(ranked[: int(p["beam"])], max_order=int(p["max_order"]))]
+    cands = [c for c in cands if len(c) >= 2]
+    out = []
+    for sources in cands:
+        tj = transfer_job(target=p["target"], sources=sources, cand_kind="higher_order",
+                          feature_keys=p["feature_keys"], label_keys=p["label_keys"], model=p["model"],
+                          train=p["train"], seed=p["seed"], stage="higher_order")
+        out.append({"sources": list(sources), "kind": candidate_kind(p["target"], sources),
+                    "losses": tj.outputs[0]})
+    store.put_json(p["output"], {"target": p["target"], "ranked": ranked,
+                                 "candidates": [c["sources"] for c in out], "higher_order": out})
+
+
+def _finalize(job: Job, store: ArtifactStore, progress: Progress) -> None:
+    from taskonomy.pipeline.finalize import finalize
+
+    finalize(job.params, store)
+
+
+HANDLERS: dict[str, Callable[[Job, ArtifactStore, Progress], None]] = {
+    "render": _render,
+    "train": _train,
+    "random_encoder": _random_encoder,
+    "features": _features,
+    "transfer": _transfer,
+    "baseline": _baseline,
+    "evaluate": _evaluate,
+    "plan_higher_order": _plan,
+    "finalize": _finalize,
+}

@@ -1,0 +1,314 @@
+"""The experiment specification: what to compute, validated before any work starts.
+
+An :class:`ExperimentSpec` names a dataset (the built-in world or a folder in the Taskonomy
+layout), the tasks with their roles, split sizes, the network and training settings, the
+highest transfer order and the beam that picks higher-order candidates. It is a pydantic v2
+model so the REST gateway validates request bodies with the same class; it imports no torch.
+
+Roles (the authors' solver semantics, see shared/anchors/taskonomy-paper/README.md):
+
+- ``target``: gets a fully supervised task network (usable as a source) and receives transfers;
+- ``source_only``: gets a task network and serves as a source, receives no transfers;
+- ``target_only``: a new task with few labels: no full supervision, it only receives transfers
+  trained on the small transfer split (and must receive exactly one edge in the taxonomy).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from taskonomy.errors import InvalidInputError, NotFoundError
+
+Role = Literal["target", "source_only", "target_only"]
+ROLES: tuple[str, ...] = ("target", "source_only", "target_only")
+PRESETS: tuple[str, ...] = ("quick", "standard", "paper")
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class WorldDataset(_Model):
+    """The built-in procedural world: every sample a pure function of (seed, index)."""
+
+    kind: Literal["world"] = "world"
+    seed: Annotated[int, Field(ge=0)] = 0
+    size: Annotated[int, Field(ge=8, le=1024, description="image side in pixels (a multiple of 8)")] = 32
+    options: dict[str, Any] = Field(default_factory=dict, description="extra WorldSpec fields")
+
+    @field_validator("size")
+    @classmethod
+    def _multiple_of_8(cls, v: int) -> int:
+        if v % 8:
+            raise ValueError(f"size must be a multiple of 8 (the encoder downsamples 8x), got {v}")
+        return v
+
+
+class FolderDataset(_Model):
+    """A dataset on disk in the Taskonomy folder layout (``<domain>/<building>/...png``)."""
+
+    kind: Literal["folder"] = "folder"
+    root: str
+    size: Annotated[int, Field(ge=8, le=1024)] = 64
+    options: dict[str, Any] = Field(default_factory=dict)
+
+
+DatasetSpec = Annotated[WorldDataset | FolderDataset, Field(discriminator="kind")]
+
+
+class TaskEntry(_Model):
+    name: str
+    role: Role = "target"
+
+
+class SplitSpec(_Model):
+    """Number of images in each split: ``train`` for task networks, ``transfer`` (small) for
+    transfers and the pixels baseline, ``test`` for the per-image losses behind win rates."""
+
+    train: Annotated[int, Field(ge=1)]
+    transfer: Annotated[int, Field(ge=1)]
+    test: Annotated[int, Field(ge=2)]
+
+
+class TrainSpec(_Model):
+    epochs: Annotated[int, Field(ge=1, le=10_000)] = 5
+    batch_size: Annotated[int, Field(ge=1, le=65_536)] = 32
+    lr: Annotated[float, Field(gt=0, le=10)] = 1e-3
+    weight_decay: Annotated[float, Field(ge=0)] = 0.0
+
+
+class ExperimentSpec(_Model):
+    """Everything that determines an experiment's results (and so its artifact keys)."""
+
+    name: Annotated[str, Field(min_length=1, max_length=100)] = "experiment"
+    dataset: DatasetSpec = WorldDataset()
+    tasks: list[TaskEntry]
+    splits: SplitSpec
+    model: dict[str, Any] = Field(default_factory=dict, description="taskonomy.nets.ModelConfig fields")
+    train: Annotated[TrainSpec, Field(description="task-specific networks")] = TrainSpec()
+    transfer: Annotated[TrainSpec, Field(description="transfers and the pixels baseline")] = TrainSpec()
+    max_order: Annotated[int, Field(ge=1, le=24, description="largest source set of a transfer")] = 1
+    beam: Annotated[int, Field(ge=1, le=26, description="top-k first-order sources that higher orders combine")] = 4
+    seed: Annotated[int, Field(ge=0)] = 0
+    budget: Annotated[float, Field(gt=0, description="supervision budget of the taxonomy in taxonomy.json")] = 6.0
+    bootstrap: Annotated[int, Field(ge=0, le=10_000, description="bootstrap resamples for affinity intervals")] = 0
+
+    @field_validator("tasks", mode="before")
+    @classmethod
+    def _coerce_tasks(cls, value: Any) -> Any:
+        # Accept ["normal", "depth_zbuffer"], {"normal": "target", ...} or [{"name":..., "role":...}].
+        if isinstance(value, str):
+            value = [v.strip() for v in value.split(",") if v.strip()]
+        if isinstance(value, dict):
+            value = [{"name": k, "role": v} for k, v in value.items()]
+        if isinstance(value, list | tuple):
+            return [{"name": v} if isinstance(v, str) else v for v in value]
+        return value
+
+    @field_validator("tasks")
+    @classmethod
+    def _canonical_tasks(cls, entries: list[TaskEntry]) -> list[TaskEntry]:
+        from taskonomy.tasks import registry
+
+        reg = registry()
+        out: list[TaskEntry] = []
+        seen: set[str] = set()
+        for entry in entries:
+            try:
+                spec = reg.get(entry.name)
+            except NotFoundError as exc:
+                raise ValueError(str(exc)) from None
+            if spec.name in seen:
+                raise ValueError(f"task {spec.name!r} is listed twice")
+            seen.add(spec.name)
+            role = entry.role
+            if not spec.can_be_target and role != "source_only":
+                if role == "target_only" or "role" in entry.model_fields_set:
+                    raise ValueError(f"task {spec.name!r} cannot be a target (it is source-only); "
+                                     "give it role source_only")
+                role = "source_only"
+            out.append(TaskEntry(name=spec.name, role=role))
+        if not out:
+            raise ValueError("at least one task is needed")
+        return out
+
+    @model_validator(mode="after")
+    def _consistent(self) -> ExperimentSpec:
+        if not self.targets():
+            raise ValueError("at least one task must be a target (role target or target_only)")
+        if not self.sources():
+            raise ValueError("at least one task must be a source (role target or source_only)")
+        if self.max_order > 1 and self.beam < 2:
+            raise ValueError("higher-order transfers (max_order > 1) need beam >= 2")
+        return self
+
+    # -- views -------------------------------------------------------------------------------
+    def task_names(self) -> list[str]:
+        return [t.name for t in self.tasks]
+
+    def role(self, task: str) -> str:
+        for t in self.tasks:
+            if t.name == task:
+                return t.role
+        raise NotFoundError(f"task {task!r} is not part of experiment {self.name!r}")
+
+    def targets(self) -> list[str]:
+        """Tasks that receive transfers (role target or target_only), in spec order."""
+        return [t.name for t in self.tasks if t.role in ("target", "target_only")]
+
+    def sources(self) -> list[str]:
+        """Tasks whose frozen encoder serves as a transfer source (role target or source_only)."""
+        return [t.name for t in self.tasks if t.role in ("target", "source_only")]
+
+    def content_key(self) -> str:
+        """A short hash of everything that determines the results (not the name)."""
+        from taskonomy.pipeline.keys import digest
+
+        body = self.model_dump(mode="json")
+        body.pop("name", None)
+        return digest(body)
+
+    def with_tasks(self, tasks: list[str] | list[dict[str, str]] | list[TaskEntry]) -> ExperimentSpec:
+        """A copy with another task list (validated)."""
+        body = self.model_dump(mode="json")
+        body["tasks"] = [t.model_dump() if isinstance(t, TaskEntry) else t for t in tasks]
+        return ExperimentSpec.parse(body)
+
+    # -- construction ------------------------------------------------------------------------
+    @classmethod
+    def parse(cls, data: Any, *, origin: str = "experiment spec") -> ExperimentSpec:
+        """Validate a mapping; every problem becomes one InvalidInputError naming the field."""
+        if not isinstance(data, dict):
+            raise InvalidInputError(f"{origin}: expected a mapping of settings, got {type(data).__name__}")
+        try:
+            return cls.model_validate(data)
+        except ValidationError as exc:
+            raise InvalidInputError(f"{origin}: {format_validation_error(exc)}") from None
+
+    @classmethod
+    def from_file(cls, path: str | os.PathLike[str]) -> ExperimentSpec:
+        """Read a YAML or JSON file. A ``preset:`` key starts from that preset and overrides it."""
+        p = Path(path)
+        try:
+            text = p.read_text(encoding="utf-8")
+        except FileNotFoundError:
+            raise InvalidInputError(f"config file {str(p)!r} does not exist") from None
+        except (OSError, UnicodeDecodeError) as exc:
+            raise InvalidInputError(f"config file {str(p)!r} cannot be read: {exc}") from None
+        try:
+            if p.suffix.lower() == ".json":
+                data = json.loads(text)
+            else:
+                import yaml
+
+                data = yaml.safe_load(text)
+        except Exception as exc:
+            first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            raise InvalidInputError(f"config file {str(p)!r} is not valid YAML/JSON: {first}") from None
+        if not isinstance(data, dict):
+            raise InvalidInputError(f"config file {str(p)!r} must hold a mapping of settings")
+        return cls.from_mapping(data, origin=f"config file {str(p)!r}")
+
+    @classmethod
+    def from_mapping(cls, data: dict[str, Any], *, origin: str = "experiment spec") -> ExperimentSpec:
+        """Like :meth:`parse`, but a ``preset`` key fills every field the mapping leaves out."""
+        data = dict(data)
+        preset_name = data.pop("preset", None)
+        if preset_name is not None:
+            base = preset(str(preset_name)).model_dump(mode="json")
+            for k, v in data.items():
+                if isinstance(v, dict) and isinstance(base.get(k), dict) and k not in ("dataset",):
+                    base[k] = {**base[k], **v}
+                else:
+                    base[k] = v
+            data = base
+        return cls.parse(data, origin=origin)
+
+
+def format_validation_error(exc: ValidationError) -> str:
+    """One line per problem: ``field.path: message``."""
+    parts = []
+    for err in exc.errors():
+        loc = ".".join(str(p) for p in err.get("loc", ()) if not isinstance(p, int) or True)
+        msg = str(err.get("msg", "invalid")).removeprefix("Value error, ")
+        parts.append(f"{loc}: {msg}" if loc else msg)
+    return "; ".join(parts)
+
+
+# -- presets -----------------------------------------------------------------------------------
+
+#: The quick preset's tasks: the physics in miniature (appearance, geometry, semantics).
+QUICK_TASKS: tuple[str, ...] = (
+    "autoencoding", "edge_texture", "depth_zbuffer", "depth_euclidean", "normal", "reshading",
+    "principal_curvature", "segment_semantic",
+)
+
+
+def quick() -> ExperimentSpec:
+    """8 tasks at 32x32, first order: a few minutes on 2 CPU cores, rendering included."""
+    return ExperimentSpec(
+        name="quick",
+        dataset=WorldDataset(seed=0, size=32),
+        tasks=[TaskEntry(name=t) for t in QUICK_TASKS],
+        splits=SplitSpec(train=1536, transfer=192, test=256),
+        model={"width": 16, "rep_channels": 8},
+        train=TrainSpec(epochs=8, batch_size=64, lr=2e-3),
+        transfer=TrainSpec(epochs=20, batch_size=64, lr=2e-3),
+        max_order=1,
+        beam=4,
+        seed=0,
+    )
+
+
+def standard() -> ExperimentSpec:
+    """All 26 tasks, orders 1 and 2, at 32x32 (about an hour on 2 CPU cores)."""
+    from taskonomy.tasks import registry
+
+    entries = [TaskEntry(name=t.name, role="target" if t.can_be_target else "source_only") for t in registry()
+               if t.name in {b.name for b in _builtin()}]
+    return ExperimentSpec(
+        name="standard",
+        dataset=WorldDataset(seed=0, size=32),
+        tasks=entries,
+        splits=SplitSpec(train=2048, transfer=256, test=256),
+        model={"width": 16, "rep_channels": 8},
+        train=TrainSpec(epochs=8, batch_size=64, lr=2e-3),
+        transfer=TrainSpec(epochs=20, batch_size=64, lr=2e-3),
+        max_order=2,
+        beam=4,
+        seed=0,
+    )
+
+
+def paper() -> ExperimentSpec:
+    """The paper's setting on the world: 256x256, 1k transfer split, orders up to 4 (a GPU cluster)."""
+    base = standard()
+    return base.model_copy(update={
+        "name": "paper",
+        "dataset": WorldDataset(seed=0, size=256),
+        "splits": SplitSpec(train=120_000, transfer=1_000, test=16_000),
+        "model": {"width": 64, "rep_channels": 8},
+        "train": TrainSpec(epochs=30, batch_size=64, lr=1e-3),
+        "transfer": TrainSpec(epochs=50, batch_size=64, lr=1e-3),
+        "max_order": 4,
+        "beam": 5,
+    })
+
+
+def _builtin() -> tuple[Any, ...]:
+    from taskonomy.tasks import BUILTIN_TASKS
+
+    return BUILTIN_TASKS
+
+
+def preset(name: str) -> ExperimentSpec:
+    """The named preset (quick, standard or paper)."""
+    builders = {"quick": quick, "standard": standard, "paper": paper}
+    if name not in builders:
+        raise InvalidInputError(f"unknown preset {name!r}; known: {', '.join(PRESETS)}")
+    return builders[name]()

@@ -1,0 +1,94 @@
+"""The job graph: pure, content-addressed, incremental."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+from taskonomy.pipeline import build_graph
+from taskonomy.pipeline.graph import STAGES, Job
+from taskonomy.pipeline.spec import ExperimentSpec
+
+BASE = {"tasks": ["normal", "depth_zbuffer", "reshading"], "splits": {"train": 8, "transfer": 4, "test": 4}}
+
+
+def _spec(**kw):
+    return ExperimentSpec.parse({**BASE, **kw})
+
+
+def test_jobs_and_order():
+    g = build_graph(_spec())
+    counts = g.stage_counts()
+    # 3 trained nets + random; features per (source, split); per target: 2 first order + own + random
+    assert counts["train"] == 4 and counts["features"] == 8 and counts["transfers"] == 3 * 4
+    assert counts["baselines"] == 3 * 2 and counts["finalize"] == 1 and counts["plan"] == 0
+    order = g.order()
+    pos = {j.id: i for i, j in enumerate(order)}
+    for job in order:
+        assert all(pos[d] < pos[job.id] for d in g.deps(job.id))
+    assert [j.stage for j in order] == sorted((j.stage for j in order), key=STAGES.index)
+    assert order[-1].kind == "finalize"
+    queues = {j.kind: j.queue for j in order}
+    assert queues["train"] == "train" and queues["transfer"] == "transfer" and queues["finalize"] == "control"
+
+
+def test_jobs_are_json_round_trippable():
+    import json
+
+    for job in build_graph(_spec()).order():
+        assert Job.from_dict(json.loads(json.dumps(job.to_dict()))) == job
+
+
+def test_keys_do_not_depend_on_the_experiment_name_and_reuse_across_experiments():
+    a = build_graph(_spec(name="one"))
+    b = build_graph(_spec(name="two"))
+    assert set(a.jobs) == set(b.jobs)
+    bigger = build_graph(_spec(tasks=[*BASE["tasks"], "depth_euclidean"]))
+    new = set(bigger.jobs) - set(a.jobs)
+    kinds = sorted(bigger.jobs[j].kind for j in new)
+    # the new task: its net, 2 feature caches, 3 transfers into it + own + random, 3 transfers
+    # from it, self, pixels; a render job for its labels (the old sample keys are reused) and a new finalize.
+    assert kinds.count("train") == 1 and kinds.count("features") == 2
+    assert kinds.count("transfer") == 3 + 2 + 3 and kinds.count("evaluate") == 1 and kinds.count("baseline") == 1
+    assert kinds.count("finalize") == 1 and kinds.count("render") == 1
+    assert len(new) == 1 + 2 + 8 + 2 + 1 + 1
+    # everything old but the render and finalize jobs is reused, and so are the old sample keys
+    assert {a.jobs[j].kind for j in set(a.jobs) - set(bigger.jobs)} == {"finalize", "render"}
+    old_render = next(j for j in a.jobs.values() if j.kind == "render")
+    new_render = next(j for j in bigger.jobs.values() if j.kind == "render")
+    assert set(old_render.outputs) < set(new_render.outputs)
+
+
+def test_settings_change_keys():
+    a = set(build_graph(_spec()).jobs)
+    assert a.isdisjoint(set(build_graph(_spec(seed=3)).jobs) - {j for j in a if j.startswith("render")})
+    transfer_changed = build_graph(_spec(transfer={"epochs": 9}))
+    same_nets = {j.id for j in transfer_changed.jobs.values() if j.kind in ("train", "features", "render")}
+    assert same_nets <= a
+
+
+def test_higher_order_planning_and_expansion():
+    g = build_graph(_spec(tasks=["normal", "depth_zbuffer", "reshading", "edge_texture"], max_order=2, beam=3))
+    plans = [j for j in g.jobs.values() if j.kind == "plan_higher_order"]
+    assert len(plans) == 4
+    fin = next(j for j in g.jobs.values() if j.kind == "finalize")
+    plan = plans[0]
+    added = g.expand(plan, {"candidates": [["depth_zbuffer", "reshading"], ["depth_zbuffer", "edge_texture"]]})
+    assert len(added) == 2 and all(j.stage == "higher_order" for j in added)
+    assert {j.id for j in added} <= g.deps(fin.id)
+    assert g.expand(plan, {"candidates": [["depth_zbuffer", "reshading"]]}) == []
+    assert g.order()[-1].id == fin.id
+
+
+def test_target_only_tasks_get_no_network():
+    g = build_graph(_spec(tasks={"normal": "target", "depth_zbuffer": "target", "reshading": "target_only"}))
+    trained = {j.params.get("task") for j in g.jobs.values() if j.kind == "train"}
+    assert trained == {"normal", "depth_zbuffer"}
+    into = [j for j in g.jobs.values() if j.kind == "transfer" and j.params["target"] == "reshading"]
+    assert sorted(tuple(j.params["sources"]) for j in into) == [("depth_zbuffer",), ("normal",), ("random",)]
+
+
+def test_graph_module_is_pure():
+    code = "import sys, taskonomy.pipeline.graph as g, taskonomy.pipeline.spec as s; " \
+           "g.build_graph(s.preset('standard')); assert 'torch' not in sys.modules"
+    subprocess.run([sys.executable, "-c", code], check=True)
