@@ -1,0 +1,29 @@
+"""The taxonomy: a binary integer program over roots and transfer edges (OR-Tools), budget sweeps,
+root stability, and the paper's higher-order candidate beam.
+
+>>> from taskonomy.affinity import load_table
+>>> from taskonomy.selection import TaxonomyProblem, solve_taxonomy
+>>> sol = solve_taxonomy(load_table("paper-16k"), TaxonomyProblem())
+>>> sol.status, round(sol.objective, 4), sol.roots
+('OPTIMAL', 5.0328, ['class_places', 'denoise', 'edge2d', 'keypoint2d', 'keypoint3d', 'rgb2sfnorm'])
+"""
+
+from __future__ import annotations
+
+from taskonomy.selection._candidates import higher_order_candidates
+from taskonomy.selection._problem import (
+    OBJECTIVES,
+    Edge,
+    TaxonomyProblem,
+    TaxonomySolution,
+    default_roles,
+    resolve_roles,
+)
+from taskonomy.selection._reference import solve_brute_force
+from taskonomy.selection._solve import default_budgets, root_stability, solve_taxonomy, sweep_budgets
+
+__all__ = [
+    "OBJECTIVES", "Edge", "TaxonomyProblem", "TaxonomySolution", "default_budgets", "default_roles",
+    "higher_order_candidates", "resolve_roles", "root_stability", "solve_brute_force", "solve_taxonomy",
+    "sweep_budgets",
+]

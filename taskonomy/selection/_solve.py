@@ -1,0 +1,189 @@
+"""Public entry points: one taxonomy, a budget sweep (the Pareto curve), root stability."""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Sequence
+from dataclasses import replace
+
+import numpy as np
+
+from taskonomy.affinity._table import TransferTable
+from taskonomy.errors import InvalidInputError, PreconditionError
+from taskonomy.selection._bip import greedy_roots, solve_bip
+from taskonomy.selection._evaluate import evaluate, infeasible, solution_from_roots
+from taskonomy.selection._problem import (
+    Instance,
+    TaxonomyProblem,
+    TaxonomySolution,
+    _undominated,
+    coefficient,
+    compile_problem,
+)
+
+BACKEND = "ortools-scip"
+
+
+def _min_cost(inst: Instance) -> float | None:
+    """The cost of the cheapest feasible taxonomy, ignoring the budget (None if there is none)."""
+    from ortools.linear_solver import pywraplp
+
+    s = pywraplp.Solver.CreateSolver("SCIP")
+    y = [s.BoolVar(f"y{i}") for i in range(inst.n)]
+    obj = s.Objective()
+    const = float(sum(inst.transfer_cost))
+    for i in range(inst.n):
+        obj.SetCoefficient(y[i], float(inst.cost[i]))
+    for k, edges in enumerate(inst.edges):
+        r = inst.receiver_root[k]
+        assign = s.Constraint(1.0, 1.0)
+        if r >= 0:
+            assign.SetCoefficient(y[r], 1.0)
+            obj.SetCoefficient(y[r], float(inst.cost[r] - inst.transfer_cost[k]))
+        for mask, _v, _row in edges:
+            x = s.NumVar(0.0, 1.0, "")
+            assign.SetCoefficient(x, 1.0)
+            for i in range(inst.n):
+                if mask >> i & 1:
+                    c = s.Constraint(-s.infinity(), 0.0)
+                    c.SetCoefficient(x, 1.0)
+                    c.SetCoefficient(y[i], -1.0)
+    obj.SetMinimization()
+    if s.Solve() != pywraplp.Solver.OPTIMAL:
+        return None
+    return float(obj.Value()) + const
+
+
+def _infeasibility_reason(table: TransferTable, problem: TaxonomyProblem, inst: Instance) -> str:
+    """Explain why no taxonomy fits (called only when there is none)."""
+    loose = compile_problem(table, replace(problem, budget=1e300), prune=False)
+    for k, t in enumerate(loose.receivers):
+        if loose.receiver_root[k] < 0 and not loose.edges[k]:
+            return (f"target-only task {t!r} has no admissible edge: none of its transfers with at most "
+                    f"{inst.max_order} source(s) reads only tasks that may be roots")
+    cheapest = _min_cost(loose)
+    if cheapest is None:
+        return "no set of roots gives every target a root or an admissible edge"
+    return (f"budget {inst.budget:g} is too small: the cheapest taxonomy that gives every target a root or "
+            f"an edge costs {cheapest:g}")
+
+
+def _solve_instance(table: TransferTable, problem: TaxonomyProblem, inst: Instance, *, hint: int | None,
+                    t0: float) -> TaxonomySolution:
+    for k, _t in enumerate(inst.receivers):
+        if inst.receiver_root[k] < 0 and not inst.edges[k]:
+            return infeasible(inst, _infeasibility_reason(table, problem, inst),
+                              solve_time_s=time.perf_counter() - t0, backend=BACKEND)
+    if hint is None or not _fits(inst, hint):
+        hint = greedy_roots(inst)
+    status, roots, _ = solve_bip(inst, hint=hint)
+    if status == "OPTIMAL" and roots is not None:
+        return solution_from_roots(inst, roots, solve_time_s=time.perf_counter() - t0, backend=BACKEND)
+    if status == "INFEASIBLE":
+        return infeasible(inst, _infeasibility_reason(table, problem, inst),
+                          solve_time_s=time.perf_counter() - t0, backend=BACKEND)
+    raise RuntimeError(f"SCIP returned {status} on the taxonomy BIP")  # no time limit is set
+
+
+def _fits(inst: Instance, roots: int) -> bool:
+    ev = evaluate(inst, roots)
+    return ev.feasible and ev.cost <= inst.budget + 1e-9
+
+
+def solve_taxonomy(table: TransferTable, problem: TaxonomyProblem) -> TaxonomySolution:
+    """The optimal taxonomy of ``table`` for ``problem`` (see :mod:`taskonomy.selection`).
+
+    Returns status OPTIMAL with roots and edges, or INFEASIBLE with a ``reason``; raises
+    InvalidInputError for a malformed problem (unknown task, negative budget, ...).
+    """
+    t0 = time.perf_counter()
+    if not isinstance(table, TransferTable):
+        raise InvalidInputError(f"table: expected a TransferTable, got {type(table).__name__}")
+    inst = compile_problem(table, problem)
+    return _solve_instance(table, problem, inst, hint=None, t0=t0)
+
+
+def default_budgets(table: TransferTable, problem: TaxonomyProblem) -> list[float]:
+    """1, 2, ..., number of tasks that may be roots."""
+    inst = compile_problem(table, replace(problem, budget=0.0), prune=False)
+    return [float(b) for b in range(1, inst.n + 1)]
+
+
+def sweep_budgets(table: TransferTable, problem: TaxonomyProblem,
+                  budgets: Sequence[float] | None = None) -> list[TaxonomySolution]:
+    """The optimal taxonomy for every budget (default 1 .. number of tasks): the Pareto curve.
+
+    The instance is compiled once (at the largest budget) and each solve is warm-started with
+    the previous budget's optimum, which stays feasible as the budget grows.
+    """
+    if budgets is None:
+        budgets = default_budgets(table, problem)
+    budgets = [float(b) for b in budgets]
+    for b in budgets:
+        if math.isnan(b) or b < 0:
+            raise InvalidInputError(f"budgets: must be >= 0, got {b:g}")
+    if not budgets:
+        return []
+    order = sorted(range(len(budgets)), key=lambda i: budgets[i])
+    base = compile_problem(table, replace(problem, budget=max(budgets)))
+    out: dict[int, TaxonomySolution] = {}
+    hint: int | None = None
+    for i in order:
+        t0 = time.perf_counter()
+        inst = replace(base, budget=budgets[i])
+        sol = _solve_instance(table, replace(problem, budget=budgets[i]), inst, hint=hint, t0=t0)
+        if sol.status == "OPTIMAL":
+            hint = sum(1 << inst.tasks.index(r) for r in sol.roots)
+        out[i] = sol
+    return [out[i] for i in range(len(budgets))]
+
+
+def root_stability(table: TransferTable, problem: TaxonomyProblem, *, samples: int = 100, seed: int = 0) -> float:
+    """Fraction of resamplings whose optimal roots equal the unperturbed optimum's roots.
+
+    Each sample draws every affinity uniformly within its interval ``[affinity_low,
+    affinity_high]`` (rows without an interval keep their value) and solves again. Needs a
+    table with intervals and the affinity objective; raises PreconditionError otherwise.
+    """
+    if isinstance(samples, bool) or not isinstance(samples, int) or samples < 1:
+        raise InvalidInputError(f"samples: must be an integer >= 1, got {samples!r}")
+    if problem.objective != "affinity":
+        raise InvalidInputError("objective: root stability resamples affinities; use objective 'affinity'")
+    if not table.has_intervals:
+        raise PreconditionError("table has no affinity intervals (affinity_low/affinity_high); compute "
+                                "affinities with bootstrap > 0 to get them")
+    base_sol = solve_taxonomy(table, problem)
+    if base_sol.status != "OPTIMAL":
+        raise PreconditionError(f"the unperturbed problem is infeasible: {base_sol.reason}")
+    loose = compile_problem(table, problem, prune=False)
+    rng = np.random.default_rng(seed)
+    same = 0
+    for _ in range(samples):
+        def draw(lo: float | None, hi: float | None, v: float) -> float:
+            return float(rng.uniform(lo, hi)) if lo is not None and hi is not None and hi > lo else v
+
+        root_value = loose.root_value.copy()
+        for k, t in enumerate(loose.receivers):
+            r = loose.receiver_root[k]
+            row = loose.self_rows.get(t)
+            if r >= 0 and row is not None and row.affinity is not None:
+                root_value[r] = coefficient(draw(row.affinity_low, row.affinity_high, row.affinity),
+                                            "affinity", _weight(root_value[r], row.affinity))
+        edges = []
+        for es in loose.edges:
+            new = []
+            for mask, v, row in es:
+                a = row.affinity if row.affinity is not None else 0.0
+                w = _weight(v, a)
+                new.append((mask, coefficient(draw(row.affinity_low, row.affinity_high, a), "affinity", w), row))
+            edges.append(_undominated(new))
+        inst = replace(loose, root_value=root_value, edges=edges)
+        sol = _solve_instance(table, problem, inst, hint=None, t0=time.perf_counter())
+        same += int(sol.status == "OPTIMAL" and set(sol.roots) == set(base_sol.roots))
+    return same / samples
+
+
+def _weight(coef: float, affinity: float) -> float:
+    """The relative task value r_t that produced coefficient ``coef`` from ``affinity``."""
+    return coef / coefficient(affinity, "affinity", 1.0)
