@@ -38,6 +38,43 @@ def target_candidates(params: Mapping[str, Any], store: ArtifactStore, target: s
     return cands
 
 
+def affinity_function() -> Any:
+    """``taskonomy.affinity.target_affinity``, or the minimal AHP below where that is missing."""
+    try:
+        from taskonomy.affinity import target_affinity
+
+        return target_affinity
+    except ImportError:
+        return _basic_target_affinity
+
+
+class _BasicAffinity:
+    def __init__(self, **kw: Any) -> None:
+        self.__dict__.update(kw)
+
+
+def _basic_target_affinity(losses: np.ndarray, *, self_index: int | None, pixels_index: int | None,
+                           bootstrap: int = 0, seed: int = 0) -> Any:
+    """AHP of DESIGN.md §2.3 over the candidates (every row but ``pixels_index``).
+
+    ``W[i, j]`` = fraction of images with ``L[i] < L[j]`` (``W[i, i] = 0.5``), clipped to
+    [0.001, 0.999]; ``W' = W / W^T``; affinity = principal eigenvector of ``W'``, summing to 1.
+    Gain = unclipped win rate against ``pixels``, quality = against ``self``.
+    """
+    n = losses.shape[0]
+    raw = (losses[:, None, :] < losses[None, :, :]).mean(axis=2)
+    np.fill_diagonal(raw, 0.5)
+    idx = [i for i in range(n) if i != pixels_index]
+    w = np.clip(raw[np.ix_(idx, idx)], 0.001, 0.999)
+    ratio = w / w.T
+    vals, vecs = np.linalg.eig(ratio)
+    v = np.abs(np.real(vecs[:, int(np.argmax(np.real(vals)))]))
+    aff = v / v.sum()
+    gain = raw[idx, pixels_index] if pixels_index is not None else np.full(len(idx), np.nan)
+    quality = raw[idx, self_index] if self_index is not None else None
+    return _BasicAffinity(affinity=aff, gain=gain, quality=quality, win_rates=raw[np.ix_(idx, idx)])
+
+
 def table_sources(target: str, cand: Mapping[str, Any]) -> tuple[str, ...]:
     """How the paper tables write a candidate's ``sources`` (``self`` for full supervision)."""
     if cand["kind"] == "self_full_supervision":
@@ -47,7 +84,8 @@ def table_sources(target: str, cand: Mapping[str, Any]) -> tuple[str, ...]:
 
 def finalize(params: Mapping[str, Any], store: ArtifactStore) -> None:
     from taskonomy.affinity import TransferRow, TransferTable
-    from taskonomy.affinity import target_affinity as _target_affinity
+
+    _target_affinity = affinity_function()
 
     outputs = params["outputs"]
     rows: list[Any] = []

@@ -75,20 +75,25 @@ def _train_config(train: Mapping[str, Any], seed: int) -> Any:
     return TrainConfig(**dict(train), seed=seed)
 
 
-def save_state(store: ArtifactStore, key: str, state: Mapping[str, Any], meta: Mapping[str, Any]) -> None:
-    store.put_tensors(key, {k: v for k, v in state.items()}, metadata=dict(meta))
+def _task(name: str) -> Any:
+    from taskonomy.tasks import get_task
+
+    return get_task(name)
+
+
+def save_network(store: ArtifactStore, key: str, net: Any) -> None:
+    """Store a ``TrainedNetwork`` as safetensors (the training package's own format)."""
+    from taskonomy.training import network_to_bytes
+
+    store.put_bytes(key, network_to_bytes(net), meta={"task": net.task, "kind": net.kind,
+                                                      "metrics": _jsonable_metrics(net.metrics)})
 
 
 def load_network(store: ArtifactStore, key: str) -> Any:
-    """A stored task network as ``taskonomy.training.TrainedNetwork`` (torch tensors)."""
-    import torch
+    """A stored task network as ``taskonomy.training.TrainedNetwork``."""
+    from taskonomy.training import network_from_bytes
 
-    from taskonomy.training import TrainedNetwork
-
-    arrays = store.get_tensors(key)
-    meta = store.meta(key)
-    state = {k: torch.from_numpy(np.array(v)) for k, v in arrays.items()}
-    return TrainedNetwork(task=str(meta.get("task", "")), state=state, metrics=dict(meta.get("metrics", {})))
+    return network_from_bytes(store.get_bytes(key))
 
 
 def _encoder_state(store: ArtifactStore, key: str) -> dict[str, Any]:
@@ -124,19 +129,39 @@ def _render(job: Job, store: ArtifactStore, progress: Progress) -> None:
     dataset = dict(p["dataset"])
     keys: Mapping[str, Mapping[str, str]] = p["keys"]
     if dataset.get("kind") == "world":
-        from taskonomy.data import SplitSizes, build_world_dataset
         from taskonomy.world import WorldSpec
 
         world = WorldSpec.from_dict({"seed": dataset["seed"], "size": dataset["size"], **dataset.get("options", {})})
-        sizes = SplitSizes(**{k: int(v) for k, v in p["splits"].items()})
+        sizes = {k: int(v) for k, v in p["splits"].items()}
+        try:
+            from taskonomy.data import SplitSizes, build_world_dataset
+        except ImportError:  # the dataset package is not there: render the splits directly
+            _store_splits(store, _DirectWorld(world, sizes), keys, dataset)
+            return
         with tempfile.TemporaryDirectory(prefix="taskonomy-render-") as tmp:
-            ds = build_world_dataset(world, sizes, tmp, workers=_workers(), progress=False)
+            ds = build_world_dataset(world, SplitSizes(**sizes), tmp, workers=_workers(), progress=False)
             _store_splits(store, ds, keys, dataset)
     else:
         from taskonomy.pipeline.datasets import load_folder_dataset
 
         ds = load_folder_dataset(dataset, p["splits"], sample_keys=sorted({k for m in keys.values() for k in m}))
         _store_splits(store, ds, keys, dataset)
+
+
+class _DirectWorld:
+    """Splits rendered sample by sample: train, then transfer, then test indices."""
+
+    def __init__(self, world: Any, sizes: Mapping[str, int]) -> None:
+        self.world = world
+        self.offsets = {"train": 0, "transfer": sizes["train"], "test": sizes["train"] + sizes["transfer"]}
+        self.sizes = dict(sizes)
+
+    def split(self, name: str) -> dict[str, np.ndarray]:
+        from taskonomy.world import render_sample
+
+        lo = self.offsets[name]
+        samples = [render_sample(self.world, i) for i in range(lo, lo + self.sizes[name])]
+        return {k: np.stack([s[k] for s in samples]) for k in samples[0]}
 
 
 def _workers() -> int | None:
@@ -164,9 +189,9 @@ def _train(job: Job, store: ArtifactStore, progress: Progress) -> None:
 
     p = job.params
     data = _arrays(store, p["data"])
-    net = train_task_network(p["task"], data, model=_model(p["model"]), train=_train_config(p["train"], p["seed"]),
-                             progress=progress)
-    save_state(store, p["output"], net.state, {"task": p["task"], "metrics": _jsonable_metrics(net.metrics)})
+    net = train_task_network(_task(p["task"]), data, model=_model(p["model"]),
+                             train=_train_config(p["train"], p["seed"]), progress=progress)
+    save_network(store, p["output"], net)
 
 
 def _random_encoder(job: Job, store: ArtifactStore, progress: Progress) -> None:
@@ -174,7 +199,7 @@ def _random_encoder(job: Job, store: ArtifactStore, progress: Progress) -> None:
 
     p = job.params
     state = random_encoder_state(_model(p["model"]), seed=int(p["seed"]))
-    save_state(store, p["output"], state, {"task": RANDOM, "encoder_only": True})
+    store.put_tensors(p["output"], dict(state), metadata={"task": RANDOM, "encoder_only": True})
 
 
 def _features(job: Job, store: ArtifactStore, progress: Progress) -> None:
@@ -192,9 +217,7 @@ def _features(job: Job, store: ArtifactStore, progress: Progress) -> None:
 
 def _labels_and_feats(store: ArtifactStore, p: Mapping[str, Any], split: str) -> tuple[list[dict[str, np.ndarray]],
                                                                                       dict[str, np.ndarray]]:
-    from taskonomy.tasks import get_task
-
-    task = get_task(p["target"])
+    task = _task(p["target"])
     feats = [_arrays(store, p["features"][s][split]) for s in p["sources"]]
     data = {task.target: _array(store, p["labels"][split])}
     return feats, data
@@ -206,10 +229,11 @@ def _transfer(job: Job, store: ArtifactStore, progress: Progress) -> None:
     p = job.params
     model = _model(p["model"])
     feats, data = _labels_and_feats(store, p, "transfer")
-    net = train_transfer(p["target"], feats, data, model=model, train=_train_config(p["train"], p["seed"]),
+    target = _task(p["target"])
+    net = train_transfer(target, feats, data, model=model, train=_train_config(p["train"], p["seed"]),
                          progress=progress)
     tfeats, tdata = _labels_and_feats(store, p, "test")
-    losses = np.asarray(evaluate_transfer(p["target"], net, tfeats, tdata, model=model), dtype=np.float64)
+    losses = np.asarray(evaluate_transfer(target, net, tfeats, tdata, model=model), dtype=np.float64)
     store.put_tensors(p["output"], {ARRAY: losses},
                       metadata={"target": p["target"], "sources": list(p["sources"]), "kind": p["candidate_kind"]})
 
@@ -219,26 +243,26 @@ def _baseline(job: Job, store: ArtifactStore, progress: Progress) -> None:
 
     p = job.params
     model = _model(p["model"])
-    net = train_pixels_baseline(p["target"], _arrays(store, p["data"]["transfer"]), model=model,
+    target = _task(p["target"])
+    net = train_pixels_baseline(target, _arrays(store, p["data"]["transfer"]), model=model,
                                 train=_train_config(p["train"], p["seed"]), progress=progress)
-    losses = np.asarray(evaluate_network(p["target"], net, _arrays(store, p["data"]["test"]), model=model),
+    losses = np.asarray(evaluate_network(target, net, _arrays(store, p["data"]["test"]), model=model),
                         dtype=np.float64)
     store.put_tensors(p["output"], {ARRAY: losses}, metadata={"target": p["target"], "kind": PIXELS})
 
 
 def _evaluate(job: Job, store: ArtifactStore, progress: Progress) -> None:
-    from taskonomy.tasks import get_task
     from taskonomy.training import evaluate_network, predict
 
     p = job.params
-    task = get_task(p["task"])
+    task = _task(p["task"])
     model = _model(p["model"])
     net = load_network(store, p["net"])
     data = _arrays(store, p["data"])
-    losses = np.asarray(evaluate_network(p["task"], net, data, model=model), dtype=np.float64)
+    losses = np.asarray(evaluate_network(task, net, data, model=model), dtype=np.float64)
     n = min(int(p["n_preview"]), len(losses))
     head = {k: v[:n] for k, v in data.items()}
-    preds = np.asarray(predict(p["task"], net, head, model=model))
+    preds = np.asarray(predict(task, net, head, model=model))
     preview = {"prediction": preds, "target": head[task.target]}
     for i, k in enumerate(task.inputs):
         preview[f"input{i}"] = head[k]
