@@ -24,16 +24,13 @@ def make_fake_split(tasks: Iterable[TaskSpec], n: int, size: int, seed: int) -> 
         img = coarse.repeat(4, axis=2).repeat(4, axis=3)
         out[key] = np.clip(img + 0.05 * rng.standard_normal(img.shape, dtype=np.float32), 0, 1).astype(np.float32)
     for t in tasks:
-        if not t.target or t.target in out and t.output.kind != "pixels":
+        if not t.target or t.target in out:  # no target, or e.g. "rgb": both an input and a target
             continue
         base = out[t.inputs[0]]
         c = t.output.channels
         kind = t.output.kind
-        if t.target in out:  # e.g. "rgb" is both an input and a target
-            continue
         if kind == "pixels":
-            y = np.stack([base[i % 3] * (1 + i) for i in range(c)], axis=0) if False else np.concatenate(
-                [base[:, i % 3 : i % 3 + 1] * (1 + i) for i in range(c)], axis=1)
+            y = np.concatenate([base[:, i % 3 : i % 3 + 1] * (1 + i) for i in range(c)], axis=1)
             out[t.target] = (y * 2.0 + 0.5).astype(np.float32)
         elif kind == "labels":
             out[t.target] = np.minimum((base[:, 0] * c).astype(np.int64), c - 1)
