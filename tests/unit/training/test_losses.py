@@ -90,7 +90,8 @@ def test_cross_entropies_agree_with_torch() -> None:
     glob = torch.randn(3, 5, generator=g)
     cls = torch.tensor([0, 4, 2])
     onehot = F.one_hot(cls, 5).float()
-    torch.testing.assert_close(per_image_loss("soft_cross_entropy", glob, onehot), per_image_loss("cross_entropy", glob, cls))
+    torch.testing.assert_close(per_image_loss("soft_cross_entropy", glob, onehot),
+                               per_image_loss("cross_entropy", glob, cls))
     bce = per_image_loss("bce", torch.zeros(2, 1), torch.tensor([[0.0], [1.0]]))
     torch.testing.assert_close(bce, torch.full((2,), float(torch.log(torch.tensor(2.0)))))
 
