@@ -23,8 +23,8 @@ def _reference_discriminative(e: torch.Tensor, s: torch.Tensor) -> torch.Tensor:
         ss = s[i].reshape(-1)
         ids = ss.unique()
         mus = torch.stack([ee[ss == k].mean(0) for k in ids])
-        var = sum(((F.relu((ee[ss == k] - mus[j]).norm(dim=1) - DELTA_VAR) ** 2).mean() for j, k in enumerate(ids)))
-        var = var / len(ids)
+        var = torch.stack([(F.relu((ee[ss == k] - mus[j]).norm(dim=1) - DELTA_VAR) ** 2).mean()
+                           for j, k in enumerate(ids)]).mean()
         dist = torch.zeros(())
         if len(ids) > 1:
             for a in range(len(ids)):
