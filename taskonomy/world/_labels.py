@@ -1,0 +1,150 @@
+"""Ground-truth maps computed from a rendered view.
+
+Image-based labels use scikit-image (Canny, Harris, Felzenszwalb) on the rendered rgb; the
+geometric ones use the exact per-pixel geometry (camera-frame points and normals).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numpy.typing import NDArray
+from scipy.ndimage import gaussian_filter
+
+from taskonomy.world._geometry import matrix_to_rotvec
+
+F32 = NDArray[np.float32]
+F64 = NDArray[np.float64]
+
+#: Relative depth error above which two neighbouring pixels are not on one continuous surface.
+OCCLUSION_TAU = 0.05
+HARRIS_K = 0.05
+
+
+def _normalise_response(r: F64, *, floor: float) -> F64:
+    """Clip a corner response at 0 and scale to [0, 1] by its maximum (at least ``floor``)."""
+    r = np.clip(r, 0.0, None)
+    return r / max(float(r.max()), floor)
+
+
+def edge_texture(gray: F64) -> F32:
+    """Canny edges (sigma 1, scikit-image's default hysteresis thresholds) as a 0/1 map."""
+    from skimage.feature import canny
+
+    return canny(gray, sigma=1.0).astype(np.float32)
+
+
+def keypoints2d(gray: F64) -> F32:
+    """Harris corner response ``det(M) - k tr(M)^2`` (sigma 1), clipped at 0, scaled to [0, 1]."""
+    from skimage.feature import corner_harris
+
+    return _normalise_response(corner_harris(gray, method="k", k=HARRIS_K, sigma=1.0), floor=1e-4).astype(np.float32)
+
+
+def segment_unsup2d(rgb_hwc: F64) -> NDArray[np.int64]:
+    """Felzenszwalb-Huttenlocher graph segmentation of the rgb image (segment ids)."""
+    from skimage.segmentation import felzenszwalb
+
+    return felzenszwalb(rgb_hwc, scale=60.0, sigma=0.5, min_size=20).astype(np.int64)
+
+
+def segment_unsup25d(rgb_hwc: F64, depth: F64, normal_hwc: F64) -> NDArray[np.int64]:
+    """Felzenszwalb segmentation of rgb, normals and log-depth stacked (the 2.5D features)."""
+    import warnings
+
+    from skimage.segmentation import felzenszwalb
+
+    logd = np.log(depth)
+    feats = np.concatenate([0.5 * rgb_hwc, normal_hwc, 2.0 * (logd - logd.mean())[..., None]], axis=-1)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # 7 channels: intended
+        return felzenszwalb(feats, scale=60.0, sigma=0.5, min_size=20, channel_axis=-1).astype(np.int64)
+
+
+def edge_occlusion(points: F64, normals: F64, surface: NDArray[np.int64]) -> F32:
+    """Occlusion edges: pixels on the near side of a depth discontinuity, as a 0/1 map.
+
+    For 4-neighbours ``p, q`` on different surfaces, the tangent plane of ``p`` predicts the depth
+    along ``q``'s ray as ``t = (n_p . X_p) / (n_p . d_q)`` (camera at the origin). The pair is a
+    discontinuity when both predictions (``p``'s plane at ``q`` and ``q``'s at ``p``) miss the true
+    depth by more than :data:`OCCLUSION_TAU` relatively; the nearer pixel is marked. Points
+    ``(H, W, 3)`` and normals are in the camera frame; creases (wall corners, box edges) are
+    continuous and are not marked.
+    """
+    h, w, _ = points.shape
+    depth = np.linalg.norm(points, axis=-1)
+    dirs = points / depth[..., None]
+    out = np.zeros((h, w), dtype=bool)
+    n_dot_x = (normals * points).sum(-1)  # tangent-plane offset n . X
+    for axis in (0, 1):
+        sl_a = (slice(None, -1), slice(None)) if axis == 0 else (slice(None), slice(None, -1))
+        sl_b = (slice(1, None), slice(None)) if axis == 0 else (slice(None), slice(1, None))
+        pa, pb = depth[sl_a], depth[sl_b]
+        with np.errstate(divide="ignore", invalid="ignore"):
+            pred_b = n_dot_x[sl_a] / (normals[sl_a] * dirs[sl_b]).sum(-1)
+            pred_a = n_dot_x[sl_b] / (normals[sl_b] * dirs[sl_a]).sum(-1)
+            err_b = np.abs(pred_b - pb) / pb
+            err_a = np.abs(pred_a - pa) / pa
+        err_b = np.where(np.isfinite(err_b) & (pred_b > 0), err_b, np.inf)
+        err_a = np.where(np.isfinite(err_a) & (pred_a > 0), err_a, np.inf)
+        jump = (surface[sl_a] != surface[sl_b]) & (err_a > OCCLUSION_TAU) & (err_b > OCCLUSION_TAU)
+        out[sl_a] |= jump & (pa < pb)
+        out[sl_b] |= jump & (pb < pa)
+    return out.astype(np.float32)
+
+
+def keypoints3d(depth: F64, normals_hwc: F64, *, focal: float) -> F32:
+    """Harris corner response of the geometry, scaled to [0, 1].
+
+    The structure tensor ``M = G_sigma * sum_c grad(f_c) grad(f_c)^T`` sums over the geometric
+    channels ``f = (n_x, n_y, n_z, focal * log z / 8)``; the response is ``det M - k tr(M)^2``.
+    Corners of boxes, rims of cylinders and object/room junctions respond; flat and uniformly
+    curved surfaces do not.
+    """
+    chans = [normals_hwc[..., 0], normals_hwc[..., 1], normals_hwc[..., 2], np.log(depth) * (focal / 8.0)]
+    sxx = np.zeros_like(depth)
+    syy = np.zeros_like(depth)
+    sxy = np.zeros_like(depth)
+    for f in chans:
+        gy, gx = np.gradient(f)
+        sxx += gx * gx
+        syy += gy * gy
+        sxy += gx * gy
+    sxx, syy, sxy = (gaussian_filter(a, 1.0, mode="nearest") for a in (sxx, syy, sxy))
+    resp = sxx * syy - sxy * sxy - HARRIS_K * (sxx + syy) ** 2
+    return _normalise_response(resp, floor=1e-3).astype(np.float32)
+
+
+def manhattan_frame(r_cam: F64) -> F64:
+    """The room's axes in the camera frame, as columns ``(e_x, e_y, e_z)``, by a fixed convention.
+
+    ``e_y`` is the world's down direction (the camera's ``y`` points down too); ``e_z`` is the
+    horizontal room axis most aligned with the optical axis, signed to point away from the camera
+    (positive ``z``); ``e_x = e_y x e_z``. The frame is right-handed and invariant to the room
+    box's symmetries, so the label is a function of the view. ``r_cam`` is camera-to-world.
+    """
+    world_to_cam = r_cam.T
+    down = world_to_cam @ np.array([0.0, -1.0, 0.0])
+    ax = world_to_cam @ np.array([1.0, 0.0, 0.0])
+    az = world_to_cam @ np.array([0.0, 0.0, 1.0])
+    e_z = ax if abs(ax[2]) > abs(az[2]) else az
+    e_z = e_z if e_z[2] >= 0 else -e_z
+    e_x = np.cross(down, e_z)
+    return np.stack([e_x, down, e_z], axis=1)
+
+
+def room_layout(r_cam: F64, c_cam: F64, room_centre: F64, half: F64) -> F32:
+    """Room box in the camera frame: centre (3), half extents along the Manhattan frame (3), rotvec (3).
+
+    The half extents are listed along ``e_x, e_y, e_z`` of :func:`manhattan_frame`, and the
+    rotation vector is that frame's (columns = box axes in camera coordinates).
+    """
+    frame = manhattan_frame(r_cam)
+    centre = r_cam.T @ (room_centre - c_cam)
+    axes_world = r_cam @ frame  # columns: the box axes in world coordinates (each a +-unit axis)
+    extents = np.abs(axes_world.T) @ half
+    return np.concatenate([centre, extents, matrix_to_rotvec(frame)]).astype(np.float32)
+
+
+def vanishing_points(r_cam: F64) -> F32:
+    """The three Manhattan directions (rows ``e_x, e_y, e_z`` of :func:`manhattan_frame`), flattened."""
+    return manhattan_frame(r_cam).T.reshape(-1).astype(np.float32)
