@@ -26,16 +26,11 @@ EXPERIMENT_PROGRESS = Gauge(
     registry=REGISTRY,
 )
 JOBS = Gauge("taskonomy_jobs", "Jobs of running experiments by state.", ["state"], registry=REGISTRY)
-JOBS_FINISHED = Counter(
-    "taskonomy_jobs_finished", "Jobs finished, by kind and outcome.", ["kind", "outcome"], registry=REGISTRY
-)
-JOB_DURATION = Histogram(
-    "taskonomy_job_duration_seconds",
-    "Wall time of pipeline jobs by kind.",
-    ["kind"],
-    buckets=(0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600, 1800, 3600),
-    registry=REGISTRY,
-)
+#: Buckets of ``taskonomy_job_duration_seconds``. Jobs run in worker processes, so their duration
+#: histogram and finished counter travel through Redis: services.common.jobmetrics records them
+#: and its RedisJobMetricsCollector exports ``taskonomy_job_duration_seconds`` and
+#: ``taskonomy_jobs_finished`` (labels kind / kind, outcome) at scrape time.
+JOB_DURATION_BUCKETS: tuple[float, ...] = (0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600, 1800, 3600)
 HTTP_LATENCY = Histogram(
     "taskonomy_http_request_duration_seconds",
     "Gateway request latency by method, route template and status code.",

@@ -1,0 +1,161 @@
+"""The Celery application factory shared by the trainer and transfer workers.
+
+Every worker app carries the same configuration and the same tasks (sent by name, see
+:mod:`services.common.executor`); the two worker kinds differ only in the queues they consume
+(``train`` + ``control`` and ``transfer`` + ``control`` by default).
+
+Delivery settings (DESIGN.md §7):
+
+- JSON only (``task_serializer``, ``result_serializer``, ``accept_content``): nothing is unpickled;
+- ``task_acks_late`` + ``worker_prefetch_multiplier=1`` + ``task_reject_on_worker_lost``: a job
+  is acknowledged only after it finished, one at a time per process, and a job whose process died
+  is delivered again;
+- Redis ``visibility_timeout`` longer than the hard time limit (validated in settings), so a job
+  that is still running is not handed to a second worker;
+- soft and hard time limits; transient storage errors are retried with exponential backoff
+  (in the task, see executor);
+- no result backend: progress and results live in the experiment state store, not in Celery.
+
+The configuration is read from the environment lazily, the first time Celery needs it (at
+worker start), never at import.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+from collections.abc import Iterator, Mapping
+from typing import Any
+
+from celery import Celery
+from celery.signals import worker_process_init
+
+from services.common.settings import WorkerSettings, load_worker_settings
+
+log = logging.getLogger(__name__)
+
+#: Names of the tasks, the contract with every sender (the gateway sends by name).
+RUN_JOB = "taskonomy.run_job"
+RUN_EXPERIMENT = "taskonomy.control.run_experiment"
+CANCEL_EXPERIMENT = "taskonomy.control.cancel_experiment"
+
+
+def celery_config(settings: WorkerSettings) -> dict[str, Any]:
+    """The Celery configuration for ``settings`` (a plain dict, easy to inspect in tests)."""
+    transport: dict[str, Any] = {"visibility_timeout": settings.visibility_timeout}
+    if settings.unacked_restore_interval is not None:
+        transport["unacked_restore_interval"] = settings.unacked_restore_interval
+        transport["unacked_restore_throttle"] = 1
+    return {
+        "broker_url": settings.broker_url,
+        "broker_transport_options": transport,
+        "broker_connection_retry_on_startup": True,
+        "broker_connection_max_retries": None,  # a restarting Redis is waited for, forever
+        "task_serializer": "json",
+        "result_serializer": "json",
+        "accept_content": ["json"],
+        "event_serializer": "json",
+        "result_accept_content": ["json"],
+        "task_ignore_result": True,
+        "result_backend": None,
+        "task_acks_late": True,
+        "task_reject_on_worker_lost": True,
+        "task_acks_on_failure_or_timeout": True,
+        "worker_prefetch_multiplier": 1,
+        "worker_max_tasks_per_child": None,
+        "task_soft_time_limit": settings.soft_time_limit,
+        "task_time_limit": settings.time_limit,
+        "task_default_queue": "control",
+        "task_routes": {"taskonomy.control.*": {"queue": "control"}},
+        "task_publish_retry": True,
+        "task_publish_retry_policy": {"max_retries": 30, "interval_start": 0.2, "interval_step": 0.5,
+                                      "interval_max": 2.0},
+        "worker_hijack_root_logger": True,
+        "worker_cancel_long_running_tasks_on_connection_loss": False,
+        "broker_channel_error_retry": True,
+    }
+
+
+class _LazyConfig(Mapping[str, Any]):
+    """The configuration, read from the environment on first use (Celery's conf is lazy too)."""
+
+    def __init__(self) -> None:
+        self._data: dict[str, Any] | None = None
+
+    def _load(self) -> dict[str, Any]:
+        if self._data is None:
+            self._data = celery_config(load_worker_settings())
+        return self._data
+
+    def __getitem__(self, key: str) -> Any:
+        return self._load()[key]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._load())
+
+    def __len__(self) -> int:
+        return len(self._load())
+
+
+def _init_worker_process(**_: Any) -> None:
+    """In every pool process: one GPU per process, and torch threads capped (threads x concurrency <= cores)."""
+    settings = load_worker_settings()
+    os.environ["OMP_NUM_THREADS"] = str(settings.torch_threads)
+    if settings.gpus:
+        try:
+            from billiard.process import current_process
+
+            index = int(getattr(current_process(), "index", 0) or 0)
+        except Exception:
+            index = 0
+        os.environ["CUDA_VISIBLE_DEVICES"] = str(settings.gpus[index % len(settings.gpus)])
+    if "torch" in sys.modules:  # imported by a task module before the fork
+        import torch
+
+        torch.set_num_threads(settings.torch_threads)
+
+
+def create_app(main: str, *, settings: WorkerSettings | None = None) -> Celery:
+    """A Celery app with the shared configuration and every task registered.
+
+    Args:
+        main: the app's name (``taskonomy-trainer``, ``taskonomy-transfer``...).
+        settings: explicit settings; by default they are read from the environment lazily.
+    """
+    from services.common.executor import register_tasks
+
+    app = Celery(main, set_as_current=False)
+    app.config_from_object(celery_config(settings) if settings is not None else _LazyConfig())
+    register_tasks(app)
+    worker_process_init.connect(_init_worker_process, weak=False, dispatch_uid="taskonomy-worker-process-init")
+    return app
+
+
+def client_app(broker_url: str) -> Celery:
+    """A sending-only app (no tasks) for submitters: ``send_task`` by name."""
+    settings = load_worker_settings(broker_url=broker_url, allow_short_visibility=True)
+    app = Celery("taskonomy-client", set_as_current=False)
+    app.config_from_object(celery_config(settings))
+    return app
+
+
+def run_worker(kind: str, *, concurrency: int | None = None, loglevel: str | None = None,
+               pool: str = "prefork", hostname: str | None = None) -> None:
+    """Start a worker of ``kind`` (trainer or transfer) in this process (blocks until it stops).
+
+    Settings are validated first, so a bad environment stops here with one clear error.
+    The default concurrency is one process per configured GPU (``TASKONOMY_GPUS``), else one.
+    """
+    import importlib
+
+    settings = load_worker_settings()
+    queues = settings.queues_for(kind)
+    module = importlib.import_module(f"services.{kind}.app")
+    app: Celery = module.app
+    n = concurrency if concurrency is not None else max(1, len(settings.gpus))
+    os.environ.setdefault("OMP_NUM_THREADS", str(settings.torch_threads))
+    argv = ["worker", "-Q", ",".join(queues), "-c", str(n), "-P", pool, "-l", loglevel or settings.loglevel,
+            "-n", hostname or f"{kind}-{os.getpid()}@%h", "--without-gossip", "--without-mingle"]
+    log.info("starting %s worker on %s: queues %s, concurrency %d", kind, settings.broker_url, queues, n)
+    app.worker_main(argv)
