@@ -44,7 +44,7 @@ def chart() -> Iterator[Any]:
 
 def _render(chart: Any, values: dict[str, Any] | None) -> list[Doc]:
     rendered = chart.render(values=values, name=RELEASE, namespace=NAMESPACE)
-    docs = []
+    docs: list[Doc] = []
     for path, text in rendered.items():
         if path.endswith("NOTES.txt"):
             continue
@@ -343,13 +343,17 @@ def test_network_policies_expose_only_the_gateway(variant: tuple[str, list[Doc]]
 def test_gateway_rbac_is_read_only_and_namespaced(default_docs: list[Doc], ci_docs: list[Doc]) -> None:
     assert not _kind(default_docs, "ClusterRole") and not _kind(default_docs, "ClusterRoleBinding")
     role = _kind(default_docs, "Role")[f"{RELEASE}-taskonomy-gateway-cluster-view"]
-    granted = {(group, resource) for rule in role["rules"] for group in rule["apiGroups"] for resource in rule["resources"]}
+    granted = {
+        (group, resource) for rule in role["rules"] for group in rule["apiGroups"] for resource in rule["resources"]
+    }
     assert {("apps", "deployments"), ("", "pods")} <= granted
     for rule in role["rules"]:
         assert set(rule["verbs"]) <= {"get", "list", "watch"}
         assert "secrets" not in rule["resources"]
     binding = _kind(default_docs, "RoleBinding")[f"{RELEASE}-taskonomy-gateway-cluster-view"]
-    assert binding["subjects"] == [{"kind": "ServiceAccount", "name": f"{RELEASE}-taskonomy-gateway", "namespace": NAMESPACE}]
+    assert binding["subjects"] == [
+        {"kind": "ServiceAccount", "name": f"{RELEASE}-taskonomy-gateway", "namespace": NAMESPACE}
+    ]
     gateway_pod = _component(default_docs, "Deployment", "gateway")["spec"]["template"]["spec"]
     assert gateway_pod["serviceAccountName"] == f"{RELEASE}-taskonomy-gateway"
     for component in ("solver", "trainer", "transfer"):
@@ -373,15 +377,24 @@ def test_dashboard_configmap_ships_the_dashboard_file(default_docs: list[Doc]) -
     [
         ({"storage": {"type": "nfs"}}, "/storage/type': value must be one of 'pvc', 's3'"),
         ({"storage": {"type": "s3"}}, "storage.type=s3 needs storage.s3.bucket"),
-        ({"storage": {"type": "s3", "s3": {"bucket": "b-1", "accessKeyId": "k"}}}, "set both accessKeyId and secretAccessKey"),
+        (
+            {"storage": {"type": "s3", "s3": {"bucket": "b-1", "accessKeyId": "k"}}},
+            "set both accessKeyId and secretAccessKey",
+        ),
         ({"redis": {"enabled": False}}, "redis.enabled=false needs redis.external.url"),
         ({"redis": {"external": {"url": "redis://r:6379/0"}}}, "set redis.enabled=false to use an external Redis"),
         (
             {"redis": {"enabled": False, "external": {"url": "redis://r:6379/0"}}, "keda": {"enabled": True}},
             "keda.enabled with an external Redis needs keda.redis.address",
         ),
-        ({"gateway": {"autoscaling": {"minReplicas": 5, "maxReplicas": 2}}}, "minReplicas (5) must not exceed maxReplicas (2)"),
-        ({"workers": {"trainer": {"keda": {"minReplicas": 9}}}}, "workers.trainer.keda.minReplicas (9) must not exceed"),
+        (
+            {"gateway": {"autoscaling": {"minReplicas": 5, "maxReplicas": 2}}},
+            "minReplicas (5) must not exceed maxReplicas (2)",
+        ),
+        (
+            {"workers": {"trainer": {"keda": {"minReplicas": 9}}}},
+            "workers.trainer.keda.minReplicas (9) must not exceed",
+        ),
         ({"gateway": {"auth": {"tokens": ["short"]}}}, "/gateway/auth/tokens/0': minLength"),
         ({"workers": {"trainer": {"gpu": {"count": -1}}}}, "/workers/trainer/gpu/count': minimum"),
         ({"gatway": {}}, "additional properties 'gatway' not allowed"),
