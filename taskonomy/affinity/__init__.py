@@ -7,6 +7,7 @@
 
 from __future__ import annotations
 
+from taskonomy.affinity._ahp import ahp, ahp_with_consistency, consistency_ratio, reciprocal_matrix, win_rate_matrix
 from taskonomy.affinity._builtin import BUILTIN_TABLES, load_table, published_file
 from taskonomy.affinity._table import (
     COLUMNS,
@@ -17,8 +18,10 @@ from taskonomy.affinity._table import (
     TransferTable,
     resolve_task_name,
 )
+from taskonomy.affinity._target import TargetAffinity, target_affinity
 
 __all__ = [
-    "BUILTIN_TABLES", "COLUMNS", "FORMATS", "KINDS", "TRANSFER_KINDS", "TransferRow", "TransferTable",
-    "load_table", "published_file", "resolve_task_name",
+    "BUILTIN_TABLES", "COLUMNS", "FORMATS", "KINDS", "TRANSFER_KINDS", "TargetAffinity", "TransferRow",
+    "TransferTable", "ahp", "ahp_with_consistency", "consistency_ratio", "load_table", "published_file",
+    "reciprocal_matrix", "resolve_task_name", "target_affinity", "win_rate_matrix",
 ]

@@ -141,13 +141,24 @@ def _finite_nonneg(name: str, value: object) -> float:
     return v
 
 
-def _names(field_name: str, names: object, known: Sequence[str]) -> list[str]:
+def _names(field_name: str, names: object, known: Sequence[str], *, skip_absent: bool = False) -> list[str]:
+    """Resolve role names to the table's spelling.
+
+    With ``skip_absent``, a task the registry knows but the table never mentions is skipped (it
+    could only ever be an idle source); a name nobody knows is always an error.
+    """
     if isinstance(names, str) or not isinstance(names, (list, tuple)):
         raise InvalidInputError(f"{field_name}: must be a list of task names, got {names!r}")
     out: list[str] = []
     for n in names:
         if not isinstance(n, str):
             raise InvalidInputError(f"{field_name}: task names must be strings, got {n!r}")
+        if skip_absent:
+            from taskonomy.tasks import registry
+
+            reg = registry()
+            if n not in known and n in reg and not {reg.get(n).name, reg.get(n).alias} & set(known):
+                continue
         r = resolve_task_name(n, known, field=field_name)
         if r not in out:
             out.append(r)
@@ -172,7 +183,8 @@ def resolve_roles(table: TransferTable, problem: TaxonomyProblem) -> tuple[list[
     table_targets = set(table.targets())
     d_targets, d_source_only, _ = default_roles(table)
     target_only = _names("target_only", problem.target_only, known)
-    src = None if problem.source_only is None else _names("source_only", problem.source_only, known)
+    src = (None if problem.source_only is None
+           else _names("source_only", problem.source_only, known, skip_absent=True))
     if problem.targets is None:
         taken = set(target_only) | set(src or ())
         targets = [t for t in d_targets if t not in taken]
