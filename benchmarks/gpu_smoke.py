@@ -67,7 +67,7 @@ def _autocast_dtype(device: torch.device, size: int, model: ModelConfig) -> str:
     net = place(build_task_network(get_task("normal"), model, size=size), device)
     x = torch.rand(2, 3, size, size, device=device)
     with torch.no_grad(), autocast(device):
-        return str(net.encoder.stem(x).dtype).replace("torch.", "")
+        return str(net.encoder(x).dtype).replace("torch.", "")
 
 
 def _sync(device: torch.device) -> None:
