@@ -1,0 +1,263 @@
+"""A Python client of the solver service, with deadlines and retries on UNAVAILABLE.
+
+Used by the gateway (which never imports torch: neither does this module) and by the
+pipeline's finalise job when a solver address is configured::
+
+    with SolverClient("solver:50051", timeout_s=30) as solver:
+        sol = solver.solve_taxonomy("paper-16k", TaxonomyProblem(budget=8))
+        sol["roots"], sol["objective"]
+
+Results are plain JSON-ready dicts: a solution has the keys of
+``taskonomy.selection.TaxonomySolution.to_dict()`` (``status``, ``objective``, ``roots``,
+``edges`` — each ``{target, sources, affinity, gain, quality}`` —, ``solve_time_s``, ``reason``)
+plus ``budget``. Problems may be given as a core ``TaxonomyProblem`` or as a mapping with the
+same field names (absent = default).
+
+Status codes become the core's exceptions again, with the server's message:
+INVALID_ARGUMENT -> InvalidInputError, NOT_FOUND -> NotFoundError, FAILED_PRECONDITION ->
+PreconditionError, DATA_LOSS -> CorruptArtifactError. UNAVAILABLE is retried with exponential
+backoff within the call's deadline, then raised as :class:`SolverUnavailableError`; an expired
+deadline raises :class:`SolverTimeoutError` (both are OSErrors, so the CLI reports them in one
+line); anything else raises :class:`SolverError`. Each call's latency is recorded in the
+``taskonomy_solver_request_duration_seconds`` histogram by method.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import time
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any, TypeVar
+
+import grpc
+import numpy as np
+from grpc_health.v1 import health_pb2, health_pb2_grpc
+
+from services.common.metrics import SOLVER_LATENCY
+from services.solver import convert
+from services.solver.generated import solver_pb2 as pb
+from services.solver.generated import solver_pb2_grpc as pb_grpc
+from taskonomy.affinity import TransferTable
+from taskonomy.errors import CorruptArtifactError, InvalidInputError, NotFoundError, PreconditionError, TaskonomyError
+from taskonomy.selection import TaxonomyProblem
+
+log = logging.getLogger(__name__)
+MAX_MESSAGE_BYTES = 64 * 1024 * 1024
+_ERRORS: dict[grpc.StatusCode, type[TaskonomyError]] = {
+    grpc.StatusCode.INVALID_ARGUMENT: InvalidInputError,
+    grpc.StatusCode.NOT_FOUND: NotFoundError,
+    grpc.StatusCode.FAILED_PRECONDITION: PreconditionError,
+    grpc.StatusCode.DATA_LOSS: CorruptArtifactError,
+}
+T = TypeVar("T")
+_CANDIDATE_VALUES = (
+    "affinity", "gain", "quality", "affinity_low", "affinity_high", "gain_low", "gain_high", "quality_low",
+    "quality_high",
+)
+
+
+class SolverUnavailableError(ConnectionError):
+    """The solver could not be reached (UNAVAILABLE after every retry). HTTP: 503."""
+
+
+class SolverTimeoutError(TimeoutError):
+    """The call's deadline expired (DEADLINE_EXCEEDED). HTTP: 504."""
+
+
+class SolverError(RuntimeError):
+    """The solver failed in a way the caller cannot fix (INTERNAL, UNKNOWN, ...). HTTP: 502."""
+
+    def __init__(self, code: grpc.StatusCode, message: str) -> None:
+        super().__init__(f"solver error {code.name}: {message}")
+        self.code = code
+
+
+class SolverClient:
+    """Client of ``taskonomy.solver.v1.SolverService`` (thread-safe; one channel per client).
+
+    ``timeout_s`` is each call's total deadline, retries included; ``retries`` is how many times
+    a call that got UNAVAILABLE is tried again, after ``backoff_s``, doubling, with jitter.
+    """
+
+    def __init__(
+        self,
+        address: str,
+        *,
+        timeout_s: float = 30.0,
+        retries: int = 3,
+        backoff_s: float = 0.1,
+        max_message_bytes: int = MAX_MESSAGE_BYTES,
+    ) -> None:
+        if timeout_s <= 0:
+            raise InvalidInputError(f"timeout_s: must be > 0, got {timeout_s}")
+        if retries < 0:
+            raise InvalidInputError(f"retries: must be >= 0, got {retries}")
+        self.address = address
+        self.timeout_s = timeout_s
+        self.retries = retries
+        self.backoff_s = backoff_s
+        self._channel = grpc.insecure_channel(
+            address,
+            options=[
+                ("grpc.max_receive_message_length", max_message_bytes),
+                ("grpc.max_send_message_length", max_message_bytes),
+                # reconnect about as fast as we retry (gRPC's default first backoff is 1 s)
+                ("grpc.initial_reconnect_backoff_ms", max(20, int(1000 * backoff_s))),
+                ("grpc.min_reconnect_backoff_ms", max(20, int(1000 * backoff_s))),
+                ("grpc.max_reconnect_backoff_ms", 10_000),
+            ],
+        )
+        self._stub = pb_grpc.SolverServiceStub(self._channel)
+        self._health = health_pb2_grpc.HealthStub(self._channel)
+
+    # ------------------------------------------------------------------ lifecycle
+
+    def close(self) -> None:
+        self._channel.close()
+
+    def __enter__(self) -> SolverClient:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # --------------------------------------------------------------------- calls
+
+    def solve_taxonomy(
+        self,
+        table: str | TransferTable,
+        problem: TaxonomyProblem | Mapping[str, Any] | None = None,
+        *,
+        timeout_s: float | None = None,
+    ) -> dict[str, Any]:
+        """Solve one problem over a built-in table (by name) or a table sent inline."""
+        request = pb.SolveTaxonomyRequest(problem=convert.problem_to_proto(problem))
+        _set_table(request, table)
+        response: pb.SolveTaxonomyResponse = self._call("SolveTaxonomy", self._stub.SolveTaxonomy, request, timeout_s)
+        return convert.solution_to_dict(response.solution)
+
+    def sweep_budgets(
+        self,
+        table: str | TransferTable,
+        problem: TaxonomyProblem | Mapping[str, Any] | None = None,
+        budgets: Sequence[float] | None = None,
+        *,
+        timeout_s: float | None = None,
+    ) -> list[dict[str, Any]]:
+        """Solve the problem for each budget (``None``: the core's default sweep), in order."""
+        request = pb.SweepBudgetsRequest(problem=convert.problem_to_proto(problem), budgets=list(budgets or ()))
+        _set_table(request, table)
+        response: pb.SweepBudgetsResponse = self._call("SweepBudgets", self._stub.SweepBudgets, request, timeout_s)
+        return [convert.solution_to_dict(s) for s in response.solutions]
+
+    def compute_affinity(
+        self,
+        targets: Sequence[Mapping[str, Any]],
+        *,
+        bootstrap: int = 0,
+        seed: int = 0,
+        confidence: float = 0.95,
+        timeout_s: float | None = None,
+    ) -> list[dict[str, Any]]:
+        """AHP over each target's candidates.
+
+        Each target is ``{"target": name, "candidates": [{"sources": [...], "kind": "first_order",
+        "losses": [...]} or {..., "win_rates": [...]}, ...]}`` (kinds as in
+        ``taskonomy.affinity.KINDS``; ``losses`` may be a numpy row, NaN = missing). Returns, per
+        target, ``{"target", "consistency_ratio", "candidates": [{"sources", "kind", "win_rates",
+        "affinity", "gain", "quality", and with bootstrap "affinity_low", "affinity_high",
+        "gain_low", ... }]}``, in request order, with ``None`` for absent values.
+        """
+        request = pb.ComputeAffinityRequest(bootstrap=bootstrap, seed=seed, confidence=confidence)
+        for t, target in enumerate(targets):
+            msg = request.targets.add(target=str(target["target"]))
+            for i, cand in enumerate(target["candidates"]):
+                kind = str(cand.get("kind", ""))
+                if kind not in convert.KINDS:
+                    raise InvalidInputError(
+                        f"targets[{t}].candidates[{i}].kind: unknown {kind!r}; allowed: {', '.join(convert.KINDS)}"
+                    )
+                c = msg.candidates.add(sources=list(cand.get("sources", ())), kind=convert.kind_to_proto(kind))
+                for name in ("losses", "win_rates"):
+                    if cand.get(name) is not None:
+                        getattr(c, name).extend(np.asarray(cand[name], dtype=np.float64).ravel().tolist())
+        response: pb.ComputeAffinityResponse = self._call(
+            "ComputeAffinity", self._stub.ComputeAffinity, request, timeout_s
+        )
+        return [
+            {
+                "target": t.target,
+                "consistency_ratio": t.consistency_ratio,
+                "candidates": [
+                    {
+                        "sources": list(c.sources),
+                        "kind": convert.kind_from_proto(c.kind, field="kind"),
+                        "win_rates": list(c.win_rates),
+                        **{name: getattr(c, name) if c.HasField(name) else None for name in _CANDIDATE_VALUES},
+                    }
+                    for c in t.candidates
+                ],
+            }
+            for t in response.targets
+        ]
+
+    def health(self, service: str = "", *, timeout_s: float | None = None) -> str:
+        """The server's health status name (``SERVING``, ``NOT_SERVING``, ...) for ``service``
+        (``""``: the whole server). One attempt, no retries."""
+        request = health_pb2.HealthCheckRequest(service=service)
+        try:
+            reply = self._health.Check(request, timeout=timeout_s or self.timeout_s)
+        except grpc.RpcError as exc:
+            raise _error(exc) from None
+        return str(health_pb2.HealthCheckResponse.ServingStatus.Name(reply.status))
+
+    # ------------------------------------------------------------------ plumbing
+
+    def _call(self, method: str, fn: Callable[..., T], request: Any, timeout_s: float | None) -> T:
+        deadline = time.monotonic() + (timeout_s or self.timeout_s)
+        delay = self.backoff_s
+        attempt = 0
+        start = time.perf_counter()
+        try:
+            while True:
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    raise SolverTimeoutError(f"solver at {self.address}: {method} deadline expired")
+                try:
+                    return fn(request, timeout=remaining)
+                except grpc.RpcError as exc:
+                    code = exc.code()
+                    pause = delay * random.uniform(0.5, 1.5)  # noqa: S311 (jitter, not crypto)
+                    if (
+                        code != grpc.StatusCode.UNAVAILABLE
+                        or attempt >= self.retries
+                        or time.monotonic() + pause >= deadline
+                    ):
+                        raise _error(exc, address=self.address, attempts=attempt + 1) from None
+                    attempt += 1
+                    log.warning("solver at %s: %s got UNAVAILABLE (%s); retry %d/%d in %.2f s", self.address,
+                                method, exc.details(), attempt, self.retries, pause)
+                    time.sleep(pause)
+                    delay *= 2
+        finally:
+            SOLVER_LATENCY.labels(method=method).observe(time.perf_counter() - start)
+
+
+def _set_table(request: pb.SolveTaxonomyRequest | pb.SweepBudgetsRequest, table: str | TransferTable) -> None:
+    if isinstance(table, str):
+        request.table_name = table
+    else:
+        request.transfer_table.CopyFrom(convert.table_to_proto(table))
+
+
+def _error(exc: grpc.RpcError, *, address: str = "", attempts: int = 1) -> Exception:
+    code: grpc.StatusCode = exc.code()
+    details: str = exc.details() or ""
+    if code in _ERRORS:
+        return _ERRORS[code](details)
+    if code == grpc.StatusCode.UNAVAILABLE:
+        return SolverUnavailableError(f"solver at {address} unavailable after {attempts} attempt(s): {details}")
+    if code == grpc.StatusCode.DEADLINE_EXCEEDED:
+        return SolverTimeoutError(f"solver at {address}: deadline exceeded: {details}")
+    return SolverError(code, details)

@@ -1,0 +1,51 @@
+"""`taskonomy serve ...`: run one service in the foreground until SIGTERM/SIGINT.
+
+One function per service, registered on the ``serve`` group in :func:`register`; adding a
+service is one function and one line there. Service modules (grpc, fastapi, ...) are imported
+inside the commands, so the core CLI never loads them unless asked to.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Annotated
+
+import typer
+
+from taskonomy.cli._common import console, handle_errors
+
+
+def _logging(level: str) -> None:
+    logging.basicConfig(level=level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+
+
+@handle_errors
+def solver(
+    port: Annotated[int, typer.Option("--port", "-p", min=0, max=65535, help="TCP port (0: any free port)")] = 50051,
+    host: Annotated[str, typer.Option(help="interface to bind ('[::]': all)")] = "[::]",
+    workers: Annotated[int | None, typer.Option(min=1, help="RPC thread pool size (default: CPU count)")] = None,
+    grace: Annotated[float, typer.Option(min=0, help="seconds in-flight calls get on SIGTERM")] = 10.0,
+    drain: Annotated[
+        float, typer.Option(min=0, help="seconds of NOT_SERVING health before new calls are refused")
+    ] = 2.0,
+    log_level: Annotated[str, typer.Option(help="logging level")] = "info",
+) -> None:
+    """The gRPC solver (AHP + taxonomy BIP) with the standard health service."""
+    from services.solver.server import serve
+
+    _logging(log_level)
+    serve(
+        f"{host}:{port}", max_workers=workers, grace_s=grace, drain_s=drain,
+        on_start=lambda bound: console.print(f"solver: listening on {host}:{bound} (health: grpc.health.v1.Health)"),
+    )
+
+
+def register(app: typer.Typer) -> None:
+    serve_app = typer.Typer(no_args_is_help=True, help="Run a service in the foreground (stops on SIGTERM).")
+
+    @serve_app.callback()
+    def _serve() -> None:
+        """Run a service in the foreground (stops gracefully on SIGTERM)."""
+
+    serve_app.command("solver")(solver)
+    app.add_typer(serve_app, name="serve")
