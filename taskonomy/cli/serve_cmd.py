@@ -40,6 +40,26 @@ def solver(
     )
 
 
+@handle_errors
+def gateway(
+    port: Annotated[int, typer.Option("--port", "-p", min=1, max=65535, help="TCP port")] = 8080,
+    host: Annotated[str, typer.Option(help="interface to bind")] = "0.0.0.0",  # noqa: S104
+    solver: Annotated[str | None, typer.Option("--solver", help="solver HOST:PORT")] = None,
+    broker: Annotated[str | None, typer.Option("--broker", help="Redis URL (broker and state store)")] = None,
+    store: Annotated[str | None, typer.Option("--store", help="artifact store URL or directory")] = None,
+    log_level: Annotated[str, typer.Option(help="logging level")] = "info",
+) -> None:
+    """The REST gateway (API, web UI at /ui/, /metrics). Other settings: TASKONOMY_* variables."""
+    from services.gateway.server import serve
+    from services.gateway.settings import load_settings
+
+    _logging(log_level)
+    overrides = {k: v for k, v in (("solver_address", solver), ("broker_url", broker), ("store_url", store))
+                 if v is not None}
+    serve(load_settings(**overrides), host=host, port=port, log_level=log_level,
+          on_start=lambda url: console.print(f"gateway: serving {url} (web UI: /ui/, API docs: /docs)"))
+
+
 def register(app: typer.Typer) -> None:
     serve_app = typer.Typer(no_args_is_help=True, help="Run a service in the foreground (stops on SIGTERM).")
 
@@ -48,4 +68,5 @@ def register(app: typer.Typer) -> None:
         """Run a service in the foreground (stops gracefully on SIGTERM)."""
 
     serve_app.command("solver")(solver)
+    serve_app.command("gateway")(gateway)
     app.add_typer(serve_app, name="serve")

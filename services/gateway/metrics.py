@@ -1,0 +1,100 @@
+"""``/metrics``: the catalogue of :mod:`services.common.metrics`, with the gauges that describe
+shared state refreshed from Redis at scrape time.
+
+- ``taskonomy_queue_depth{queue}``: ``LLEN`` of each Celery queue (Celery's Redis transport keeps a
+  queue as a list named after it, plus one list per priority step, which are added in);
+- ``taskonomy_experiments{state}``: experiments by state, from the state store;
+- ``taskonomy_jobs{state}`` (pending, done, failed) and ``taskonomy_experiment_progress_ratio{stage}``:
+  over the active (PENDING, RUNNING, CANCELLING) experiments.
+
+The request latency histogram is observed by :mod:`services.gateway.middleware`; job durations
+come from the workers through Redis when ``services.common.jobmetrics`` provides a collector.
+"""
+
+from __future__ import annotations
+
+import importlib
+import logging
+import threading
+from typing import Any
+
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+
+from services.common.metrics import EXPERIMENT_PROGRESS, EXPERIMENTS, JOBS, QUEUE_DEPTH, REGISTRY
+from services.common.state import STATES
+
+log = logging.getLogger("services.gateway")
+
+#: Kombu's separator and Celery's default priority steps for Redis queues (``queue\x06\x163``).
+PRIORITY_SEP = "\x06\x16"
+PRIORITY_STEPS = (3, 6, 9)
+ACTIVE_STATES = ("PENDING", "RUNNING", "CANCELLING")
+JOB_STATES = ("pending", "done", "failed")
+
+_registered_lock = threading.Lock()
+_registered: set[str] = set()
+
+
+def register_job_collector() -> bool:
+    """Register the workers' job metrics collector (``services.common.jobmetrics``) once, if present."""
+    try:
+        module: Any = importlib.import_module("services.common.jobmetrics")
+    except ImportError:
+        return False
+    factory = getattr(module, "register", None)
+    with _registered_lock:
+        if "jobmetrics" in _registered:
+            return True
+        if callable(factory):
+            factory(REGISTRY)
+            _registered.add("jobmetrics")
+            return True
+    return False
+
+
+def refresh(ctx: Any) -> None:
+    """Set the state gauges from Redis (queue lengths, experiments and jobs by state)."""
+    r = ctx.redis
+    queues = tuple(ctx.settings.queues)
+    pipe = r.pipeline(transaction=False)
+    for q in queues:
+        pipe.llen(q)
+        for step in PRIORITY_STEPS:
+            pipe.llen(f"{q}{PRIORITY_SEP}{step}")
+    lengths = pipe.execute()
+    per_queue = 1 + len(PRIORITY_STEPS)
+    for i, q in enumerate(queues):
+        QUEUE_DEPTH.labels(queue=q).set(sum(int(n) for n in lengths[i * per_queue:(i + 1) * per_queue]))
+
+    state = ctx.state
+    counts = state.count_by_state()
+    for s in STATES:
+        EXPERIMENTS.labels(state=s).set(counts.get(s, 0))
+
+    jobs = dict.fromkeys(JOB_STATES, 0)
+    stages: dict[str, list[int]] = {}
+    if any(counts.get(s, 0) for s in ACTIVE_STATES):
+        for record in state.list(limit=10_000):
+            if record.state not in ACTIVE_STATES:
+                continue
+            for stage, p in record.stages.items():
+                jobs["done"] += p.done
+                jobs["failed"] += p.failed
+                jobs["pending"] += max(0, p.total - p.done - p.failed)
+                acc = stages.setdefault(stage, [0, 0])
+                acc[0] += p.done
+                acc[1] += p.total
+    for s, n in jobs.items():
+        JOBS.labels(state=s).set(n)
+    EXPERIMENT_PROGRESS.clear()
+    for stage, (done, total) in stages.items():
+        EXPERIMENT_PROGRESS.labels(stage=stage).set(done / total if total else 0.0)
+
+
+def exposition(ctx: Any) -> tuple[bytes, str]:
+    """The exposition text (after a refresh; an unreachable Redis leaves the gauges as they were)."""
+    try:
+        refresh(ctx)
+    except Exception as exc:  # never fail a scrape because Redis is away
+        log.warning("metrics: cannot refresh from Redis: %s", type(exc).__name__)
+    return generate_latest(REGISTRY), CONTENT_TYPE_LATEST

@@ -1,0 +1,185 @@
+"""``/v1/experiments``: submit (idempotent by content), list, status, cancel, add a task, transfers.
+
+Submission: the experiment id is ``ExperimentSpec.content_key()``, a hash of everything that
+determines the results (the name excluded). A new id is created and enqueued on the control
+queue by task name: **202 Accepted** with ``Location``. Submitting a spec whose experiment exists
+answers **200 OK** with the same ``Location`` and the current record and enqueues nothing, unless
+that experiment FAILED or was CANCELLED: then it is reset and run again (202).
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Path, Query, Request, Response
+from starlette.concurrency import run_in_threadpool
+
+from services.common.state import ExperimentRecord
+from services.gateway.deps import Ctx, Reader, Writer
+from services.gateway.problems import ProblemError, problem_responses
+from services.gateway.schemas import AddTaskIn, ExperimentList, ExperimentOut
+from services.gateway.tables import transfers_response
+from taskonomy.errors import InvalidInputError, NotFoundError, PreconditionError
+
+router = APIRouter(prefix="/v1/experiments", tags=["experiments"])
+
+ExperimentId = Annotated[str, Path(alias="id", pattern=r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,99}$",
+                                   description="experiment id (from the Location of the submission)")]
+ACTIVE = frozenset({"PENDING", "RUNNING", "CANCELLING"})
+RERUNNABLE = frozenset({"FAILED", "CANCELLED"})
+
+SUBMIT_BODY: dict[str, Any] = {
+    "required": True,
+    "description": "an ExperimentSpec, or {\"preset\": \"quick\" | \"standard\" | \"paper\", ...overrides}",
+    "content": {"application/json": {"schema": {"anyOf": [
+        {"$ref": "#/components/schemas/ExperimentSpec"},
+        {"$ref": "#/components/schemas/PresetSubmission"},
+    ]}}},
+}
+
+
+def location(exp_id: str) -> str:
+    return f"/v1/experiments/{exp_id}"
+
+
+def to_out(record: ExperimentRecord) -> ExperimentOut:
+    body = record.to_dict()
+    body["name"] = str(record.spec.get("name", "experiment")) if isinstance(record.spec, dict) else "experiment"
+    body["links"] = {"self": location(record.id), "transfers": location(record.id) + "/transfers",
+                     "ui": f"/ui/experiments/{record.id}"}
+    return ExperimentOut.model_validate(body)
+
+
+def _get(ctx: Ctx, exp_id: str) -> ExperimentRecord:
+    record = ctx.state.get(exp_id)
+    if record is None:
+        raise NotFoundError(f"no experiment {exp_id!r}")
+    return record
+
+
+def _submit(ctx: Ctx, body: Any) -> tuple[ExperimentRecord, bool]:
+    from taskonomy.pipeline.spec import ExperimentSpec
+
+    if not isinstance(body, dict):
+        raise InvalidInputError(f"experiment spec: expected a JSON object, got {type(body).__name__}")
+    spec = ExperimentSpec.from_mapping(body, origin="experiment spec")
+    exp_id = spec.content_key()
+    spec_dict = spec.model_dump(mode="json")
+    record, created = ctx.state.create(exp_id, spec_dict)
+    if not created and record.state not in RERUNNABLE:
+        return record, False
+    if not created:
+        ctx.state.reset_for_rerun(exp_id, spec_dict)
+    try:
+        ctx.run_experiment(exp_id)
+    except Exception:
+        ctx.state.set_state(exp_id, "FAILED", error="could not be enqueued (broker unavailable); submit it again")
+        raise
+    return _get(ctx, exp_id), True
+
+
+@router.post(
+    "", status_code=202, response_model=ExperimentOut, dependencies=[Writer],
+    summary="Submit an experiment (idempotent by content)", openapi_extra={"requestBody": SUBMIT_BODY},
+    responses={200: {"model": ExperimentOut, "description": "the experiment already exists (nothing enqueued)"},
+               **problem_responses(400, 401, 403, 413, 422, 503)},
+)
+async def submit(request: Request, response: Response, ctx: Ctx) -> ExperimentOut:
+    raw = await request.body()
+    try:
+        body = json.loads(raw) if raw else None
+    except (json.JSONDecodeError, UnicodeDecodeError):
+        raise ProblemError(400, "malformed-body", "the request body is not valid JSON") from None
+    record, enqueued = await run_in_threadpool(_submit, ctx, body)
+    response.status_code = 202 if enqueued else 200
+    response.headers["Location"] = location(record.id)
+    return to_out(record)
+
+
+@router.get("", response_model=ExperimentList, dependencies=[Reader], summary="List experiments, newest first",
+            responses=problem_responses(401, 403, 422, 503))
+def list_experiments(
+    ctx: Ctx,
+    limit: Annotated[int, Query(ge=1, le=500)] = 50,
+    offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
+) -> ExperimentList:
+    records = ctx.state.list(limit=limit, offset=offset)
+    count = int(ctx.redis.zcard(f"{ctx.settings.state_prefix}:exps"))
+    return ExperimentList(items=[to_out(r) for r in records], count=count, limit=limit, offset=offset)
+
+
+@router.get("/{id}", response_model=ExperimentOut, dependencies=[Reader],
+            summary="State, per-stage progress and errors of one experiment",
+            responses=problem_responses(401, 403, 404, 422, 503))
+def get_experiment(ctx: Ctx, exp_id: ExperimentId) -> ExperimentOut:
+    return to_out(_get(ctx, exp_id))
+
+
+@router.delete(
+    "/{id}", status_code=202, response_model=ExperimentOut, dependencies=[Writer],
+    summary="Cancel an experiment",
+    description="Asks the executor to stop (state CANCELLING; it finishes the cancel). Cancelling a "
+                "cancelled experiment answers 200; a finished one (SUCCEEDED, FAILED) answers 409.",
+    responses={200: {"model": ExperimentOut, "description": "already cancelled"},
+               **problem_responses(401, 403, 404, 409, 422, 503)},
+)
+def cancel(ctx: Ctx, exp_id: ExperimentId, response: Response) -> ExperimentOut:
+    record = _get(ctx, exp_id)
+    if record.state == "CANCELLED":
+        response.status_code = 200
+        return to_out(record)
+    if record.state in ("SUCCEEDED", "FAILED"):
+        raise PreconditionError(f"experiment {exp_id!r} already finished ({record.state}); nothing to cancel")
+    ctx.state.request_cancel(exp_id)
+    ctx.state.set_state(exp_id, "CANCELLING")
+    return to_out(_get(ctx, exp_id))
+
+
+@router.post(
+    "/{id}/tasks", status_code=202, response_model=ExperimentOut, dependencies=[Writer],
+    summary="Add a task to a finished experiment (only its new jobs run)",
+    description="The task joins the spec with its role and the experiment runs again under the same id; "
+                "content-addressed artifacts make every existing job a no-op. Refused (409) while the "
+                "experiment is active or when the task is already part of it.",
+    responses=problem_responses(401, 403, 404, 409, 413, 422, 503),
+)
+def add_task(ctx: Ctx, exp_id: ExperimentId, body: AddTaskIn, response: Response) -> ExperimentOut:
+    from taskonomy.pipeline.spec import ExperimentSpec
+    from taskonomy.tasks import registry
+
+    record = _get(ctx, exp_id)
+    if record.state in ACTIVE:
+        raise PreconditionError(f"experiment {exp_id!r} is {record.state}; add tasks once it has finished "
+                                "or after cancelling it")
+    try:
+        name = registry().get(body.name).name
+    except NotFoundError as exc:
+        raise InvalidInputError(f"name: {exc}") from None
+    spec = ExperimentSpec.parse(record.spec, origin=f"experiment {exp_id!r}")
+    if name in spec.task_names():
+        raise PreconditionError(f"task {name!r} is already part of experiment {exp_id!r} "
+                                f"(role {spec.role(name)})")
+    entries = [{"name": t.name, "role": t.role} for t in spec.tasks] + [{"name": name, "role": body.role}]
+    new_spec = spec.with_tasks(entries)
+    ctx.state.reset_for_rerun(exp_id, new_spec.model_dump(mode="json"))
+    ctx.run_experiment(exp_id)
+    response.headers["Location"] = location(exp_id)
+    return to_out(_get(ctx, exp_id))
+
+
+@router.get(
+    "/{id}/transfers", dependencies=[Reader], summary="The experiment's transfer table (JSON or CSV)",
+    description="JSON (`{experiment, columns, rows}`) by default; CSV with `Accept: text/csv` or `?format=csv`. "
+                "409 until the experiment has produced its table.",
+    responses={200: {"content": {"application/json": {}, "text/csv": {}}, "description": "the table"},
+               **problem_responses(401, 403, 404, 409, 422, 503)},
+)
+def transfers(
+    ctx: Ctx, exp_id: ExperimentId, request: Request,
+    format: Annotated[Literal["json", "csv"] | None, Query(description="overrides Accept")] = None,
+) -> Response:
+    _get(ctx, exp_id)
+    _, table = ctx.taxonomy.experiment_table(exp_id)
+    return transfers_response(table, request=request, fmt=format, extra={"experiment": exp_id})
+

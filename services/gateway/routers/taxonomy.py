@@ -1,0 +1,25 @@
+"""``POST /v1/taxonomy``: a taxonomy over a published table or a finished experiment, answered by
+the solver service and cached. A query changes nothing, so it is a *read* for authentication."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+from fastapi.responses import JSONResponse
+
+from services.gateway.deps import Ctx, Reader
+from services.gateway.problems import problem_responses
+from services.gateway.schemas import TaxonomyIn, TaxonomyOut
+
+router = APIRouter(prefix="/v1/taxonomy", tags=["taxonomy"])
+
+
+@router.post(
+    "", dependencies=[Reader], summary="Solve a taxonomy (the options of `taskonomy solve`)",
+    description="The answer has the keys of `taskonomy solve --json`. An infeasible problem is an answer "
+                "(status INFEASIBLE), not an error. The `X-Cache` header says whether it came from the cache.",
+    responses={200: {"model": TaxonomyOut, "description": "the solution"},
+               **problem_responses(401, 403, 404, 409, 413, 422, 502, 503, 504)},
+)
+def solve(ctx: Ctx, body: TaxonomyIn) -> JSONResponse:
+    answer, cached = ctx.taxonomy.solve(body.table, body.problem())
+    return JSONResponse(answer, headers={"X-Cache": "hit" if cached else "miss"})

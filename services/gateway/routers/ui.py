@@ -1,0 +1,47 @@
+"""The web UI: static pages (plain HTML, vanilla JS, SVG) that call the REST API.
+
+``/ui/`` experiments with live per-stage progress, ``/ui/experiments/{id}`` heatmap and
+gain/quality table (also for a published table's name), ``/ui/taxonomy`` the interactive
+taxonomy page. ``/ui/demo`` is reserved for a future demo page.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from fastapi import APIRouter
+from fastapi.responses import FileResponse, RedirectResponse
+
+STATIC_DIR = Path(__file__).resolve().parent.parent / "static"
+
+router = APIRouter(include_in_schema=False)
+
+
+def _page(name: str) -> FileResponse:
+    return FileResponse(STATIC_DIR / name, media_type="text/html; charset=utf-8",
+                        headers={"Cache-Control": "no-cache"})
+
+
+@router.get("/")
+def root() -> RedirectResponse:
+    return RedirectResponse("/ui/", status_code=307)
+
+
+@router.get("/ui")
+def ui_redirect() -> RedirectResponse:
+    return RedirectResponse("/ui/", status_code=307)
+
+
+@router.get("/ui/")
+def experiments_page() -> FileResponse:
+    return _page("index.html")
+
+
+@router.get("/ui/experiments/{exp_id}")
+def experiment_page(exp_id: str) -> FileResponse:
+    return _page("experiment.html")
+
+
+@router.get("/ui/taxonomy")
+def taxonomy_page() -> FileResponse:
+    return _page("taxonomy.html")

@@ -1,0 +1,139 @@
+"""Request and response bodies of the REST API (kept apart from the core's own models)."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+TaskName = Annotated[str, Field(min_length=1, max_length=64)]
+Cost = Annotated[float, Field(ge=0, le=1e6, allow_inf_nan=False)]
+
+
+class _In(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+# -- experiments -------------------------------------------------------------------------------
+class StageProgressOut(BaseModel):
+    total: int
+    done: int
+    failed: int
+    ratio: float = Field(description="done / total (0 when no job is known yet)")
+
+
+class ExperimentLinks(BaseModel):
+    self: str
+    transfers: str
+    ui: str
+
+
+class ExperimentOut(BaseModel):
+    id: str = Field(description="short hash of the experiment's content (same spec, same id)")
+    name: str
+    state: Literal["PENDING", "RUNNING", "SUCCEEDED", "FAILED", "CANCELLING", "CANCELLED"]
+    spec: dict[str, Any] = Field(description="the validated ExperimentSpec")
+    created_at: float
+    updated_at: float
+    error: str | None = None
+    cancel_requested: bool = False
+    result: dict[str, Any] = Field(default_factory=dict, description="artifact keys of the results, once done")
+    stages: dict[str, StageProgressOut] = Field(default_factory=dict, description="per-stage job counts")
+    links: ExperimentLinks
+
+
+class ExperimentList(BaseModel):
+    items: list[ExperimentOut]
+    count: int = Field(description="number of experiments in the store")
+    limit: int
+    offset: int
+
+
+class AddTaskIn(_In):
+    name: TaskName = Field(description="a registered task (ours or its paper alias)")
+    role: Literal["target", "source_only", "target_only"] = "target"
+
+
+# -- taxonomy ----------------------------------------------------------------------------------
+class TaxonomyIn(_In):
+    """A taxonomy query: the table, and the options of ``taskonomy solve`` (all optional)."""
+
+    table: str = Field(min_length=1, max_length=100,
+                       description="paper-16k, paper-1k, paper-base, or the id of a finished experiment",
+                       examples=["paper-16k"])
+    targets: list[TaskName] | None = Field(None, max_length=64,
+                                           description="tasks to solve for (default: every target of the table)")
+    source_only: list[TaskName] | None = Field(None, max_length=64,
+                                               description="tasks usable only as sources (default: the table's)")
+    target_only: list[TaskName] = Field(default_factory=list, max_length=64,
+                                        description="tasks that must receive a transfer and cannot be roots")
+    budget: float = Field(6.0, ge=0, le=1e6, allow_inf_nan=False, description="supervision budget")
+    max_order: int = Field(5, ge=1, le=64, description="most sources of one transfer")
+    objective: Literal["affinity", "gain", "quality"] = "affinity"
+    supervision_cost: dict[TaskName, Cost] = Field(default_factory=dict, description="per task (default 1)")
+    transfer_cost: dict[TaskName, Cost] = Field(default_factory=dict, description="per target (default 0)")
+    task_value: dict[TaskName, Cost] = Field(default_factory=dict, description="relative value per target (default 1)")
+
+    def problem(self) -> dict[str, Any]:
+        """The problem fields, as the solver client takes them."""
+        return self.model_dump(exclude={"table"})
+
+
+class EdgeOut(BaseModel):
+    model_config = ConfigDict(extra="allow")
+    target: str
+    sources: list[str]
+    affinity: float | None = None
+    gain: float | None = None
+    quality: float | None = None
+
+
+class TaxonomyOut(BaseModel):
+    """The keys of ``taskonomy solve --json``."""
+
+    model_config = ConfigDict(extra="allow")
+    status: Literal["OPTIMAL", "INFEASIBLE"]
+    objective: float | None = None
+    roots: list[str] = Field(default_factory=list)
+    edges: list[EdgeOut] = Field(default_factory=list)
+    budget: float | None = None
+    reason: str | None = None
+    solve_time_s: float | None = None
+
+
+# -- tables ------------------------------------------------------------------------------------
+class TableSummary(BaseModel):
+    name: str
+    kind: Literal["builtin", "experiment"]
+    title: str
+
+
+class TableOut(TableSummary):
+    tasks: list[str] = Field(description="every task the table names")
+    targets: list[str] = Field(description="tasks that receive transfers (the default targets)")
+    source_only: list[str] = Field(description="tasks that are source-only by default")
+    unused: list[str] = Field(default_factory=list, description="tasks neither role takes by default")
+    rows: list[dict[str, Any]] | None = Field(None, description="the long-format rows (with ?rows=true)")
+
+
+# -- cluster -----------------------------------------------------------------------------------
+class DeploymentOut(BaseModel):
+    name: str
+    component: str | None = Field(description="app.kubernetes.io/component (trainer, transfer, solver, gateway)")
+    replicas: int = Field(description="desired replicas")
+    ready: int = Field(description="ready replicas")
+    available: int
+    gpus_per_pod: float = Field(description="nvidia.com/gpu limits summed over the pod's containers")
+    gpus_requested: float = Field(description="gpus_per_pod x desired replicas")
+
+
+class ClusterOut(BaseModel):
+    configured: bool
+    namespace: str | None = None
+    detail: str | None = None
+    deployments: list[DeploymentOut] = Field(default_factory=list)
+
+
+class HealthOut(BaseModel):
+    status: Literal["ok", "unavailable"]
+    checks: dict[str, str] = Field(default_factory=dict)
