@@ -59,7 +59,8 @@ def main(argv: list[str] | None = None) -> int:
         for label, name in (("task_dense", "normal"), ("task_global", "class_scene")):
             task = get_task(name)
             out[f"{label}_{size}"] = _median_step_ms(
-                lambda cb, task=task, data=data: train_task_network(task, data, model=model, train=train, progress=cb), args.steps)
+                lambda cb, task=task, data=data: train_task_network(task, data, model=model, train=train,
+                                                                    progress=cb), args.steps)
         feats = extract_features(random_encoder_state(model, seed=0), data, keys=["rgb"], model=model)
         for label, name in (("transfer_dense", "depth_zbuffer"), ("transfer_global", "vanishing_point")):
             target = get_task(name)
