@@ -174,11 +174,13 @@ def test_probes(variant: tuple[str, list[Doc]]) -> None:
     assert solver["readinessProbe"]["grpc"]["port"] == solver["ports"][0]["containerPort"]
     assert solver["livenessProbe"]["grpc"]["port"] == solver["ports"][0]["containerPort"]
     trainer = _container(_component(docs, "Deployment", "trainer"))
-    command = " ".join(trainer["livenessProbe"]["exec"]["command"])
-    assert "celery -A services.trainer.app inspect ping" in command and "celery@${HOSTNAME}" in command
+    command = trainer["livenessProbe"]["exec"]["command"]
+    assert command[:2] == ["sh", "-c"]
+    assert command[2].startswith("celery -A services.trainer.app --no-color inspect ping --timeout 10 ")
+    assert command[2].endswith('| grep -q "@${HOSTNAME}: OK"')  # this pod's worker answered
     transfer = _container(_component(docs, "Deployment", "transfer"))
     if name == "default":
-        assert "services.transfer.app inspect ping" in " ".join(transfer["livenessProbe"]["exec"]["command"])
+        assert "celery -A services.transfer.app --no-color inspect ping" in transfer["livenessProbe"]["exec"]["command"][2]
     else:
         assert "livenessProbe" not in transfer  # workers.transfer.probe.enabled=false
 
@@ -213,8 +215,9 @@ def test_default_storage_and_broker_settings(default_docs: list[Doc]) -> None:
     env = _env(gateway)
     assert env["TASKONOMY_SOLVER_ADDRESS"] == f"{RELEASE}-taskonomy-solver:50051"
     assert env["TASKONOMY_API_TOKENS_FILE"] == "/etc/taskonomy/auth/tokens"
+    assert env["TASKONOMY_KUBE_NAMESPACE"] == {"fieldRef": {"fieldPath": "metadata.namespace"}}
     secret = _kind(default_docs, "Secret")[f"{RELEASE}-taskonomy-secrets"]
-    assert len(secret["stringData"]["api-tokens"]) == 40  # generated at install when none is given
+    assert re.fullmatch(r"[A-Za-z0-9]{40}", secret["stringData"]["api-tokens"])  # generated when none is given
 
 
 def test_gpu_workers(variant: tuple[str, list[Doc]]) -> None:
@@ -227,9 +230,11 @@ def test_gpu_workers(variant: tuple[str, list[Doc]]) -> None:
     assert any(v.get("emptyDir", {}).get("medium") == "Memory" for v in pod["volumes"])  # /dev/shm
     if name == "default":
         assert container["resources"]["limits"]["nvidia.com/gpu"] == 1
+        assert _env(container)["TASKONOMY_GPUS"] == "0"
         assert "nodeSelector" not in pod
     else:
         assert container["resources"]["limits"]["nvidia.com/gpu"] == 2
+        assert _env(container)["TASKONOMY_GPUS"] == "0,1"
         assert container["args"] == ["worker", "trainer", "--concurrency", "2"]
         assert pod["nodeSelector"] == {
             "cloud.google.com/gke-nodepool": "gpu-a100",
@@ -247,7 +252,7 @@ def test_s3_external_redis_keda_and_service_monitor(ci_docs: list[Doc]) -> None:
     assert s3 == {"AWS_ACCESS_KEY_ID": "AKIAEXAMPLE", "AWS_SECRET_ACCESS_KEY": "example-secret-key"}
     chart_secret = secrets[f"{RELEASE}-taskonomy-secrets"]["stringData"]
     assert chart_secret["broker-url"] == "redis://:s3cr3t@redis.shared.svc:6379/2"
-    assert chart_secret["api-tokens"] == "ci-token-0123456789abcdef,ci-token-fedcba9876543210"
+    assert chart_secret["api-tokens"] == "ci-token-0123456789abcdef\nci-token-fedcba9876543210"  # one per line
     for component in ("gateway", "trainer", "transfer"):
         env = _env(_container(_component(ci_docs, "Deployment", component)))
         assert env["TASKONOMY_STORE_URL"] == "s3://taskonomy-artifacts/prod/run-1"

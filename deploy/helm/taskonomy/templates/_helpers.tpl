@@ -79,7 +79,7 @@ app.kubernetes.io/component: {{ .component }}
 {{- end }}
 {{- end }}
 
-{{/* Secret and key of the gateway's API tokens (comma-separated). */}}
+{{/* Secret and key of the gateway's API tokens (one per line). */}}
 {{- define "taskonomy.tokensSecret" -}}
 {{- if .Values.gateway.auth.existingSecret }}
 {{- dict "name" .Values.gateway.auth.existingSecret "key" .Values.gateway.auth.existingSecretKey | toJson }}
@@ -88,10 +88,10 @@ app.kubernetes.io/component: {{ .component }}
 {{- end }}
 {{- end }}
 
-{{/* The API tokens the chart stores: the given ones, else the token generated at install (kept on upgrade). */}}
+{{/* The API tokens the chart stores, one per line: the given ones, else one generated at install (kept on upgrade). */}}
 {{- define "taskonomy.apiTokens" -}}
 {{- if .Values.gateway.auth.tokens }}
-{{- join "," .Values.gateway.auth.tokens }}
+{{- join "\n" .Values.gateway.auth.tokens }}
 {{- else }}
 {{- $existing := lookup "v1" "Secret" .Release.Namespace (include "taskonomy.secretName" .) }}
 {{- if and $existing $existing.data (hasKey $existing.data "api-tokens") }}
