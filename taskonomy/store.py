@@ -172,6 +172,14 @@ class ArtifactStore:
             raise CorruptArtifactError(f"artifact {key!r}: sha256 mismatch (the stored bytes are corrupt)")
         return data
 
+    def verify(self, key: str) -> bool:
+        """True when ``key`` exists and its bytes match the stored checksum."""
+        try:
+            self.get_bytes(key)
+        except (NotFoundError, CorruptArtifactError):
+            return False
+        return True
+
     # -- JSON --------------------------------------------------------------------------------
     def put_json(self, key: str, obj: Any, *, meta: Mapping[str, Any] | None = None) -> str:
         try:

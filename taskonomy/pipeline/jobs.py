@@ -31,12 +31,18 @@ def outputs_exist(job: Job, store: ArtifactStore) -> bool:
     return all(store.exists(k) for k in job.outputs)
 
 
-def run_job(job: Job, store: ArtifactStore, *, progress: Progress = None) -> bool:
+def run_job(job: Job, store: ArtifactStore, *, progress: Progress = None, verify: bool = False) -> bool:
     """Run ``job`` unless all its outputs exist; return True when work was done.
 
+    With ``verify``, existing outputs are checked against their checksums first and a corrupt
+    one is deleted, so the job recomputes it instead of handing bad bytes downstream.
     Raises PreconditionError when an input artifact is missing (its producer has not run) and
     InvalidInputError for an unknown job kind.
     """
+    if verify:
+        for key in job.outputs:
+            if store.exists(key) and not store.verify(key):
+                store.delete(key)
     if outputs_exist(job, store):
         return False
     handler = HANDLERS.get(job.kind)
@@ -144,8 +150,8 @@ def _render(job: Job, store: ArtifactStore, progress: Progress) -> None:
     else:
         from taskonomy.pipeline.datasets import load_folder_dataset
 
-        ds = load_folder_dataset(dataset, p["splits"], sample_keys=sorted({k for m in keys.values() for k in m}))
-        _store_splits(store, ds, keys, dataset)
+        folder = load_folder_dataset(dataset, p["splits"], sample_keys=sorted({k for m in keys.values() for k in m}))
+        _store_splits(store, folder, keys, dataset)
 
 
 class _DirectWorld:
@@ -175,7 +181,10 @@ def _store_splits(store: ArtifactStore, ds: Any, keys: Mapping[str, Mapping[str,
         todo = {k: v for k, v in kmap.items() if not store.exists(v)}
         if not todo:
             continue
-        arrays = ds.split(split)
+        try:
+            arrays = ds.split(split, keys=sorted(todo))
+        except TypeError:
+            arrays = ds.split(split)
         for sample_key, dkey in todo.items():
             if sample_key not in arrays:
                 raise PreconditionError(f"the {dataset.get('kind')} dataset has no {sample_key!r} data on split "

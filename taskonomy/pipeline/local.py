@@ -46,11 +46,14 @@ class LocalExecutor:
         on_progress: called as ``(stage, done, total)`` after each job.
         on_job: called as ``(job, executed)`` after each job.
         show_progress: draw rich progress bars (one per stage) on stderr.
+        verify: check the checksum of every existing output before skipping its job (a corrupt
+            artifact is then recomputed); costs one read of each artifact.
     """
 
     def __init__(self, store: ArtifactStore, *, on_progress: OnProgress | None = None, on_job: OnJob | None = None,
-                 show_progress: bool = False) -> None:
+                 show_progress: bool = False, verify: bool = True) -> None:
         self.store = store
+        self.verify = verify
         self.on_progress = on_progress
         self.on_job = on_job
         self.show_progress = show_progress
@@ -91,7 +94,7 @@ class LocalExecutor:
             if job.id in finished:
                 continue
             t0 = time.perf_counter()
-            executed = run_job(job, self.store)
+            executed = run_job(job, self.store, verify=self.verify)
             dt = time.perf_counter() - t0
             finished.add(job.id)
             (stats.executed if executed else stats.skipped).append(job.id)

@@ -1,0 +1,160 @@
+"""The report's figures, drawn with matplotlib's object API on the Agg canvas (no pyplot state).
+
+Each function writes one PNG and returns its file name.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import numpy as np
+
+DPI = 110
+
+
+def _figure(w: float, h: float) -> Any:
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=(w, h), dpi=DPI)
+    FigureCanvasAgg(fig)
+    return fig
+
+
+def _save(fig: Any, out_dir: str, name: str) -> str:
+    fig.savefig(os.path.join(out_dir, name), dpi=DPI, bbox_inches="tight")
+    return name
+
+
+def matrix_figure(matrix: np.ndarray, rows: Sequence[str], cols: Sequence[str], *, title: str, label: str,
+                  out_dir: str, name: str, fmt: str = "{:.2f}") -> str:
+    """A target x source heat map; NaN cells (no such transfer) are left blank."""
+    m = np.asarray(matrix, dtype=np.float64)
+    fig = _figure(1.2 + 0.55 * len(cols), 1.0 + 0.45 * len(rows))
+    ax = fig.add_subplot(1, 1, 1)
+    masked = np.ma.masked_invalid(m)
+    im = ax.imshow(masked, cmap="viridis", aspect="auto")
+    ax.set_xticks(range(len(cols)), list(cols), rotation=60, ha="right", fontsize=8)
+    ax.set_yticks(range(len(rows)), list(rows), fontsize=8)
+    ax.set_xlabel("source")
+    ax.set_ylabel("target")
+    ax.set_title(title, fontsize=10)
+    if len(rows) * len(cols) <= 120:
+        finite = m[np.isfinite(m)]
+        mid = float(finite.mean()) if finite.size else 0.0
+        for i in range(m.shape[0]):
+            for j in range(m.shape[1]):
+                if np.isfinite(m[i, j]):
+                    ax.text(j, i, fmt.format(m[i, j]), ha="center", va="center", fontsize=6,
+                            color="white" if m[i, j] < mid else "black")
+    fig.colorbar(im, ax=ax, label=label, shrink=0.8)
+    return _save(fig, out_dir, name)
+
+
+def taxonomy_figure(solution: Mapping[str, Any], tasks: Sequence[str], *, out_dir: str, name: str) -> str:
+    """Roots on top, every other task below; an arrow per chosen transfer (sources → target)."""
+    roots = list(solution.get("roots", []))
+    others = [t for t in tasks if t not in roots]
+    for e in solution.get("edges", []):
+        if e["target"] not in roots and e["target"] not in others:
+            others.append(e["target"])
+    width = max(len(roots), len(others), 1)
+    fig = _figure(max(4.0, 1.25 * width), 3.6)
+    ax = fig.add_subplot(1, 1, 1)
+    pos: dict[str, tuple[float, float]] = {}
+    for i, t in enumerate(roots):
+        pos[t] = ((i + 0.5) * width / max(len(roots), 1), 1.0)
+    for i, t in enumerate(others):
+        pos[t] = ((i + 0.5) * width / max(len(others), 1), 0.0)
+    for e in solution.get("edges", []):
+        tx, ty = pos[e["target"]]
+        for s in e["sources"]:
+            if s not in pos:
+                continue
+            sx, sy = pos[s]
+            ax.annotate("", xy=(tx, ty + 0.08), xytext=(sx, sy - 0.08),
+                        arrowprops={"arrowstyle": "->", "color": "#555555", "lw": 1.0})
+    supervised = set(solution.get("supervised", []))
+    for t, (x, y) in pos.items():
+        is_root = t in roots
+        color = "#2a7ab9" if t in supervised else ("#8fbcdf" if is_root else "#f2c14e")
+        ax.text(x, y, t.replace("_", "\n", 1), ha="center", va="center", fontsize=7,
+                bbox={"boxstyle": "round,pad=0.3", "fc": color, "ec": "#333333"})
+    value = solution.get("objective")
+    status = solution.get("status", "")
+    vtxt = f"{value:.3f}" if isinstance(value, int | float) else "n/a"
+    ax.set_title(f"budget {solution.get('budget', 0):g}: {len(roots)} roots, objective {vtxt} ({status})",
+                 fontsize=9)
+    ax.set_xlim(-0.2, width + 0.2)
+    ax.set_ylim(-0.4, 1.4)
+    ax.axis("off")
+    return _save(fig, out_dir, name)
+
+
+def gain_quality_figure(targets: Sequence[str], gain: Sequence[float], quality: Sequence[float | None],
+                        labels: Sequence[str], *, out_dir: str, name: str) -> str:
+    """Per target: gain (win rate vs pixels) and quality (win rate vs self) of what the taxonomy chose."""
+    fig = _figure(max(5.0, 0.8 * len(targets) + 1.5), 3.8)
+    ax = fig.add_subplot(1, 1, 1)
+    x = np.arange(len(targets))
+    q = [np.nan if v is None else v for v in quality]
+    ax.bar(x - 0.2, gain, width=0.4, label="gain (win rate vs pixels)", color="#2a7ab9")
+    ax.bar(x + 0.2, q, width=0.4, label="quality (win rate vs self)", color="#f28e2b")
+    ax.axhline(0.5, color="#999999", lw=0.8, ls="--")
+    ax.set_xticks(x, [f"{t}\n← {lab}" for t, lab in zip(targets, labels, strict=True)], rotation=60, ha="right",
+                  fontsize=7)
+    ax.set_ylim(0, 1.05)
+    ax.set_ylabel("win rate")
+    ax.legend(fontsize=7, loc="upper right")
+    ax.set_title("gain and quality per target (taxonomy at the default budget)", fontsize=10)
+    return _save(fig, out_dir, name)
+
+
+def sweep_figure(budgets: Sequence[float], objectives: Sequence[float | None], n_targets: int, *, out_dir: str,
+                 name: str) -> str:
+    fig = _figure(5.0, 3.4)
+    ax = fig.add_subplot(1, 1, 1)
+    ys = [np.nan if v is None else v for v in objectives]
+    ax.plot(list(budgets), ys, marker="o", color="#2a7ab9")
+    ax.axhline(n_targets, color="#999999", lw=0.8, ls="--", label="every target at its maximum (1 each)")
+    ax.set_xlabel("supervision budget (number of roots)")
+    ax.set_ylabel("objective (sum of sqrt affinity)")
+    ax.set_title("budget sweep", fontsize=10)
+    ax.legend(fontsize=7)
+    return _save(fig, out_dir, name)
+
+
+def predictions_figure(task: Any, preview: Mapping[str, np.ndarray], *, out_dir: str, name: str) -> str:
+    """Rows: test images; columns: input, ground truth, prediction of the task-specific network."""
+    from taskonomy.report._render import dense_pair, global_pair, image_rgb
+
+    n = int(preview["prediction"].shape[0])
+    fig = _figure(6.0, 1.9 * n + 0.4)
+    for i in range(n):
+        ax = fig.add_subplot(n, 3, 3 * i + 1)
+        ax.imshow(image_rgb(preview["input0"][i]))
+        ax.set_axis_off()
+        if i == 0:
+            ax.set_title(f"input ({task.inputs[0]})", fontsize=8)
+        t, p = preview["target"][i], preview["prediction"][i]
+        if task.output.dense:
+            t_img, p_img = dense_pair(task, t, p)
+            for col, (img, title) in enumerate(((t_img, "ground truth"), (p_img, "prediction")), start=2):
+                ax = fig.add_subplot(n, 3, 3 * i + col)
+                ax.imshow(img, interpolation="nearest")
+                ax.set_axis_off()
+                if i == 0:
+                    ax.set_title(title, fontsize=8)
+        else:
+            tv, pv = global_pair(task, t, p)
+            ax = fig.add_subplot(n, 3, (3 * i + 2, 3 * i + 3))
+            k = np.arange(max(tv.size, pv.size))
+            ax.bar(k - 0.2, np.resize(tv, k.size), width=0.4, label="ground truth", color="#2a7ab9")
+            ax.bar(k + 0.2, np.resize(pv, k.size), width=0.4, label="prediction", color="#f28e2b")
+            ax.tick_params(labelsize=6)
+            if i == 0:
+                ax.legend(fontsize=6)
+    fig.suptitle(f"{task.name}: task-specific network on test images", fontsize=9)
+    return _save(fig, out_dir, name)

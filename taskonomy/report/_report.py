@@ -1,0 +1,221 @@
+"""Collect what the report shows from the artifact store, draw the figures, write ``report.html``."""
+
+from __future__ import annotations
+
+import html
+import io
+import json
+import os
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from taskonomy.store import ArtifactStore
+
+RANDOM = "random"
+
+
+@dataclass
+class ReportData:
+    """Everything the report needs, read from the finalize job's artifacts."""
+
+    summary: dict[str, Any]
+    table: Any  # taskonomy.affinity.TransferTable
+    params: dict[str, Any]
+    previews: dict[str, dict[str, np.ndarray]] = field(default_factory=dict)
+
+    @property
+    def targets(self) -> list[str]:
+        return list(self.summary["targets"])
+
+    def sources(self) -> list[str]:
+        """Columns of the first-order matrices: every single source that appears, random last."""
+        found: list[str] = []
+        for t in self.targets:
+            for c in self.summary["targets"][t]["candidates"]:
+                if c["kind"] in ("first_order", "own_encoder_small_data", "random_encoder"):
+                    s = c["sources"][0]
+                    if s not in found and s != RANDOM:
+                        found.append(s)
+        return [*found, RANDOM]
+
+
+def collect(store: ArtifactStore, finalize_params: Mapping[str, Any]) -> ReportData:
+    from taskonomy.affinity import TransferTable
+
+    outputs = finalize_params["outputs"]
+    summary = store.get_json(outputs["summary"])
+    table = TransferTable.read(io.StringIO(store.get_bytes(outputs["table"]).decode()), format="csv")
+    previews: dict[str, dict[str, np.ndarray]] = {}
+    for target, info in summary["targets"].items():
+        if info.get("preview") and store.exists(info["preview"]):
+            previews[target] = store.get_tensors(info["preview"])
+    return ReportData(summary=summary, table=table, params=dict(finalize_params), previews=previews)
+
+
+def _first_order_matrices(data: ReportData) -> tuple[np.ndarray, np.ndarray, list[str], list[str]]:
+    rows = data.targets
+    cols = data.sources()
+    before = np.full((len(rows), len(cols)), np.nan)
+    after = np.full((len(rows), len(cols)), np.nan)
+    for i, t in enumerate(rows):
+        info = data.summary["targets"][t]
+        w = np.asarray(info["win_rates"], dtype=np.float64)
+        n = w.shape[0]
+        mean_win = (w.sum(axis=1) - np.diag(w)) / max(n - 1, 1)
+        for k, c in enumerate(info["candidates"]):
+            if c["kind"] in ("first_order", "own_encoder_small_data", "random_encoder"):
+                j = cols.index(c["sources"][0])
+                before[i, j] = mean_win[k] if k < n else np.nan
+                after[i, j] = info["affinity"][k]
+    return before, after, rows, cols
+
+
+def _budgets(default: float, n_rootable: int) -> list[float]:
+    picks = sorted({b for b in (2.0, float(max(2, n_rootable // 2)), float(default)) if 1 <= b <= n_rootable})
+    return picks or [float(default)]
+
+
+def write_report(out_dir: str | os.PathLike[str], *, store: ArtifactStore, finalize_params: Mapping[str, Any],
+                 title: str = "Taskonomy run", stats: Mapping[str, Any] | None = None,
+                 spec: Mapping[str, Any] | None = None) -> str:
+    """Write ``report.html`` and its figures into ``out_dir``; returns the HTML path."""
+    from taskonomy.pipeline.finalize import problem_for
+    from taskonomy.report import _figures as F
+    from taskonomy.selection import solve_taxonomy, sweep_budgets
+    from taskonomy.tasks import get_task
+
+    out = os.fspath(out_dir)
+    os.makedirs(out, exist_ok=True)
+    data = collect(store, finalize_params)
+    params = data.params
+    figs: dict[str, Any] = {}
+
+    before, after, rows, cols = _first_order_matrices(data)
+    figs["before"] = F.matrix_figure(before, rows, cols, title="before AHP: mean pairwise win rate in the tournament",
+                                     label="mean win rate", out_dir=out, name="affinity_before.png")
+    figs["after"] = F.matrix_figure(after, rows, cols, title="after AHP: affinity (sums to 1 per target)",
+                                    label="AHP affinity", out_dir=out, name="affinity_after.png", fmt="{:.3f}")
+
+    roles: Mapping[str, str] = params["roles"]
+    rootable = [t for t, r in roles.items() if r in ("target", "source_only")]
+    all_tasks = list(dict.fromkeys([*rootable, *roles, RANDOM]))
+    n_rootable = len(rootable) + (0 if RANDOM in rootable else 1)
+    default_budget = float(params["budget"])
+    taxonomies = []
+    for b in _budgets(default_budget, n_rootable):
+        sol = solve_taxonomy(data.table, problem_for(params, budget=b)).to_dict()
+        name = F.taxonomy_figure(sol, all_tasks, out_dir=out, name=f"taxonomy_budget_{b:g}.png")
+        taxonomies.append((b, sol, name))
+
+    default_sol = solve_taxonomy(data.table, problem_for(params)).to_dict()
+    gains, quals, labels = [], [], []
+    by_target = {e["target"]: e for e in default_sol.get("edges", [])}
+    for t in data.targets:
+        info = data.summary["targets"][t]
+        if t in by_target:
+            e = by_target[t]
+            gains.append(float(e["gain"] or 0.0))
+            quals.append(e["quality"])
+            labels.append("+".join(e["sources"]))
+        else:  # a root: its own fully supervised network
+            si = info.get("self_index")
+            gains.append(float(info["gain"][si]) if si is not None else 0.0)
+            quals.append(0.5 if si is not None else None)
+            labels.append("self (root)")
+    figs["gain"] = F.gain_quality_figure(data.targets, gains, quals, labels, out_dir=out, name="gain_quality.png")
+
+    sweep = sweep_budgets(data.table, problem_for(params), [float(b) for b in range(1, n_rootable + 1)])
+    figs["sweep"] = F.sweep_figure([s.budget for s in sweep], [s.objective for s in sweep], len(data.targets),
+                                   out_dir=out, name="budget_sweep.png")
+
+    pred_figs = []
+    for t, prev in data.previews.items():
+        pred_figs.append((t, F.predictions_figure(get_task(t), prev, out_dir=out, name=f"predictions_{t}.png")))
+
+    page = _html(title=title, data=data, figs=figs, taxonomies=taxonomies, default_sol=default_sol,
+                 pred_figs=pred_figs, sweep=[(s.budget, s.objective, s.roots) for s in sweep], stats=stats, spec=spec)
+    path = os.path.join(out, "report.html")
+    with open(path, "w", encoding="utf-8") as fh:
+        fh.write(page)
+    return path
+
+
+def _esc(x: Any) -> str:
+    return html.escape(str(x))
+
+
+def _img(name: str, alt: str) -> str:
+    return f'<figure><img src="{_esc(name)}" alt="{_esc(alt)}"><figcaption>{_esc(alt)}</figcaption></figure>'
+
+
+def _html(*, title: str, data: ReportData, figs: Mapping[str, str], taxonomies: Sequence[tuple[float, Any, str]],
+          default_sol: Mapping[str, Any], pred_figs: Sequence[tuple[str, str]],
+          sweep: Sequence[tuple[float, float | None, list[str]]], stats: Mapping[str, Any] | None,
+          spec: Mapping[str, Any] | None) -> str:
+    parts = [
+        "<!doctype html><html lang='en'><head><meta charset='utf-8'>",
+        f"<title>{_esc(title)}</title>",
+        "<style>body{font-family:system-ui,sans-serif;max-width:1100px;margin:2em auto;padding:0 1em;color:#222}"
+        "table{border-collapse:collapse;font-size:13px}td,th{border:1px solid #ccc;padding:3px 7px;text-align:left}"
+        "th{background:#f3f3f3}figure{display:inline-block;margin:0.5em}img{max-width:100%}"
+        "figcaption{font-size:12px;color:#555}code{background:#f5f5f5;padding:0 3px}</style></head><body>",
+        f"<h1>{_esc(title)}</h1>",
+        "<p>Files beside this page: <a href='transfers.csv'>transfers.csv</a> (the transfer table, same columns "
+        "as the published Taskonomy numbers) and <a href='taxonomy.json'>taxonomy.json</a> (the taxonomy at the "
+        "default budget).</p>",
+    ]
+    roots = default_sol.get("roots", [])
+    parts.append(f"<h2>Taxonomy at budget {default_sol.get('budget', 0):g}</h2>")
+    parts.append(f"<p>Status <b>{_esc(default_sol.get('status'))}</b>, roots: <b>{_esc(', '.join(roots))}</b>, "
+                 f"objective {_esc(_fmt(default_sol.get('objective')))}.</p>")
+    parts.append("<table><tr><th>target</th><th>sources</th><th>affinity</th><th>gain</th><th>quality</th></tr>")
+    for e in default_sol.get("edges", []):
+        parts.append(f"<tr><td>{_esc(e['target'])}</td><td>{_esc(' + '.join(e['sources']))}</td>"
+                     f"<td>{_fmt(e['affinity'])}</td><td>{_fmt(e['gain'])}</td><td>{_fmt(e['quality'])}</td></tr>")
+    parts.append("</table>")
+    parts.append("<h2>Taxonomy at a few budgets</h2><p>Dark blue: fully supervised targets; light blue: "
+                 "source-only roots; yellow: tasks that receive a transfer.</p>")
+    parts += [_img(name, f"taxonomy at budget {b:g}") for b, _, name in taxonomies]
+    parts.append("<h2>Affinity before and after AHP</h2>")
+    parts.append(_img(figs["before"], "first-order transfers before AHP: mean pairwise win rate"))
+    parts.append(_img(figs["after"], "first-order transfers after AHP: affinity"))
+    parts.append("<h2>Gain and quality</h2>" + _img(figs["gain"], "gain and quality per target"))
+    parts.append("<h2>Budget sweep</h2>" + _img(figs["sweep"], "objective against the supervision budget"))
+    parts.append("<table><tr><th>budget</th><th>objective</th><th>roots</th></tr>")
+    for b, v, r in sweep:
+        parts.append(f"<tr><td>{b:g}</td><td>{_fmt(v)}</td><td>{_esc(', '.join(r))}</td></tr>")
+    parts.append("</table>")
+    parts.append("<h2>Best sources per target</h2><table><tr><th>target</th><th>top candidates by affinity "
+                 "(gain, quality)</th></tr>")
+    for t in data.targets:
+        info = data.summary["targets"][t]
+        order = np.argsort(-np.asarray(info["affinity"]))[:4]
+        cells = []
+        for k in order:
+            c = info["candidates"][int(k)]
+            q = info["quality"][int(k)] if info.get("quality") is not None else None
+            cells.append(f"{'+'.join(c['sources'])} [{c['kind']}] {info['affinity'][int(k)]:.3f} "
+                         f"({info['gain'][int(k)]:.2f}, {_fmt(q, 2)})")
+        parts.append(f"<tr><td>{_esc(t)}</td><td>{_esc('; '.join(cells))}</td></tr>")
+    parts.append("</table>")
+    if pred_figs:
+        parts.append("<h2>Task-specific networks: predictions on test images</h2>")
+        parts += [_img(name, f"{t}: input, ground truth, prediction") for t, name in pred_figs]
+    if stats:
+        parts.append("<h2>Run</h2><pre>" + _esc(json.dumps(dict(stats), indent=1)) + "</pre>")
+    if spec:
+        parts.append("<h2>Experiment spec</h2><pre>" + _esc(json.dumps(dict(spec), indent=1)) + "</pre>")
+    parts.append("</body></html>")
+    return "\n".join(parts)
+
+
+def _fmt(v: Any, digits: int = 4) -> str:
+    if v is None:
+        return "n/a"
+    try:
+        return f"{float(v):.{digits}f}"
+    except (TypeError, ValueError):
+        return _esc(v)
