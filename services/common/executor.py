@@ -445,8 +445,7 @@ class JobRunner:
         self.send = send  # (exp_id, run, job, store_url, token) -> None
 
     def _dispatch(self, book: RunBook, candidates: Iterable[str], store_url: str, token: str) -> list[str]:
-        rec = self.ctx.state.get(book.exp_id)
-        if rec is None or rec.cancel_requested or rec.state in TERMINAL:
+        if self.cancelled(book.exp_id):
             return []
         sent = []
         for job_id in book.ready(candidates):

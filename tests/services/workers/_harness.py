@@ -103,4 +103,5 @@ def wait_terminal(state: Any, exp_id: str, *, timeout: float) -> Any:
         return wait_for(done, timeout=timeout, what=f"experiment {exp_id} to finish")
     except AssertionError:
         rec = state.get(exp_id)
-        raise AssertionError(f"experiment {exp_id} did not finish: {json.dumps(rec.to_dict() if rec else None)}")
+        raise AssertionError(
+            f"experiment {exp_id} did not finish: {json.dumps(rec.to_dict() if rec else None)}") from None

@@ -1,0 +1,82 @@
+"""Fault tests: a worker killed with SIGKILL mid-job, and Redis restarted (AOF) mid-experiment.
+
+Both must end with the experiment SUCCEEDED and every artifact present, valid, and written
+exactly once (real writes are counted in Redis by the workers' store).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from services.common.executor import redis_client, submit, write_counts
+from services.common.state import ExperimentStateStore
+from taskonomy.store import ArtifactStore
+from tests.fixtures_redis import RedisServer
+from tests.services.workers._harness import Worker, noop_graph, wait_for, wait_terminal
+
+pytestmark = [pytest.mark.integration, pytest.mark.slow]
+
+
+def _check_exactly_once(state: ExperimentStateStore, store_url: str, n: int) -> None:
+    store = ArtifactStore(store_url)
+    keys = store.list("noop")
+    assert len(keys) == n
+    for k in keys:
+        store.get_json(k)  # checksum verified
+    assert write_counts(state.r) == dict.fromkeys(keys, 1)
+    assert not [p for p in Path(store.root).rglob("*") if ".tmp-" in p.name]
+
+
+def test_kill_9_a_worker_mid_job_redelivers_and_writes_once(redis_url: str, tmp_path: Path) -> None:
+    state = ExperimentStateStore(redis_client(redis_url))
+    store_url = str(tmp_path / "store")
+    trainer = Worker("trainer", broker_url=redis_url, log_path=tmp_path / "trainer1.log")
+    transfer = Worker("transfer", broker_url=redis_url, log_path=tmp_path / "transfer.log")
+    replacement = None
+    try:
+        trainer.wait_ready()
+        transfer.wait_ready()
+        # 6 jobs of 1.5 s, all on the train queue: only the trainer runs them
+        submit("k", noop_graph(6, seconds=1.5, queue_cycle=("train",), tag="k"), broker_url=redis_url,
+               store_url=store_url)
+        wait_for(lambda: (r := state.get("k")) and r.stages.get("noop") and r.stages["noop"].done >= 1
+                 and state.r.keys("taskonomy:lease:*"), timeout=60, what="the second job to be running")
+        running = state.r.keys("taskonomy:lease:*")
+        trainer.kill()  # SIGKILL worker and pool child, mid-job
+        killed_job = running[0].split(":")[-1]
+        assert not ArtifactStore(store_url).exists(f"noop/{killed_job.removeprefix('noop-')}")
+        replacement = Worker("trainer", broker_url=redis_url, log_path=tmp_path / "trainer2.log")
+        rec = wait_terminal(state, "k", timeout=90)
+        assert rec.state == "SUCCEEDED", rec.error
+        assert rec.stages["noop"].done == 6
+        _check_exactly_once(state, store_url, 6)
+    finally:
+        for w in (trainer, transfer, replacement):
+            if w is not None:
+                w.stop()
+
+
+def test_redis_restart_with_aof_mid_experiment_completes(tmp_path: Path) -> None:
+    server = RedisServer(tmp_path / "redis", appendonly=True)
+    server.start()
+    state = ExperimentStateStore(redis_client(server.url))
+    store_url = str(tmp_path / "store")
+    workers = [Worker(k, broker_url=server.url, log_path=tmp_path / f"{k}.log") for k in ("trainer", "transfer")]
+    try:
+        for w in workers:
+            w.wait_ready()
+        submit("aof", noop_graph(8, seconds=0.5, chain=True, tag="aof"), broker_url=server.url, store_url=store_url)
+        wait_for(lambda: (r := state.get("aof")) and r.stages.get("noop") and r.stages["noop"].done >= 2,
+                 timeout=60, what="two jobs to finish")
+        server.stop()  # SIGTERM: Redis writes its AOF and exits
+        server.start()  # same port, same data directory: the queues and the state are back
+        rec = wait_terminal(state, "aof", timeout=120)
+        assert rec.state == "SUCCEEDED", rec.error
+        assert rec.stages["noop"].done == 8
+        _check_exactly_once(state, store_url, 8)
+    finally:
+        for w in workers:
+            w.stop()
+        server.stop()

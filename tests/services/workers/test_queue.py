@@ -1,0 +1,131 @@
+"""Jobs through real Redis and real worker processes (`taskonomy worker trainer|transfer`).
+
+Synthetic no-op jobs (each writes one small artifact) keep these fast; the pipeline's own jobs
+go through the same path in test_pipeline_queue.py.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from services.common.executor import cancel_experiment, redis_client, submit, write_counts
+from services.common.jobmetrics import RedisJobMetricsCollector
+from services.common.state import ExperimentStateStore
+from taskonomy.store import ArtifactStore
+from tests.services.workers._harness import ROOT, Worker, noop_graph, wait_for, wait_terminal
+
+pytestmark = [pytest.mark.integration, pytest.mark.slow]
+
+
+@pytest.fixture(scope="module")
+def workers(redis_server, tmp_path_factory: pytest.TempPathFactory) -> Iterator[list[Worker]]:
+    logs = tmp_path_factory.mktemp("worker-logs")
+    ws = [Worker(kind, broker_url=redis_server.url, log_path=logs / f"{kind}.log") for kind in ("trainer", "transfer")]
+    try:
+        for w in ws:
+            w.wait_ready()
+        yield ws
+    finally:
+        for w in ws:
+            w.stop()
+
+
+@pytest.fixture()
+def state(redis_url: str, workers: list[Worker]) -> ExperimentStateStore:
+    return ExperimentStateStore(redis_client(redis_url))
+
+
+def test_fan_out_and_chain_complete_with_each_artifact_written_once(state, redis_url, tmp_path: Path) -> None:
+    store_url = str(tmp_path / "store")
+    submit("fan", noop_graph(12, tag="fan"), broker_url=redis_url, store_url=store_url)
+    submit("chain", noop_graph(6, chain=True, tag="chain"), broker_url=redis_url, store_url=store_url)
+    for exp_id, n in (("fan", 12), ("chain", 6)):
+        rec = wait_terminal(state, exp_id, timeout=60)
+        assert rec.state == "SUCCEEDED", rec.error
+        assert rec.stages["noop"].total == n and rec.stages["noop"].done == n
+        assert rec.result["jobs"] == {"executed": n}
+    store = ArtifactStore(store_url)
+    keys = store.list("noop")
+    assert len(keys) == 18
+    assert all(store.get_json(k)["job"].startswith("noop-") for k in keys)
+    assert write_counts(state.r) == dict.fromkeys(keys, 1)
+    # the chain ran in order: each job was sent only after its predecessor finished
+    times = [store.fs.info(store._path(f"noop/chain-{i}"))["mtime"] for i in range(6)]
+    assert times == sorted(times)
+    # resubmitting a finished experiment re-runs nothing
+    submit("fan", noop_graph(12, tag="fan"), broker_url=redis_url, store_url=store_url)
+    rec = wait_for(lambda: (r := state.get("fan")) and r.state == "SUCCEEDED" and r.result.get("run") == 2 and r,
+                   timeout=60, what="the rerun")
+    assert rec.result["jobs"] == {"skipped": 12}
+    assert write_counts(state.r) == dict.fromkeys(keys, 1)
+
+
+def test_job_metrics_reach_the_collector_through_redis(state, redis_url, tmp_path: Path) -> None:
+    submit("m", noop_graph(5, tag="m"), broker_url=redis_url, store_url=str(tmp_path / "s"))
+    assert wait_terminal(state, "m", timeout=60).state == "SUCCEEDED"
+    families = {f.name: f for f in RedisJobMetricsCollector(redis_url).collect()}
+    finished = {(s.labels["kind"], s.labels["outcome"]): s.value for s in families["taskonomy_jobs_finished"].samples
+                if s.name == "taskonomy_jobs_finished_total"}
+    assert finished == {("noop", "executed"): 5.0}
+    count = [s.value for s in families["taskonomy_job_duration_seconds"].samples
+             if s.name == "taskonomy_job_duration_seconds_count" and s.labels["kind"] == "noop"]
+    assert count == [5.0]
+
+
+def test_a_failing_job_fails_only_its_experiment(state, redis_url, tmp_path: Path) -> None:
+    store_url = str(tmp_path / "store")
+    submit("bad", noop_graph(3, chain=True, fail="the disk is full of lava", tag="bad"), broker_url=redis_url,
+           store_url=store_url)
+    submit("good", noop_graph(4, tag="good"), broker_url=redis_url, store_url=store_url)
+    bad = wait_terminal(state, "bad", timeout=60)
+    assert bad.state == "FAILED"
+    assert "noop-bad-2" in (bad.error or "") and "the disk is full of lava" in (bad.error or "")
+    assert bad.stages["noop"].failed == 1 and bad.stages["noop"].done == 2
+    assert wait_terminal(state, "good", timeout=60).state == "SUCCEEDED"
+
+
+def test_cancel_stops_dispatching(state, redis_url, tmp_path: Path) -> None:
+    store_url = str(tmp_path / "store")
+    submit("c", noop_graph(20, seconds=0.2, chain=True, tag="c"), broker_url=redis_url, store_url=store_url)
+    wait_for(lambda: (r := state.get("c")) and r.stages.get("noop") and r.stages["noop"].done >= 2, timeout=60,
+             what="two jobs to finish")
+    assert cancel_experiment(state, "c") == "CANCELLING"
+    rec = wait_terminal(state, "c", timeout=30)
+    assert rec.state == "CANCELLED"
+    assert rec.stages["noop"].done < 20
+    assert len(ArtifactStore(store_url).list("noop")) < 20
+
+
+def _cli(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "taskonomy", *args], cwd=ROOT, capture_output=True, text=True,
+                          timeout=60)
+
+
+def test_cli_submit_and_status(state, redis_url, tmp_path: Path) -> None:
+    spec = tmp_path / "exp.json"
+    spec.write_text(json.dumps({"name": "cli", "tasks": ["autoencoding", "depth_zbuffer"],
+                                "splits": {"train": 4, "transfer": 4, "test": 2}}))
+    bad = _cli("submit", str(tmp_path / "missing.yaml"), "--broker", redis_url, "--store", str(tmp_path / "s"))
+    assert bad.returncode == 2 and "does not exist" in bad.stderr and len(bad.stderr.strip().splitlines()) == 1
+    unreachable = _cli("status", "x", "--broker", "redis://127.0.0.1:1/0")
+    assert unreachable.returncode == 2 and "cannot reach the broker" in unreachable.stderr
+    unknown = _cli("status", "nope", "--broker", redis_url)
+    assert unknown.returncode == 2 and "no experiment 'nope'" in unknown.stderr
+    # a real submission: the record is created under the spec's content key and run_experiment is sent
+    out = _cli("submit", str(spec), "--broker", redis_url, "--store", str(tmp_path / "s"))
+    assert out.returncode == 0, out.stderr
+    exp_id = out.stdout.strip()
+    from taskonomy.pipeline import ExperimentSpec
+
+    assert exp_id == ExperimentSpec.from_file(spec).content_key()
+    status = _cli("status", exp_id, "--broker", redis_url, "--json")
+    assert status.returncode == 0, status.stderr
+    info = json.loads(status.stdout)
+    assert info["id"] == exp_id and info["state"] in ("PENDING", "RUNNING", "SUCCEEDED", "FAILED")
+    state.request_cancel(exp_id)  # don't leave a real training running in the shared workers
