@@ -130,9 +130,9 @@ def metric_embedding_per_image(
     valid = torch.zeros(n, kmax, dtype=torch.bool, device=e.device)
     valid[seg_img, rank] = True
     pair = valid.unsqueeze(2) & valid.unsqueeze(1) & ~torch.eye(kmax, dtype=torch.bool, device=e.device)
-    # Pairwise distances by explicit differences (cdist's gradient is not deterministic everywhere).
-    diff = padded.unsqueeze(2) - padded.unsqueeze(1)
-    pdist = (diff.pow(2).sum(-1) + 1e-12).sqrt()
+    # Pairwise distances from the Gram matrix: (N, Kmax, Kmax) memory, not (N, Kmax, Kmax, D).
+    sq = padded.pow(2).sum(-1)
+    pdist = (sq.unsqueeze(2) + sq.unsqueeze(1) - 2 * torch.bmm(padded, padded.transpose(1, 2))).clamp(min=1e-12).sqrt()
     push = (F.relu(2 * DELTA_DIST - pdist) ** 2) * pair
     n_pairs = pair.sum(dim=(1, 2)).clamp(min=1)
     l_dist = push.sum(dim=(1, 2)) / n_pairs
