@@ -11,7 +11,7 @@ import numpy as np
 
 from taskonomy.affinity._table import TransferTable
 from taskonomy.errors import InvalidInputError, PreconditionError
-from taskonomy.selection._bip import greedy_roots, solve_bip
+from taskonomy.selection._bip import BipModel
 from taskonomy.selection._evaluate import evaluate, infeasible, solution_from_roots
 from taskonomy.selection._problem import (
     Instance,
@@ -70,14 +70,17 @@ def _infeasibility_reason(table: TransferTable, problem: TaxonomyProblem, inst: 
 
 
 def _solve_instance(table: TransferTable, problem: TaxonomyProblem, inst: Instance, *, hint: int | None,
-                    t0: float) -> TaxonomySolution:
-    for k, _t in enumerate(inst.receivers):
+                    t0: float, model: BipModel | None = None) -> TaxonomySolution:
+    """Solve ``inst`` (optionally on an already built ``model`` of an instance with more edges)."""
+    for k in range(len(inst.receivers)):
         if inst.receiver_root[k] < 0 and not inst.edges[k]:
             return infeasible(inst, _infeasibility_reason(table, problem, inst),
                               solve_time_s=time.perf_counter() - t0, backend=BACKEND)
-    if hint is None or not _fits(inst, hint):
-        hint = greedy_roots(inst)
-    status, roots, _ = solve_bip(inst, hint=hint)
+    if hint is not None and not _fits(inst, hint):
+        hint = None
+    if model is None:
+        model = BipModel(inst)
+    status, roots, _ = model.solve(inst.budget, hint=hint)
     if status == "OPTIMAL" and roots is not None:
         return solution_from_roots(inst, roots, solve_time_s=time.perf_counter() - t0, backend=BACKEND)
     if status == "INFEASIBLE":
@@ -125,18 +128,42 @@ def sweep_budgets(table: TransferTable, problem: TaxonomyProblem,
             raise InvalidInputError(f"budgets: must be >= 0, got {b:g}")
     if not budgets:
         return []
-    order = sorted(range(len(budgets)), key=lambda i: budgets[i])
-    base = compile_problem(table, replace(problem, budget=max(budgets)))
-    out: dict[int, TaxonomySolution] = {}
+    top = max(budgets)
+    base = compile_problem(table, replace(problem, budget=top))
+    model = BipModel(base)
+    out: dict[float, TaxonomySolution] = {}
+    # 1. the largest budget; its optimum stays optimal for every budget that can pay for it
+    t0 = time.perf_counter()
+    best = _solve_instance(table, replace(problem, budget=top), base, hint=None, t0=t0, model=model)
+    out[top] = best
+    if best.status == "OPTIMAL" and best.cost is not None:
+        roots = _mask(base, best.roots)
+        for b in budgets:
+            if b >= best.cost - 1e-12 and b not in out:
+                t0 = time.perf_counter()
+                out[b] = solution_from_roots(replace(base, budget=b), roots, solve_time_s=time.perf_counter() - t0,
+                                             backend=BACKEND)
+    # 2. the others in increasing order, each warm-started with the previous optimum
     hint: int | None = None
-    for i in order:
+    for b in sorted(set(budgets)):
+        if b in out:
+            continue
         t0 = time.perf_counter()
-        inst = replace(base, budget=budgets[i])
-        sol = _solve_instance(table, replace(problem, budget=budgets[i]), inst, hint=hint, t0=t0)
+        sol = _solve_instance(table, replace(problem, budget=b), replace(base, budget=b), hint=hint, t0=t0,
+                              model=model)
         if sol.status == "OPTIMAL":
-            hint = sum(1 << inst.tasks.index(r) for r in sol.roots)
-        out[i] = sol
-    return [out[i] for i in range(len(budgets))]
+            hint = _mask(base, sol.roots)
+        out[b] = sol
+    return [_copy(out[b]) for b in budgets]
+
+
+def _mask(inst: Instance, roots: Sequence[str]) -> int:
+    index = {t: i for i, t in enumerate(inst.tasks)}
+    return sum(1 << index[r] for r in roots)
+
+
+def _copy(sol: TaxonomySolution) -> TaxonomySolution:
+    return replace(sol, roots=list(sol.roots), edges=list(sol.edges), supervised=list(sol.supervised))
 
 
 def root_stability(table: TransferTable, problem: TaxonomyProblem, *, samples: int = 100, seed: int = 0) -> float:
