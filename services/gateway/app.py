@@ -22,7 +22,6 @@ from fastapi.staticfiles import StaticFiles
 from services.gateway import problems
 from services.gateway.auth import install_redaction
 from services.gateway.context import GatewayContext
-from services.gateway.metrics import register_job_collector
 from services.gateway.middleware import GatewayMiddleware
 from services.gateway.routers import cluster, experiments, health, metrics, tables, tasks, taxonomy, ui
 from services.gateway.settings import GatewaySettings, load_settings
@@ -68,7 +67,6 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
     if not settings.tokens():
         log.warning("gateway: no API token configured: every mutating call will be refused")
     install_redaction(settings.tokens())
-    register_job_collector()
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:

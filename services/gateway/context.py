@@ -15,6 +15,7 @@ from services.gateway.settings import GatewaySettings
 
 if TYPE_CHECKING:
     from celery import Celery
+    from prometheus_client import CollectorRegistry
 
     from services.gateway.taxonomy_service import TaxonomyService
     from services.solver.client import SolverClient
@@ -33,9 +34,10 @@ class GatewayContext:
         self._redis: Any = None
         self._state: ExperimentStateStore | None = None
         self._celery: Celery | None = None
-        self._artifacts: ArtifactStore | None = None
         self._solver: SolverClient | None = None
         self._taxonomy: TaxonomyService | None = None
+        self._job_metrics: CollectorRegistry | None = None
+        self._stores: dict[str, ArtifactStore] = {}
 
     # -- Redis / state ---------------------------------------------------------------------
     @property
@@ -79,7 +81,8 @@ class GatewayContext:
 
         try:
             self.celery.send_task(
-                RUN_EXPERIMENT, args=[experiment_id], queue=self.settings.control_queue, retry=True,
+                RUN_EXPERIMENT, args=[experiment_id], kwargs={"store_url": self.settings.store_url},
+                queue=self.settings.control_queue, retry=True,
                 retry_policy={"max_retries": 2, "interval_start": 0.0, "interval_step": 0.5, "interval_max": 1.0},
             )
         except OperationalError as exc:
@@ -89,12 +92,27 @@ class GatewayContext:
     # -- artifacts / solver ------------------------------------------------------------------
     @property
     def artifacts(self) -> ArtifactStore:
+        """The gateway's artifact store (``store_url``; experiments submitted here write to it)."""
+        return self.artifacts_at(self.settings.store_url)
+
+    def artifacts_at(self, url: str) -> ArtifactStore:
+        """The artifact store at ``url`` (an experiment's record names the store its run used)."""
         with self._lock:
-            if self._artifacts is None:
+            store = self._stores.get(url)
+            if store is None:
                 from taskonomy.store import ArtifactStore
 
-                self._artifacts = ArtifactStore(self.settings.store_url)
-            return self._artifacts
+                store = self._stores[url] = ArtifactStore(url)
+            return store
+
+    @property
+    def job_metrics(self) -> CollectorRegistry:
+        with self._lock:
+            if self._job_metrics is None:
+                from services.gateway.metrics import job_registry
+
+                self._job_metrics = job_registry(self)
+            return self._job_metrics
 
     @property
     def solver(self) -> SolverClient:

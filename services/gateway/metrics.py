@@ -8,17 +8,16 @@ shared state refreshed from Redis at scrape time.
   over the active (PENDING, RUNNING, CANCELLING) experiments.
 
 The request latency histogram is observed by :mod:`services.gateway.middleware`; job durations
-come from the workers through Redis when ``services.common.jobmetrics`` provides a collector.
+and finished jobs are recorded by the workers in Redis and exported by
+:class:`services.common.jobmetrics.RedisJobMetricsCollector` on a per-app registry.
 """
 
 from __future__ import annotations
 
-import importlib
 import logging
-import threading
 from typing import Any
 
-from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 
 from services.common.metrics import EXPERIMENT_PROGRESS, EXPERIMENTS, JOBS, QUEUE_DEPTH, REGISTRY
 from services.common.state import STATES
@@ -31,25 +30,14 @@ PRIORITY_STEPS = (3, 6, 9)
 ACTIVE_STATES = ("PENDING", "RUNNING", "CANCELLING")
 JOB_STATES = ("pending", "done", "failed")
 
-_registered_lock = threading.Lock()
-_registered: set[str] = set()
+def job_registry(ctx: Any) -> CollectorRegistry:
+    """A registry of this gateway's own collectors: the workers' job metrics, read from Redis at
+    scrape time (:class:`services.common.jobmetrics.RedisJobMetricsCollector`)."""
+    from services.common.jobmetrics import RedisJobMetricsCollector
 
-
-def register_job_collector() -> bool:
-    """Register the workers' job metrics collector (``services.common.jobmetrics``) once, if present."""
-    try:
-        module: Any = importlib.import_module("services.common.jobmetrics")
-    except ImportError:
-        return False
-    factory = getattr(module, "register", None)
-    with _registered_lock:
-        if "jobmetrics" in _registered:
-            return True
-        if callable(factory):
-            factory(REGISTRY)
-            _registered.add("jobmetrics")
-            return True
-    return False
+    registry = CollectorRegistry(auto_describe=False)
+    registry.register(RedisJobMetricsCollector(ctx.settings.broker_url, prefix=ctx.settings.state_prefix))
+    return registry
 
 
 def refresh(ctx: Any) -> None:
@@ -97,4 +85,4 @@ def exposition(ctx: Any) -> tuple[bytes, str]:
         refresh(ctx)
     except Exception as exc:  # never fail a scrape because Redis is away
         log.warning("metrics: cannot refresh from Redis: %s", type(exc).__name__)
-    return generate_latest(REGISTRY), CONTENT_TYPE_LATEST
+    return generate_latest(REGISTRY) + generate_latest(ctx.job_metrics), CONTENT_TYPE_LATEST

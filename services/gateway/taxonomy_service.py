@@ -80,12 +80,14 @@ class TaxonomyService:
 
     # -- tables ------------------------------------------------------------------------------
     def experiment_table_key(self, experiment_id: str) -> str:
-        """The artifact key of a finished experiment's transfer table."""
+        """The artifact key of a finished experiment's transfer table (``result["table"]``, or
+        ``result["transfers"]``)."""
         record = self.ctx.state.get(experiment_id)
         if record is None:
             raise NotFoundError(f"no experiment {experiment_id!r} (and not a built-in table: "
                                 f"{', '.join(BUILTIN_TABLES)})")
-        key = record.result.get("transfers") if isinstance(record.result, dict) else None
+        result = record.result if isinstance(record.result, dict) else {}
+        key = result.get("table") or result.get("transfers")
         if not isinstance(key, str) or not key:
             raise PreconditionError(f"experiment {experiment_id!r} has no transfer table yet (state "
                                     f"{record.state}); it is written when the experiment succeeds")
@@ -95,8 +97,12 @@ class TaxonomyService:
         key = self.experiment_table_key(experiment_id)
         table = self.tables.get(key)
         if table is None:
+            record = self.ctx.state.get(experiment_id)
+            store_url = record.result.get("store") if record is not None else None
+            store = self.ctx.artifacts_at(store_url if isinstance(store_url, str) and store_url
+                                          else self.ctx.settings.store_url)
             try:
-                data = self.ctx.artifacts.get_bytes(key)
+                data = store.get_bytes(key)
             except NotFoundError:
                 raise PreconditionError(f"experiment {experiment_id!r}: its transfer table {key!r} is missing "
                                         "from the artifact store") from None

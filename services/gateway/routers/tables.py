@@ -23,7 +23,7 @@ TableName = Annotated[str, Path(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,99}$",
 def list_tables(ctx: Ctx) -> list[TableSummary]:
     out = [TableSummary(name=n, kind="builtin", title=BUILTIN_TITLES.get(n, n)) for n in BUILTIN_TABLES]
     for record in ctx.state.list(limit=200):
-        if isinstance(record.result, dict) and record.result.get("transfers"):
+        if isinstance(record.result, dict) and (record.result.get("table") or record.result.get("transfers")):
             name = str(record.spec.get("name", "experiment"))
             out.append(TableSummary(name=record.id, kind="experiment", title=f"experiment {name} ({record.id})"))
     return out

@@ -50,7 +50,7 @@ def make_settings(redis_url: str, solver_address: str, store_dir: Path, **overri
 
 
 @pytest.fixture(scope="module")
-def live(redis_server, solver_address: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Live]:  # type: ignore[no-untyped-def]
+def live(redis_server, solver_address: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Live]:
     store_dir = tmp_path_factory.mktemp("artifacts")
     settings = make_settings(redis_server.url, solver_address, store_dir)
     app = create_app(settings)

@@ -176,7 +176,7 @@ def _finish_with_table(gw: Live, exp_id: str) -> None:
     table.write(buf, format="csv")
     key = "tables/transfers-test"
     ArtifactStore(gw.settings.store_url).put_bytes(key, buf.getvalue())
-    gw.ctx.state.set_result(exp_id, {"transfers": key})
+    gw.ctx.state.set_result(exp_id, {"table": key, "store": gw.settings.store_url})  # as the executor does
     gw.ctx.state.set_state(exp_id, "SUCCEEDED")
 
 

@@ -1,0 +1,129 @@
+"""/metrics over a real uvicorn server: queue depth from Redis, experiments and jobs by state,
+job durations recorded the way workers record them, request latency by route template."""
+
+from __future__ import annotations
+
+import pytest
+import redis
+from prometheus_client.parser import text_string_to_metric_families
+
+from services.common.jobmetrics import record_job
+from services.common.metrics import METRIC_NAMES
+from tests.services.gateway._fixtures import Live
+
+pytestmark = pytest.mark.integration
+
+SPEC = {"tasks": ["normal", "reshading"], "splits": {"train": 8, "transfer": 4, "test": 4}}
+
+
+def scrape(gw: Live) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
+    with gw.client() as c:
+        resp = c.get("/metrics")
+    assert resp.status_code == 200 and resp.headers["content-type"].startswith("text/plain")
+    out = {}
+    for family in text_string_to_metric_families(resp.text):
+        for s in family.samples:
+            out[(s.name, tuple(sorted(s.labels.items())))] = s.value
+    return out
+
+
+def value(samples: dict, name: str, **labels: str) -> float:
+    return samples.get((name, tuple(sorted(labels.items()))), 0.0)
+
+
+def test_metrics_move_while_jobs_run(gw: Live) -> None:
+    r = redis.Redis.from_url(gw.settings.broker_url)
+    before = scrape(gw)
+    assert value(before, "taskonomy_queue_depth", queue="control") == 0
+    assert value(before, "taskonomy_experiments", state="RUNNING") == 0
+
+    with gw.client(auth=True) as c:
+        exp_id = c.post("/v1/experiments", json=SPEC).json()["id"]
+    state = gw.ctx.state
+    # what the executor and the workers do while the experiment runs
+    state.set_state(exp_id, "RUNNING")
+    state.add_stage_jobs(exp_id, "train", 4)
+    state.add_stage_jobs(exp_id, "transfers", 2)
+    state.job_done(exp_id, "train")
+    state.job_done(exp_id, "train", failed=True)
+    for i in range(3):
+        r.lpush("train", f"job-{i}")
+    record_job(r, kind="train", outcome="executed", seconds=1.5)
+    record_job(r, kind="train", outcome="skipped", seconds=0.01)
+
+    during = scrape(gw)
+    assert value(during, "taskonomy_queue_depth", queue="control") == 1  # the run_experiment message
+    assert value(during, "taskonomy_queue_depth", queue="train") == 3
+    assert value(during, "taskonomy_queue_depth", queue="transfer") == 0
+    assert value(during, "taskonomy_experiments", state="RUNNING") == 1
+    assert value(during, "taskonomy_jobs", state="done") == 1
+    assert value(during, "taskonomy_jobs", state="failed") == 1
+    assert value(during, "taskonomy_jobs", state="pending") == 4
+    assert value(during, "taskonomy_experiment_progress_ratio", stage="train") == 0.25
+    assert value(during, "taskonomy_job_duration_seconds_count", kind="train") == 2
+    assert value(during, "taskonomy_job_duration_seconds_bucket", kind="train", le="2.5") == 2
+    assert value(during, "taskonomy_job_duration_seconds_bucket", kind="train", le="1.0") == 1
+    assert value(during, "taskonomy_jobs_finished_total", kind="train", outcome="executed") == 1
+
+    # the experiment advances: a worker takes a message, finishes jobs; then it succeeds
+    r.rpop("train")
+    state.job_done(exp_id, "train")
+    state.job_done(exp_id, "transfers")
+    record_job(r, kind="transfer", outcome="executed", seconds=20)
+    later = scrape(gw)
+    assert value(later, "taskonomy_queue_depth", queue="train") == 2
+    assert value(later, "taskonomy_jobs", state="done") == 3
+    assert value(later, "taskonomy_experiment_progress_ratio", stage="train") == 0.5
+    assert value(later, "taskonomy_job_duration_seconds_count", kind="transfer") == 1
+    state.set_state(exp_id, "SUCCEEDED")
+    done = scrape(gw)
+    assert value(done, "taskonomy_experiments", state="RUNNING") == 0
+    assert value(done, "taskonomy_experiments", state="SUCCEEDED") == 1
+    assert value(done, "taskonomy_jobs", state="pending") == 0
+
+
+def test_request_latency_is_labelled_by_route_template(gw: Live) -> None:
+    with gw.client() as c:
+        c.get("/v1/experiments/some-id-1")
+        c.get("/v1/experiments/some-id-2")
+        c.get("/no/such/route")
+    samples = scrape(gw)
+    routes = {dict(labels).get("route") for (name, labels) in samples
+              if name == "taskonomy_http_request_duration_seconds_count"}
+    assert "/v1/experiments/{id}" in routes
+    assert "<unmatched>" in routes
+    assert not any(r and "some-id" in r for r in routes)
+    assert value(samples, "taskonomy_http_request_duration_seconds_count", method="GET",
+                 route="/v1/experiments/{id}", status="404") >= 2
+
+
+def test_every_exported_family_is_in_the_catalogue(gw: Live) -> None:
+    r = redis.Redis.from_url(gw.settings.broker_url)
+    record_job(r, kind="train", outcome="executed", seconds=1)
+    with gw.client() as c:
+        c.post("/v1/taxonomy", json={"table": "paper-base"})
+    names = {name for (name, _) in scrape(gw)}
+    taskonomy_names = {n for n in names if n.startswith("taskonomy_") and not n.endswith("_created")}
+    assert taskonomy_names <= METRIC_NAMES, taskonomy_names - METRIC_NAMES
+    for needed in ("taskonomy_queue_depth", "taskonomy_experiments", "taskonomy_jobs",
+                   "taskonomy_job_duration_seconds_bucket", "taskonomy_http_request_duration_seconds_bucket",
+                   "taskonomy_taxonomy_queries_total", "taskonomy_solver_request_duration_seconds_count"):
+        assert needed in names, needed
+
+
+def test_metrics_survive_redis_being_away(redis_server, solver_address: str, tmp_path) -> None:
+    from services.gateway.app import create_app
+    from services.gateway.server import BackgroundServer, free_port
+    from tests.services.gateway._fixtures import make_settings
+
+    settings = make_settings(f"redis://127.0.0.1:{free_port()}/0", solver_address, tmp_path)
+    with BackgroundServer(create_app(settings)) as srv:
+        import httpx
+
+        with httpx.Client(base_url=srv.url, timeout=30) as c:
+            assert c.get("/metrics").status_code == 200
+            listed = c.get("/v1/experiments")
+            ready = c.get("/readyz")
+    assert listed.status_code == 503 and listed.headers["retry-after"]
+    assert listed.headers["content-type"] == "application/problem+json"
+    assert ready.status_code == 503 and ready.json()["checks"]["redis"].startswith("unavailable")
