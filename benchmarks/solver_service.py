@@ -3,11 +3,12 @@
 
 Starts ``taskonomy serve solver`` as a separate process on a free port (so client and server do
 not share a GIL), then for 1 and 8 concurrent clients (threads, one channel each) sends
-requests for ``--seconds`` each after a warm-up, and prints ONE JSON line: p50/p99 latency
-(ms) and throughput (requests/s) per concurrency, the in-process core call for comparison, the
-ratios between them, and the machine.
+requests for ``--seconds`` each after a warm-up; then 8 clients again against
+``--processes N`` (default: the CPU count) server processes sharing the port. Prints ONE JSON
+line: p50/p99 latency (ms) and throughput (requests/s) per configuration, the in-process core
+call for comparison, the ratios between them, and the machine.
 
-    .venv/bin/python benchmarks/solver_service.py [--seconds 10] [--workers N]
+    .venv/bin/python benchmarks/solver_service.py [--seconds 10] [--workers N] [--processes N]
 """
 
 from __future__ import annotations
@@ -36,9 +37,9 @@ from taskonomy.selection import TaxonomyProblem, solve_taxonomy  # noqa: E402
 TABLE = "paper-16k"
 
 
-def _start_server(workers: int | None) -> tuple[subprocess.Popen[str], int]:
+def _start_server(workers: int | None, processes: int = 1) -> tuple[subprocess.Popen[str], int]:
     cmd = [sys.executable, "-m", "taskonomy", "serve", "solver", "--host", "127.0.0.1", "--port", "0",
-           "--drain", "0", "--log-level", "warning"]
+           "--drain", "0", "--log-level", "warning", "--processes", str(processes)]
     if workers:
         cmd += ["--workers", str(workers)]
     proc = subprocess.Popen(cmd, stderr=subprocess.PIPE, text=True, cwd=ROOT)
@@ -112,13 +113,20 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=float, default=10.0, help="measuring time per configuration")
     parser.add_argument("--workers", type=int, default=None, help="server thread pool (default: CPU count)")
+    parser.add_argument("--processes", type=int, default=os.cpu_count() or 1,
+                        help="server processes of the multi-process run (default: CPU count)")
     args = parser.parse_args()
 
     proc, port = _start_server(args.workers)
-    address = f"127.0.0.1:{port}"
     try:
-        grpc_1 = _run(address, 1, args.seconds)
-        grpc_8 = _run(address, 8, args.seconds)
+        grpc_1 = _run(f"127.0.0.1:{port}", 1, args.seconds)
+        grpc_8 = _run(f"127.0.0.1:{port}", 8, args.seconds)
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(30)
+    proc, port = _start_server(args.workers, args.processes)
+    try:
+        grpc_8_procs = _run(f"127.0.0.1:{port}", 8, args.seconds)
     finally:
         proc.send_signal(signal.SIGTERM)
         proc.wait(30)
@@ -136,9 +144,12 @@ def main() -> None:
         "problem": "defaults (budget 6, max order 5, affinity)",
         "clients_1": grpc_1,
         "clients_8": grpc_8,
+        f"clients_8_processes_{args.processes}": grpc_8_procs,
         "in_process_core": core,
         "ratios": {
             "throughput_8_over_1": round(grpc_8["throughput_rps"] / grpc_1["throughput_rps"], 3),
+            "throughput_8_processes_over_1_process": round(
+                grpc_8_procs["throughput_rps"] / grpc_8["throughput_rps"], 3),
             "p50_8_over_1": round(grpc_8["p50_ms"] / grpc_1["p50_ms"], 3),
             "p50_grpc_over_core": round(grpc_1["p50_ms"] / core["p50_ms"], 3),
         },

@@ -239,11 +239,14 @@ def create_server(
     max_workers: int | None = None,
     max_message_bytes: int = MAX_MESSAGE_BYTES,
     drain_s: float = 0.0,
+    reuse_port: bool = False,
 ) -> tuple[SolverServer, int]:
     """Build a solver server bound to ``address`` (``host:0`` picks a free port); not started.
 
     ``max_workers`` sizes the thread pool (default: the CPU count, at least 2): solves are
-    CPU-bound, so more threads than cores only queue. Returns the server and the bound port.
+    CPU-bound, so more threads than cores only queue. ``reuse_port`` lets several processes
+    share the port (:mod:`services.solver.processes`); otherwise binding a port in use fails.
+    Returns the server and the bound port.
     """
     workers = max_workers if max_workers is not None else max(2, os.cpu_count() or 1)
     if workers < 1:
@@ -251,7 +254,7 @@ def create_server(
     options = [
         ("grpc.max_receive_message_length", max_message_bytes),
         ("grpc.max_send_message_length", max_message_bytes),
-        ("grpc.so_reuseport", 0),
+        ("grpc.so_reuseport", int(reuse_port)),
     ]
     server = grpc.server(
         futures.ThreadPoolExecutor(max_workers=workers, thread_name_prefix="solver"), options=options
@@ -277,12 +280,14 @@ def serve(
     grace_s: float = 10.0,
     drain_s: float = 2.0,
     on_start: Callable[[int], None] | None = None,
+    reuse_port: bool = False,
 ) -> None:
     """Run a solver server until SIGTERM or SIGINT, then stop gracefully (see :meth:`SolverServer.stop`).
 
-    ``on_start`` is called with the bound port once the server accepts calls.
+    ``on_start`` is called with the bound port once the server accepts calls. For several
+    processes on one port see :func:`services.solver.processes.serve_processes`.
     """
-    server, port = create_server(address, max_workers=max_workers, drain_s=drain_s)
+    server, port = create_server(address, max_workers=max_workers, drain_s=drain_s, reuse_port=reuse_port)
     server.start()
     log.info("solver: serving %s on port %d", SERVICE_NAME, port)
     if on_start is not None:

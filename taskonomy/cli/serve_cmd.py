@@ -23,7 +23,10 @@ def _logging(level: str) -> None:
 def solver(
     port: Annotated[int, typer.Option("--port", "-p", min=0, max=65535, help="TCP port (0: any free port)")] = 50051,
     host: Annotated[str, typer.Option(help="interface to bind ('[::]': all)")] = "[::]",
-    workers: Annotated[int | None, typer.Option(min=1, help="RPC thread pool size (default: CPU count)")] = None,
+    workers: Annotated[int | None, typer.Option(min=1, help="RPC threads per process (default: CPU count)")] = None,
+    processes: Annotated[
+        int, typer.Option(min=1, help="server processes sharing the port (SO_REUSEPORT; solves are GIL-bound)")
+    ] = 1,
     grace: Annotated[float, typer.Option(min=0, help="seconds in-flight calls get on SIGTERM")] = 10.0,
     drain: Annotated[
         float, typer.Option(min=0, help="seconds of NOT_SERVING health before new calls are refused")
@@ -31,13 +34,23 @@ def solver(
     log_level: Annotated[str, typer.Option(help="logging level")] = "info",
 ) -> None:
     """The gRPC solver (AHP + taxonomy BIP) with the standard health service."""
-    from services.solver.server import serve
-
     _logging(log_level)
-    serve(
-        f"{host}:{port}", max_workers=workers, grace_s=grace, drain_s=drain,
-        on_start=lambda bound: console.print(f"solver: listening on {host}:{bound} (health: grpc.health.v1.Health)"),
-    )
+    address = f"{host}:{port}"
+
+    def ready(bound: int) -> None:
+        console.print(f"solver: listening on {host}:{bound} (health: grpc.health.v1.Health)")
+
+    if processes == 1:
+        from services.solver.server import serve
+
+        serve(address, max_workers=workers, grace_s=grace, drain_s=drain, on_start=ready)
+        return
+    from services.solver.processes import serve_processes
+
+    code = serve_processes(address, processes=processes, max_workers=workers, grace_s=grace, drain_s=drain,
+                           on_start=ready)
+    if code:
+        raise typer.Exit(code)
 
 
 @handle_errors
