@@ -19,6 +19,7 @@ include compiling the problem from the table (the table is loaded once, outside 
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import os
 import platform
@@ -113,8 +114,9 @@ def main() -> None:
     agree = True
     for order in (5, 24):
         problem = TaxonomyProblem(budget=6, max_order=order)
-        ours_t, ours = _median_time(lambda p=problem: solve_taxonomy(table, p), args.repeats)
-        text_t, (status, text_obj) = _median_time(lambda p=problem: textbook_solve(table, p), args.textbook_repeats)
+        ours_t, ours = _median_time(functools.partial(solve_taxonomy, table, problem), args.repeats)
+        text_t, (status, text_obj) = _median_time(functools.partial(textbook_solve, table, problem),
+                                                  args.textbook_repeats)
         agree &= status == ours.status == "OPTIMAL" and abs(text_obj - ours.objective) < 1e-6
         result[f"max_order_{order}"] = {
             "ours_s": round(ours_t, 5), "textbook_scip_s": round(text_t, 4),
