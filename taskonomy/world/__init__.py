@@ -14,11 +14,12 @@ from __future__ import annotations
 from taskonomy.world._geometry import intrinsics, matrix_to_rotvec, relative_pose, rotvec_to_matrix
 from taskonomy.world._jigsaw import apply_jigsaw, invert_permutation, jigsaw_permutations
 from taskonomy.world._render import VIEW_KEYS, Camera, SampledWorld, render_sample, render_view, sample_world
-from taskonomy.world._scene import ROOM_STYLES, Scene, sample_scene
+from taskonomy.world._scene import ROOM_STYLES, Material, Primitive, Scene, SceneObject, make_scene, sample_scene
 from taskonomy.world._spec import MAX_SIZE, MIN_SIZE, WORLD_VERSION, WorldSpec
 
 __all__ = [
-    "MAX_SIZE", "MIN_SIZE", "ROOM_STYLES", "VIEW_KEYS", "WORLD_VERSION", "Camera", "SampledWorld", "Scene",
+    "MAX_SIZE", "MIN_SIZE", "ROOM_STYLES", "VIEW_KEYS", "WORLD_VERSION", "Camera", "Material", "Primitive",
+    "SampledWorld", "Scene", "SceneObject", "make_scene",
     "WorldSpec", "apply_jigsaw", "intrinsics", "invert_permutation", "jigsaw_permutations", "matrix_to_rotvec",
     "relative_pose", "render_sample", "render_view", "rotvec_to_matrix", "sample_scene", "sample_world",
 ]

@@ -31,20 +31,27 @@ def rotvec_to_matrix(rv: F64) -> F64:
 
 
 def matrix_to_rotvec(m: F64) -> F64:
-    """Inverse of :func:`rotvec_to_matrix` (angle in [0, pi]), stable near 0 and pi."""
+    """Inverse of :func:`rotvec_to_matrix` (angle in [0, pi]), stable near 0 and pi.
+
+    With ``w = vee(M - M^T) = 2 sin(t) k``: ``t = atan2(|w| / 2, (tr M - 1) / 2)``; near ``pi`` the
+    axis comes from the symmetric part ``(M + I) / 2 ~ k k^T``, signed to agree with ``w``.
+    """
     m = np.asarray(m, dtype=np.float64)
-    cos_t = np.clip((np.trace(m) - 1.0) / 2.0, -1.0, 1.0)
-    theta = float(np.arccos(cos_t))
-    if theta < 1e-8:
-        return np.array([m[2, 1] - m[1, 2], m[0, 2] - m[2, 0], m[1, 0] - m[0, 1]]) / 2.0
-    if np.pi - theta < 1e-4:
-        # axis from the symmetric part: R = 2 k k^T - I at theta = pi
-        b = (m + np.eye(3)) / 2.0
-        i = int(np.argmax(np.diag(b)))
-        k = b[:, i] / np.sqrt(max(b[i, i], 1e-12))
-        return k / np.linalg.norm(k) * theta
     w = np.array([m[2, 1] - m[1, 2], m[0, 2] - m[2, 0], m[1, 0] - m[0, 1]])
-    return w / (2.0 * np.sin(theta)) * theta
+    sin_t = np.linalg.norm(w) / 2.0
+    cos_t = (np.trace(m) - 1.0) / 2.0
+    theta = float(np.arctan2(sin_t, cos_t))
+    if theta < 1e-8:
+        return w / 2.0
+    if np.pi - theta < 1e-3:
+        b = (m + m.T) / 4.0 + np.eye(3) * (1.0 - cos_t) / 4.0 - np.eye(3) * (1.0 + cos_t) / 4.0
+        i = int(np.argmax(np.diag(b)))
+        k = b[:, i] / np.sqrt(max(b[i, i], 1e-300))
+        k = k / np.linalg.norm(k)
+        if k @ w < 0:
+            k = -k
+        return k * theta
+    return w / (2.0 * sin_t) * theta
 
 
 def look_at(centre: F64, target: F64, *, roll: float = 0.0) -> F64:

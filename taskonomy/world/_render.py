@@ -174,21 +174,42 @@ def _chw(a: F64, size: int) -> F32:
     return np.ascontiguousarray(a.reshape(size, size, -1).transpose(2, 0, 1), dtype=np.float32)
 
 
+def _geometry_labels(scene: Scene, cam: Camera, hit: Hit, norms: F64, size: int) -> dict[str, NDArray[np.generic]]:
+    """The main view's geometric labels from its (first ``size**2``) hits."""
+    n = size * size
+    r = cam.rotation
+    t = hit.t[:n]
+    depth_z = (t / norms[:n]).reshape(size, size)
+    normal_cam = (hit.normal[:n] @ r).reshape(size, size, 3)
+    rays = pixel_rays(size, cam.fov_deg).reshape(size, size, 3)
+
+    def depth_along(cam_rays: F64) -> F64:
+        nrm = np.linalg.norm(cam_rays, axis=-1)
+        sub = cast(scene, cam.centre, (cam_rays / nrm[:, None]) @ r.T)
+        return sub.t / nrm
+
+    surface = hit.surface[:n].reshape(size, size)
+    return {
+        "depth_zbuffer": depth_z[None].astype(np.float32),
+        "depth_euclidean": t.reshape(1, size, size).astype(np.float32),
+        "normal": np.ascontiguousarray(normal_cam.transpose(2, 0, 1), dtype=np.float32),
+        "principal_curvature": _chw(hit.curvature[:n], size),
+        "edge_occlusion": _labels.edge_occlusion(depth_z, rays, surface, depth_along)[None],
+        "keypoints3d": _labels.keypoints3d(depth_z, normal_cam, focal=focal_length(size, cam.fov_deg))[None],
+        "points": ((hit.point[:n] - cam.centre) @ r).reshape(size, size, 3),
+        "surface": surface,
+    }
+
+
 def render_view(scene: Scene, cam: Camera, size: int, *, ambient: float = 0.3) -> dict[str, NDArray[np.generic]]:
-    """Render one camera: rgb, depths, camera-frame normals and points, surface ids (for tests/previews)."""
+    """Render one camera with its geometric labels, plus camera-frame ``points`` and ``surface`` ids."""
     hit, norms = _cast_views(scene, [cam], size)
     shade = shading(scene, hit, ambient=ambient)
     rgb = albedo(scene, hit) * shade[:, None]
-    return {
-        "rgb": _chw(rgb, size),
-        "depth_euclidean": hit.t.reshape(1, size, size).astype(np.float32),
-        "depth_zbuffer": (hit.t / norms).reshape(1, size, size).astype(np.float32),
-        "normal": _chw(hit.normal @ cam.rotation, size),
-        "points": ((hit.point - cam.centre) @ cam.rotation).reshape(size, size, 3),
-        "surface": hit.surface.reshape(size, size),
-        "reshading": shade.reshape(1, size, size).astype(np.float32),
-        "principal_curvature": _chw(hit.curvature, size),
-    }
+    out = _geometry_labels(scene, cam, hit, norms, size)
+    out["rgb"] = _chw(rgb, size)
+    out["reshading"] = shade.reshape(1, size, size).astype(np.float32)
+    return out
 
 
 def render_sample(spec: WorldSpec, index: int) -> dict[str, NDArray[np.generic]]:
@@ -227,18 +248,12 @@ def render_sample(spec: WorldSpec, index: int) -> dict[str, NDArray[np.generic]]
     # --- main-view geometry -------------------------------------------------------------
     c0 = cams["rgb"]
     r0 = c0.rotation
-    t = hit.t[:n]
-    surface = hit.surface[:n].reshape(s, s)
-    depth_z = (t / norms[:n]).reshape(s, s)
-    normal_cam = (hit.normal[:n] @ r0).reshape(s, s, 3)
-    points_cam = ((hit.point[:n] - c0.centre) @ r0).reshape(s, s, 3)
-    out["depth_zbuffer"] = depth_z[None].astype(np.float32)
-    out["depth_euclidean"] = t.reshape(1, s, s).astype(np.float32)
-    out["normal"] = np.ascontiguousarray(normal_cam.transpose(2, 0, 1), dtype=np.float32)
-    out["principal_curvature"] = _chw(hit.curvature[:n], s)
+    geo = _geometry_labels(scene, c0, hit, norms, s)
+    points_cam = np.asarray(geo.pop("points"), dtype=np.float64)
+    surface = np.asarray(geo.pop("surface"), dtype=np.int64)
+    out.update(geo)
     out["reshading"] = shade[:n].reshape(1, s, s).astype(np.float32)
-    out["edge_occlusion"] = _labels.edge_occlusion(points_cam, normal_cam, surface)[None]
-    out["keypoints3d"] = _labels.keypoints3d(depth_z, normal_cam, focal=focal_length(s, c0.fov_deg))[None]
+    normal_cam = geo["normal"].transpose(1, 2, 0).astype(np.float64)
 
     # --- image-based labels ---------------------------------------------------------------
     rgb_hwc = colour[:n].reshape(s, s, 3)
@@ -246,7 +261,7 @@ def render_sample(spec: WorldSpec, index: int) -> dict[str, NDArray[np.generic]]
     out["edge_texture"] = _labels.edge_texture(gray)[None]
     out["keypoints2d"] = _labels.keypoints2d(gray)[None]
     out["segment_unsup2d"] = _labels.segment_unsup2d(rgb_hwc)
-    out["segment_unsup25d"] = _labels.segment_unsup25d(rgb_hwc, depth_z, normal_cam)
+    out["segment_unsup25d"] = _labels.segment_unsup25d(rgb_hwc, points_cam, normal_cam)
 
     # --- semantics ------------------------------------------------------------------------
     sem = scene.surface_class()[surface]

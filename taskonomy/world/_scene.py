@@ -267,3 +267,15 @@ def pack(scene: Scene) -> dict[str, F64]:
     out["mat_b"] = np.array([m.color_b for m in mats], dtype=np.float64)
     out["mat_scale"] = np.array([m.scale for m in mats], dtype=np.float64)
     return out
+
+
+def make_scene(*, half: tuple[float, float, float], objects: tuple[SceneObject, ...] = (),
+               primitives: tuple[Primitive, ...] = (), light: tuple[float, float, float] | None = None,
+               room_type: int = 0, materials: tuple[Material, ...] | None = None) -> Scene:
+    """Build a scene by hand (known-answer tests, custom worlds): plain grey surfaces by default."""
+    grey = Material(0, (0.7, 0.7, 0.7), (0.7, 0.7, 0.7), 1.0)
+    mats = materials if materials is not None else (grey,) * N_ROOM_FACES
+    lt = light if light is not None else (0.0, 2 * half[1] - 0.15, 0.0)
+    scene = Scene(room_type, half, mats, objects, primitives, lt)
+    scene.packed.update(pack(scene))
+    return scene

@@ -1,0 +1,91 @@
+"""`taskonomy world render` and `taskonomy world preview`: the built-in world from the command line."""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from taskonomy.cli._common import handle_errors
+
+MAX_COUNT = 1_000_000
+
+
+def _check_count(name: str, n: int, *, lo: int) -> None:
+    from taskonomy.errors import InvalidInputError
+
+    if not lo <= n <= MAX_COUNT:
+        raise InvalidInputError(f"{name} must be in {lo}..{MAX_COUNT}, got {n}")
+
+
+def _check_writable_dir(path: Path) -> None:
+    from taskonomy.errors import InvalidInputError
+
+    if path.exists() and not path.is_dir():
+        raise InvalidInputError(f"output {path} exists and is not a folder")
+
+
+def register(app: typer.Typer) -> None:
+    world = typer.Typer(help="The built-in procedural world: render datasets, preview samples.",
+                        no_args_is_help=True)
+    app.add_typer(world, name="world")
+
+    @world.command("render")
+    @handle_errors
+    def render(
+        n: Annotated[int, typer.Option("--n", help="training samples to render")] = 256,
+        size: Annotated[int, typer.Option("--size", help="image side in pixels (16..512)")] = 64,
+        out: Annotated[Path, typer.Option("--out", help="artifact store folder")] = Path("runs/world"),
+        transfer: Annotated[int, typer.Option("--transfer", help="samples in the transfer split")] = 0,
+        test: Annotated[int, typer.Option("--test", help="samples in the test split")] = 0,
+        seed: Annotated[int, typer.Option("--seed", help="world seed")] = 0,
+        workers: Annotated[int, typer.Option("--workers", help="processes (0: all cores)")] = 0,
+        quiet: Annotated[bool, typer.Option("--quiet", help="no progress bar")] = False,
+    ) -> None:
+        """Render N samples (and optional transfer/test splits) into shards under OUT/<world key>/."""
+        from taskonomy.data import SplitSizes, build_world_dataset
+        from taskonomy.errors import InvalidInputError
+        from taskonomy.world import WorldSpec
+
+        _check_count("--n", n, lo=1)
+        _check_count("--transfer", transfer, lo=0)
+        _check_count("--test", test, lo=0)
+        if not 0 <= workers <= 512:
+            raise InvalidInputError(f"--workers must be in 0..512 (0: all cores), got {workers}")
+        _check_writable_dir(out)
+        spec = WorldSpec(seed=seed, size=size)
+        t0 = time.perf_counter()
+        ds = build_world_dataset(spec, SplitSizes(n, transfer, test), out, workers=workers or None,
+                                 progress=not quiet)
+        seconds = time.perf_counter() - t0
+        print(json.dumps({"world_key": spec.key(), "folder": str(ds.folder), "train": n, "transfer": transfer,
+                          "test": test, "size": size, "shards": len(ds.jobs), "seconds": round(seconds, 3)}))
+
+    @world.command("preview")
+    @handle_errors
+    def preview(
+        index: Annotated[int, typer.Option("--index", help="sample index")] = 0,
+        size: Annotated[int, typer.Option("--size", help="image side in pixels (16..512)")] = 128,
+        out: Annotated[Path, typer.Option("--out", help="PNG file to write")] = Path("sheet.png"),
+        seed: Annotated[int, typer.Option("--seed", help="world seed")] = 0,
+    ) -> None:
+        """Write one picture with the inputs and every task's ground truth of sample INDEX."""
+        from taskonomy.errors import InvalidInputError
+        from taskonomy.world import WorldSpec, render_sample
+        from taskonomy.world._preview import preview_sheet
+
+        if index < 0:
+            raise InvalidInputError(f"--index must be >= 0, got {index}")
+        if out.suffix.lower() != ".png":
+            raise InvalidInputError(f"--out must name a .png file, got {out}")
+        if not out.parent.exists() and str(out.parent) not in ("", "."):
+            raise InvalidInputError(f"folder {out.parent} of --out does not exist")
+        if out.is_dir():
+            raise InvalidInputError(f"--out {out} is a folder; name a .png file")
+        spec = WorldSpec(seed=seed, size=size)
+        sample = render_sample(spec, index)
+        path = preview_sheet(sample, out, title=f"world seed {seed}, sample {index}, {size}x{size}")
+        print(str(path))

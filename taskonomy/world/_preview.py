@@ -1,0 +1,151 @@
+"""A contact sheet of one sample: every input image and every task's ground truth, labelled."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+from numpy.typing import NDArray
+
+from taskonomy.tasks import BUILTIN_TASKS, IMAGE_KEYS, OBJECT_CATEGORIES, ROOM_TYPES, SEMANTIC_CLASSES
+from taskonomy.world._geometry import rotvec_to_matrix
+from taskonomy.world._jigsaw import jigsaw_permutations
+
+Sample = dict[str, NDArray[np.generic]]
+
+
+def _hwc(a: NDArray[np.generic]) -> NDArray[np.floating]:
+    return np.clip(np.asarray(a, dtype=np.float64).transpose(1, 2, 0), 0, 1)
+
+
+def _project(points: NDArray[np.float64], k: NDArray[np.generic]) -> NDArray[np.float64]:
+    z = points[:, 2]
+    uv = (np.asarray(k, dtype=np.float64) @ points.T).T
+    uv = uv[:, :2] / np.maximum(z, 1e-9)[:, None]
+    uv[z < 0.05] = np.nan
+    return uv
+
+
+def _layout_lines(layout: NDArray[np.generic], k: NDArray[np.generic]) -> list[NDArray[np.float64]]:
+    """Image polylines of the 12 edges of the room box given by a room_layout vector."""
+    v = np.asarray(layout, dtype=np.float64)
+    centre, ext, frame = v[:3], v[3:6], rotvec_to_matrix(v[6:9])
+    lines = []
+    signs = [(a, b, c) for a in (-1, 1) for b in (-1, 1) for c in (-1, 1)]
+    for i, s1 in enumerate(signs):
+        for s2 in signs[i + 1:]:
+            if sum(x != y for x, y in zip(s1, s2, strict=True)) != 1:
+                continue
+            t = np.linspace(0, 1, 200)[:, None]
+            p1 = centre + frame @ (np.array(s1) * ext)
+            p2 = centre + frame @ (np.array(s2) * ext)
+            lines.append(_project(p1 + t * (p2 - p1), k))
+    return lines
+
+
+def preview_sheet(sample: Sample, path: str | Path, *, title: str = "") -> Path:
+    """Write a PNG with every input image and every built-in task's ground truth of ``sample``."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    size = sample["rgb"].shape[-1]
+    k = np.asarray(sample.get("meta.K", np.array([[size / 1.155, 0, size / 2], [0, size / 1.155, size / 2],
+                                                  [0, 0, 1]])), dtype=np.float64)
+    panels: list[tuple[str, str]] = [("input", key) for key in IMAGE_KEYS]
+    panels += [("task", t.name) for t in BUILTIN_TASKS]
+    cols = 6
+    rows = -(-len(panels) // cols)
+    fig, axes = plt.subplots(rows, cols, figsize=(cols * 2.4, rows * 2.6))
+    seg_cmap = plt.get_cmap("tab20")
+    rng = np.random.default_rng(0)
+    seg_colours = rng.uniform(0.1, 1.0, size=(4096 * 64, 3))
+    specs = {t.name: t for t in BUILTIN_TASKS}
+    for ax, (kind, name) in zip(axes.ravel(), panels, strict=False):
+        ax.set_xticks([])
+        ax.set_yticks([])
+        if kind == "input":
+            ax.imshow(_hwc(sample[name]))
+            ax.set_title(f"input: {name}", fontsize=8)
+            continue
+        spec = specs[name]
+        label = f"{name}"
+        tgt = sample.get(spec.target) if spec.target else None
+        if name == "random":
+            ax.text(0.5, 0.5, "no target\n(frozen random encoder)", ha="center", va="center", fontsize=8)
+        elif tgt is None:
+            ax.text(0.5, 0.5, "missing", ha="center", va="center")
+        elif name in ("autoencoding", "denoising", "colorization", "inpainting"):
+            ax.imshow(_hwc(tgt))
+            label += " (rgb)"
+        elif name == "normal":
+            ax.imshow(_hwc((np.asarray(tgt) + 1) / 2))
+        elif name in ("depth_zbuffer", "depth_euclidean"):
+            im = ax.imshow(tgt[0], cmap="viridis")
+            fig.colorbar(im, ax=ax, fraction=0.046, pad=0.02).ax.tick_params(labelsize=6)
+            label += " (m)"
+        elif name == "principal_curvature":
+            c = np.asarray(tgt, dtype=np.float64)
+            rgb = np.stack([np.clip(c[0] / 5, 0, 1), np.clip(c[1] / 5, 0, 1), np.zeros_like(c[0])], -1)
+            ax.imshow(rgb)
+            label += " (k1 red, k2 green)"
+        elif spec.output.kind == "pixels":
+            ax.imshow(tgt[0], cmap="gray", vmin=0, vmax=1)
+        elif name == "segment_semantic":
+            ax.imshow(tgt, cmap=seg_cmap, vmin=0, vmax=19, interpolation="nearest")
+            present = sorted(set(np.unique(tgt).tolist()))
+            ax.set_xlabel(", ".join(SEMANTIC_CLASSES[i] for i in present), fontsize=6)
+        elif spec.output.kind == "embedding":
+            ids = np.asarray(tgt, dtype=np.int64)
+            ax.imshow(seg_colours[ids % len(seg_colours)], interpolation="nearest")
+            label += f" ({len(np.unique(ids))} segm.)"
+        elif name == "class_object":
+            ax.barh(range(len(OBJECT_CATEGORIES)), tgt, color="tab:blue")
+            ax.set_yticks(range(len(OBJECT_CATEGORIES)))
+            ax.set_yticklabels(OBJECT_CATEGORIES, fontsize=6)
+            ax.set_xlim(0, 1)
+        elif name == "class_scene":
+            ax.imshow(_hwc(sample["rgb"]))
+            ax.set_xlabel(f"room: {ROOM_TYPES[int(tgt)]}", fontsize=8)
+        elif name == "room_layout":
+            ax.imshow(_hwc(sample["rgb"]))
+            for uv in _layout_lines(tgt, k):
+                ax.plot(uv[:, 0] - 0.5, uv[:, 1] - 0.5, color="yellow", lw=1)
+            ax.set_xlim(-0.5, size - 0.5)
+            ax.set_ylim(size - 0.5, -0.5)
+        elif name == "vanishing_point":
+            ax.imshow(_hwc(sample["rgb"]))
+            dirs = np.asarray(tgt, dtype=np.float64).reshape(3, 3)
+            for d, colour in zip(dirs, ("red", "lime", "cyan"), strict=True):
+                for off in (-0.6, 0.0, 0.6):
+                    base = np.array([off, off * 0.5, 2.5])
+                    pts = base + np.linspace(-3, 3, 200)[:, None] * d
+                    uv = _project(pts, k)
+                    ax.plot(uv[:, 0] - 0.5, uv[:, 1] - 0.5, color=colour, lw=0.8)
+            ax.set_xlim(-0.5, size - 0.5)
+            ax.set_ylim(size - 0.5, -0.5)
+            ax.set_xlabel("x red, y (down) green, z cyan", fontsize=6)
+        elif name == "jigsaw":
+            perm = jigsaw_permutations()[int(tgt)]
+            ax.imshow(_hwc(sample["jigsaw_image"]))
+            ax.set_xlabel(f"perm #{int(tgt)}: {''.join(map(str, perm))}", fontsize=7)
+        elif name == "point_matching":
+            both = np.concatenate([_hwc(sample["match_a"]), _hwc(sample["match_b"])], axis=1)
+            ax.imshow(both)
+            ax.set_xlabel("same point" if float(tgt[0]) > 0.5 else "different points", fontsize=8)
+        else:  # poses
+            v = np.asarray(tgt, dtype=np.float64).reshape(-1, 6)
+            text = "\n".join(f"rot {np.degrees(np.linalg.norm(r[:3])):.1f} deg\n"
+                             f"t ({r[3]:+.2f}, {r[4]:+.2f}, {r[5]:+.2f}) m" for r in v)
+            ax.text(0.5, 0.5, text, ha="center", va="center", fontsize=7)
+        ax.set_title(label, fontsize=8)
+    for ax in axes.ravel()[len(panels):]:
+        ax.axis("off")
+    if title:
+        fig.suptitle(title, fontsize=10)
+    fig.tight_layout()
+    out = Path(path)
+    fig.savefig(out, dpi=90)
+    plt.close(fig)
+    return out
