@@ -22,7 +22,7 @@ import time
 from collections.abc import Callable, Iterator
 from concurrent import futures
 from contextlib import contextmanager
-from functools import lru_cache, wraps
+from functools import wraps
 from typing import Any, TypeVar
 
 import grpc
@@ -94,12 +94,6 @@ def _rpc(fn: Handler[Req, Resp]) -> Handler[Req, Resp]:
     return wrapper
 
 
-@lru_cache(maxsize=8)
-def _builtin_table(name: str) -> affinity.TransferTable:
-    """Built-in tables are immutable: parse each once per process."""
-    return affinity.load_table(name)
-
-
 def _table(request: pb.SolveTaxonomyRequest | pb.SweepBudgetsRequest) -> affinity.TransferTable:
     which = request.WhichOneof("table")
     if which == "table_name":
@@ -107,7 +101,7 @@ def _table(request: pb.SolveTaxonomyRequest | pb.SweepBudgetsRequest) -> affinit
         # Only built-in names: a remote caller must not make the server read its own files.
         if name not in affinity.BUILTIN_TABLES:
             raise NotFoundError(f"table_name: unknown built-in table {did_you_mean(name, affinity.BUILTIN_TABLES)}")
-        return _builtin_table(name)
+        return affinity.load_table(name)  # parsed once per process
     if which == "transfer_table":
         return convert.table_from_proto(request.transfer_table)
     raise InvalidInputError(

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
+import grpc
 import numpy as np
 import pytest
 
-from services.solver.client import SolverClient
+from services.solver.client import SolverClient, SolverError
+from services.solver.server import create_server
 from taskonomy.affinity import target_affinity, win_rate_matrix
 
 pytestmark = pytest.mark.integration
@@ -75,3 +77,23 @@ def test_known_answer_of_a_clean_sweep(client: SolverClient) -> None:
     assert [c["affinity"] for c in got["candidates"]] == pytest.approx([0.999, 0.001], abs=1e-12)
     assert [c["quality"] for c in got["candidates"]] == [0.5, 0.0]
     assert got["candidates"][0]["gain"] is None  # no pixels baseline
+
+
+def test_requests_beyond_grpcs_default_4_mib_are_accepted(client: SolverClient) -> None:
+    """6 candidates x 100k images of float64 losses: a 4.8 MB request (the server allows 64 MiB)."""
+    losses = _losses(seed=2, images=100_000)
+    [got] = client.compute_affinity([_target(losses, "losses")])
+    ref = target_affinity(losses, self_index=0, pixels_index=5)
+    assert [c["affinity"] for c in got["candidates"][:5]] == ref.affinity[:5].tolist()
+
+
+def test_the_message_limit_is_enforced() -> None:
+    server, port = create_server("127.0.0.1:0", max_workers=1, max_message_bytes=1 << 20)
+    server.start()
+    try:
+        with SolverClient(f"127.0.0.1:{port}", timeout_s=30, retries=0) as c:
+            with pytest.raises(SolverError) as info:
+                c.compute_affinity([_target(_losses(images=30_000), "losses")])  # 1.4 MB
+        assert info.value.code == grpc.StatusCode.RESOURCE_EXHAUSTED
+    finally:
+        server.stop(grace=None).wait(5)

@@ -86,3 +86,9 @@ def test_sweep_matches_single_solves(client: SolverClient) -> None:
     singles = [client.solve_taxonomy("paper-base", {"max_order": 2, "budget": b}) for b in budgets]
     assert [_without_time(s) for s in swept] == [_without_time(s) for s in singles]
     assert swept[0]["objective"] < swept[1]["objective"]
+
+
+def test_a_paper_scale_table_sent_inline_gives_the_same_answer(client: SolverClient) -> None:
+    by_name = client.solve_taxonomy("paper-16k")
+    inline = client.solve_taxonomy(load_table("paper-16k"))
+    assert _without_time(inline) == _without_time(by_name)
