@@ -145,7 +145,8 @@ def _render(job: Job, store: ArtifactStore, progress: Progress) -> None:
             _store_splits(store, _DirectWorld(world, sizes), keys, dataset)
             return
         with tempfile.TemporaryDirectory(prefix="taskonomy-render-") as tmp:
-            ds = build_world_dataset(world, SplitSizes(**sizes), tmp, workers=_workers(), progress=False)
+            ds = build_world_dataset(world, SplitSizes(**sizes), tmp, workers=_workers(sum(sizes.values())),
+                                     progress=False)
             _store_splits(store, ds, keys, dataset)
     else:
         from taskonomy.pipeline.datasets import load_folder_dataset
@@ -170,9 +171,12 @@ class _DirectWorld:
         return {k: np.stack([s[k] for s in samples]) for k in samples[0]}
 
 
-def _workers() -> int | None:
+def _workers(n_samples: int) -> int | None:
+    """Render processes: ``TASKONOMY_RENDER_WORKERS``, else one for tiny worlds (spawning costs more)."""
     env = os.environ.get("TASKONOMY_RENDER_WORKERS")
-    return int(env) if env and env.isdigit() else None
+    if env and env.isdigit() and int(env) >= 1:
+        return int(env)
+    return 1 if n_samples <= 512 else None
 
 
 def _store_splits(store: ArtifactStore, ds: Any, keys: Mapping[str, Mapping[str, str]],

@@ -1,0 +1,65 @@
+"""Benchmark: the whole pipeline of a preset (default quick), cold and then resumed.
+
+Prints ONE JSON line: per-stage wall time and executed jobs, jobs/s per stage and overall,
+the report's time, the resumed run's time (every artifact present) as a ratio of the cold
+run, and the machine (platform, CPU count, torch threads).
+
+    .venv/bin/python benchmarks/pipeline.py [--preset quick] [--keep DIR]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import shutil
+import tempfile
+import time
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--preset", default="quick", choices=("quick", "standard", "paper"))
+    ap.add_argument("--keep", default=None, help="write the run here (and keep it) instead of a temp dir")
+    args = ap.parse_args()
+
+    import torch
+
+    from taskonomy.pipeline.run import run_experiment
+    from taskonomy.pipeline.spec import preset
+
+    spec = preset(args.preset)
+    out = args.keep or tempfile.mkdtemp(prefix="taskonomy-bench-")
+    try:
+        t0 = time.perf_counter()
+        cold = run_experiment(spec, out_dir=out, report=True)
+        cold_s = time.perf_counter() - t0
+        t1 = time.perf_counter()
+        warm = run_experiment(spec, out_dir=out, report=False)
+        warm_s = time.perf_counter() - t1
+    finally:
+        if args.keep is None:
+            shutil.rmtree(out, ignore_errors=True)
+    st = cold.stats
+    stages = {}
+    for stage, secs in st.stage_seconds.items():
+        n = st.stage_executed.get(stage, 0)
+        stages[stage] = {"seconds": round(secs, 3), "jobs": n, "jobs_per_s": round(n / secs, 3) if secs > 0 else None}
+    print(json.dumps({
+        "benchmark": "pipeline", "preset": args.preset, "tasks": len(spec.tasks), "size": spec.dataset.size,
+        "splits": spec.splits.model_dump(), "jobs": len(st.executed),
+        "total_seconds": round(cold_s, 2), "pipeline_seconds": round(st.seconds, 2),
+        "report_seconds": round(cold.seconds.get("report", 0.0), 2),
+        "jobs_per_s": round(len(st.executed) / st.seconds, 3), "stages": stages,
+        "resume_seconds": round(warm_s, 3), "resume_skipped": len(warm.stats.skipped),
+        "resume_over_cold": round(warm_s / cold_s, 4),
+        "roots": cold.taxonomy.get("roots"),
+        "machine": {"platform": platform.platform(), "python": platform.python_version(),
+                    "cpu_count": os.cpu_count(), "torch_threads": torch.get_num_threads(),
+                    "torch": torch.__version__, "loadavg_1m": round(os.getloadavg()[0], 2)},
+    }))
+
+
+if __name__ == "__main__":
+    main()
