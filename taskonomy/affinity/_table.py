@@ -177,7 +177,7 @@ class TransferTable:
     Keys are ``(target, set of sources)``; a duplicate is an error naming both rows.
     """
 
-    __slots__ = ("_by_target", "_rows")
+    __slots__ = ("_by_target", "_cache", "_rows")
 
     def __init__(self, rows: Iterable[TransferRow]) -> None:
         rows = tuple(rows)
@@ -198,6 +198,7 @@ class TransferTable:
             raise InvalidInputError("transfer table: no rows")
         self._rows = rows
         self._by_target = {t: tuple(rs) for t, rs in by_target.items()}
+        self._cache: dict[str, Any] = {}  # derived, immutable views (the table never changes)
 
     # -- construction ------------------------------------------------------------------------
     @classmethod
@@ -291,15 +292,28 @@ class TransferTable:
 
     def tasks(self) -> list[str]:
         """Every task named by the table: targets, then sources of transfers (baselines excluded)."""
-        out = dict.fromkeys(self._by_target)
-        for r in self._rows:
-            if r.is_transfer:
-                out.update(dict.fromkeys(r.sources))
-        return list(out)
+        if "tasks" not in self._cache:
+            out = dict.fromkeys(self._by_target)
+            for r in self._rows:
+                if r.is_transfer:
+                    out.update(dict.fromkeys(r.sources))
+            self._cache["tasks"] = tuple(out)
+        return list(self._cache["tasks"])
 
     def source_only_tasks(self) -> list[str]:
         """Tasks that appear only as sources of transfers."""
         return [t for t in self.tasks() if t not in self._by_target]
+
+    def transfer_rows(self, target: str) -> tuple[TransferRow, ...]:
+        """The rows of ``target`` that are transfer edges (first/higher order, random)."""
+        key = f"transfers:{target}"
+        if key not in self._cache:
+            self._cache[key] = tuple(r for r in self.rows_for(target) if r.is_transfer)
+        return self._cache[key]  # type: ignore[no-any-return]
+
+    def self_row(self, target: str) -> TransferRow | None:
+        """The ``self__target`` row (full supervision), if the table has one."""
+        return next((r for r in self.rows_for(target) if r.kind == "self_full_supervision"), None)
 
     def rename(self, mapping: Mapping[str, str]) -> TransferTable:
         """A copy with task names replaced through ``mapping`` (names not in it are kept)."""

@@ -29,7 +29,7 @@ from typing import Any, Literal
 
 import numpy as np
 
-from taskonomy.affinity._table import SELF, TransferRow, TransferTable, resolve_task_name
+from taskonomy.affinity._table import TransferRow, TransferTable, resolve_task_name
 from taskonomy.errors import InvalidInputError
 
 Objective = Literal["affinity", "gain", "quality"]
@@ -262,7 +262,7 @@ def compile_problem(table: TransferTable, problem: TaxonomyProblem, *, prune: bo
     root_value = np.zeros(len(tasks))
     self_rows: dict[str, TransferRow | None] = {}
     for t in targets:
-        row = next((r for r in table.rows_for(t) if r.sources == (SELF,)), None)
+        row = table.self_row(t)
         self_rows[t] = row
         v = None if row is None else row.value(obj)
         if v is None:
@@ -277,8 +277,8 @@ def compile_problem(table: TransferTable, problem: TaxonomyProblem, *, prune: bo
     for t in receivers:
         weight = val.get(t, 1.0)
         cand: list[tuple[int, float, TransferRow]] = []
-        for r in table.rows_for(t):
-            if not r.is_transfer or len(r.sources) > problem.max_order or t in r.sources:
+        for r in table.transfer_rows(t):
+            if len(r.sources) > problem.max_order or t in r.sources:
                 continue
             if any(s not in index for s in r.sources):
                 continue
@@ -306,11 +306,28 @@ def _undominated(cand: list[tuple[int, float, TransferRow]]) -> list[tuple[int, 
 
     Ties keep the edge with fewer sources (then the earlier row), so results are deterministic.
     """
-    order = sorted(range(len(cand)), key=lambda i: (-cand[i][1], bin(cand[i][0]).count("1"), i))
+    order = sorted(range(len(cand)), key=lambda i: (-cand[i][1], cand[i][0].bit_count(), i))
     kept: list[tuple[int, float, TransferRow]] = []
+    kept_masks: set[int] = set()
     for i in order:
         mask = cand[i][0]
-        if any(k[0] & mask == k[0] for k in kept):
+        if _has_kept_subset(mask, kept_masks, kept):
             continue
         kept.append(cand[i])
+        kept_masks.add(mask)
     return kept
+
+
+def _has_kept_subset(mask: int, kept_masks: set[int], kept: list[tuple[int, float, TransferRow]]) -> bool:
+    """Whether a kept mask is a subset of ``mask`` (submask enumeration for small masks)."""
+    if mask.bit_count() <= 6:
+        sub = mask
+        while sub:
+            if sub in kept_masks:
+                return True
+            sub = (sub - 1) & mask
+        return False
+    for k in kept:
+        if k[0] & mask == k[0]:
+            return True
+    return False

@@ -243,3 +243,16 @@ def test_root_stability() -> None:
     assert root_stability(tight, problem, samples=5) == 1.0
     with pytest.raises(PreconditionError, match="no affinity intervals"):
         root_stability(load_table("paper-16k"), TaxonomyProblem())
+
+
+@settings(max_examples=25, deadline=None)
+@given(st.integers(0, 2**32 - 1))
+def test_sweep_agrees_with_brute_force(seed: int) -> None:
+    table, problem = _random_instance(seed)
+    budgets = [5.0, 0.0, 1.0, 1.5, 2.0, 3.0]
+    for sol in sweep_budgets(table, problem, budgets):
+        ref = solve_brute_force(table, replace(problem, budget=sol.budget))
+        assert sol.status == ref.status
+        if ref.status == "OPTIMAL":
+            assert sol.objective == pytest.approx(ref.objective, abs=1e-9)
+            _check_solution(table, replace(problem, budget=sol.budget), sol)
