@@ -309,7 +309,7 @@ class TransferTable:
         key = f"transfers:{target}"
         if key not in self._cache:
             self._cache[key] = tuple(r for r in self.rows_for(target) if r.is_transfer)
-        return self._cache[key]  # type: ignore[no-any-return]
+        return self._cache[key]
 
     def self_row(self, target: str) -> TransferRow | None:
         """The ``self__target`` row (full supervision), if the table has one."""
