@@ -171,6 +171,7 @@ def test_probes(variant: tuple[str, list[Doc]]) -> None:
     assert gateway["readinessProbe"]["httpGet"]["path"] == "/readyz"
     assert gateway["livenessProbe"]["httpGet"]["path"] == "/healthz"
     solver = _container(_component(docs, "Deployment", "solver"))
+    assert solver["args"] == ["serve", "solver", "--port", "50051", "--processes", "1"]
     assert solver["readinessProbe"]["grpc"]["port"] == solver["ports"][0]["containerPort"]
     assert solver["livenessProbe"]["grpc"]["port"] == solver["ports"][0]["containerPort"]
     trainer = _container(_component(docs, "Deployment", "trainer"))
