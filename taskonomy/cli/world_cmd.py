@@ -71,21 +71,44 @@ def register(app: typer.Typer) -> None:
         size: Annotated[int, typer.Option("--size", help="image side in pixels (16..512)")] = 128,
         out: Annotated[Path, typer.Option("--out", help="PNG file to write")] = Path("sheet.png"),
         seed: Annotated[int, typer.Option("--seed", help="world seed")] = 0,
+        task: Annotated[list[str] | None, typer.Option("--task", help="only this task (repeatable)")] = None,
     ) -> None:
         """Write one picture with the inputs and every task's ground truth of sample INDEX."""
         from taskonomy.errors import InvalidInputError
+        from taskonomy.tasks import BUILTIN_TASKS, get_task
         from taskonomy.world import WorldSpec, render_sample
         from taskonomy.world._preview import preview_sheet
+
+        names = None
+        if task:
+            names = [get_task(t).name for t in task]
+            builtin = {t.name for t in BUILTIN_TASKS}
+            outside = [n for n in names if n not in builtin]
+            if outside:
+                raise InvalidInputError(f"task(s) {', '.join(outside)} are not rendered by the built-in world")
 
         if index < 0:
             raise InvalidInputError(f"--index must be >= 0, got {index}")
         if out.suffix.lower() != ".png":
             raise InvalidInputError(f"--out must name a .png file, got {out}")
-        if not out.parent.exists() and str(out.parent) not in ("", "."):
-            raise InvalidInputError(f"folder {out.parent} of --out does not exist")
+        if not out.parent.is_dir():
+            raise InvalidInputError(f"folder {out.parent} of --out does not exist or is not a folder")
         if out.is_dir():
             raise InvalidInputError(f"--out {out} is a folder; name a .png file")
         spec = WorldSpec(seed=seed, size=size)
         sample = render_sample(spec, index)
-        path = preview_sheet(sample, out, title=f"world seed {seed}, sample {index}, {size}x{size}")
+        path = preview_sheet(sample, out, title=f"world seed {seed}, sample {index}, {size}x{size}", tasks=names)
         print(str(path))
+
+    @world.command("inspect")
+    @handle_errors
+    def inspect(shard: Annotated[Path, typer.Argument(help="a .safetensors world shard")]) -> None:
+        """Verify a shard's checksum and list its keys, shapes and dtypes (one JSON line)."""
+        from taskonomy.data import read_shard
+        from taskonomy.errors import NotFoundError
+
+        if not shard.is_file():
+            raise NotFoundError(f"shard {shard} does not exist")
+        arrays = read_shard(shard)
+        print(json.dumps({"shard": str(shard), "verified": True,
+                          "keys": {k: [list(v.shape), v.dtype.name] for k, v in sorted(arrays.items())}}))

@@ -199,10 +199,14 @@ class TaskonomyFolderDataset:
 
     def arrays(self, keys: Iterable[str] | None = None) -> dict[str, NDArray[np.generic]]:
         """All samples stacked along a leading N axis (every key, or only ``keys``)."""
+        if keys is not None:
+            missing = [k for k in keys if k not in self.domains and not k.startswith("meta.")]
+            if missing:
+                raise NotFoundError(
+                    f"no domain(s) {', '.join(missing)} under {self.root}; found: {', '.join(self.domains)}")
         samples = [self.sample(i) for i in range(len(self))]
         wanted = list(samples[0]) if keys is None else list(keys)
         missing = [k for k in wanted if k not in samples[0]]
         if missing:
-            raise NotFoundError(
-                f"no domain(s) {', '.join(missing)} under {self.root}; found: {', '.join(self.domains)}")
+            raise NotFoundError(f"no key(s) {', '.join(missing)} in the samples under {self.root}")
         return {k: np.stack([s[k] for s in samples]) for k in wanted}

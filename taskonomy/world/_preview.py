@@ -43,8 +43,11 @@ def _layout_lines(layout: NDArray[np.generic], k: NDArray[np.generic]) -> list[N
     return lines
 
 
-def preview_sheet(sample: Sample, path: str | Path, *, title: str = "") -> Path:
-    """Write a PNG with every input image and every built-in task's ground truth of ``sample``."""
+def preview_sheet(sample: Sample, path: str | Path, *, title: str = "", tasks: list[str] | None = None) -> Path:
+    """Write a PNG with every input image and every built-in task's ground truth of ``sample``.
+
+    ``tasks`` (names of built-in tasks) restricts the sheet to those tasks and their inputs.
+    """
     import matplotlib
 
     matplotlib.use("Agg")
@@ -53,11 +56,13 @@ def preview_sheet(sample: Sample, path: str | Path, *, title: str = "") -> Path:
     size = sample["rgb"].shape[-1]
     k = np.asarray(sample.get("meta.K", np.array([[size / 1.155, 0, size / 2], [0, size / 1.155, size / 2],
                                                   [0, 0, 1]])), dtype=np.float64)
-    panels: list[tuple[str, str]] = [("input", key) for key in IMAGE_KEYS]
-    panels += [("task", t.name) for t in BUILTIN_TASKS]
-    cols = 6
+    chosen = [t for t in BUILTIN_TASKS if tasks is None or t.name in tasks]
+    inputs = IMAGE_KEYS if tasks is None else tuple(dict.fromkeys(k for t in chosen for k in t.inputs))
+    panels: list[tuple[str, str]] = [("input", key) for key in inputs]
+    panels += [("task", t.name) for t in chosen]
+    cols = min(6, len(panels))
     rows = -(-len(panels) // cols)
-    fig, axes = plt.subplots(rows, cols, figsize=(cols * 2.4, rows * 2.6))
+    fig, axes = plt.subplots(rows, cols, figsize=(cols * 2.4, rows * 2.6), squeeze=False)
     seg_cmap = plt.get_cmap("tab20")
     rng = np.random.default_rng(0)
     seg_colours = rng.uniform(0.1, 1.0, size=(4096 * 64, 3))
@@ -80,7 +85,7 @@ def preview_sheet(sample: Sample, path: str | Path, *, title: str = "") -> Path:
             ax.imshow(_hwc(tgt))
             label += " (rgb)"
         elif name == "normal":
-            ax.imshow(_hwc((np.asarray(tgt) + 1) / 2))
+            ax.imshow(_hwc((np.asarray(tgt, dtype=np.float64) + 1) / 2))
         elif name in ("depth_zbuffer", "depth_euclidean"):
             im = ax.imshow(tgt[0], cmap="viridis")
             fig.colorbar(im, ax=ax, fraction=0.046, pad=0.02).ax.tick_params(labelsize=6)
