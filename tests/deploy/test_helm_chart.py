@@ -451,3 +451,24 @@ def test_notes_render_the_access_instructions(chart: Any) -> None:
     notes = chart.render(name=RELEASE, namespace=NAMESPACE)["taskonomy/templates/NOTES.txt"]
     assert f"port-forward svc/{RELEASE}-taskonomy-gateway" in notes
     assert f"get secret {RELEASE}-taskonomy-secrets" in notes
+
+
+def test_readme_deploy_example_renders_and_validates(chart: Any) -> None:
+    """The values file the README's "Deploy on a GPU cluster" section shows is a working one."""
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    section = readme.split("### Deploy on a GPU cluster", 1)[1].split("\n## ", 1)[0]
+    assert "helm install taskonomy deploy/helm/taskonomy" in section
+    block = re.search(r"```yaml\n(.*?)```", section, flags=re.DOTALL)
+    assert block, "the section shows a values file"
+    values = yaml.safe_load(block.group(1))
+    docs = _render(chart, values)
+    for doc in docs:
+        if doc["apiVersion"].split("/")[0] not in CRD_GROUPS:
+            kubernetes_validate.validate(doc, KUBE_VERSION, strict=True)
+    trainer = _component(docs, "Deployment", "trainer")["spec"]["template"]["spec"]
+    assert trainer["nodeSelector"] == {"nvidia.com/gpu.product": "NVIDIA-A100-SXM4-80GB"}
+    gateway = _component(docs, "Deployment", "gateway")["spec"]["template"]["spec"]
+    tokens = next(v for v in gateway["volumes"] if v["name"] == "api-tokens")
+    assert tokens["secret"] == {"secretName": "taskonomy-tokens", "items": [{"key": "tokens", "path": "tokens"}]}
+    assert f"{RELEASE}-taskonomy-secrets" not in _kind(docs, "Secret")  # nothing left for the chart to store
+    assert _kind(docs, "ScaledObject") and _kind(docs, "ServiceMonitor")
