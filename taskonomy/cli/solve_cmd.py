@@ -69,15 +69,29 @@ def register(app: typer.Typer) -> None:
         source_only: SourceOnlyOpt = None,
         target_only: TargetOnlyOpt = None,
         objective: ObjectiveOpt = "affinity",
+        stability: Annotated[int, typer.Option(
+            "--stability", min=0,
+            help="also resample affinities within their intervals this many times and report how "
+                 "often the roots stay the same (tables with affinity_low/high)")] = 0,
         json_out: JsonOpt = False,
     ) -> None:
         """Solve the taxonomy BIP: which tasks to supervise and where to transfer from."""
         from taskonomy.affinity import load_table
-        from taskonomy.selection import solve_taxonomy
+        from taskonomy.selection import root_stability, solve_taxonomy
 
-        sol = solve_taxonomy(load_table(table),
-                             _problem(targets, source_only, target_only, budget, max_order, objective))
-        print(json.dumps(sol.to_dict()) if json_out else format_solution(sol))
+        data = load_table(table)
+        problem = _problem(targets, source_only, target_only, budget, max_order, objective)
+        sol = solve_taxonomy(data, problem)
+        share = root_stability(data, problem, samples=stability) if stability else None
+        if json_out:
+            doc = sol.to_dict()
+            if share is not None:
+                doc["root_stability"] = share
+            print(json.dumps(doc))
+            return
+        print(format_solution(sol))
+        if share is not None:
+            print(f"root stability: the same roots in {share:.0%} of {stability} resamplings")
 
     @app.command("sweep")
     @handle_errors

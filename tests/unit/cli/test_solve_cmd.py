@@ -80,3 +80,20 @@ def test_sweep_prints_the_curve() -> None:
     assert curve[0]["objective"] < curve[2]["objective"] < curve[1]["objective"]
     code, out, _ = _run("sweep", "paper-1k", "--max-order", "1")
     assert code == 0 and len(out.strip().splitlines()) == 1 + 26
+
+
+def test_stability_needs_intervals_and_reports_a_share(tmp_path: Path) -> None:
+    code, _, err = _run("solve", "paper-16k", "--stability", "5")
+    assert code == 2 and "no affinity intervals" in err
+    from dataclasses import replace
+
+    from taskonomy.affinity import TransferTable
+
+    rows = [replace(r, affinity_low=max(0.0, r.affinity * 0.8), affinity_high=min(1.0, r.affinity * 1.2))
+            if r.affinity is not None else r for r in load_table("paper-1k").rows]
+    path = tmp_path / "with_intervals.json"
+    TransferTable.from_rows(rows).write(path)
+    code, out, _ = _run("solve", str(path), "--budget", "2", "--max-order", "1", "--stability", "4", "--json")
+    assert code == 0
+    share = json.loads(out)["root_stability"]
+    assert share in (0.0, 0.25, 0.5, 0.75, 1.0)
