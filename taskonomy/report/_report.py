@@ -74,8 +74,12 @@ def _first_order_matrices(data: ReportData) -> tuple[np.ndarray, np.ndarray, lis
 
 
 def _budgets(default: float, n_rootable: int) -> list[float]:
-    picks = sorted({b for b in (2.0, float(max(2, n_rootable // 2)), float(default)) if 1 <= b <= n_rootable})
-    return picks or [float(default)]
+    """Up to three budgets: the default, 2, about half the rootable tasks, else 1."""
+    picks: list[float] = []
+    for b in (float(default), 2.0, float(max(3, n_rootable // 2)), 1.0):
+        if 1 <= b <= n_rootable and b not in picks and len(picks) < 3:
+            picks.append(b)
+    return sorted(picks) or [float(default)]
 
 
 def write_report(out_dir: str | os.PathLike[str], *, store: ArtifactStore, finalize_params: Mapping[str, Any],
