@@ -102,6 +102,7 @@ def _init_worker_process(**_: Any) -> None:
     """In every pool process: one GPU per process, and torch threads capped (threads x concurrency <= cores)."""
     settings = load_worker_settings()
     os.environ["OMP_NUM_THREADS"] = str(settings.torch_threads)
+    os.environ.setdefault("TASKONOMY_RENDER_WORKERS", "1")  # no process pools inside a pool process
     if settings.gpus:
         try:
             from billiard.process import current_process

@@ -358,7 +358,10 @@ def graph_jobs(spec_data: Mapping[str, Any]) -> tuple[list[JobDict], dict[str, l
     graph = build_graph(spec)
     jobs = [job.to_dict() for job in graph.order()]
     deps = {j["id"]: sorted(graph.deps(j["id"])) for j in jobs}
-    return jobs, deps, dict(graph.results)
+    results = dict(graph.results)
+    if "table" in results:
+        results["transfers"] = results["table"]
+    return jobs, deps, results
 
 
 def _expansion(spec_data: Mapping[str, Any], plan_job: JobDict, plan: Any) -> tuple[list[JobDict], dict[str, list[str]],

@@ -1,0 +1,164 @@
+"""A tiny experiment through Redis and real trainer/transfer workers gives the local executor's table.
+
+Same spec, same seeds, CPU with one torch thread on both sides: the numbers must be identical.
+Then the same with an S3 store (moto on loopback), a corrupted artifact that must be recomputed,
+and an added task that must run exactly the jobs the local executor runs for it.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from services.common.executor import redis_client, submit, write_counts
+from services.common.state import ExperimentStateStore
+from taskonomy.store import ArtifactStore
+from tests.services.workers._harness import Worker, wait_for, wait_terminal
+
+pytestmark = [pytest.mark.integration, pytest.mark.slow]
+
+TINY: dict[str, Any] = {
+    "name": "tiny", "dataset": {"kind": "world", "seed": 0, "size": 16},
+    "tasks": ["autoencoding", "depth_zbuffer"], "splits": {"train": 8, "transfer": 8, "test": 4},
+    "model": {"width": 8, "rep_channels": 4}, "train": {"epochs": 1, "batch_size": 8},
+    "transfer": {"epochs": 1, "batch_size": 8}, "max_order": 1, "seed": 0,
+}
+S3_ENV = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing", "AWS_DEFAULT_REGION": "us-east-1"}
+
+
+def _spec(data: dict[str, Any]) -> Any:
+    from taskonomy.pipeline import ExperimentSpec
+
+    return ExperimentSpec.parse(data)
+
+
+def _local_run(spec: Any, store: ArtifactStore) -> Any:
+    import torch
+
+    from taskonomy.pipeline import LocalExecutor, build_graph
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)  # the workers' setting: identical float reductions
+    old = os.environ.get("TASKONOMY_RENDER_WORKERS")
+    os.environ["TASKONOMY_RENDER_WORKERS"] = "1"
+    try:
+        graph = build_graph(spec)
+        return graph, LocalExecutor(store).run(graph)
+    finally:
+        torch.set_num_threads(threads)
+        if old is None:
+            os.environ.pop("TASKONOMY_RENDER_WORKERS", None)
+        else:
+            os.environ["TASKONOMY_RENDER_WORKERS"] = old
+
+
+@pytest.fixture(scope="module")
+def s3(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    import logging
+
+    from moto.server import ThreadedMotoServer
+
+    logging.getLogger("werkzeug").setLevel(logging.WARNING)
+    for k, v in S3_ENV.items():
+        os.environ.setdefault(k, v)
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    host, port = server.get_host_and_port()
+    endpoint = f"http://{host}:{port}"
+    import boto3
+
+    boto3.client("s3", endpoint_url=endpoint, region_name="us-east-1").create_bucket(Bucket="artifacts")
+    old = os.environ.get("TASKONOMY_S3_ENDPOINT")
+    os.environ["TASKONOMY_S3_ENDPOINT"] = endpoint  # this process reads the store too
+    yield endpoint
+    if old is None:
+        os.environ.pop("TASKONOMY_S3_ENDPOINT", None)
+    else:
+        os.environ["TASKONOMY_S3_ENDPOINT"] = old
+    server.stop()
+
+
+@pytest.fixture(scope="module")
+def cluster(redis_server, s3: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[list[Worker]]:
+    logs = tmp_path_factory.mktemp("pipeline-worker-logs")
+    env = {**S3_ENV, "TASKONOMY_S3_ENDPOINT": s3}
+    ws = [Worker(kind, broker_url=redis_server.url, log_path=logs / f"{kind}.log", env=env)
+          for kind in ("trainer", "transfer")]
+    try:
+        for w in ws:
+            w.wait_ready()
+        yield ws
+    finally:
+        for w in ws:
+            w.stop()
+
+
+@pytest.fixture(scope="module")
+def local(tmp_path_factory: pytest.TempPathFactory) -> tuple[Any, Any, ArtifactStore]:
+    store = ArtifactStore(tmp_path_factory.mktemp("local-store"))
+    graph, stats = _local_run(_spec(TINY), store)
+    return graph, stats, store
+
+
+def _run(state: ExperimentStateStore, spec: Any, *, broker_url: str, store_url: str) -> Any:
+    exp_id = spec.content_key()
+    submit(exp_id, spec.model_dump(mode="json"), broker_url=broker_url, store_url=store_url)
+    rec = wait_terminal(state, exp_id, timeout=240)
+    assert rec.state == "SUCCEEDED", rec.error
+    return rec
+
+
+def _table(store: ArtifactStore, key: str) -> bytes:
+    return store.get_bytes(key)
+
+
+@pytest.mark.parametrize("backend", ["file", "s3"])
+def test_queue_gives_the_local_table(backend, cluster, local, redis_url, tmp_path: Path) -> None:
+    graph, stats, local_store = local
+    state = ExperimentStateStore(redis_client(redis_url))
+    store_url = str(tmp_path / "store") if backend == "file" else f"s3://artifacts/{tmp_path.name}"
+    rec = _run(state, _spec(TINY), broker_url=redis_url, store_url=store_url)
+    store = ArtifactStore(store_url)
+    assert rec.result["transfers"] == graph.results["table"] and rec.result["store"] == store_url
+    assert _table(store, rec.result["transfers"]) == _table(local_store, graph.results["table"])
+    taxonomy, local_taxonomy = store.get_json(rec.result["taxonomy"]), local_store.get_json(graph.results["taxonomy"])
+    for t in (taxonomy, local_taxonomy):
+        t.pop("solve_time_s", None)  # wall time of the solver: the one field allowed to differ
+    assert taxonomy == local_taxonomy
+    assert rec.result["jobs"] == {"executed": len(stats.executed)}
+    assert {s: p.done for s, p in rec.stages.items()} == {s: n for s, n in graph.stage_counts().items() if n}
+    counts = write_counts(state.r)
+    assert sorted(counts) == store.list() and set(counts.values()) == {1}
+
+    if backend != "file":
+        return
+    # a corrupted artifact (one transfer's per-image losses) is detected and recomputed
+    victim = next(j for j in graph.order() if j.kind == "transfer").outputs[0]
+    path = Path(store.root) / victim
+    path.write_bytes(path.read_bytes()[:-8] + b"garbage!")
+    state.r.delete("taskonomy:writes")
+    rec = _run(state, _spec(TINY), broker_url=redis_url, store_url=store_url)
+    assert rec.result["jobs"] == {"executed": 1, "skipped": len(graph) - 1}
+    assert write_counts(state.r) == {victim: 1}
+    store.get_bytes(victim)
+    assert _table(store, rec.result["transfers"]) == _table(local_store, graph.results["table"])
+
+    # adding a task runs exactly the jobs the local executor runs for the same extension
+    bigger = _spec({**TINY, "tasks": [*TINY["tasks"], "normal"]})
+    _, local_ext = _local_run(bigger, local_store)
+    state.r.delete("taskonomy:writes")
+    exp_id = _spec(TINY).content_key()
+    state.reset_for_rerun(exp_id, bigger.model_dump(mode="json"))
+    from services.common.celery_app import RUN_EXPERIMENT, client_app
+
+    client_app(redis_url).send_task(RUN_EXPERIMENT, args=[exp_id], queue="control")
+    rec = wait_for(lambda: (r := state.get(exp_id)) and r.state in ("SUCCEEDED", "FAILED") and r, timeout=240,
+                   what="the extended experiment")
+    assert rec.state == "SUCCEEDED", rec.error
+    assert rec.result["jobs"]["executed"] == len(local_ext.executed)
+    assert rec.result["jobs"]["skipped"] == len(local_ext.skipped)
+    assert _table(store, rec.result["transfers"]) == local_store.get_bytes(rec.result["transfers"])
