@@ -472,3 +472,63 @@ def test_readme_deploy_example_renders_and_validates(chart: Any) -> None:
     assert tokens["secret"] == {"secretName": "taskonomy-tokens", "items": [{"key": "tokens", "path": "tokens"}]}
     assert f"{RELEASE}-taskonomy-secrets" not in _kind(docs, "Secret")  # nothing left for the chart to store
     assert _kind(docs, "ScaledObject") and _kind(docs, "ServiceMonitor")
+
+
+def _plain_env(container: Doc) -> dict[str, str]:
+    """The container's literal env values; secret references get a stand-in of the right shape."""
+    stand_ins = {"TASKONOMY_BROKER_URL": "redis://:pw@redis.example:6379/2", "REDIS_PASSWORD": "pw"}
+    env = {}
+    for item in container["env"]:
+        if "value" in item:
+            env[item["name"]] = item["value"]
+        elif item["name"] in stand_ins:
+            env[item["name"]] = stand_ins[item["name"]]
+    return env
+
+
+@pytest.mark.parametrize("component", ["trainer", "transfer"])
+def test_worker_env_is_accepted_by_the_worker_settings(
+    component: str, variant: tuple[str, list[Doc]], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from services.common.settings import load_worker_settings
+
+    name, docs = variant
+    deployment = _component(docs, "Deployment", component)
+    for key, value in _plain_env(_container(deployment)).items():
+        monkeypatch.setenv(key, value)
+    settings = load_worker_settings()
+    assert settings.soft_time_limit < settings.time_limit < settings.visibility_timeout
+    assert settings.gpus == ((0, 1) if (name, component) == ("ci", "trainer") else (0,))
+    grace = deployment["spec"]["template"]["spec"]["terminationGracePeriodSeconds"]
+    assert grace > settings.time_limit, "a stopping worker must be able to finish its running job"
+
+
+def test_gateway_env_is_accepted_by_the_gateway_settings(
+    variant: tuple[str, list[Doc]], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    from services.gateway.settings import load_settings
+
+    name, docs = variant
+    env = _plain_env(_container(_component(docs, "Deployment", "gateway")))
+    tokens = tmp_path / "tokens"  # stands in for the mounted Secret
+    tokens.write_text("a-token-of-sixteen-or-more\n", encoding="utf-8")
+    env["TASKONOMY_API_TOKENS_FILE"] = str(tokens)
+    for key, value in env.items():
+        monkeypatch.setenv(key, value)
+    settings = load_settings()
+    assert settings.solver_address == f"{RELEASE}-taskonomy-solver:50051"
+    assert settings.reads_require_token is (name == "ci")
+    assert settings.tokens() == (b"a-token-of-sixteen-or-more",)
+
+
+@pytest.mark.parametrize(
+    ("jobs", "message"),
+    [
+        ({"softTimeLimitSeconds": 600, "timeLimitSeconds": 600}, "jobs.softTimeLimitSeconds (600) must be below"),
+        ({"visibilityTimeoutSeconds": 3600}, "jobs.visibilityTimeoutSeconds (3600) must exceed jobs.timeLimitSeconds"),
+    ],
+)
+def test_job_time_limits_must_be_ordered(chart: Any, jobs: dict[str, int], message: str) -> None:
+    with pytest.raises(helm.HelmRenderError) as raised:
+        chart.render(values={"jobs": jobs}, name=RELEASE)
+    assert message in str(raised.value)

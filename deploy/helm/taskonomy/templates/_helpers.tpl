@@ -214,6 +214,12 @@ app.kubernetes.io/component: {{ .component }}
 {{- if and $v.gateway.autoscaling.enabled (gt (int $v.gateway.autoscaling.minReplicas) (int $v.gateway.autoscaling.maxReplicas)) }}
 {{- fail (printf "gateway.autoscaling.minReplicas (%d) must not exceed maxReplicas (%d)" (int $v.gateway.autoscaling.minReplicas) (int $v.gateway.autoscaling.maxReplicas)) }}
 {{- end }}
+{{- if ge (int $v.jobs.softTimeLimitSeconds) (int $v.jobs.timeLimitSeconds) }}
+{{- fail (printf "jobs.softTimeLimitSeconds (%d) must be below jobs.timeLimitSeconds (%d)" (int $v.jobs.softTimeLimitSeconds) (int $v.jobs.timeLimitSeconds)) }}
+{{- end }}
+{{- if le (int $v.jobs.visibilityTimeoutSeconds) (int $v.jobs.timeLimitSeconds) }}
+{{- fail (printf "jobs.visibilityTimeoutSeconds (%d) must exceed jobs.timeLimitSeconds (%d), or Redis hands a job still running to a second worker" (int $v.jobs.visibilityTimeoutSeconds) (int $v.jobs.timeLimitSeconds)) }}
+{{- end }}
 {{- range $name := list "trainer" "transfer" }}
 {{- $w := index $v.workers $name }}
 {{- if gt (int $w.keda.minReplicas) (int $w.keda.maxReplicas) }}
