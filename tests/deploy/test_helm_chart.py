@@ -329,7 +329,8 @@ def test_network_policies_expose_only_the_gateway(variant: tuple[str, list[Doc]]
         assert gateway["ingress"] == [{"ports": [{"port": "http", "protocol": "TCP"}]}]  # from anywhere
     else:
         assert gateway["ingress"][0]["from"] == [
-            {"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "ingress-nginx"}}}
+            {"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "ingress-nginx"}}},
+            {"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "monitoring"}}},
         ]
     solver = _component(docs, "NetworkPolicy", "solver")["spec"]
     assert solver["ingress"] == [{"from": [release_peer], "ports": [{"port": "grpc", "protocol": "TCP"}]}]
