@@ -50,7 +50,9 @@ def _min_cost(inst: Instance) -> float | None:
                     c.SetCoefficient(x, 1.0)
                     c.SetCoefficient(y[i], -1.0)
     obj.SetMinimization()
-    if s.Solve() != pywraplp.Solver.OPTIMAL:
+    params = pywraplp.MPSolverParameters()
+    params.SetDoubleParam(params.RELATIVE_MIP_GAP, 0.0)
+    if s.Solve(params) != pywraplp.Solver.OPTIMAL:
         return None
     return float(obj.Value()) + const
 
