@@ -126,26 +126,29 @@ def _objects_t(scene: Scene, o: F64, d: F64) -> tuple[F64, NDArray[np.int64]]:
     if not scene.primitives:
         return best, sid
     bc, br = _bounds(scene)
+    # (P, N) layout: one contiguous row of every quantity per primitive
     if o.ndim == 1:
-        oc = o[None, :] - bc
-        b = d @ oc.T
-        cc = (oc * oc).sum(-1) - br * br
+        # one origin: ray d crosses the bounding sphere iff its angle to the centre direction u
+        # is within asin(r / |c - o|), i.e. d . u >= sqrt(1 - (r / |c - o|)^2)
+        v = bc - o[None, :]
+        dist = np.linalg.norm(v, axis=-1)
+        cos_t = np.where(dist > br, np.sqrt(np.clip(1.0 - (br / np.maximum(dist, 1e-12)) ** 2, 0.0, 1.0)), -2.0)
+        cand = (v / np.maximum(dist, 1e-12)[:, None]) @ d.T >= cos_t[:, None]
     else:
-        b = (d * o).sum(-1)[:, None] - d @ bc.T
-        cc = (o * o).sum(-1)[:, None] - 2.0 * (o @ bc.T) + ((bc * bc).sum(-1) - br * br)[None, :]
-    disc = b * b - cc
-    # the far root -b + sqrt(disc) is positive iff b < 0 or the origin is inside (cc < 0)
-    cand = (disc > 0) & ((b < 0) | (cc < 0))
+        d_o = np.einsum("ij,ij->i", d, o)
+        b = d_o[None, :] - bc @ d.T
+        cc = np.einsum("ij,ij->i", o, o)[None, :] - 2.0 * (bc @ o.T) + ((bc * bc).sum(-1) - br * br)[:, None]
+        # the far root -b + sqrt(disc) is positive iff b < 0 or the origin is inside (cc < 0)
+        cand = (b * b > cc) & ((b < 0) | (cc < 0))
     for k, p in enumerate(scene.primitives):
-        rows = np.nonzero(cand[:, k])[0]
+        rows = np.nonzero(cand[k])[0]
         if len(rows) == 0:
             continue
         ok = o if o.ndim == 1 else o[rows]
         dk = d[rows]
         c = np.asarray(p.centre)
         if p.kind == "sphere":
-            t = -b[rows, k] - np.sqrt(disc[rows, k])
-            t = np.where(t > EPS, t, np.inf)  # an origin inside a sphere sees no hit from it
+            t = _sphere_t(ok, dk, c, p.size[0])
         elif p.kind == "box":
             t = _box_t(ok, dk, c, np.asarray(p.size), p.yaw)
         else:
@@ -155,6 +158,23 @@ def _objects_t(scene: Scene, o: F64, d: F64) -> tuple[F64, NDArray[np.int64]]:
         best[rc] = t[closer]
         sid[rc] = N_ROOM_FACES + k
     return best, sid
+
+
+def _room_t(scene: Scene, o: F64, d: F64) -> tuple[F64, NDArray[np.int64]]:
+    lo = (-scene.half[0], 0.0, -scene.half[2])
+    hi = (scene.half[0], 2 * scene.half[1], scene.half[2])
+    t = np.full(len(d), np.inf)
+    face = np.zeros(len(d), dtype=np.int64)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        for ax in range(3):
+            da = d[:, ax]
+            oa = o[..., ax]
+            pos = da > 0
+            ta = (np.where(pos, hi[ax], lo[ax]) - oa) / da
+            closer = ta < t  # NaN (0 / 0) compares False; negative t cannot occur from inside
+            t = np.where(closer, ta, t)
+            face = np.where(closer, 2 * ax + pos, face)  # x-: 0, x+: 1, floor: 2, ceiling: 3, z-: 4, z+: 5
+    return t, face
 
 
 def _room_t(scene: Scene, o: F64, d: F64) -> tuple[F64, NDArray[np.int64]]:
@@ -176,14 +196,34 @@ def occluded(scene: Scene, o: F64, d: F64, dist: F64) -> NDArray[np.bool_]:
     return t < dist
 
 
-def cast(scene: Scene, o: F64, d: F64) -> Hit:
-    """Closest hit of every ray (the closed room guarantees one) with its surface attributes."""
-    n = len(d)
+def closest(scene: Scene, o: F64, d: F64) -> tuple[F64, NDArray[np.int64]]:
+    """Distance to and surface id of the closest hit of every ray."""
     t_obj, s_obj = _objects_t(scene, o, d)
     t_room, s_room = _room_t(scene, o, d)
     use_obj = t_obj < t_room
-    t = np.where(use_obj, t_obj, t_room)
-    surface = np.where(use_obj, s_obj, s_room)
+    return np.where(use_obj, t_obj, t_room), np.where(use_obj, s_obj, s_room)
+
+
+def cast(scene: Scene, o: F64, d: F64) -> Hit:
+    """Closest hit of every ray (the closed room guarantees one) with its surface attributes."""
+    t, surface = closest(scene, o, d)
+    return attributes(scene, o, d, t, surface)
+
+
+def cast_views(scene: Scene, origins: list[F64], dirs: list[F64]) -> Hit:
+    """:func:`cast` for several views at once: one origin ``(3,)`` and ``(N_i, 3)`` rays per view."""
+    parts = [closest(scene, o, d) for o, d in zip(origins, dirs, strict=True)]
+    d_all = np.concatenate(dirs)
+    o_all = np.concatenate([np.broadcast_to(o, d.shape) for o, d in zip(origins, dirs, strict=True)])
+    return attributes(scene, o_all, d_all, np.concatenate([p[0] for p in parts]),
+                      np.concatenate([p[1] for p in parts]))
+
+
+def attributes(scene: Scene, o: F64, d: F64, t: F64, surface: NDArray[np.int64]) -> Hit:
+    """Hit points, normals, curvatures and texture coordinates of known closest hits."""
+    n = len(d)
+    s_room = np.where(surface < N_ROOM_FACES, surface, 0)
+    use_obj = surface >= N_ROOM_FACES
     point = o + t[:, None] * d
     normal = np.zeros((n, 3))
     curvature = np.zeros((n, 2))
@@ -195,7 +235,7 @@ def cast(scene: Scene, o: F64, d: F64) -> Hit:
     sign = np.where(s_room % 2 == 1, -1.0, 1.0)  # the + face's inward normal points to -axis
     rows = np.nonzero(room)[0]
     normal[rows, axis[rows]] = sign[rows]
-    ln = np.array(normal)  # normal in the texture frame
+    dom = np.where(room, axis, 0)  # dominant axis of the normal in the texture frame
 
     for k, p in enumerate(scene.primitives):
         rows = np.nonzero(surface == N_ROOM_FACES + k)[0]
@@ -206,7 +246,7 @@ def cast(scene: Scene, o: F64, d: F64) -> Hit:
         if p.kind == "sphere":
             nn = (pt - c) / p.size[0]
             normal[rows] = nn
-            ln[rows] = nn
+            dom[rows] = np.abs(nn).argmax(-1)
             curvature[rows] = 1.0 / p.size[0]
             local[rows] = pt - c
         elif p.kind == "box":
@@ -217,7 +257,7 @@ def cast(scene: Scene, o: F64, d: F64) -> Hit:
             lnn = np.zeros_like(lp)
             lnn[np.arange(len(rows)), ax] = np.sign(lp[np.arange(len(rows)), ax])
             normal[rows] = lnn @ rot.T
-            ln[rows] = lnn
+            dom[rows] = ax
             local[rows] = lp
         else:
             r, height = p.size[0], p.size[1]
@@ -230,14 +270,12 @@ def cast(scene: Scene, o: F64, d: F64) -> Hit:
             cap[:, 1] = np.where(lp[:, 1] > height / 2, 1.0, -1.0)
             nn = np.where(on_cap[:, None], cap, side)
             normal[rows] = nn
-            ln[rows] = nn
             curvature[rows, 0] = np.where(on_cap, 0.0, 1.0 / r)
             # unroll the side: u = arc length, v = height
             ang = np.arctan2(lp[:, 2], lp[:, 0]) * r
             local[rows] = np.where(on_cap[:, None], lp, np.stack([ang, lp[:, 1], np.zeros(len(rows))], -1))
-            ln[rows] = np.where(on_cap[:, None], cap, np.array([0.0, 0.0, 1.0]))
+            dom[rows] = np.where(on_cap, 1, 2)
     # texture uv: the two local coordinates orthogonal to the dominant local normal axis
-    dom = np.abs(ln).argmax(-1)
     u_axis = np.where(dom == 0, 2, 0)
     v_axis = np.where(dom == 1, 2, 1)
     ar = np.arange(n)

@@ -37,7 +37,7 @@ from taskonomy.world._geometry import (
     yaw_pitch_roll,
 )
 from taskonomy.world._jigsaw import apply_jigsaw, jigsaw_permutations
-from taskonomy.world._raycast import Hit, cast, occluded
+from taskonomy.world._raycast import Hit, cast, cast_views, closest, occluded
 from taskonomy.world._scene import Scene, sample_scene
 from taskonomy.world._shading import albedo, shading
 from taskonomy.world._spec import WorldSpec
@@ -160,14 +160,12 @@ def sample_world(spec: WorldSpec, index: int, rng: np.random.Generator | None = 
 
 def _cast_views(scene: Scene, cams: list[Camera], size: int) -> tuple[Hit, F64]:
     """Cast every pixel ray of several views in one batch; also return the rays' z = 1 norms."""
-    dirs, norms, origins = [], [], []
+    dirs, norms = [], []
     for cam in cams:
         d, nrm = _unit_rays(size, cam.fov_deg)
         dirs.append(d @ cam.rotation.T)
         norms.append(nrm)
-        origins.append(np.broadcast_to(cam.centre, d.shape))
-    o = origins[0][0] if len(cams) == 1 else np.concatenate(origins)
-    return cast(scene, o, np.concatenate(dirs)), np.concatenate(norms)
+    return cast_views(scene, [c.centre for c in cams], dirs), np.concatenate(norms)
 
 
 def _chw(a: F64, size: int) -> F32:
@@ -185,8 +183,8 @@ def _geometry_labels(scene: Scene, cam: Camera, hit: Hit, norms: F64, size: int)
 
     def depth_along(cam_rays: F64) -> F64:
         nrm = np.linalg.norm(cam_rays, axis=-1)
-        sub = cast(scene, cam.centre, (cam_rays / nrm[:, None]) @ r.T)
-        return sub.t / nrm
+        t_sub, _ = closest(scene, cam.centre, (cam_rays / nrm[:, None]) @ r.T)
+        return t_sub / nrm
 
     surface = hit.surface[:n].reshape(size, size)
     return {

@@ -15,7 +15,8 @@ from __future__ import annotations
 import numpy as np
 from numpy.typing import NDArray
 
-from taskonomy.world._raycast import Hit, occluded
+from taskonomy.world._raycast import Hit
+from taskonomy.world._raycast import _objects_t as objects_t
 from taskonomy.world._scene import Scene
 
 F64 = NDArray[np.float64]
@@ -31,12 +32,21 @@ def albedo(scene: Scene, hit: Hit) -> F64:
     u = hit.uv[:, 0] * scale
     v = hit.uv[:, 1] * scale
     fu, fv = np.floor(u), np.floor(v)
-    stripes = np.mod(fu, 2.0)
-    checker = np.mod(fu + fv, 2.0)
-    tiles = ((u - fu < 0.08) | (v - fv < 0.08)).astype(np.float64)
-    pu = u * 0.25 + 0.5 * fv
-    planks = 0.45 * np.mod(fv, 2.0) + 0.55 * (pu - np.floor(pu) < 0.04)
-    mix = np.select([pat == 1, pat == 2, pat == 3, pat == 4], [stripes, checker, tiles, planks], 0.0)
+    mix = np.zeros(len(s))
+    for code in np.unique(pat).astype(int).tolist():
+        if code == 0:
+            continue
+        rows = np.nonzero(pat == code)[0]
+        ur, vr, fur, fvr = u[rows], v[rows], fu[rows], fv[rows]
+        if code == 1:  # stripes
+            mix[rows] = np.mod(fur, 2.0)
+        elif code == 2:  # checker
+            mix[rows] = np.mod(fur + fvr, 2.0)
+        elif code == 3:  # tiles: grout lines
+            mix[rows] = (ur - fur < 0.08) | (vr - fvr < 0.08)
+        else:  # planks: alternating rows, staggered seams
+            pu = ur * 0.25 + 0.5 * fvr
+            mix[rows] = 0.45 * np.mod(fvr, 2.0) + 0.55 * (pu - np.floor(pu) < 0.04)
     a = pk["mat_a"][s]
     b = pk["mat_b"][s]
     return a + (b - a) * mix[:, None]
@@ -50,8 +60,10 @@ def shading(scene: Scene, hit: Hit, *, ambient: float) -> F64:
     ndl = np.clip((hit.normal * l_dir).sum(-1), 0.0, None)
     lit = np.nonzero(ndl > 0)[0]
     if len(lit):
-        origin = hit.point[lit] + 1e-4 * hit.normal[lit]
-        blocked = occluded(scene, origin, l_dir[lit], dist[lit])
+        # shadow rays are cast from the light (one shared origin) towards the lit points: a point
+        # is in shadow when an object is hit before it (its own convex primitive is hit at it)
+        t_block, _ = objects_t(scene, np.asarray(scene.light, dtype=np.float64), -l_dir[lit])
+        blocked = t_block < dist[lit] * (1.0 - 1e-7) - 1e-6
         ndl[lit[blocked]] = 0.0
     falloff = np.minimum(1.0, (LIGHT_R0 / dist) ** 2)
     return ambient + (1.0 - ambient) * ndl * falloff
