@@ -98,8 +98,9 @@ def _machine() -> dict[str, Any]:
         import torch
 
         info["torch_threads"] = torch.get_num_threads()
-    except ImportError:
+    except Exception as exc:  # e.g. a module in benchmarks/ shadowing the standard library
         info["torch_threads"] = None
+        info["torch_error"] = f"{type(exc).__name__}: {exc}"
     from ortools import __version__ as ortools_version
 
     info["ortools"] = ortools_version
