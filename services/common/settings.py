@@ -95,11 +95,12 @@ class WorkerSettings(BaseSettings):
     @model_validator(mode="after")
     def _ordered_limits(self) -> WorkerSettings:
         if self.soft_time_limit >= self.time_limit:
-            raise ValueError(f"soft_time_limit ({self.soft_time_limit}) must be below time_limit ({self.time_limit})")
+            raise ValueError(f"TASKONOMY_SOFT_TIME_LIMIT ({self.soft_time_limit}) must be below "
+                             f"TASKONOMY_TIME_LIMIT ({self.time_limit})")
         if self.visibility_timeout <= self.time_limit and not self.allow_short_visibility:
             raise ValueError(
-                f"visibility_timeout ({self.visibility_timeout}) must exceed time_limit ({self.time_limit}), "
-                "or a job still running would be delivered again")
+                f"TASKONOMY_VISIBILITY_TIMEOUT ({self.visibility_timeout}) must exceed TASKONOMY_TIME_LIMIT "
+                f"({self.time_limit}), or a job still running would be delivered again")
         return self
 
     def queues_for(self, kind: str) -> tuple[str, ...]:

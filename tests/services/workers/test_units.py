@@ -1,0 +1,195 @@
+"""The executor's parts one by one, against a real redis-server (no worker processes)."""
+
+from __future__ import annotations
+
+import re
+import time
+from pathlib import Path
+
+import pytest
+
+from services.common.celery_app import celery_config
+from services.common.executor import Lease, RunBook, WorkerStore, _expansion, is_transient, write_counts
+from services.common.jobmetrics import RedisJobMetricsCollector, record_job
+from services.common.metrics import JOB_DURATION_BUCKETS, METRIC_NAMES
+from services.common.settings import load_worker_settings
+from taskonomy.errors import CorruptArtifactError, InvalidInputError, NotFoundError
+
+ROOT = Path(__file__).resolve().parents[3]
+
+
+# -- settings and Celery configuration -------------------------------------------------------------
+
+def test_settings_validate_at_start(monkeypatch: pytest.MonkeyPatch) -> None:
+    s = load_worker_settings()
+    assert s.soft_time_limit < s.time_limit < s.visibility_timeout
+    assert s.queues_for("trainer") == ("train", "control") and s.queues_for("transfer") == ("transfer", "control")
+    monkeypatch.setenv("TASKONOMY_VISIBILITY_TIMEOUT", "60")
+    with pytest.raises(InvalidInputError, match="TASKONOMY_VISIBILITY_TIMEOUT .* must exceed TASKONOMY_TIME_LIMIT"):
+        load_worker_settings()
+    monkeypatch.setenv("TASKONOMY_ALLOW_SHORT_VISIBILITY", "1")
+    assert load_worker_settings().visibility_timeout == 60
+    monkeypatch.setenv("TASKONOMY_BROKER_URL", "amqp://x")
+    with pytest.raises(InvalidInputError, match="TASKONOMY_BROKER_URL: must be a redis://"):
+        load_worker_settings()
+    monkeypatch.setenv("TASKONOMY_BROKER_URL", "redis://h:1/0")
+    monkeypatch.setenv("TASKONOMY_QUEUES", "train,gpu")
+    with pytest.raises(InvalidInputError, match="unknown queue 'gpu'"):
+        load_worker_settings()
+    monkeypatch.setenv("TASKONOMY_QUEUES", "transfer")
+    monkeypatch.setenv("TASKONOMY_GPUS", "0,1")
+    s = load_worker_settings()
+    assert s.queues_for("trainer") == ("transfer",) and s.gpus == (0, 1)
+    with pytest.raises(InvalidInputError, match="unknown worker kind"):
+        load_worker_settings(queues=None).queues_for("solver")
+
+
+def test_celery_config_is_json_only_and_at_least_once() -> None:
+    conf = celery_config(load_worker_settings(unacked_restore_interval=1, visibility_timeout=4,
+                                              allow_short_visibility=True))
+    assert conf["task_serializer"] == conf["result_serializer"] == "json"
+    assert conf["accept_content"] == ["json"]
+    assert conf["task_acks_late"] and conf["task_reject_on_worker_lost"]
+    assert conf["worker_prefetch_multiplier"] == 1
+    assert conf["broker_transport_options"] == {"visibility_timeout": 4, "unacked_restore_interval": 1,
+                                                "unacked_restore_throttle": 1}
+    assert conf["task_soft_time_limit"] < conf["task_time_limit"]
+
+
+def test_the_cli_module_imports_no_queueing_stack() -> None:
+    text = (ROOT / "taskonomy/cli/worker_cmd.py").read_text()
+    assert not re.search(r"^\s*(import|from)\s+(celery|redis|kombu)\b", text, re.M)
+
+
+# -- job metrics through Redis ---------------------------------------------------------------------
+
+def test_job_metrics_round_trip(redis_url: str) -> None:
+    import redis
+
+    r = redis.Redis.from_url(redis_url, decode_responses=True)
+    for seconds in (0.01, 0.3, 0.3, 7.0, 99999.0):
+        record_job(r, kind="train", outcome="executed", seconds=seconds)
+    record_job(r, kind="train", outcome="failed", seconds=1.0)
+    record_job(r, kind="mystery", outcome="skipped", seconds=0.0)
+    with pytest.raises(ValueError, match="outcome must be one of"):
+        record_job(r, kind="train", outcome="exploded", seconds=1.0)
+    families = {f.name: f for f in RedisJobMetricsCollector(redis_url).collect()}
+    hist = {(s.name, s.labels.get("le")): s.value for s in families["taskonomy_job_duration_seconds"].samples
+            if s.labels["kind"] == "train"}
+    assert hist[("taskonomy_job_duration_seconds_bucket", "0.05")] == 1
+    assert hist[("taskonomy_job_duration_seconds_bucket", "0.5")] == 3
+    assert hist[("taskonomy_job_duration_seconds_bucket", "1.0")] == 4  # le is inclusive
+    assert hist[("taskonomy_job_duration_seconds_bucket", "10.0")] == 5
+    assert hist[("taskonomy_job_duration_seconds_bucket", str(float(JOB_DURATION_BUCKETS[-1])))] == 5
+    assert hist[("taskonomy_job_duration_seconds_bucket", "+Inf")] == 6
+    assert hist[("taskonomy_job_duration_seconds_count", None)] == 6
+    assert hist[("taskonomy_job_duration_seconds_sum", None)] == pytest.approx(0.01 + 0.6 + 7 + 99999 + 1)
+    finished = {(s.labels["kind"], s.labels["outcome"]): s.value for s in families["taskonomy_jobs_finished"].samples
+                if s.name.endswith("_total")}
+    assert finished == {("train", "executed"): 5, ("train", "failed"): 1, ("other", "skipped"): 1}
+    names = {s.name for f in families.values() for s in f.samples}
+    assert names <= METRIC_NAMES
+
+
+def test_collector_survives_a_missing_redis() -> None:
+    families = list(RedisJobMetricsCollector("redis://127.0.0.1:1/0").collect())
+    assert [f.name for f in families] == ["taskonomy_job_duration_seconds", "taskonomy_jobs_finished"]
+    assert all(not f.samples for f in families)
+
+
+# -- run bookkeeping, leases, the write-once store -------------------------------------------------
+
+def _job(jid: str, queue: str = "train") -> dict:
+    return {"id": jid, "kind": "noop", "stage": "noop", "queue": queue, "params": {}, "inputs": [],
+            "outputs": [f"noop/{jid}"]}
+
+
+def test_runbook_dispatches_a_diamond_in_order(redis_url: str) -> None:
+    import redis
+
+    r = redis.Redis.from_url(redis_url, decode_responses=True)
+    book = RunBook(r, "e", 1)
+    deps = {"b": ["a"], "c": ["a"], "d": ["b", "c"]}
+    assert book.register([_job(j) for j in "abcd"], deps) == {"noop": 4}
+    assert book.register([_job(j) for j in "abcd"], deps) == {}  # idempotent
+    assert book.roots() == ["a"] and book.ready("abcd") == ["a"]
+    assert book.claim("a", "t1") and book.claim("a", "t1") and not book.claim("a", "t2")
+    assert book.mark_done("a") and not book.mark_done("a")  # a redelivered completion counts once
+    assert book.ready(book.children("a")) == ["b", "c"]
+    book.mark_done("b")
+    assert book.ready(book.children("b")) == []  # d still waits for c
+    book.mark_done("c")
+    assert book.ready(book.children("c")) == ["d"]
+    assert book.producer("noop/d") == "d"
+    book.mark_done("d")
+    assert book.n_done() == book.n_jobs() == 4
+    book.reopen("b")  # b's output was corrupt: runnable again, and sendable again by anyone
+    assert book.ready(["b"]) == ["b"] and book.claim("b", "t9")
+    assert book.claim_finish() and not book.claim_finish()
+
+
+def test_lease_is_exclusive_and_expires(redis_url: str) -> None:
+    import redis
+
+    r = redis.Redis.from_url(redis_url, decode_responses=True)
+    first = Lease(r, "taskonomy:lease:x", seconds=0.3)
+    assert first.acquire()
+    time.sleep(0.5)  # the heartbeat keeps it alive past its ttl
+    assert not Lease(r, "taskonomy:lease:x", seconds=0.3).acquire()
+    first._stop.set()  # a killed holder stops renewing...
+    time.sleep(0.5)
+    second = Lease(r, "taskonomy:lease:x", seconds=0.3)
+    assert second.acquire()  # ...and its lease lapses
+    first.release()  # releasing someone else's lease does nothing
+    assert r.get("taskonomy:lease:x") == second.token
+    second.release()
+    assert r.get("taskonomy:lease:x") is None
+
+
+def test_worker_store_writes_once_and_drops_corrupt_artifacts(redis_url: str, tmp_path: Path) -> None:
+    import redis
+
+    r = redis.Redis.from_url(redis_url, decode_responses=True)
+    store = WorkerStore(str(tmp_path), r=r, count_writes=True)
+    store.put_json("a/x", {"v": 1})
+    store.put_json("a/x", {"v": 1})  # same content under the same key: no second write
+    assert write_counts(r) == {"a/x": 1}
+    store.put_json("a/x", {"v": 2})  # different bytes (a non-deterministic job) are written
+    assert write_counts(r) == {"a/x": 2}
+    assert not store.drop_if_corrupt("a/x") and not store.drop_if_corrupt("a/missing")
+    (tmp_path / "a" / "x").write_bytes(b"rubbish")
+    with pytest.raises(CorruptArtifactError):
+        store.get_json("a/x")
+    assert store.drop_if_corrupt("a/x") and not store.exists("a/x")
+
+
+def test_transient_errors_are_told_apart() -> None:
+    import redis
+
+    assert is_transient(redis.exceptions.ConnectionError("reset"))
+    assert is_transient(ConnectionResetError())
+    assert is_transient(TimeoutError())
+    assert not is_transient(FileNotFoundError("x"))
+    assert not is_transient(InvalidInputError("bad"))
+    assert not is_transient(NotFoundError("nope"))
+    assert not is_transient(ValueError("bug"))
+    from botocore.exceptions import ClientError, EndpointConnectionError
+
+    assert is_transient(EndpointConnectionError(endpoint_url="http://s3"))
+    assert is_transient(ClientError({"Error": {"Code": "SlowDown"}}, "PutObject"))
+    assert not is_transient(ClientError({"Error": {"Code": "AccessDenied"}}, "PutObject"))
+
+
+def test_a_plan_job_extends_the_graph_before_finalize() -> None:
+    from taskonomy.pipeline import ExperimentSpec, build_graph
+
+    spec = ExperimentSpec.parse({"tasks": ["autoencoding", "depth_zbuffer", "normal", "reshading"],
+                                 "splits": {"train": 4, "transfer": 4, "test": 2}, "max_order": 2, "beam": 3})
+    graph = build_graph(spec)
+    plan = next(j for j in graph.order() if j.kind == "plan_higher_order")
+    sources = [c["sources"][0] for c in plan.params["first_order"]][:2]
+    jobs, deps, finals = _expansion(spec.model_dump(mode="json"), plan.to_dict(), {"candidates": [sources]})
+    assert len(jobs) == 1 and jobs[0]["stage"] == "higher_order" and jobs[0]["params"]["sources"] == sources
+    assert plan.id in deps[jobs[0]["id"]]
+    assert finals == [j.id for j in graph.jobs.values() if j.kind == "finalize"]
+    assert _expansion(spec.model_dump(mode="json"), plan.to_dict(), {"candidates": []})[0] == []
