@@ -6,6 +6,8 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from taskonomy.affinity import BUILTIN_TABLES
+
 TaskName = Annotated[str, Field(min_length=1, max_length=64)]
 Cost = Annotated[float, Field(ge=0, le=1e6, allow_inf_nan=False)]
 
@@ -60,7 +62,9 @@ class TaxonomyIn(_In):
 
     table: str = Field(min_length=1, max_length=100,
                        description="paper-16k, paper-1k, paper-base, or the id of a finished experiment",
-                       examples=["paper-16k"])
+                       examples=["paper-16k"],
+                       json_schema_extra={"anyOf": [{"enum": list(BUILTIN_TABLES)},
+                                                    {"pattern": r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,99}$"}]})
     targets: list[TaskName] | None = Field(None, max_length=64,
                                            description="tasks to solve for (default: every target of the table)")
     source_only: list[TaskName] | None = Field(None, max_length=64,

@@ -15,7 +15,8 @@ from taskonomy.affinity import BUILTIN_TABLES
 
 router = APIRouter(prefix="/v1/tables", tags=["taxonomy"])
 TableName = Annotated[str, Path(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,99}$",
-                                description="paper-16k, paper-1k, paper-base or an experiment id")]
+                                description="paper-16k, paper-1k, paper-base or an experiment id",
+                                openapi_examples={n: {"value": n} for n in BUILTIN_TABLES})]
 
 
 @router.get("", response_model=list[TableSummary], dependencies=[Reader],
