@@ -177,19 +177,6 @@ def _room_t(scene: Scene, o: F64, d: F64) -> tuple[F64, NDArray[np.int64]]:
     return t, face
 
 
-def _room_t(scene: Scene, o: F64, d: F64) -> tuple[F64, NDArray[np.int64]]:
-    lo = np.array([-scene.half[0], 0.0, -scene.half[2]])
-    hi = np.array([scene.half[0], 2 * scene.half[1], scene.half[2]])
-    with np.errstate(divide="ignore", invalid="ignore"):
-        ta = (np.where(d > 0, hi, lo) - o) / d
-    ta = np.where(np.isfinite(ta) & (ta > 0), ta, np.inf)
-    axis = ta.argmin(-1)
-    t = np.take_along_axis(ta, axis[:, None], -1)[:, 0]
-    positive = np.take_along_axis(d, axis[:, None], -1)[:, 0] > 0
-    face = 2 * axis + positive  # x-: 0, x+: 1, y- (floor): 2, y+ (ceiling): 3, z-: 4, z+: 5
-    return t, face.astype(np.int64)
-
-
 def occluded(scene: Scene, o: F64, d: F64, dist: F64) -> NDArray[np.bool_]:
     """Whether an object blocks each ray before ``dist`` (shadow and visibility rays)."""
     t, _ = _objects_t(scene, o, d)
