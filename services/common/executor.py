@@ -54,7 +54,8 @@ from taskonomy.store import ArtifactStore
 log = logging.getLogger(__name__)
 
 #: Kind of the synthetic job used by the queue benchmark and the fault tests (sleep, then write
-#: each output as a small JSON artifact; ``params.fail`` makes it raise).
+#: each output as a small JSON artifact; ``params.fail`` makes it raise, ``params.transient = n``
+#: makes its first n attempts raise a transient storage error).
 NOOP = "noop"
 #: How long finished runs' bookkeeping stays in Redis.
 RUN_TTL_SECONDS = 7 * 24 * 3600
@@ -271,6 +272,7 @@ class WorkerStore(ArtifactStore):
         super().__init__(url)
         self._r = r
         self._count = count_writes and r is not None
+        self._prefix = prefix
         self._writes_key = f"{prefix}:writes"
 
     def put_bytes(self, key: str, data: bytes, *, meta: Mapping[str, Any] | None = None) -> str:
@@ -383,6 +385,10 @@ def _run_noop(job: JobDict, store: WorkerStore) -> bool:
     params = job.get("params", {})
     if job["outputs"] and all(store.exists(k) for k in job["outputs"]):
         return False
+    if params.get("transient") and store._r is not None:  # fail the first n attempts like a flaky bucket
+        attempt = int(store._r.hincrby(f"{store._prefix}:noop-attempts", job["id"], 1))
+        if attempt <= int(params["transient"]):
+            raise ConnectionResetError(f"simulated transient storage error (attempt {attempt})")
     if params.get("seconds"):
         time.sleep(float(params["seconds"]))
     if params.get("fail"):

@@ -24,6 +24,7 @@ FAST_ENV = {
     "TASKONOMY_TIME_LIMIT": "150",
     "TASKONOMY_COUNT_WRITES": "1",
     "TASKONOMY_RETRY_BACKOFF": "0.5",
+    "TASKONOMY_MAX_RETRIES": "2",
     "TASKONOMY_TORCH_THREADS": "1",
     "OMP_NUM_THREADS": "1",
 }
@@ -68,7 +69,7 @@ class Worker:
         self._log.close()
 
 
-def noop_graph(n: int, *, seconds: float = 0.0, chain: bool = False, fail: str = "",
+def noop_graph(n: int, *, seconds: float = 0.0, chain: bool = False, fail: str = "", transient: int = 0,
                queue_cycle: tuple[str, ...] = ("train", "transfer"), tag: str = "t") -> dict[str, Any]:
     """A synthetic experiment of ``n`` no-op jobs (a fan-out, or a chain when ``chain``)."""
     jobs, deps = [], {}
@@ -77,6 +78,8 @@ def noop_graph(n: int, *, seconds: float = 0.0, chain: bool = False, fail: str =
         params: dict[str, Any] = {"seconds": seconds}
         if fail and i == n - 1:
             params["fail"] = fail
+        if transient and i == n - 1:
+            params["transient"] = transient
         jobs.append({"id": jid, "kind": "noop", "stage": "noop", "queue": queue_cycle[i % len(queue_cycle)],
                      "params": params, "inputs": [], "outputs": [f"noop/{tag}-{i}"]})
         if chain and i:

@@ -7,10 +7,9 @@ go through the same path in test_pipeline_queue.py.
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -18,7 +17,7 @@ from services.common.executor import cancel_experiment, redis_client, submit, wr
 from services.common.jobmetrics import RedisJobMetricsCollector
 from services.common.state import ExperimentStateStore
 from taskonomy.store import ArtifactStore
-from tests.services.workers._harness import ROOT, Worker, noop_graph, wait_for, wait_terminal
+from tests.services.workers._harness import Worker, noop_graph, wait_for, wait_terminal
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
@@ -90,6 +89,18 @@ def test_a_failing_job_fails_only_its_experiment(state, redis_url, tmp_path: Pat
     assert wait_terminal(state, "good", timeout=60).state == "SUCCEEDED"
 
 
+def test_transient_storage_errors_are_retried_with_backoff(state, redis_url, tmp_path: Path) -> None:
+    store_url = str(tmp_path / "store")
+    submit("flaky", noop_graph(2, chain=True, transient=2, tag="flaky"), broker_url=redis_url, store_url=store_url)
+    submit("broken", noop_graph(2, chain=True, transient=3, tag="broken"), broker_url=redis_url, store_url=store_url)
+    flaky = wait_terminal(state, "flaky", timeout=60)
+    assert flaky.state == "SUCCEEDED", flaky.error  # two failures, two retries (TASKONOMY_MAX_RETRIES=2)
+    assert write_counts(state.r)["noop/flaky-1"] == 1
+    broken = wait_terminal(state, "broken", timeout=60)
+    assert broken.state == "FAILED"
+    assert "after 2 retries" in (broken.error or "") and "simulated transient storage error" in (broken.error or "")
+
+
 def test_cancel_stops_dispatching(state, redis_url, tmp_path: Path) -> None:
     store_url = str(tmp_path / "store")
     submit("c", noop_graph(20, seconds=0.2, chain=True, tag="c"), broker_url=redis_url, store_url=store_url)
@@ -102,9 +113,12 @@ def test_cancel_stops_dispatching(state, redis_url, tmp_path: Path) -> None:
     assert len(ArtifactStore(store_url).list("noop")) < 20
 
 
-def _cli(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "taskonomy", *args], cwd=ROOT, capture_output=True, text=True,
-                          timeout=60)
+def _cli(*args: str) -> Any:
+    from typer.testing import CliRunner
+
+    from taskonomy.cli import build_app
+
+    return CliRunner().invoke(build_app(), list(args))
 
 
 def test_cli_submit_and_status(state, redis_url, tmp_path: Path) -> None:
@@ -112,20 +126,22 @@ def test_cli_submit_and_status(state, redis_url, tmp_path: Path) -> None:
     spec.write_text(json.dumps({"name": "cli", "tasks": ["autoencoding", "depth_zbuffer"],
                                 "splits": {"train": 4, "transfer": 4, "test": 2}}))
     bad = _cli("submit", str(tmp_path / "missing.yaml"), "--broker", redis_url, "--store", str(tmp_path / "s"))
-    assert bad.returncode == 2 and "does not exist" in bad.stderr and len(bad.stderr.strip().splitlines()) == 1
+    assert bad.exit_code == 2 and "does not exist" in bad.stderr and len(bad.stderr.strip().splitlines()) == 1
     unreachable = _cli("status", "x", "--broker", "redis://127.0.0.1:1/0")
-    assert unreachable.returncode == 2 and "cannot reach the broker" in unreachable.stderr
+    assert unreachable.exit_code == 2 and "cannot reach the broker" in unreachable.stderr
     unknown = _cli("status", "nope", "--broker", redis_url)
-    assert unknown.returncode == 2 and "no experiment 'nope'" in unknown.stderr
+    assert unknown.exit_code == 2 and "no experiment 'nope'" in unknown.stderr
     # a real submission: the record is created under the spec's content key and run_experiment is sent
     out = _cli("submit", str(spec), "--broker", redis_url, "--store", str(tmp_path / "s"))
-    assert out.returncode == 0, out.stderr
+    assert out.exit_code == 0, out.stderr
     exp_id = out.stdout.strip()
+    human = _cli("status", exp_id, "--broker", redis_url)
+    assert human.exit_code == 0 and human.stdout.startswith(exp_id)
     from taskonomy.pipeline import ExperimentSpec
 
     assert exp_id == ExperimentSpec.from_file(spec).content_key()
     status = _cli("status", exp_id, "--broker", redis_url, "--json")
-    assert status.returncode == 0, status.stderr
+    assert status.exit_code == 0, status.stderr
     info = json.loads(status.stdout)
     assert info["id"] == exp_id and info["state"] in ("PENDING", "RUNNING", "SUCCEEDED", "FAILED")
     state.request_cancel(exp_id)  # don't leave a real training running in the shared workers
