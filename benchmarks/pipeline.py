@@ -45,7 +45,8 @@ def main() -> None:
     stages = {}
     for stage, secs in st.stage_seconds.items():
         n = st.stage_executed.get(stage, 0)
-        stages[stage] = {"seconds": round(secs, 3), "jobs": n, "jobs_per_s": round(n / secs, 3) if secs > 0 else None}
+        stages[stage] = {"seconds": round(secs, 3), "cpu_seconds": round(st.stage_cpu_seconds.get(stage, 0.0), 3),
+                         "jobs": n, "jobs_per_s": round(n / secs, 3) if secs > 0 else None}
     print(json.dumps({
         "benchmark": "pipeline", "preset": args.preset, "tasks": len(spec.tasks), "size": spec.dataset.size,
         "splits": spec.splits.model_dump(), "jobs": len(st.executed),

@@ -27,6 +27,8 @@ def register(app: typer.Typer) -> None:
                                                                   "replacing the preset's")] = None,
         no_report: Annotated[bool, typer.Option("--no-report", help="skip report.html and its figures")] = False,
         quiet: Annotated[bool, typer.Option("--quiet", help="no progress bars")] = False,
+        threads: Annotated[int | None, typer.Option("--threads", min=1, help="torch CPU threads (default: torch's "
+                                                                             "choice, one per core)")] = None,
     ) -> None:
         """Compute transfers, AHP affinities and the taxonomy; write the table, the taxonomy and a report.
 
@@ -60,6 +62,10 @@ def register(app: typer.Typer) -> None:
         out_dir = check_writable_dir(out)
         validate_experiment(spec, out_dir=out_dir)
         art = ArtifactStore(store or default_store_url(out_dir))
+        if threads is not None:
+            import torch
+
+            torch.set_num_threads(threads)
         t0 = time.perf_counter()
         console.print(f"[bold]taskonomy run[/bold] {spec.name}: {len(spec.tasks)} tasks, "
                       f"{spec.dataset.kind} {spec.dataset.size}px, splits {spec.splits.train}/"
