@@ -38,7 +38,7 @@ SPLITS: tuple[str, ...] = ("train", "transfer", "test")
 #: First sample index of each split; splits never overlap below MAX_SPLIT samples.
 MAX_SPLIT = 10**9
 SPLIT_BASES: dict[str, int] = {"train": 0, "transfer": MAX_SPLIT, "test": 2 * MAX_SPLIT}
-DEFAULT_SHARD_SIZE = 256
+DEFAULT_SHARD_SIZE = 64
 
 
 @dataclass(frozen=True)
@@ -152,6 +152,9 @@ class WorldDataset:
     def split(self, name: SplitName | str, *, keys: Iterable[str] | None = None) -> dict[str, NDArray[np.generic]]:
         """All samples of a split, every key (or only ``keys``) stacked along a leading N axis.
 
+        Decoded to the sample contract's dtypes (float32 images): pass ``keys`` (a task's inputs
+        and target) to keep large splits small in memory.
+
         Raises PreconditionError when a shard was never rendered, CorruptArtifactError when one
         fails its checksum.
         """
@@ -209,10 +212,11 @@ def _progress(enabled: bool, total: int) -> Iterator[Callable[[int], object]]:
     if not enabled or total == 0:
         yield lambda n: None
         return
+    from rich.console import Console
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
     with Progress(TextColumn("rendering"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
-                  transient=False) as bar:
+                  console=Console(stderr=True), transient=False) as bar:
         task = bar.add_task("render", total=total)
         yield lambda n: bar.advance(task, n)
 

@@ -84,34 +84,32 @@ def edge_occlusion(depth: F64, rays: F64, surface: NDArray[np.int64],
     """
     h, w = depth.shape
     out = np.zeros((h, w), dtype=bool)
-    fr = np.array([0.25, 0.5, 0.75])
-    for axis in (0, 1):
-        sl_a = (slice(None, -1), slice(None)) if axis == 0 else (slice(None), slice(None, -1))
-        sl_b = (slice(1, None), slice(None)) if axis == 0 else (slice(None), slice(1, None))
-        za, zb = depth[sl_a], depth[sl_b]
-        cand = (surface[sl_a] != surface[sl_b]) & (np.abs(za - zb) > OCCLUSION_TAU * np.minimum(za, zb))
-        idx = np.nonzero(cand)
-        m = len(idx[0])
-        if m == 0:
-            continue
-        lo_r, hi_r = rays[sl_a][idx], rays[sl_b][idx]
-        lo_z, hi_z = za[idx], zb[idx]
-        ar = np.arange(m)
-        for _ in range(levels):
-            rs = lo_r[:, None, :] + np.concatenate([[0.0], fr, [1.0]])[None, :, None] * (hi_r - lo_r)[:, None, :]
-            zm = depth_along(rs[:, 1:4].reshape(-1, 3)).reshape(m, 3)
-            zs = np.concatenate([lo_z[:, None], zm, hi_z[:, None]], axis=1)
-            steps = np.abs(np.diff(zs, axis=1)) / np.minimum(zs[:, :-1], zs[:, 1:])
-            k = steps.argmax(1)
-            lo_r, hi_r, lo_z, hi_z = rs[ar, k], rs[ar, k + 1], zs[ar, k], zs[ar, k + 1]
-        jump = np.abs(hi_z - lo_z) > 0.5 * OCCLUSION_TAU * np.minimum(lo_z, hi_z)
-        near_a = za[idx] < zb[idx]
-        ia = tuple(i[jump & near_a] for i in idx)
-        ib = tuple(i[jump & ~near_a] for i in idx)
-        oa = out[sl_a]
-        ob = out[sl_b]
-        oa[ia] = True
-        ob[ib] = True
+    # candidate pairs of both axes: flat pixel indices (a, b) with b the right / lower neighbour
+    flat_z = depth.ravel()
+    flat_s = surface.ravel()
+    idx = np.arange(h * w).reshape(h, w)
+    pa = np.concatenate([idx[:-1, :].ravel(), idx[:, :-1].ravel()])
+    pb = np.concatenate([idx[1:, :].ravel(), idx[:, 1:].ravel()])
+    za, zb = flat_z[pa], flat_z[pb]
+    cand = (flat_s[pa] != flat_s[pb]) & (np.abs(za - zb) > OCCLUSION_TAU * np.minimum(za, zb))
+    pa, pb, za, zb = pa[cand], pb[cand], za[cand], zb[cand]
+    m = len(pa)
+    if m == 0:
+        return out.astype(np.float32)
+    flat_r = rays.reshape(-1, 3)
+    lo_r, hi_r, lo_z, hi_z = flat_r[pa], flat_r[pb], za, zb
+    ar = np.arange(m)
+    fr = np.array([0.0, 0.25, 0.5, 0.75, 1.0])[None, :, None]
+    for _ in range(levels):
+        rs = lo_r[:, None, :] + fr * (hi_r - lo_r)[:, None, :]
+        zm = depth_along(rs[:, 1:4].reshape(-1, 3)).reshape(m, 3)
+        zs = np.concatenate([lo_z[:, None], zm, hi_z[:, None]], axis=1)
+        steps = np.abs(np.diff(zs, axis=1)) / np.minimum(zs[:, :-1], zs[:, 1:])
+        k = steps.argmax(1)
+        lo_r, hi_r, lo_z, hi_z = rs[ar, k], rs[ar, k + 1], zs[ar, k], zs[ar, k + 1]
+    jump = np.abs(hi_z - lo_z) > 0.5 * OCCLUSION_TAU * np.minimum(lo_z, hi_z)
+    flat_out = out.ravel()
+    flat_out[np.where(za < zb, pa, pb)[jump]] = True
     return out.astype(np.float32)
 
 
