@@ -19,18 +19,16 @@ import numpy as np
 from services.solver.generated import solver_pb2 as pb
 from taskonomy.affinity import KINDS, TransferRow, TransferTable
 from taskonomy.errors import InvalidInputError
-from taskonomy.selection import TaxonomyProblem, TaxonomySolution
+from taskonomy.selection import OBJECTIVES, TaxonomyProblem, TaxonomySolution
 
 #: Problem fields of :class:`~taskonomy.selection.TaxonomyProblem` that a request may set.
 PROBLEM_FIELDS = (
     "targets", "source_only", "target_only", "budget", "max_order", "objective",
     "supervision_cost", "transfer_cost", "task_value",
 )
-OBJECTIVES = ("affinity", "gain", "quality")
 STATUSES = ("OPTIMAL", "INFEASIBLE")
 #: Most bootstrap resamples one request may ask for (each costs one AHP solve per target).
 MAX_BOOTSTRAP = 10_000
-
 
 
 # ------------------------------------------------------------------------------------ enums
@@ -63,9 +61,9 @@ def objective_from_proto(value: int, *, field: str) -> str:
     return _enum_from_proto(pb.Objective, value, prefix="OBJECTIVE_", field=field, default="affinity")
 
 
-def objective_to_proto(objective: str) -> int:
+def objective_to_proto(objective: str, *, field: str = "problem.objective") -> int:
     if objective not in OBJECTIVES:
-        raise InvalidInputError(f"objective: unknown {objective!r}; allowed: {', '.join(OBJECTIVES)}")
+        raise InvalidInputError(f"{field}: unknown {objective!r}; allowed: {', '.join(OBJECTIVES)}")
     return int(pb.Objective.Value("OBJECTIVE_" + objective.upper()))
 
 
@@ -177,6 +175,9 @@ def _problem_values(problem: TaxonomyProblem | Mapping[str, Any] | None) -> dict
 def problem_to_proto(problem: TaxonomyProblem | Mapping[str, Any] | None) -> pb.TaxonomyProblem:
     """A request's problem from a core problem or a mapping of its fields (absent = default)."""
     v = _problem_values(problem)
+    for name in ("targets", "source_only", "target_only"):
+        if isinstance(v.get(name), str):
+            raise InvalidInputError(f"problem.{name}: must be a list of task names, got the string {v[name]!r}")
     msg = pb.TaxonomyProblem()
     for name in ("targets", "source_only"):
         if v.get(name) is not None:

@@ -155,6 +155,10 @@ def test_client_raises_the_cores_exceptions(client: SolverClient) -> None:
         client.solve_taxonomy("paper-base", {"targets": ["telepathy"]})
     with pytest.raises(InvalidInputError, match="problem: unknown field"):
         client.solve_taxonomy("paper-base", {"budjet": 3})
+    with pytest.raises(InvalidInputError, match=r"^problem\.targets: must be a list"):
+        client.solve_taxonomy("paper-base", {"targets": "rgb2sfnorm"})
+    with pytest.raises(InvalidInputError, match=r"^problem\.objective: unknown 'speed'"):
+        client.solve_taxonomy("paper-base", {"objective": "speed"})
 
 
 class _Custom(PreconditionError):
