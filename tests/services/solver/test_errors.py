@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import logging
 import math
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any, cast
 
 import grpc
@@ -12,7 +14,7 @@ import pytest
 from services.solver.client import SolverClient
 from services.solver.generated import solver_pb2 as pb
 from services.solver.generated import solver_pb2_grpc as pb_grpc
-from services.solver.server import status_for
+from services.solver.server import _rpc, status_for
 from taskonomy.errors import (
     CorruptArtifactError,
     InvalidInputError,
@@ -178,3 +180,27 @@ class _Custom(PreconditionError):
 )
 def test_status_mapping(exc: TaskonomyError, code: grpc.StatusCode) -> None:
     assert status_for(exc) == code
+
+
+class _Broken(pb_grpc.SolverServiceServicer):
+    """A servicer whose handler fails unexpectedly, wrapped by the same decorator as the real one."""
+
+    @_rpc
+    def SolveTaxonomy(self, request: Any, context: grpc.ServicerContext) -> Any:  # noqa: N802
+        raise ZeroDivisionError("secret internal detail")
+
+
+def test_unexpected_errors_are_internal_with_a_generic_message(caplog: pytest.LogCaptureFixture) -> None:
+    server = grpc.server(ThreadPoolExecutor(max_workers=1))
+    pb_grpc.add_SolverServiceServicer_to_server(_Broken(), server)
+    port = server.add_insecure_port("127.0.0.1:0")
+    server.start()
+    try:
+        with grpc.insecure_channel(f"127.0.0.1:{port}") as channel, caplog.at_level(logging.ERROR):
+            code, message = _code_and_message(pb_grpc.SolverServiceStub(channel).SolveTaxonomy,
+                                              pb.SolveTaxonomyRequest(table_name="paper-16k"))
+    finally:
+        server.stop(None)
+    assert code == grpc.StatusCode.INTERNAL
+    assert "secret" not in message and "internal error" in message
+    assert "ZeroDivisionError: secret internal detail" in caplog.text  # the traceback is logged
