@@ -9,13 +9,20 @@ speedup, and the machine (platform, CPU count, torch threads).
 
 from __future__ import annotations
 
-import argparse
-import json
-import os
-import platform
-import time
-from concurrent.futures import ProcessPoolExecutor
-from multiprocessing import get_context
+import sys
+from pathlib import Path
+
+# a script's folder comes first on sys.path: keep sibling benchmark modules (e.g. one named like a
+# standard-library module) from shadowing the standard library
+sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != Path(__file__).resolve().parent]
+
+import argparse  # noqa: E402
+import json  # noqa: E402
+import os  # noqa: E402
+import platform  # noqa: E402
+import time  # noqa: E402
+from concurrent.futures import ProcessPoolExecutor  # noqa: E402
+from multiprocessing import get_context  # noqa: E402
 
 
 def _render(size: int, start: int, count: int) -> int:
