@@ -38,7 +38,7 @@ from services.common.metrics import SOLVER_LATENCY
 from services.solver import convert
 from services.solver.generated import solver_pb2 as pb
 from services.solver.generated import solver_pb2_grpc as pb_grpc
-from taskonomy.affinity import TransferTable
+from taskonomy.affinity import TargetAffinity, TransferTable
 from taskonomy.errors import CorruptArtifactError, InvalidInputError, NotFoundError, PreconditionError, TaskonomyError
 from taskonomy.selection import TaxonomyProblem
 
@@ -201,6 +201,62 @@ class SolverClient:
             }
             for t in response.targets
         ]
+
+    def target_affinity(
+        self,
+        losses: np.ndarray,
+        *,
+        self_index: int | None,
+        pixels_index: int | None,
+        bootstrap: int = 0,
+        seed: int = 0,
+        confidence: float = 0.95,
+        timeout_s: float | None = None,
+    ) -> TargetAffinity:
+        """Drop-in for :func:`taskonomy.affinity.target_affinity`, computed by the service.
+
+        Same arguments (``losses``: candidates x images) and the same result, value for value
+        (except ``win_rates_low/high``, which are not sent); for the pipeline's finalize job when a
+        solver address is configured.
+        """
+        arr = np.asarray(losses, dtype=np.float64)
+        if arr.ndim != 2:
+            raise InvalidInputError(f"losses: must be a 2-D array (candidates x images), got shape {arr.shape}")
+        n = arr.shape[0]
+        for name, index in (("self_index", self_index), ("pixels_index", pixels_index)):
+            if index is not None and not 0 <= index < n:
+                raise InvalidInputError(f"{name}: must be a row index in [0, {n}), got {index}")
+        kinds = ["first_order"] * n  # only the two baselines' kinds matter to the computation
+        if self_index is not None:
+            kinds[self_index] = "self_full_supervision"
+        if pixels_index is not None:
+            kinds[pixels_index] = "pixels_scratch_baseline"
+        target = {"target": "target", "candidates": [
+            {"sources": [f"candidate{i}"], "kind": kinds[i], "losses": arr[i]} for i in range(n)
+        ]}
+        [out] = self.compute_affinity([target], bootstrap=bootstrap, seed=seed, confidence=confidence,
+                                      timeout_s=timeout_s)
+        cands = out["candidates"]
+
+        def column(name: str) -> np.ndarray | None:
+            values = [c[name] for c in cands]
+            if all(v is None for v in values):
+                return None
+            return np.array([np.nan if v is None else v for v in values], dtype=np.float64)
+
+        result = TargetAffinity(
+            affinity=np.array([np.nan if c["affinity"] is None else c["affinity"] for c in cands]),
+            gain=column("gain") if pixels_index is not None else None,
+            quality=column("quality") if self_index is not None else None,
+            win_rates=np.array([c["win_rates"] for c in cands], dtype=np.float64),
+            consistency_ratio=float(out["consistency_ratio"]),
+            bootstrap=int(bootstrap),
+            confidence=confidence,
+        )
+        if bootstrap:
+            for name in ("affinity_low", "affinity_high", "gain_low", "gain_high", "quality_low", "quality_high"):
+                setattr(result, name, column(name))
+        return result
 
     def health(self, service: str = "", *, timeout_s: float | None = None) -> str:
         """The server's health status name (``SERVING``, ``NOT_SERVING``, ...) for ``service``

@@ -97,3 +97,20 @@ def test_the_message_limit_is_enforced() -> None:
         assert info.value.code == grpc.StatusCode.RESOURCE_EXHAUSTED
     finally:
         server.stop(grace=None).wait(5)
+
+
+@pytest.mark.parametrize(("bootstrap", "self_index", "pixels_index"), [(0, 0, 5), (30, 0, 5), (0, None, None)])
+def test_target_affinity_is_a_drop_in_for_the_core(client: SolverClient, bootstrap: int, self_index: int | None,
+                                                   pixels_index: int | None) -> None:
+    losses = _losses(seed=4, images=120)
+    kw: dict[str, Any] = {"self_index": self_index, "pixels_index": pixels_index, "bootstrap": bootstrap,
+                          "seed": 7, "confidence": 0.8}
+    remote, local = client.target_affinity(losses, **kw), target_affinity(losses, **kw)
+    for name in ("affinity", "gain", "quality", "win_rates", "affinity_low", "affinity_high", "gain_low",
+                 "gain_high", "quality_low", "quality_high"):
+        a, b = getattr(remote, name), getattr(local, name)
+        assert (a is None) == (b is None), name
+        if a is not None:
+            np.testing.assert_array_equal(a, b, err_msg=name)
+    assert remote.consistency_ratio == local.consistency_ratio
+    assert (remote.bootstrap, remote.confidence) == (local.bootstrap, local.confidence)
