@@ -54,18 +54,22 @@ def test_graceful_stop_lets_an_in_flight_call_finish() -> None:
     server, port = create_server("127.0.0.1:0", max_workers=2)
     server.start()
     result: dict[str, Any] = {}
+    client = SolverClient(f"127.0.0.1:{port}", timeout_s=60, retries=0)
+    t0 = time.monotonic()
+    client.sweep_budgets("paper-16k")  # 22 solves; warm, and timed so the stop lands mid-call
+    duration = time.monotonic() - t0
 
     def call() -> None:
-        with SolverClient(f"127.0.0.1:{port}", timeout_s=60, retries=0) as c:
-            result["solutions"] = c.sweep_budgets("paper-16k")  # 22 solves: about a second
+        result["solutions"] = client.sweep_budgets("paper-16k")
         result["done_at"] = time.monotonic()
 
     caller = threading.Thread(target=call)
     caller.start()
-    time.sleep(0.2)
+    time.sleep(duration / 4)
     stop_at = time.monotonic()
     server.stop(grace=60).wait(60)
     caller.join(60)
+    client.close()
     assert result["done_at"] > stop_at, "the call ended before the stop began: nothing was tested"
     assert [s["status"] for s in result["solutions"]][-1] == "OPTIMAL"
 
