@@ -110,3 +110,17 @@ def relative_pose(r_a: F64, c_a: F64, r_b: F64, c_b: F64) -> F64:
     r_ab = r_a.T @ r_b
     t_ab = r_a.T @ (c_b - c_a)
     return np.concatenate([matrix_to_rotvec(r_ab), t_ab])
+
+
+def mul3(a: F64, m: F64) -> F64:
+    """``a @ m`` for ``a`` of shape ``(..., 3)`` and ``m`` of shape ``(3, K)``, without BLAS.
+
+    The ray caster multiplies tall arrays by 3-row matrices; multithreaded BLAS spends more
+    time synchronising threads on such shapes than computing, so these products are written out.
+    """
+    return a[..., 0, None] * m[0] + a[..., 1, None] * m[1] + a[..., 2, None] * m[2]
+
+
+def outer3(u: F64, d: F64) -> F64:
+    """``u @ d.T`` for ``u`` of shape ``(P, 3)`` and ``d`` of shape ``(N, 3)``, as ``(P, N)``, without BLAS."""
+    return u[:, 0, None] * d[:, 0] + u[:, 1, None] * d[:, 1] + u[:, 2, None] * d[:, 2]

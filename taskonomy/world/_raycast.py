@@ -24,6 +24,7 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.typing import NDArray
 
+from taskonomy.world._geometry import mul3, outer3
 from taskonomy.world._scene import N_ROOM_FACES, Scene
 
 F64 = NDArray[np.float64]
@@ -49,7 +50,7 @@ def _yaw_matrix(yaw: float) -> F64:
 
 def _sphere_t(o: F64, d: F64, c: F64, r: float) -> F64:
     oc = o - c
-    b = np.einsum("ij,ij->i", oc, d) if oc.ndim == 2 else d @ oc
+    b = np.einsum("ij,ij->i", oc, d) if oc.ndim == 2 else d[:, 0] * oc[0] + d[:, 1] * oc[1] + d[:, 2] * oc[2]
     cc = (oc * oc).sum(-1) - r * r
     disc = b * b - cc
     with np.errstate(invalid="ignore"):
@@ -59,8 +60,8 @@ def _sphere_t(o: F64, d: F64, c: F64, r: float) -> F64:
 
 def _box_t(o: F64, d: F64, c: F64, h: F64, yaw: float) -> F64:
     rot = _yaw_matrix(yaw)
-    lo = ((o - c) @ rot).T  # world -> local: rot^T (o - c); rows are the local axes
-    ld = rot.T @ d.T
+    lo = mul3(o - c, rot).T  # world -> local: rot^T (o - c); rows are the local axes
+    ld = mul3(d, rot).T
     tmin = np.full(len(d), -np.inf)
     tmax = np.full(len(d), np.inf)
     with np.errstate(divide="ignore", invalid="ignore"):
@@ -133,11 +134,11 @@ def _objects_t(scene: Scene, o: F64, d: F64) -> tuple[F64, NDArray[np.int64]]:
         v = bc - o[None, :]
         dist = np.linalg.norm(v, axis=-1)
         cos_t = np.where(dist > br, np.sqrt(np.clip(1.0 - (br / np.maximum(dist, 1e-12)) ** 2, 0.0, 1.0)), -2.0)
-        cand = (v / np.maximum(dist, 1e-12)[:, None]) @ d.T >= cos_t[:, None]
+        cand = outer3(v / np.maximum(dist, 1e-12)[:, None], d) >= cos_t[:, None]
     else:
         d_o = np.einsum("ij,ij->i", d, o)
-        b = d_o[None, :] - bc @ d.T
-        cc = np.einsum("ij,ij->i", o, o)[None, :] - 2.0 * (bc @ o.T) + ((bc * bc).sum(-1) - br * br)[:, None]
+        b = d_o[None, :] - outer3(bc, d)
+        cc = np.einsum("ij,ij->i", o, o)[None, :] - 2.0 * outer3(bc, o) + ((bc * bc).sum(-1) - br * br)[:, None]
         # the far root -b + sqrt(disc) is positive iff b < 0 or the origin is inside (cc < 0)
         cand = (b * b > cc) & ((b < 0) | (cc < 0))
     for k, p in enumerate(scene.primitives):
@@ -238,12 +239,12 @@ def attributes(scene: Scene, o: F64, d: F64, t: F64, surface: NDArray[np.int64])
             local[rows] = pt - c
         elif p.kind == "box":
             rot = _yaw_matrix(p.yaw)
-            lp = (pt - c) @ rot
+            lp = mul3(pt - c, rot)
             rel = np.abs(lp) / np.asarray(p.size)
             ax = rel.argmax(-1)
             lnn = np.zeros_like(lp)
             lnn[np.arange(len(rows)), ax] = np.sign(lp[np.arange(len(rows)), ax])
-            normal[rows] = lnn @ rot.T
+            normal[rows] = mul3(lnn, rot.T)
             dom[rows] = ax
             local[rows] = lp
         else:

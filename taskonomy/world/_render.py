@@ -31,6 +31,7 @@ from taskonomy.world._geometry import (
     focal_length,
     intrinsics,
     look_at,
+    mul3,
     pixel_rays,
     relative_pose,
     rotvec_to_matrix,
@@ -83,7 +84,7 @@ def _probe(scene: Scene, cam: Camera, pixels: F64, size: int) -> F64:
     f = focal_length(size, cam.fov_deg)
     d = np.stack([(pixels[:, 0] - size / 2) / f, (pixels[:, 1] - size / 2) / f, np.ones(len(pixels))], -1)
     d = d / np.linalg.norm(d, axis=-1, keepdims=True)
-    hit = cast(scene, cam.centre, d @ cam.rotation.T)
+    hit = cast(scene, cam.centre, mul3(d, cam.rotation.T))
     return hit.point
 
 
@@ -163,7 +164,7 @@ def _cast_views(scene: Scene, cams: list[Camera], size: int) -> tuple[Hit, F64]:
     dirs, norms = [], []
     for cam in cams:
         d, nrm = _unit_rays(size, cam.fov_deg)
-        dirs.append(d @ cam.rotation.T)
+        dirs.append(mul3(d, cam.rotation.T))
         norms.append(nrm)
     return cast_views(scene, [c.centre for c in cams], dirs), np.concatenate(norms)
 
@@ -178,12 +179,12 @@ def _geometry_labels(scene: Scene, cam: Camera, hit: Hit, norms: F64, size: int)
     r = cam.rotation
     t = hit.t[:n]
     depth_z = (t / norms[:n]).reshape(size, size)
-    normal_cam = (hit.normal[:n] @ r).reshape(size, size, 3)
+    normal_cam = mul3(hit.normal[:n], r).reshape(size, size, 3)
     rays = pixel_rays(size, cam.fov_deg).reshape(size, size, 3)
 
     def depth_along(cam_rays: F64) -> F64:
         nrm = np.linalg.norm(cam_rays, axis=-1)
-        t_sub, _ = closest(scene, cam.centre, (cam_rays / nrm[:, None]) @ r.T)
+        t_sub, _ = closest(scene, cam.centre, mul3(cam_rays / nrm[:, None], r.T))
         return t_sub / nrm
 
     surface = hit.surface[:n].reshape(size, size)
@@ -194,7 +195,7 @@ def _geometry_labels(scene: Scene, cam: Camera, hit: Hit, norms: F64, size: int)
         "principal_curvature": _chw(hit.curvature[:n], size),
         "edge_occlusion": _labels.edge_occlusion(depth_z, rays, surface, depth_along)[None],
         "keypoints3d": _labels.keypoints3d(depth_z, normal_cam, focal=focal_length(size, cam.fov_deg))[None],
-        "points": ((hit.point[:n] - cam.centre) @ r).reshape(size, size, 3),
+        "points": mul3(hit.point[:n] - cam.centre, r).reshape(size, size, 3),
         "surface": surface,
     }
 
@@ -255,7 +256,7 @@ def render_sample(spec: WorldSpec, index: int) -> dict[str, NDArray[np.generic]]
 
     # --- image-based labels ---------------------------------------------------------------
     rgb_hwc = colour[:n].reshape(s, s, 3)
-    gray = rgb_hwc @ np.array([0.299, 0.587, 0.114])
+    gray = 0.299 * rgb_hwc[..., 0] + 0.587 * rgb_hwc[..., 1] + 0.114 * rgb_hwc[..., 2]
     out["edge_texture"] = _labels.edge_texture(gray)[None]
     out["keypoints2d"] = _labels.keypoints2d(gray)[None]
     out["segment_unsup2d"] = _labels.segment_unsup2d(rgb_hwc)
