@@ -30,7 +30,7 @@ def test_health_reports_serving(address: str, client: SolverClient) -> None:
 
 
 def test_health_is_not_serving_while_shutting_down() -> None:
-    server, port = create_server("127.0.0.1:0", max_workers=2, drain_s=0.5)
+    server, port = create_server("127.0.0.1:0", max_workers=2, drain_s=1.5)
     server.start()
     seen: list[int] = []
     with grpc.insecure_channel(f"127.0.0.1:{port}") as channel:
