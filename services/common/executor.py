@@ -389,10 +389,16 @@ def _run_noop(job: JobDict, store: WorkerStore) -> bool:
         attempt = int(store._r.hincrby(f"{store._prefix}:noop-attempts", job["id"], 1))
         if attempt <= int(params["transient"]):
             raise ConnectionResetError(f"simulated transient storage error (attempt {attempt})")
+    missing = [k for k in job["inputs"] if not store.exists(k)]
+    if missing:
+        raise PreconditionError(f"job {job['id']} ({job['kind']}) is missing {len(missing)} input artifact(s), "
+                                f"e.g. {missing[0]!r}")
     if params.get("seconds"):
         time.sleep(float(params["seconds"]))
+    for key in job["inputs"]:  # read (and so verify) the inputs, like a real job
+        store.get_bytes(key)
     if params.get("fail"):
-        raise PreconditionError(str(params["fail"]))
+        raise RuntimeError(str(params["fail"]))
     for key in job["outputs"]:
         store.put_json(key, {"job": job["id"], "params": params})
     return True
@@ -508,6 +514,13 @@ class JobRunner:
                 log.info("experiment %s SUCCEEDED (%s)", book.exp_id, results["jobs"])
             book.expire()
 
+    def inputs_pending(self, book: RunBook, job: JobDict, store: WorkerStore) -> bool:
+        """True when a missing input of ``job`` is produced by a job of this run not done yet
+        (it was re-opened because its artifact was corrupt)."""
+        missing = [k for k in job["inputs"] if not store.exists(k)]
+        producers = [book.producer(k) for k in missing]
+        return bool(missing) and all(p is not None and not book.is_done(p) for p in producers)
+
     def recompute_inputs(self, book: RunBook, job: JobDict, store: WorkerStore, store_url: str, token: str) -> bool:
         """After a CorruptArtifactError: drop corrupt inputs, re-send their producers. False if none found."""
         bad = [k for k in job["inputs"] if store.drop_if_corrupt(k)]
@@ -587,6 +600,19 @@ def register_tasks(app: Any) -> None:
         except CorruptArtifactError as exc:
             if runner.recompute_inputs(book, job, store, store_url, token):
                 return "requeued"
+            if runner.inputs_pending(book, job, store):  # another job is recomputing the input: come back later
+                app.send_task(RUN_JOB, args=[exp_id, run, job, store_url], queue=job["queue"], countdown=2.0,
+                              task_id=token)
+                return "waiting"
+            runner.fail(book, job, f"job {job['id']} ({job['kind']}) failed: {exc}")
+            record_job(ctx.r, kind=job["kind"], outcome="failed", seconds=time.perf_counter() - t0,
+                       prefix=ctx.settings.state_prefix)
+            return "failed"
+        except (PreconditionError, NotFoundError) as exc:
+            if runner.inputs_pending(book, job, store):  # an input is being recomputed: come back later
+                app.send_task(RUN_JOB, args=[exp_id, run, job, store_url], queue=job["queue"], countdown=2.0,
+                              task_id=token)
+                return "waiting"
             runner.fail(book, job, f"job {job['id']} ({job['kind']}) failed: {exc}")
             record_job(ctx.r, kind=job["kind"], outcome="failed", seconds=time.perf_counter() - t0,
                        prefix=ctx.settings.state_prefix)
