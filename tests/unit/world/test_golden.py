@@ -1,0 +1,32 @@
+"""Golden facts of a few renders: a change of the world must bump WORLD_VERSION (and these values).
+
+The values are coarse on purpose (rounded depths, label histograms) so that they hold across
+platforms while still catching any change of the scene sampler, the cameras or the labels.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from taskonomy.world import WORLD_VERSION, WorldSpec, render_sample
+
+GOLDEN = {
+    # index: (class_scene, jigsaw, point_matching, centre z-depth, semantic histogram, room half extents)
+    0: (5, 60, 0.0, 1.6795, [79, 156, 0, 0, 21, 0, 0, 0, 0, 0, 0], [1.8231, 1.2123, 2.1777]),
+    1: (3, 11, 1.0, 3.9492, [183, 34, 16, 10, 0, 13, 0, 0, 0, 0, 0], [3.1391, 1.4403, 2.58]),
+    2: (5, 23, 1.0, 1.3541, [158, 47, 0, 0, 0, 0, 0, 51, 0, 0, 0], [2.0031, 1.3804, 2.3634]),
+}
+
+
+@pytest.mark.parametrize("index", sorted(GOLDEN))
+def test_golden_renders(index: int) -> None:
+    assert WORLD_VERSION == 1, "the world changed: update GOLDEN for the new version"
+    s = render_sample(WorldSpec(seed=0, size=16), index)
+    scene, jig, match, depth, hist, extents = GOLDEN[index]
+    assert int(s["class_scene"]) == scene
+    assert int(s["jigsaw"]) == jig
+    assert float(s["point_matching"][0]) == match
+    assert np.isclose(s["depth_zbuffer"][0, 7:9, 7:9].mean(), depth, atol=2e-4)
+    assert np.bincount(s["segment_semantic"].ravel(), minlength=11).tolist() == hist
+    assert np.allclose(s["room_layout"][3:6], extents, atol=2e-4)
