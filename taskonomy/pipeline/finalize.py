@@ -39,40 +39,10 @@ def target_candidates(params: Mapping[str, Any], store: ArtifactStore, target: s
 
 
 def affinity_function() -> Any:
-    """``taskonomy.affinity.target_affinity``, or the minimal AHP below where that is missing."""
-    try:
-        from taskonomy.affinity import target_affinity
+    """The AHP of one target: :func:`taskonomy.affinity.target_affinity`."""
+    from taskonomy.affinity import target_affinity
 
-        return target_affinity
-    except ImportError:
-        return _basic_target_affinity
-
-
-class _BasicAffinity:
-    def __init__(self, **kw: Any) -> None:
-        self.__dict__.update(kw)
-
-
-def _basic_target_affinity(losses: np.ndarray, *, self_index: int | None, pixels_index: int | None,
-                           bootstrap: int = 0, seed: int = 0) -> Any:
-    """AHP of DESIGN.md §2.3 over the candidates (every row but ``pixels_index``).
-
-    ``W[i, j]`` = fraction of images with ``L[i] < L[j]`` (``W[i, i] = 0.5``), clipped to
-    [0.001, 0.999]; ``W' = W / W^T``; affinity = principal eigenvector of ``W'``, summing to 1.
-    Gain = unclipped win rate against ``pixels``, quality = against ``self``.
-    """
-    n = losses.shape[0]
-    raw = (losses[:, None, :] < losses[None, :, :]).mean(axis=2)
-    np.fill_diagonal(raw, 0.5)
-    idx = [i for i in range(n) if i != pixels_index]
-    w = np.clip(raw[np.ix_(idx, idx)], 0.001, 0.999)
-    ratio = w / w.T
-    vals, vecs = np.linalg.eig(ratio)
-    v = np.abs(np.real(vecs[:, int(np.argmax(np.real(vals)))]))
-    aff = v / v.sum()
-    gain = raw[idx, pixels_index] if pixels_index is not None else np.full(len(idx), np.nan)
-    quality = raw[idx, self_index] if self_index is not None else None
-    return _BasicAffinity(affinity=aff, gain=gain, quality=quality, win_rates=raw[np.ix_(idx, idx)])
+    return target_affinity
 
 
 def table_sources(target: str, cand: Mapping[str, Any]) -> tuple[str, ...]:
@@ -121,7 +91,7 @@ def finalize(params: Mapping[str, Any], store: ArtifactStore) -> None:
             "affinity": aff[: len(cands)].tolist(), "gain": gain[: len(cands)].tolist(),
             "quality": None if quality is None else quality[: len(cands)].tolist(),
             "mean_loss": [float(x.mean()) for x in stacked], "pixels_mean_loss": float(pixels.mean()),
-            "win_rates": np.asarray(res.win_rates).tolist(),
+            "win_rates": np.asarray(res.win_rates)[: len(cands), : len(cands)].tolist(),
             "consistency_ratio": _float_or_none(getattr(res, "consistency_ratio", None)),
             "preview": params.get("previews", {}).get(target),
         }
