@@ -108,3 +108,32 @@ def test_alias_mapping_both_ways() -> None:
     assert "normal" in ours.targets() and "rgb2sfnorm" not in ours.targets()
     assert "class_selected" in ours.tasks()  # unknown to the registry: kept as is
     assert ours.to_paper_names() == table
+
+
+def test_json_list_form_parquet_garbage_and_missing_columns(tmp_path: Path) -> None:
+    rows = TransferTable.from_rows(_rows()).to_records()
+    path = tmp_path / "rows.json"
+    import json
+
+    path.write_text(json.dumps(rows))
+    assert TransferTable.read(path) == TransferTable.from_rows(_rows())
+    assert load_table(str(path)) == TransferTable.from_rows(_rows())
+    bad = tmp_path / "bad.parquet"
+    bad.write_bytes(b"not parquet at all")
+    with pytest.raises(InvalidInputError, match="not a readable Parquet file"):
+        TransferTable.read(bad)
+    with pytest.raises(InvalidInputError, match="missing column"):
+        TransferTable.read(io.StringIO("target,kind\nnormal,first_order\n"), format="csv")
+    with pytest.raises(InvalidInputError, match="no rows"):
+        TransferTable.from_rows([])
+
+
+def test_resolve_task_name() -> None:
+    from taskonomy.affinity import resolve_task_name
+
+    known = load_table("paper-16k").tasks()
+    assert resolve_task_name("normal", known) == "rgb2sfnorm"
+    assert resolve_task_name("rgb2sfnorm", known) == "rgb2sfnorm"
+    assert resolve_task_name("class_selected", known) == "class_selected"
+    with pytest.raises(InvalidInputError, match=r"targets: unknown task 'normals' \(did you mean"):
+        resolve_task_name("normals", [*known, "normals_x"], field="targets")
