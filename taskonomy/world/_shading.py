@@ -55,9 +55,9 @@ def albedo(scene: Scene, hit: Hit) -> F64:
 def shading(scene: Scene, hit: Hit, *, ambient: float) -> F64:
     """Lambertian shading of every hit under the scene's point light, with cast shadows, in [0, 1]."""
     to_light = np.asarray(scene.light) - hit.point
-    dist = np.linalg.norm(to_light, axis=-1)
+    dist = np.sqrt(np.einsum("ij,ij->i", to_light, to_light))
     l_dir = to_light / dist[:, None]
-    ndl = np.clip((hit.normal * l_dir).sum(-1), 0.0, None)
+    ndl = np.clip(np.einsum("ij,ij->i", hit.normal, l_dir), 0.0, None)
     lit = np.nonzero(ndl > 0)[0]
     if len(lit):
         # shadow rays are cast from the light (one shared origin) towards the lit points: a point

@@ -9,7 +9,7 @@ import sys
 import numpy as np
 import pytest
 
-from taskonomy.tasks import BUILTIN_TASKS, IMAGE_KEYS, OBJECT_CATEGORIES, SEMANTIC_CLASSES, TaskSpec
+from taskonomy.tasks import BUILTIN_TASKS, IMAGE_KEYS, OBJECT_CATEGORIES, SEMANTIC_CLASSES, TaskSpec, registry
 from taskonomy.world import (
     VIEW_KEYS,
     apply_jigsaw,
@@ -27,8 +27,10 @@ from .conftest import SIZE
 UNIT_MAPS = {"edge_texture", "edge_occlusion", "keypoints2d", "keypoints3d", "reshading"}
 
 
-@pytest.mark.parametrize("task", BUILTIN_TASKS, ids=lambda t: t.name)
+@pytest.mark.parametrize("task", list(registry()), ids=lambda t: t.name)
 def test_every_task_gets_its_inputs_and_target(task: TaskSpec, samples: list[dict[str, np.ndarray]]) -> None:
+    if task not in BUILTIN_TASKS:
+        pytest.skip(f"plugin task {task.name} is not rendered by the built-in world")
     for s in samples:
         for key in task.inputs:
             img = s[key]
