@@ -38,6 +38,9 @@ class GatewayContext:
         self._taxonomy: TaxonomyService | None = None
         self._job_metrics: CollectorRegistry | None = None
         self._stores: dict[str, ArtifactStore] = {}
+        from services.gateway.metrics import WorkerCounter
+
+        self.workers = WorkerCounter(self, period_s=settings.workers_refresh_s)
 
     # -- Redis / state ---------------------------------------------------------------------
     @property
@@ -134,6 +137,7 @@ class GatewayContext:
             return self._taxonomy
 
     def close(self) -> None:
+        self.workers.stop()
         with self._lock:
             if self._solver is not None:
                 self._solver.close()

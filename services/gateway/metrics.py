@@ -5,7 +5,8 @@ shared state refreshed from Redis at scrape time.
   queue as a list named after it, plus one list per priority step, which are added in);
 - ``taskonomy_experiments{state}``: experiments by state, from the state store;
 - ``taskonomy_jobs{state}`` (pending, done, failed) and ``taskonomy_experiment_progress_ratio{stage}``:
-  over the active (PENDING, RUNNING, CANCELLING) experiments.
+  over the active (PENDING, RUNNING, CANCELLING) experiments;
+- ``taskonomy_workers{queue}``: workers consuming each queue, counted by :class:`WorkerCounter`.
 
 The request latency histogram is observed by :mod:`services.gateway.middleware`; job durations
 and finished jobs are recorded by the workers in Redis and exported by
@@ -15,11 +16,12 @@ and finished jobs are recorded by the workers in Redis and exported by
 from __future__ import annotations
 
 import logging
+import threading
 from typing import Any
 
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 
-from services.common.metrics import EXPERIMENT_PROGRESS, EXPERIMENTS, JOBS, QUEUE_DEPTH, REGISTRY
+from services.common.metrics import EXPERIMENT_PROGRESS, EXPERIMENTS, JOBS, QUEUE_DEPTH, REGISTRY, WORKERS
 from services.common.state import STATES
 
 log = logging.getLogger("services.gateway")
@@ -29,6 +31,49 @@ PRIORITY_SEP = "\x06\x16"
 PRIORITY_STEPS = (3, 6, 9)
 ACTIVE_STATES = ("PENDING", "RUNNING", "CANCELLING")
 JOB_STATES = ("pending", "done", "failed")
+
+class WorkerCounter:
+    """Counts the Celery workers consuming each queue (``inspect().active_queues()``, a broadcast
+    that waits ``timeout_s`` for replies) in a background thread every ``period_s`` seconds, so a
+    scrape never waits for the broadcast. Started and stopped by the app's lifespan."""
+
+    def __init__(self, ctx: Any, *, period_s: float, timeout_s: float = 1.0) -> None:
+        self.ctx = ctx
+        self.period_s = period_s
+        self.timeout_s = timeout_s
+        self.counts: dict[str, int] | None = None
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def refresh(self) -> dict[str, int]:
+        replies = self.ctx.celery.control.inspect(timeout=self.timeout_s).active_queues() or {}
+        counts = dict.fromkeys(self.ctx.settings.queues, 0)
+        for queues in replies.values():
+            for name in {q.get("name") for q in queues or () if isinstance(q, dict)}:
+                if isinstance(name, str) and name in counts:
+                    counts[name] += 1
+        self.counts = counts
+        return counts
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            try:
+                self.refresh()
+            except Exception as exc:  # broker away: keep the last counts
+                log.warning("metrics: cannot count workers: %s", type(exc).__name__)
+            self._stop.wait(self.period_s)
+
+    def start(self) -> None:
+        if self._thread is None and self.period_s > 0:
+            self._thread = threading.Thread(target=self._run, name="gateway-worker-count", daemon=True)
+            self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=self.timeout_s + 1)  # a daemon: never hold a shutdown long
+            self._thread = None
+
 
 def job_registry(ctx: Any) -> CollectorRegistry:
     """A registry of this gateway's own collectors: the workers' job metrics, read from Redis at
@@ -74,6 +119,10 @@ def refresh(ctx: Any) -> None:
                 acc[1] += p.total
     for s, n in jobs.items():
         JOBS.labels(state=s).set(n)
+    workers = getattr(ctx, "workers", None)
+    if workers is not None and workers.counts is not None:
+        for q, n in workers.counts.items():
+            WORKERS.labels(queue=q).set(n)
     EXPERIMENT_PROGRESS.clear()
     for stage, (done, total) in stages.items():
         EXPERIMENT_PROGRESS.labels(stage=stage).set(done / total if total else 0.0)

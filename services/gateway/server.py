@@ -16,7 +16,7 @@ def serve(
     settings: GatewaySettings,
     *,
     host: str = "0.0.0.0",  # noqa: S104 (a service listens on all interfaces in its container)
-    port: int = 8080,
+    port: int = 8000,
     log_level: str = "info",
     on_start: Callable[[str], None] | None = None,
 ) -> None:

@@ -43,6 +43,8 @@ class GatewaySettings(BaseSettings):
     max_body_bytes: int = Field(1_000_000, ge=1024, description="largest request body accepted (413 above)")
     kube_namespace: str | None = Field(None, description="namespace of the worker Deployments (default: own)")
     retry_after_s: int = Field(5, ge=1, le=3600, description="Retry-After of a 503 answer")
+    workers_refresh_s: float = Field(15.0, ge=0, le=3600,
+                                     description="seconds between counts of the Celery workers (0: never)")
 
     @field_validator("api_tokens", mode="before")
     @classmethod

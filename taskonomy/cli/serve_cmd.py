@@ -55,7 +55,7 @@ def solver(
 
 @handle_errors
 def gateway(
-    port: Annotated[int, typer.Option("--port", "-p", min=1, max=65535, help="TCP port")] = 8080,
+    port: Annotated[int, typer.Option("--port", "-p", min=1, max=65535, help="TCP port")] = 8000,
     host: Annotated[str, typer.Option(help="interface to bind")] = "0.0.0.0",  # noqa: S104
     solver: Annotated[str | None, typer.Option("--solver", help="solver HOST:PORT")] = None,
     broker: Annotated[str | None, typer.Option("--broker", help="Redis URL (broker and state store)")] = None,
