@@ -81,29 +81,3 @@ def test_redis_restart_with_aof_mid_experiment_completes(tmp_path: Path) -> None
             w.stop()
         server.stop()
 
-
-def test_an_input_corrupted_mid_experiment_is_recomputed_before_its_reader_runs(redis_url: str,
-                                                                                tmp_path: Path) -> None:
-    state = ExperimentStateStore(redis_client(redis_url))
-    store_url = str(tmp_path / "store")
-    graph = noop_graph(3, chain=True, tag="cor", queue_cycle=("train",))
-    for i, job in enumerate(graph["jobs"]):
-        job["inputs"] = [f"noop/cor-{i - 1}"] if i else []
-    graph["jobs"][1]["params"]["seconds"] = 2.0  # reads its input after 2 s: time to corrupt it
-    worker = Worker("trainer", broker_url=redis_url, log_path=tmp_path / "trainer.log")
-    try:
-        worker.wait_ready()
-        submit("cor", graph, broker_url=redis_url, store_url=store_url)
-        wait_for(lambda: (r := state.get("cor")) and r.stages.get("noop") and r.stages["noop"].done >= 1,
-                 timeout=60, what="the first job")
-        victim = Path(store_url) / "noop" / "cor-0"
-        victim.write_bytes(victim.read_bytes().replace(b"cor-0", b"XXXXX"))
-        rec = wait_terminal(state, "cor", timeout=60)
-        assert rec.state == "SUCCEEDED", rec.error
-        store = ArtifactStore(store_url)
-        assert [store.get_json(f"noop/cor-{i}")["job"] for i in range(3)] == ["noop-cor-0", "noop-cor-1", "noop-cor-2"]
-        assert write_counts(state.r) == {"noop/cor-0": 2, "noop/cor-1": 1, "noop/cor-2": 1}
-        assert rec.stages["noop"].done == 3  # the recomputed job is not counted twice
-        assert "recomputing them first" in worker.log_path.read_text()
-    finally:
-        worker.stop()

@@ -144,4 +144,27 @@ def test_cli_submit_and_status(state, redis_url, tmp_path: Path) -> None:
     assert status.exit_code == 0, status.stderr
     info = json.loads(status.stdout)
     assert info["id"] == exp_id and info["state"] in ("PENDING", "RUNNING", "SUCCEEDED", "FAILED")
-    state.request_cancel(exp_id)  # don't leave a real training running in the shared workers
+    cancel_experiment(state, exp_id)  # don't leave a real training running in the shared workers
+    assert wait_terminal(state, exp_id, timeout=120).state in ("CANCELLED", "SUCCEEDED")
+
+
+def test_an_input_corrupted_mid_experiment_is_recomputed_before_its_reader_runs(state, redis_url, workers,
+                                                                                tmp_path: Path) -> None:
+    store_url = str(tmp_path / "store")
+    graph = noop_graph(3, chain=True, tag="cor", queue_cycle=("train",))
+    for i, job in enumerate(graph["jobs"]):
+        job["inputs"] = [f"noop/cor-{i - 1}"] if i else []
+    graph["jobs"][1]["params"]["seconds"] = 2.0  # reads its input after 2 s: time to corrupt it
+    submit("cor", graph, broker_url=redis_url, store_url=store_url)
+    wait_for(lambda: (r := state.get("cor")) and r.stages.get("noop") and r.stages["noop"].done >= 1,
+             timeout=60, what="the first job")
+    victim = Path(store_url) / "noop" / "cor-0"
+    victim.write_bytes(victim.read_bytes().replace(b"cor-0", b"XXXXX"))
+    rec = wait_terminal(state, "cor", timeout=60)
+    assert rec.state == "SUCCEEDED", rec.error
+    store = ArtifactStore(store_url)
+    assert [store.get_json(f"noop/cor-{i}")["job"] for i in range(3)] == ["noop-cor-0", "noop-cor-1", "noop-cor-2"]
+    counts = {k: n for k, n in write_counts(state.r).items() if k.startswith("noop/cor")}
+    assert counts == {"noop/cor-0": 2, "noop/cor-1": 1, "noop/cor-2": 1}
+    assert rec.stages["noop"].done == 3  # the recomputed job is not counted twice
+    assert "recomputing them first" in workers[0].log_path.read_text()
