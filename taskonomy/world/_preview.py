@@ -43,10 +43,12 @@ def _layout_lines(layout: NDArray[np.generic], k: NDArray[np.generic]) -> list[N
     return lines
 
 
-def preview_sheet(sample: Sample, path: str | Path, *, title: str = "", tasks: list[str] | None = None) -> Path:
+def preview_sheet(sample: Sample, path: str | Path, *, title: str = "", tasks: list[str] | None = None,
+                  show_inputs: bool = True) -> Path:
     """Write a PNG with every input image and every built-in task's ground truth of ``sample``.
 
-    ``tasks`` (names of built-in tasks) restricts the sheet to those tasks and their inputs.
+    ``tasks`` (names of built-in tasks) restricts the sheet to those tasks and their inputs;
+    ``show_inputs=False`` leaves the input panels out (one picture per task, e.g. a prediction).
     """
     import matplotlib
 
@@ -58,7 +60,7 @@ def preview_sheet(sample: Sample, path: str | Path, *, title: str = "", tasks: l
                                                   [0, 0, 1]])), dtype=np.float64)
     chosen = [t for t in BUILTIN_TASKS if tasks is None or t.name in tasks]
     inputs = IMAGE_KEYS if tasks is None else tuple(dict.fromkeys(k for t in chosen for k in t.inputs))
-    panels: list[tuple[str, str]] = [("input", key) for key in inputs]
+    panels: list[tuple[str, str]] = [("input", key) for key in inputs] if show_inputs else []
     panels += [("task", t.name) for t in chosen]
     cols = min(6, len(panels))
     rows = -(-len(panels) // cols)
