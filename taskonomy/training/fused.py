@@ -1,0 +1,273 @@
+"""Fused transfer training: many readouts over cached features in one optimisation loop.
+
+Every transfer of an experiment reads frozen, cached representations and has its own
+parameters. Training the transfers that share a transfer split together — typically every
+target (and baseline) reading one source — in one pass changes nothing about each result:
+
+* parameters are disjoint, so the gradient of ``Σ_i L_i`` with respect to readout ``i``'s
+  parameters is exactly ``∇ L_i``;
+* one AdamW with one parameter group per readout equals separate AdamWs: Adam(W) is
+  elementwise, its step count is per parameter, and decoupled weight decay is per parameter
+  too (there is no gradient clipping, which would couple parameters);
+* the batch order comes from the same seeded generator as :func:`taskonomy.training._loop.fit`
+  (``seed + 1``); a readout with a stochastic loss (metric embedding pixel sampling) draws its
+  batch order and pixels from a private generator, interleaved as its separate run would, and
+  gathers its own batches; initialisation is ``seeded(train.seed)`` per readout,
+  exactly as in :func:`taskonomy.training.train_transfer`.
+
+So a readout of :class:`FusedTransferTrainer` trained for all its steps equals
+``train_transfer`` with the same seeds, within float tolerance (a test checks it). What is
+shared is the work around the arithmetic: one batch gather per source instead of one per
+readout, one backward call, one multi-tensor optimiser step over every readout and one
+scheduler — the per-step overhead that dominates small readouts.
+
+The trainer is also *resumable and maskable*: :meth:`FusedTransferTrainer.advance` trains only
+an active subset for some steps. Successive halving (:mod:`taskonomy.training.halving`) uses
+this to stop candidates early: a stopped readout's parameters and optimiser state are simply
+left alone (AdamW skips parameters without a gradient), and survivors follow the same
+trajectory as full training.
+
+FLOPs: :func:`readout_step_flops` counts one training step (forward + backward) of a readout
+with ``torch.utils.flop_counter`` (matmuls and convolutions).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from taskonomy.errors import InvalidInputError
+from taskonomy.nets import NORMALISED_KINDS, STRIDE, ModelConfig, TransferNetwork, build_transfer, seeded
+from taskonomy.nets.decoders import check_decodable
+from taskonomy.tasks import TaskSpec
+from taskonomy.training._loop import Progress, _batch, test_losses, total_steps
+from taskonomy.training.arrays import target_stats, target_tensor
+from taskonomy.training.artifacts import TrainedNetwork
+from taskonomy.training.config import TrainConfig
+from taskonomy.training.device import autocast, place, resolve_device
+from taskonomy.training.losses import metric_embedding_per_image, per_image_loss
+from taskonomy.training.task import EVAL_BATCH, cpu_state
+from taskonomy.training.transfer import _feature_stats, feature_tensors
+
+__all__ = ["FusedTransferTrainer", "Readout", "readout_step_flops", "train_transfers_fused"]
+
+#: Floor of the cosine schedule, as a fraction of the peak learning rate (same as ``fit``).
+_LR_FLOOR = 0.05
+
+
+@dataclass(frozen=True)
+class Readout:
+    """One transfer to train: ``sources``' cached features → ``target`` on the transfer split.
+
+    ``features``: one mapping (target input key → (N, r, h, h)) per source; ``data``: the
+    split's ground truth under ``target.target``. Readouts whose feature mappings are the *same
+    objects* share one batch gather per step.
+    """
+
+    target: TaskSpec
+    features: Sequence[Mapping[str, np.ndarray]]
+    data: Mapping[str, np.ndarray]
+    name: str = ""
+
+
+class _State:
+    def __init__(self, readout: Readout, net: TransferNetwork, views: list[torch.Tensor], y: torch.Tensor,
+                 view_key: tuple[object, ...]) -> None:
+        self.readout = readout
+        self.net = net
+        self.views = views
+        self.y = y
+        self.view_key = view_key
+        self.gen: torch.Generator | None = None
+        self.perm: torch.Tensor | None = None
+        self.steps = 0
+        self.last_sum = 0.0
+        self.last_count = 0
+
+
+class FusedTransferTrainer:
+    """Train many transfers in one loop over shared batches (see the module docstring).
+
+    All readouts must have the same number of transfer images (one batch order for all).
+    """
+
+    def __init__(self, readouts: Sequence[Readout], *, model: ModelConfig, train: TrainConfig) -> None:
+        if not readouts:
+            raise InvalidInputError("at least one readout is needed")
+        self.model = model
+        self.train = train
+        self.device = resolve_device(train.device)
+        cache: dict[tuple[object, ...], tuple[list[torch.Tensor], torch.Tensor, torch.Tensor]] = {}
+        self.states: list[_State] = []
+        self.size = 0
+        n_all: set[int] = set()
+        for r in readouts:
+            check_decodable(r.target)
+            # Features are concatenated per readout (its sources, in order); readouts with the
+            # same source objects and input keys share the tensors, their statistics and batches.
+            key: tuple[object, ...] = (*(id(f) for f in r.features), r.target.inputs)
+            if key not in cache:
+                views, n, size = feature_tensors(r.target, r.features, model=model, device=self.device)
+                cache[key] = (views, *_feature_stats(views))
+            views, mean, std = cache[key]
+            n, size = int(views[0].shape[0]), int(views[0].shape[2]) * STRIDE
+            n_all.add(n)
+            self.size = size
+            y_raw = target_tensor(r.target, r.data, n=n, size=size, device=self.device)
+            with seeded(train.seed):
+                net = build_transfer(r.target, len(r.features), model, size=size)
+            net.transfer.mean.copy_(mean)
+            net.transfer.std.copy_(std)
+            shift, scale = target_stats(r.target, y_raw)
+            net.target.shift.copy_(shift)
+            net.target.scale.copy_(scale)
+            place(net, self.device)
+            y = net.target.normalize(y_raw) if r.target.output.kind in NORMALISED_KINDS else y_raw
+            st = _State(r, net, views, y, key)
+            if r.target.loss == "metric_embedding":
+                st.gen = torch.Generator().manual_seed(train.seed + 1)
+            self.states.append(st)
+        if len(n_all) != 1:
+            raise InvalidInputError(f"fused readouts must share one transfer split size, got sizes {sorted(n_all)}")
+        self.n = n_all.pop()
+        self.total = total_steps(self.n, train)
+        self.gen = torch.Generator().manual_seed(train.seed + 1)
+        groups = [{"params": list(st.net.parameters())} for st in self.states]
+        self.opt = torch.optim.AdamW(groups, lr=train.lr, weight_decay=train.weight_decay)
+        steps = self.total
+        self.sched = torch.optim.lr_scheduler.LambdaLR(
+            self.opt,
+            lambda s: _LR_FLOOR + (1 - _LR_FLOOR) * 0.5 * (1 + math.cos(math.pi * min(s, steps) / max(steps, 1))))
+        self.step = 0
+        self.epoch = 0
+        self._perm: torch.Tensor | None = None
+        self._lo = 0
+        for st in self.states:
+            st.net.train()
+
+    # -- the loop -----------------------------------------------------------------------------
+
+    def _next_indices(self) -> torch.Tensor:
+        if self._perm is None or self._lo >= self.n:
+            self._perm = torch.randperm(self.n, generator=self.gen)
+            for st in self.states:
+                if st.gen is not None:  # its own order, as its separate run would draw it
+                    st.perm = torch.randperm(self.n, generator=st.gen)
+            self._lo = 0
+            self.epoch += 1
+        idx = self._perm[self._lo : self._lo + self.train.batch_size]
+        self._lo += self.train.batch_size
+        return idx.to(self.device)
+
+    def advance(self, steps: int, *, active: Sequence[int] | None = None, progress: Progress | None = None) -> int:
+        """Train the ``active`` readouts (indices; all by default) for up to ``steps`` more steps.
+
+        Every call consumes batches in the one global order; readouts outside ``active`` do not
+        change. Returns the steps taken (fewer once the schedule's total is reached).
+        """
+        act = list(range(len(self.states))) if active is None else sorted(set(active))
+        if any(not 0 <= i < len(self.states) for i in act):
+            raise InvalidInputError(f"active readouts must be indices in [0, {len(self.states)})")
+        taken = 0
+        while taken < steps and self.step < self.total:
+            idx = self._next_indices()
+            batches: dict[tuple[object, ...], list[torch.Tensor]] = {}
+            total: torch.Tensor | None = None
+            losses = []
+            for i in act:
+                st = self.states[i]
+                if st.perm is not None:  # a stochastic loss: private batch order and pixel draws
+                    own = st.perm[self._lo - self.train.batch_size : self._lo].to(self.device)
+                    xs, y = _batch(st.views, own, self.device), st.y.index_select(0, own)
+                else:
+                    if st.view_key not in batches:
+                        batches[st.view_key] = _batch(st.views, idx, self.device)
+                    xs, y = batches[st.view_key], st.y.index_select(0, idx)
+                with autocast(self.device):
+                    pred = st.net(xs)
+                if st.readout.target.loss == "metric_embedding":
+                    li = metric_embedding_per_image(pred.float(), y, max_pixels=self.train.embed_pixels,
+                                                    generator=st.gen).mean()
+                else:
+                    li = per_image_loss(st.readout.target.loss, pred.float(), y).mean()
+                losses.append(li)
+                total = li if total is None else total + li
+            self.opt.zero_grad(set_to_none=True)
+            if total is not None:
+                total.backward()
+                self.opt.step()
+            self.sched.step()
+            self.step += 1
+            taken += 1
+            for i, li in zip(act, losses, strict=True):
+                st = self.states[i]
+                if self._lo == self.train.batch_size:  # first batch of an epoch
+                    st.last_sum, st.last_count = 0.0, 0
+                st.last_sum += float(li.detach()) * idx.numel()
+                st.last_count += idx.numel()
+                st.steps += 1
+            if progress is not None:
+                progress(self.step, self.total)
+        return taken
+
+    def run(self, *, progress: Progress | None = None) -> list[TrainedNetwork]:
+        """Train every readout to the end of the schedule; the trained networks in readout order."""
+        self.advance(self.total - self.step, progress=progress)
+        return self.results()
+
+    # -- results ------------------------------------------------------------------------------
+
+    def results(self) -> list[TrainedNetwork]:
+        """The networks as they are now (``metrics['steps']`` = the steps each one trained)."""
+        out = []
+        for st in self.states:
+            st.net.eval()
+            metrics = {"train_loss": st.last_sum / max(st.last_count, 1), "steps": float(st.steps),
+                       "epochs": float(self.epoch), "n_train": float(self.n)}
+            out.append(TrainedNetwork(task=st.readout.target.name, state=cpu_state(st.net), metrics=metrics,
+                                      kind="transfer", n_sources=len(st.readout.features), size=self.size,
+                                      model=self.model.to_dict()))
+            st.net.train()
+        return out
+
+    def evaluate(self, i: int, features: Sequence[Mapping[str, np.ndarray]], data: Mapping[str, np.ndarray], *,
+                 batch_size: int = EVAL_BATCH) -> np.ndarray:
+        """Per-image test losses (N,) of readout ``i`` on another split (as ``evaluate_transfer``)."""
+        st = self.states[i]
+        target = st.readout.target
+        views, n, size = feature_tensors(target, features, model=self.model, device=self.device)
+        y = target_tensor(target, data, n=n, size=size, device=self.device)
+        try:
+            return test_losses(st.net, views, y, task=target, device=self.device, batch_size=batch_size)
+        finally:
+            st.net.train()
+
+
+def train_transfers_fused(readouts: Sequence[Readout], *, model: ModelConfig, train: TrainConfig,
+                          progress: Progress | None = None) -> list[TrainedNetwork]:
+    """Train every readout fully in one fused loop; equals ``train_transfer`` per readout."""
+    return FusedTransferTrainer(readouts, model=model, train=train).run(progress=progress)
+
+
+def readout_step_flops(target: TaskSpec, *, n_sources: int = 1, model: ModelConfig, size: int,
+                       batch_size: int) -> int:
+    """FLOPs of one training step (forward + backward) of a transfer readout at ``batch_size``.
+
+    Counted by ``torch.utils.flop_counter.FlopCounterMode`` (2 FLOPs per multiply-add of the
+    matmuls and convolutions; normalisation and element-wise work are not counted).
+    """
+    from torch.utils.flop_counter import FlopCounterMode
+
+    with seeded(0):
+        net = build_transfer(target, n_sources, model, size=size)
+    h = size // STRIDE
+    xs = [torch.randn(batch_size, n_sources * model.rep_channels, h, h) for _ in target.inputs]
+    counter = FlopCounterMode(display=False)
+    with counter:
+        out = net(xs)
+        out.float().square().mean().backward()
+    return int(counter.get_total_flops())

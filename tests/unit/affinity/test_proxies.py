@@ -1,0 +1,86 @@
+"""LogME and H-score: the formulas, their invariances, and source ranking on every target kind."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from taskonomy.affinity.proxies import h_score, logme, proxy_affinities, proxy_rows, proxy_scores, transfer_proxy
+from taskonomy.errors import InvalidInputError
+from taskonomy.tasks import get_task
+from taskonomy.training.synthetic import synthetic_split
+
+
+def _evidence(f: np.ndarray, y: np.ndarray, a: float, b: float) -> float:
+    """The LogME evidence per sample written out with the full D x D matrix A."""
+    n, d = f.shape
+    big_a = a * np.eye(d) + b * f.T @ f
+    m = b * np.linalg.solve(big_a, f.T @ y)
+    return float((n / 2 * np.log(b) + d / 2 * np.log(a) - n / 2 * np.log(2 * np.pi)
+                  - b / 2 * np.sum((f @ m - y) ** 2) - a / 2 * m @ m - 0.5 * np.linalg.slogdet(big_a)[1]) / n)
+
+
+@pytest.mark.parametrize(("n", "d"), [(60, 8), (15, 30)])  # more samples than dims, and fewer
+def test_logme_is_the_maximised_evidence(n: int, d: int) -> None:
+    rng = np.random.default_rng(n)
+    f = rng.standard_normal((n, d))
+    y = f @ rng.standard_normal(d) * 0.5 + rng.standard_normal(n)
+    value = logme(f, y)
+    grid = np.logspace(-3, 3, 49)
+    best = max(_evidence(f, y, a, b) for a in grid for b in grid)
+    assert best - 1e-9 <= value <= best + 0.01  # the fixed point is the maximum the grid approaches
+
+
+def test_logme_averages_columns_and_prefers_informative_features() -> None:
+    rng = np.random.default_rng(0)
+    f = rng.standard_normal((80, 6))
+    y1, y2 = f[:, 0] + 0.1 * rng.standard_normal(80), f[:, 1] - f[:, 2] + 0.3 * rng.standard_normal(80)
+    assert logme(f, np.stack([y1, y2], 1)) == pytest.approx((logme(f, y1) + logme(f, y2)) / 2)
+    assert logme(f, y1) > logme(rng.standard_normal((80, 6)), y1)
+
+
+def test_h_score_invariances_and_ranking() -> None:
+    rng = np.random.default_rng(1)
+    f = rng.standard_normal((200, 5))
+    labels = (f[:, 0] > 0).astype(np.int64) + 2 * (f[:, 1] > 0)
+    q, _ = np.linalg.qr(rng.standard_normal((5, 5)))
+    # Invariant to rotations, scalings and shifts (the Ledoit-Wolf target (tr/D)·I moves along).
+    assert h_score(2.5 * f @ q + 4.0, labels) == pytest.approx(h_score(f, labels), rel=1e-8)
+    assert h_score(f, labels) > 5 * h_score(rng.standard_normal((200, 5)), labels)
+    with pytest.raises(InvalidInputError, match="integers"):
+        h_score(f, labels.astype(np.float64))
+
+
+@pytest.mark.parametrize(("task", "method"), [
+    (task, method) for task in ("normal", "segment_semantic", "segment_unsup2d", "class_scene",
+                                "point_matching") for method in ("logme", "hscore")
+    # H-score's pixel pairs of one feature cell carry no signal at this tiny size; LogME covers embeddings.
+    if (task, method) != ("segment_unsup2d", "hscore")])
+def test_informative_source_outranks_noise(task: str, method: str) -> None:
+    t = get_task(task)
+    n, size = 96, 16
+    data = synthetic_split([t], n, size, 3)
+    rng = np.random.default_rng(4)
+    # An "informative" representation: the first input image average-pooled to the feature grid.
+    img = data[t.inputs[0]].reshape(n, 3, size // 8, 8, size // 8, 8).mean(axis=(3, 5))
+    good = {k: np.concatenate([img, rng.standard_normal((n, 5, 2, 2)).astype(np.float32) * 0.1], 1)
+            for k in t.inputs}
+    noise = {k: rng.standard_normal((n, 8, 2, 2)).astype(np.float32) for k in t.inputs}
+    scores = proxy_scores(t, {"good": [good], "noise": [noise]}, data, method=method, pixels_per_image=8)
+    assert scores["good"] > scores["noise"]
+    aff = proxy_affinities(scores)
+    assert sum(aff.values()) == pytest.approx(1.0) and aff["good"] > aff["noise"]
+
+
+def test_rows_shapes_and_errors() -> None:
+    t = get_task("normal")
+    data = synthetic_split([t], 10, 16, 0)
+    feats = {"rgb": np.ones((10, 8, 2, 2), np.float32)}
+    f, y, discrete = proxy_rows(t, [feats, feats], data, pixels_per_image=5)
+    assert f.shape == (50, 9 * 16) and y.shape == (50, 3) and not discrete
+    with pytest.raises(InvalidInputError, match="unknown proxy method"):
+        transfer_proxy(t, [feats], data, method="bogus")  # type: ignore[arg-type]
+    with pytest.raises(InvalidInputError, match="features must be a non-empty sequence"):
+        proxy_rows(t, [], data)
+    with pytest.raises(InvalidInputError, match="images"):
+        proxy_rows(t, [{"rgb": np.ones((9, 8, 2, 2), np.float32)}], data)
