@@ -2,7 +2,8 @@
 
 Same spec, same seeds, CPU with one torch thread on both sides: the numbers must be identical.
 Then the same with an S3 store (moto on loopback), a corrupted artifact that must be recomputed,
-and an added task that must run exactly the jobs the local executor runs for it.
+and an added task that must run exactly the jobs the local executor runs for it (with three tasks,
+planning runs and extends the graph with second-order transfers).
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ TINY: dict[str, Any] = {
     "name": "tiny", "dataset": {"kind": "world", "seed": 0, "size": 16},
     "tasks": ["autoencoding", "depth_zbuffer"], "splits": {"train": 8, "transfer": 8, "test": 4},
     "model": {"width": 8, "rep_channels": 4}, "train": {"epochs": 1, "batch_size": 8},
-    "transfer": {"epochs": 1, "batch_size": 8}, "max_order": 1, "seed": 0,
+    "transfer": {"epochs": 1, "batch_size": 8}, "max_order": 2, "beam": 2, "seed": 0,
 }
 S3_ENV = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing", "AWS_DEFAULT_REGION": "us-east-1"}
 
@@ -159,6 +160,7 @@ def test_queue_gives_the_local_table(backend, cluster, local, redis_url, tmp_pat
     rec = wait_for(lambda: (r := state.get(exp_id)) and r.state in ("SUCCEEDED", "FAILED") and r, timeout=240,
                    what="the extended experiment")
     assert rec.state == "SUCCEEDED", rec.error
+    assert rec.stages["plan"].done == 3 and rec.stages["higher_order"].done >= 1  # planning extended the graph
     assert rec.result["jobs"]["executed"] == len(local_ext.executed)
     assert rec.result["jobs"]["skipped"] == len(local_ext.skipped)
     assert _table(store, rec.result["transfers"]) == local_store.get_bytes(rec.result["transfers"])
