@@ -15,8 +15,8 @@ a single edge. So the continuous ``x`` lose nothing and branching happens on ~26
 The aggregated per-(receiver, source) constraints are also tighter than the textbook
 ``x_e ≤ y_s`` per edge and source.
 
-The solution is re-evaluated exactly from its root set (:func:`evaluate`), and warm starts
-(a greedy root set, or a previous budget's optimum) are passed as a hint.
+The solution is re-evaluated exactly from its root set (:func:`evaluate`); in a budget sweep
+the model is built once and each solve is warm-started with the previous budget's optimum.
 
 References: Zamir et al., "Taskonomy: Disentangling Task Transfer Learning", CVPR 2018, §3.4.
 """
@@ -154,35 +154,3 @@ def solve_bip(inst: Instance, *, hint: int | None = None) -> tuple[str, int | No
     t0 = time.perf_counter()
     status, roots, _ = BipModel(inst).solve(hint=hint)
     return status, roots, time.perf_counter() - t0
-
-
-def greedy_roots(inst: Instance) -> int | None:
-    """A feasible root set by greedy addition of the best value-per-cost root (None if none found)."""
-    roots = 0
-    best = evaluate(inst, roots)
-    spent = 0.0
-    while True:
-        cand, cand_score, cand_ev = -1, float("-inf"), best
-        for i in range(inst.n):
-            if roots >> i & 1 or spent + inst.cost[i] > inst.budget + 1e-9:
-                continue
-            ev = evaluate(inst, roots | 1 << i)
-            score = (ev.value if ev.feasible else -1e9 + _coverage(inst, roots | 1 << i))
-            if score > cand_score:
-                cand, cand_score, cand_ev = i, score, ev
-        if cand < 0:
-            break
-        roots |= 1 << cand
-        spent += inst.cost[cand]
-        best = cand_ev
-    ev = evaluate(inst, roots)
-    return roots if ev.feasible and ev.cost <= inst.budget + 1e-9 else None
-
-
-def _coverage(inst: Instance, roots: int) -> float:
-    n = 0
-    for k, edges in enumerate(inst.edges):
-        r = inst.receiver_root[k]
-        if (r >= 0 and roots >> r & 1) or any(m & roots == m for m, _v, _r in edges):
-            n += 1
-    return float(n)
