@@ -25,13 +25,15 @@ from concurrent.futures import ProcessPoolExecutor  # noqa: E402
 from multiprocessing import get_context  # noqa: E402
 
 
-def _render(size: int, start: int, count: int) -> int:
+def _render(size: int, start: int, count: int) -> tuple[int, float]:
+    """Render a block; return (count, CPU seconds spent by this process on it)."""
     from taskonomy.world import WorldSpec, render_sample
 
     spec = WorldSpec(seed=0, size=size)
+    cpu0 = time.process_time()
     for i in range(start, start + count):
         render_sample(spec, i)
-    return count
+    return count, time.process_time() - cpu0
 
 
 def _warm() -> int:
@@ -55,16 +57,22 @@ def main() -> None:
         for size in args.sizes:
             n_single = max(10, args.n // 4) if size > 64 else args.n
             t0 = time.perf_counter()
-            _render(size, 0, n_single)
+            _, cpu_single = _render(size, 0, n_single)
             single = n_single / (time.perf_counter() - t0)
             block = max(1, args.n // (cores * 4))
             t0 = time.perf_counter()
             futures = [pool.submit(_render, size, s, min(block, args.n - s)) for s in range(0, args.n, block)]
-            done = sum(f.result() for f in futures)
-            parallel = done / (time.perf_counter() - t0)
+            parts = [f.result() for f in futures]
+            parallel = sum(p[0] for p in parts) / (time.perf_counter() - t0)
+            cpu_ms = 1000 * sum(p[1] for p in parts) / sum(p[0] for p in parts)
             result[f"size{size}"] = {
                 "samples_per_s_1proc": round(single, 1), "samples_per_s_all_cores": round(parallel, 1),
-                "speedup": round(parallel / single, 2), "ms_per_sample_1proc": round(1000 / single, 2)}
+                "speedup": round(parallel / single, 2), "ms_per_sample_1proc": round(1000 / single, 2),
+                # CPU time per sample: wall-clock figures on a shared machine depend on its load,
+                # CPU time much less; cores * 1000 / cpu_ms is the throughput of idle cores
+                "cpu_ms_per_sample_1proc": round(1000 * cpu_single / n_single, 2),
+                "cpu_ms_per_sample_workers": round(cpu_ms, 2),
+                "samples_per_s_idle_cores_estimate": round(cores * 1000 / cpu_ms, 1)}
     try:
         import torch
 
