@@ -113,6 +113,9 @@ def test_dashboard_shows_live_progress(gw: Live, page: Any) -> None:
     assert train.inner_text() == "1/3"
     assert page.locator(f"[data-testid='experiment-{exp_id}'] .state").inner_text() == "RUNNING"
     assert page.locator(f"[data-testid='progress-{exp_id}-transfers']").inner_text() == "0/6"
+    from playwright.sync_api import expect
+
+    expect(page.locator("#cluster")).to_have_text("no cluster configured (not running in Kubernetes)")
     shot(page, "dashboard-running-1")
 
     # the executor moves on; the page follows without a reload
