@@ -127,14 +127,12 @@ def _cone_candidates(bc: F64, br: F64, o: F64, d: F64) -> NDArray[np.bool_]:
     return outer3(v / np.maximum(dist, 1e-12)[:, None], d) >= cos_t[:, None]
 
 
-def _objects_t(scene: Scene, o: F64, d: F64, *,
-               segments: list[tuple[int, int, F64]] | None = None) -> tuple[F64, NDArray[np.int64]]:
+def _objects_t(scene: Scene, o: F64, d: F64) -> tuple[F64, NDArray[np.int64]]:
     """Closest object hit: distance (inf for none) and surface id (-1 for none).
 
     All rays are first tested against every primitive's bounding sphere at once; the exact test
-    runs only on the rays whose bounding sphere they cross. ``o`` is one origin ``(3,)`` or one
-    per ray ``(N, 3)``; ``segments`` (start, stop, origin) may say that runs of rays share an
-    origin, which allows the cheaper cone test.
+    runs only on the rays whose bounding sphere they cross. ``o`` is one origin ``(3,)`` (cone
+    test) or one per ray ``(N, 3)`` (quadratic test).
     """
     n = len(d)
     best = np.full(n, np.inf)
@@ -145,8 +143,6 @@ def _objects_t(scene: Scene, o: F64, d: F64, *,
     # (P, N) layout: one contiguous row of every quantity per primitive
     if o.ndim == 1:
         cand = _cone_candidates(bc, br, o, d)
-    elif segments is not None:
-        cand = np.concatenate([_cone_candidates(bc, br, so, d[a:b]) for a, b, so in segments], axis=1)
     else:
         d_o = np.einsum("ij,ij->i", d, o)
         b = d_o[None, :] - outer3(bc, d)
@@ -211,15 +207,16 @@ def cast(scene: Scene, o: F64, d: F64) -> Hit:
 
 
 def cast_views(scene: Scene, origins: list[F64], dirs: list[F64]) -> Hit:
-    """:func:`cast` for several views at once: one origin ``(3,)`` and ``(N_i, 3)`` rays per view."""
+    """:func:`cast` for several views at once: one origin ``(3,)`` and ``(N_i, 3)`` rays per view.
+
+    Closest hits are found per view (a shared origin allows the cheap cone culling and the
+    shared-origin intersection formulas); attributes are computed once for all rays.
+    """
+    parts = [closest(scene, o, d) for o, d in zip(origins, dirs, strict=True)]
     d_all = np.concatenate(dirs)
     o_all = np.concatenate([np.broadcast_to(o, d.shape) for o, d in zip(origins, dirs, strict=True)])
-    bounds = np.cumsum([0] + [len(d) for d in dirs])
-    segments = [(int(bounds[i]), int(bounds[i + 1]), origins[i]) for i in range(len(dirs))]
-    t_obj, s_obj = _objects_t(scene, o_all, d_all, segments=segments)
-    t_room, s_room = _room_t(scene, o_all, d_all)
-    use_obj = t_obj < t_room
-    return attributes(scene, o_all, d_all, np.where(use_obj, t_obj, t_room), np.where(use_obj, s_obj, s_room))
+    return attributes(scene, o_all, d_all, np.concatenate([p[0] for p in parts]),
+                      np.concatenate([p[1] for p in parts]))
 
 
 def attributes(scene: Scene, o: F64, d: F64, t: F64, surface: NDArray[np.int64]) -> Hit:
