@@ -28,7 +28,8 @@ Redis keys (``P`` = prefix, ``E`` = experiment id, ``R`` = run number), besides 
 ``P:run:E:R:`` + ``jobs`` (hash id → job JSON), ``deps:<id>`` / ``children:<id>`` (sets),
 ``producer`` (hash artifact key → job id), ``done``, ``counted``, ``failed`` (sets), ``sent``
 (hash id → claiming task id), ``stats`` (hash executed/skipped/...), ``results`` (JSON),
-``finished`` (flag). Leases: ``P:lease:<job id>``. Artifact write counts (``count_writes``):
+``finished`` (flag). Leases: ``P:lease:<job id>``. A finished or failed run copies the record into the
+store as ``experiments/<id>/record.json``. Artifact write counts (``count_writes``):
 ``P:writes`` (hash key → writes).
 """
 
@@ -486,6 +487,22 @@ class JobRunner:
         book.count("failed")
         self.ctx.state.set_state(book.exp_id, "FAILED", error=message)
         log.error("experiment %s FAILED: %s", book.exp_id, message)
+        self.record_in_store(book)
+
+    def record_in_store(self, book: RunBook, store_url: str | None = None) -> None:
+        """Copy the experiment's record (state, per-stage progress, result, job counts) into the
+        store as ``experiments/<id>/record.json``, so the store describes its runs without Redis."""
+        url = store_url or self.ctx.r.get(f"{self.ctx.settings.state_prefix}:exp:{book.exp_id}:store")
+        rec = self.ctx.state.get(book.exp_id)
+        if not url or rec is None:
+            return
+        body = {**rec.to_dict(), "run": book.run, "jobs": book.stats()}
+        try:
+            data = json.dumps(body, sort_keys=True, indent=1).encode()
+            # not content-addressed (rewritten by every run), so not through the write-once path
+            ArtifactStore.put_bytes(self.ctx.store(url), f"experiments/{book.exp_id}/record.json", data)
+        except InvalidInputError as exc:  # an experiment id that is not a valid key segment
+            log.warning("experiment %s: record not stored: %s", book.exp_id, exc)
 
     def finished(self, book: RunBook, job: JobDict, *, executed: bool, store_url: str, token: str) -> None:
         """Bookkeeping after a job ran or was skipped: extend, count, send ready jobs, finish."""
@@ -512,6 +529,7 @@ class JobRunner:
                 ctx.state.set_result(book.exp_id, results)
                 ctx.state.set_state(book.exp_id, "SUCCEEDED")
                 log.info("experiment %s SUCCEEDED (%s)", book.exp_id, results["jobs"])
+                self.record_in_store(book, store_url)
             book.expire()
 
     def inputs_pending(self, book: RunBook, job: JobDict, store: WorkerStore) -> bool:

@@ -54,6 +54,7 @@ def test_fan_out_and_chain_complete_with_each_artifact_written_once(state, redis
     assert len(keys) == 18
     assert all(store.get_json(k)["job"].startswith("noop-") for k in keys)
     assert write_counts(state.r) == dict.fromkeys(keys, 1)
+    assert store.get_json("experiments/fan/record.json")["state"] == "SUCCEEDED"  # the record, in the store too
     # the chain ran in order: each job was sent only after its predecessor finished
     times = [store.fs.info(store._path(f"noop/chain-{i}"))["mtime"] for i in range(6)]
     assert times == sorted(times)
@@ -86,6 +87,7 @@ def test_a_failing_job_fails_only_its_experiment(state, redis_url, tmp_path: Pat
     assert bad.state == "FAILED"
     assert "noop-bad-2" in (bad.error or "") and "the disk is full of lava" in (bad.error or "")
     assert bad.stages["noop"].failed == 1 and bad.stages["noop"].done == 2
+    assert "lava" in ArtifactStore(store_url).get_json("experiments/bad/record.json")["error"]
     assert wait_terminal(state, "good", timeout=60).state == "SUCCEEDED"
 
 

@@ -193,3 +193,18 @@ def test_a_plan_job_extends_the_graph_before_finalize() -> None:
     assert plan.id in deps[jobs[0]["id"]]
     assert finals == [j.id for j in graph.jobs.values() if j.kind == "finalize"]
     assert _expansion(spec.model_dump(mode="json"), plan.to_dict(), {"candidates": []})[0] == []
+
+
+def test_worker_command_refuses_bad_settings_in_one_line(monkeypatch: pytest.MonkeyPatch) -> None:
+    from typer.testing import CliRunner
+
+    from taskonomy.cli import build_app
+
+    monkeypatch.setenv("TASKONOMY_VISIBILITY_TIMEOUT", "5")
+    result = CliRunner().invoke(build_app(), ["worker", "trainer"])
+    assert result.exit_code == 2
+    assert result.stderr.strip().count("\n") == 0 and "TASKONOMY_VISIBILITY_TIMEOUT" in result.stderr
+    result = CliRunner().invoke(build_app(), ["worker", "solver"])
+    assert result.exit_code == 2 and "unknown worker kind 'solver'; known: trainer, transfer" in result.stderr
+    result = CliRunner().invoke(build_app(), ["submit", "x.yaml", "--broker", "redis://h:1/0"])
+    assert result.exit_code == 2 and "--store is required" in result.stderr
