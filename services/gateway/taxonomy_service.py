@@ -126,7 +126,10 @@ class TaxonomyService:
 
         builtin = table_name in BUILTIN_TABLES
         identity = f"builtin:{table_name}" if builtin else "artifact:" + self.experiment_table_key(table_name)
-        cache_key = (identity, canonical_json(problem))
+        # role lists are sets: their order does not change the answer
+        key_fields = {k: sorted(v) if k in ("targets", "source_only", "target_only") and v is not None else v
+                      for k, v in problem.items()}
+        cache_key = (identity, canonical_json(key_fields))
         cached = self.answers.get(cache_key)
         if cached is not None:
             TAXONOMY_QUERIES.labels(cache="hit").inc()

@@ -205,6 +205,9 @@ def test_taxonomy_over_paper_16k_defaults_is_the_documented_solution(gw: Live) -
         first = c.post("/v1/taxonomy", json={"table": "paper-16k"})
         second = c.post("/v1/taxonomy", json={"table": "paper-16k", "budget": 6.0, "max_order": 5})
         smaller = c.post("/v1/taxonomy", json={"table": "paper-16k", "budget": 3})
+        roles = {"table": "paper-16k", "targets": ["rgb2sfnorm", "rgb2depth", "reshade"], "budget": 2}
+        ordered = c.post("/v1/taxonomy", json=roles)
+        reordered = c.post("/v1/taxonomy", json={**roles, "targets": roles["targets"][::-1]})
     assert first.status_code == 200, first.text
     sol = first.json()
     assert sol["status"] == "OPTIMAL"
@@ -215,6 +218,7 @@ def test_taxonomy_over_paper_16k_defaults_is_the_documented_solution(gw: Live) -
     assert first.headers["x-cache"] == "miss" and second.headers["x-cache"] == "hit"
     assert second.json() == sol
     assert smaller.status_code == 200 and len(smaller.json()["roots"]) <= 3
+    assert ordered.headers["x-cache"] == "miss" and reordered.headers["x-cache"] == "hit"
     assert smaller.json()["roots"] != sol["roots"]
 
 
