@@ -247,6 +247,9 @@ def _transfer(job: Job, store: ArtifactStore, progress: Progress) -> None:
                          progress=progress)
     tfeats, tdata = _labels_and_feats(store, p, "test")
     losses = np.asarray(evaluate_transfer(target, net, tfeats, tdata, model=model), dtype=np.float64)
+    from taskonomy.modelbank import transfer_weights_key  # the model bank serves transfers too
+
+    save_network(store, transfer_weights_key(p["output"]), net)
     store.put_tensors(p["output"], {ARRAY: losses},
                       metadata={"target": p["target"], "sources": list(p["sources"]), "kind": p["candidate_kind"]})
 

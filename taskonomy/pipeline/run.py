@@ -110,6 +110,10 @@ def run_experiment(spec: ExperimentSpec, *, out_dir: str | os.PathLike[str], sto
     taxonomy_path = os.path.join(out, "taxonomy.json")
     _write(table_path, store.get_bytes(outputs["table"]))
     _write(taxonomy_path, store.get_bytes(outputs["taxonomy"]))
+    from taskonomy.modelbank import Experiment, list_models, write_manifest
+
+    write_manifest(spec, store, out)  # OUT/experiment.json: what ran, where its artifacts are
+    list_models(Experiment(id=spec.content_key(), spec=spec, store=store))  # a card per network
     report_path = None
     if report:
         from taskonomy.report import write_report

@@ -1,0 +1,56 @@
+"""The model bank: cards and downloads of an experiment's trained networks, and predictions.
+
+>>> from taskonomy.modelbank import card_key
+>>> card_key("nets/normal-0123")
+'nets/normal-0123.card.json'
+
+Listing, cards and image decoding need no torch (the gateway uses them); prediction
+(:mod:`taskonomy.modelbank.predict`) does and is imported on demand.
+"""
+
+from __future__ import annotations
+
+from taskonomy.modelbank._cards import (
+    CARD_FIELDS,
+    CARD_FORMAT,
+    ROLES,
+    ModelEntry,
+    build_card,
+    card_key,
+    index_key,
+    read_card,
+    transfer_weights_key,
+    weights_header,
+)
+from taskonomy.modelbank._export import export_models, export_name
+from taskonomy.modelbank._image import (
+    IMAGE_FORMATS,
+    MAX_IMAGE_BYTES,
+    MAX_IMAGE_SIDE,
+    MIN_IMAGE_SIDE,
+    ImageDimensionsError,
+    ImageTooLargeError,
+    UnsupportedImageError,
+    decode_image,
+    encode_png,
+    fit_image,
+)
+from taskonomy.modelbank._listing import (
+    MANIFEST,
+    Experiment,
+    chosen_transfers,
+    list_models,
+    manifest,
+    manifest_key,
+    model_entries,
+    open_experiment,
+    write_manifest,
+)
+
+__all__ = [
+    "CARD_FIELDS", "CARD_FORMAT", "IMAGE_FORMATS", "MANIFEST", "MAX_IMAGE_BYTES", "MAX_IMAGE_SIDE", "MIN_IMAGE_SIDE",
+    "ROLES", "Experiment", "ImageDimensionsError", "ImageTooLargeError", "ModelEntry", "UnsupportedImageError",
+    "build_card", "card_key", "chosen_transfers", "decode_image", "encode_png", "export_models", "export_name",
+    "fit_image", "index_key", "list_models", "manifest", "manifest_key", "model_entries", "open_experiment",
+    "read_card", "transfer_weights_key", "weights_header", "write_manifest",
+]

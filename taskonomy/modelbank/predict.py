@@ -1,0 +1,277 @@
+"""Every task's prediction for one image, rendered the way the world preview renders ground truth.
+
+Inputs of the networks are derived from the one image with the world's own transforms: ``gray``
+(luma, as the world computes it), ``rgb_noisy`` (Gaussian noise of the world's ``noise_sigma``,
+seed 0), ``rgb_masked`` (a centred square of a third of the side blacked out, as the world masks
+one square) and ``jigsaw_image`` (tiles in the first permutation of the fixed set). Multi-view
+tasks (egomotion, fixated and non-fixated pose, point matching) need several views of one
+scene: for an uploaded image they are **skipped** and reported as such (feeding the same image
+to every view would only ever show "no motion"). A world sample has all its views, so they run.
+
+Images of any size are centre-cropped to a square and resized to the experiment's resolution.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from taskonomy.errors import InvalidInputError, PreconditionError
+from taskonomy.modelbank._cards import ModelEntry
+from taskonomy.modelbank._image import fit_image
+from taskonomy.modelbank._listing import Experiment, chosen_transfers, model_entries
+
+#: Image keys a single image can stand in for (every single-view task input of the built-in world).
+SINGLE_VIEW_KEYS: tuple[str, ...] = ("rgb", "gray", "rgb_noisy", "rgb_masked", "jigsaw_image")
+
+
+@dataclass
+class TaskPrediction:
+    """One network's prediction, in the form of the task's ground truth (``TaskSpec.output``)."""
+
+    name: str
+    task: str
+    role: str
+    sources: tuple[str, ...]
+    weights: str
+    value: np.ndarray
+    png: bytes = b""
+
+
+@dataclass
+class PredictionSet:
+    """The predictions for one image (or world sample)."""
+
+    size: int
+    sample: dict[str, np.ndarray]
+    predictions: list[TaskPrediction] = field(default_factory=list)
+    skipped: dict[str, str] = field(default_factory=dict)
+    ground_truth: dict[str, bytes] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"size": self.size,
+                "predictions": [{"name": p.name, "task": p.task, "role": p.role, "sources": list(p.sources),
+                                 "weights": p.weights, "image": f"{p.name}.png"} for p in self.predictions],
+                "skipped": dict(self.skipped),
+                "ground_truth": {t: f"truth.{t}.png" for t in self.ground_truth}}
+
+
+def experiment_size(exp: Experiment) -> int:
+    """Image side of the experiment's data (the networks' resolution)."""
+    size = int(getattr(exp.spec.dataset, "size", 0) or 0)
+    if size <= 0:
+        raise PreconditionError(f"experiment {exp.id!r} has no image size")
+    return size
+
+
+def derive_inputs(rgb: np.ndarray, *, noise_sigma: float = 0.1, seed: int = 0) -> dict[str, np.ndarray]:
+    """The single-view inputs of every built-in task from one rgb image (3, S, S) in [0, 1]."""
+    from taskonomy.world import apply_jigsaw, jigsaw_permutations
+
+    rgb = np.asarray(rgb, dtype=np.float32)
+    s = rgb.shape[-1]
+    luma = 0.299 * rgb[0] + 0.587 * rgb[1] + 0.114 * rgb[2]
+    rng = np.random.default_rng(seed)
+    mask = np.zeros((s, s), dtype=np.float32)
+    side = max(1, s // 3)
+    lo = (s - side) // 2
+    mask[lo:lo + side, lo:lo + side] = 1.0
+    return {
+        "rgb": rgb,
+        "gray": np.repeat(luma[None], 3, axis=0).astype(np.float32),
+        "rgb_noisy": np.clip(rgb + rng.normal(0.0, noise_sigma, size=rgb.shape), 0, 1).astype(np.float32),
+        "rgb_masked": (rgb * (1.0 - mask)).astype(np.float32),
+        "jigsaw_image": apply_jigsaw(rgb, jigsaw_permutations()[0]).astype(np.float32),
+    }
+
+
+def image_sample(exp: Experiment, image: np.ndarray) -> dict[str, np.ndarray]:
+    """An uploaded image (3, H, W) as a sample of the experiment's resolution."""
+    size = experiment_size(exp)
+    sigma = float(exp.spec.dataset.options.get("noise_sigma", 0.1)) if exp.spec.dataset.kind == "world" else 0.1
+    sample = derive_inputs(fit_image(image, size), noise_sigma=sigma)
+    sample["meta.K"] = _intrinsics(exp, size)
+    return sample
+
+
+def world_sample(exp: Experiment, index: int) -> dict[str, np.ndarray]:
+    """Test image ``index`` of the experiment's world (every view and every ground truth)."""
+    from taskonomy.world import WorldSpec, render_sample
+
+    if exp.spec.dataset.kind != "world":
+        raise PreconditionError(f"experiment {exp.id!r} was trained on a {exp.spec.dataset.kind} dataset, "
+                                "not the built-in world: upload an image instead")
+    n_test = int(exp.spec.splits.test)
+    if not isinstance(index, int) or isinstance(index, bool) or not 0 <= index < n_test:
+        raise InvalidInputError(f"world sample index must be an integer in 0..{n_test - 1}, got {index!r}")
+    d = exp.spec.dataset
+    world = WorldSpec.from_dict({"seed": d.seed, "size": d.size, **d.options})
+    from taskonomy.data import split_indices  # the indices the pipeline rendered its test split from
+
+    return dict(render_sample(world, split_indices("test", n_test)[index]))
+
+
+def _intrinsics(exp: Experiment, size: int) -> np.ndarray:
+    from taskonomy.world import intrinsics
+
+    fov = float(exp.spec.dataset.options.get("fov_deg", 60.0)) if exp.spec.dataset.kind == "world" else 60.0
+    return np.asarray(intrinsics(size, fov), dtype=np.float32)
+
+
+def target_form(task: Any, pred: np.ndarray) -> np.ndarray:
+    """One image's network output (no batch axis) → the shape and dtype of the task's ground truth."""
+    kind = task.output.kind
+    p = np.asarray(pred, dtype=np.float32)
+    if kind in ("labels", "class"):
+        return np.asarray(p.argmax(axis=0), dtype=np.int64)
+    if kind == "embedding":  # segment ids: which side of each dimension's median a pixel's embedding falls
+        bits = p > np.median(p.reshape(p.shape[0], -1), axis=1)[:, None, None]
+        weights = (1 << np.arange(p.shape[0], dtype=np.int64))[:, None, None]
+        return np.asarray((bits * weights).sum(axis=0), dtype=np.int64)
+    return p
+
+
+def _load(exp: Experiment, key: str) -> Any:
+    from taskonomy.training import network_from_bytes
+
+    return network_from_bytes(exp.store.get_bytes(key))
+
+
+def _encoder(exp: Experiment, source: str, nets: Mapping[str, str]) -> dict[str, Any]:
+    import torch
+
+    from taskonomy.pipeline.graph import RANDOM
+    from taskonomy.pipeline.keys import net_key
+    from taskonomy.training import encoder_state
+
+    if source == RANDOM:
+        key = net_key(RANDOM, data=[], model=dict(exp.spec.model), train={}, seed=exp.spec.seed)
+        return {k: torch.from_numpy(np.array(v)) for k, v in exp.store.get_tensors(key).items()}
+    return dict(encoder_state(_load(exp, nets[source])))
+
+
+def predict_sample(exp: Experiment, sample: Mapping[str, np.ndarray], *, transfers: bool = False,
+                   tasks: Sequence[str] | None = None, device: str = "cpu") -> PredictionSet:
+    """Run every task-specific network of ``exp`` (and with ``transfers`` every transfer its
+    taxonomy chose) on ``sample``; tasks whose inputs the sample lacks are skipped with a reason."""
+    from taskonomy.nets import ModelConfig
+    from taskonomy.tasks import get_task
+    from taskonomy.training import extract_features, predict, predict_transfer
+
+    model = ModelConfig.from_dict(dict(exp.spec.model))
+    size = int(np.asarray(sample["rgb"]).shape[-1])
+    out = PredictionSet(size=size, sample=dict(sample))
+    entries, _ = model_entries(exp.spec, exp.store)
+    nets = {e.task: e.key for e in entries if e.role == "task_specific"}
+    wanted = set(tasks) if tasks is not None else None
+
+    def missing_views(task: Any) -> str | None:
+        lack = [k for k in task.inputs if k not in sample]
+        if not lack:
+            return None
+        return (f"needs {len(task.inputs)} views of one scene ({', '.join(task.inputs)}); a single image has one"
+                if task.multiview else f"needs input {', '.join(lack)}")
+
+    for e in entries:
+        if e.role != "task_specific" or (wanted is not None and e.task not in wanted):
+            continue
+        task = get_task(e.task)
+        reason = missing_views(task)
+        if reason:
+            out.skipped[e.task] = reason
+            continue
+        if not exp.store.exists(e.key):
+            out.skipped[e.task] = "its network has not been trained yet"
+            continue
+        batch = {k: np.asarray(sample[k], dtype=np.float32)[None] for k in task.inputs}
+        pred = predict(task, _load(exp, e.key), batch, model=model, device=device)[0]
+        out.predictions.append(TaskPrediction(name=e.task, task=e.task, role=e.role, sources=(), weights=e.key,
+                                              value=target_form(task, pred)))
+    if transfers:
+        by_edge: dict[tuple[str, tuple[str, ...]], ModelEntry] = {
+            (e.task, e.sources): e for e in entries if e.role == "transfer"}
+        for edge in chosen_transfers(exp):
+            target, sources = edge["target"], tuple(edge["sources"])
+            name = f"{target}.from-{'+'.join(sources)}"
+            if wanted is not None and target not in wanted:
+                continue
+            task = get_task(target)
+            entry = by_edge.get((target, sources))
+            reason = missing_views(task)
+            if entry is None or not exp.store.exists(entry.key):
+                out.skipped[name] = "the transfer's network is not in the store (trained before networks were kept)"
+                continue
+            if reason:
+                out.skipped[name] = reason
+                continue
+            batch = {k: np.asarray(sample[k], dtype=np.float32)[None] for k in task.inputs}
+            feats = [extract_features(_encoder(exp, s, nets), batch, keys=list(task.inputs), model=model,
+                                      device=device) for s in sources]
+            pred = predict_transfer(task, _load(exp, entry.key), feats, model=model, device=device)[0]
+            out.predictions.append(TaskPrediction(name=name, task=target, role="transfer", sources=sources,
+                                                  weights=entry.key, value=target_form(task, pred)))
+    return out
+
+
+def render_task_png(task_name: str, value: np.ndarray, sample: Mapping[str, np.ndarray], *, title: str = "") -> bytes:
+    """One task's output (prediction or ground truth) as a PNG, drawn by the world preview."""
+    from taskonomy.tasks import get_task
+    from taskonomy.world._preview import preview_sheet
+
+    task = get_task(task_name)
+    sheet = {k: np.asarray(v) for k, v in sample.items() if not k.startswith("meta.") or k == "meta.K"}
+    sheet[task.target] = np.asarray(value)
+    if "rgb" not in sheet:
+        raise InvalidInputError("a sample to render needs its rgb image")
+    with tempfile.TemporaryDirectory(prefix="taskonomy-png-") as tmp:
+        path = os.path.join(tmp, "task.png")
+        preview_sheet(sheet, path, title=title, tasks=[task.name], show_inputs=False)
+        with open(path, "rb") as fh:
+            return fh.read()
+
+
+def render(pset: PredictionSet, *, ground_truth: bool = False) -> PredictionSet:
+    """Fill every prediction's PNG (and, for a world sample, the ground truth's)."""
+    from taskonomy.tasks import get_task
+
+    for p in pset.predictions:
+        label = "prediction" if p.role == "task_specific" else f"transfer from {' + '.join(p.sources)}"
+        p.png = render_task_png(p.task, p.value, pset.sample, title=label)
+    if ground_truth:
+        for task_name in dict.fromkeys(p.task for p in pset.predictions):
+            target = get_task(task_name).target
+            if target in pset.sample:
+                pset.ground_truth[task_name] = render_task_png(task_name, pset.sample[target], pset.sample,
+                                                               title="ground truth")
+    return pset
+
+
+def write_pngs(pset: PredictionSet, out_dir: str | os.PathLike[str]) -> list[str]:
+    """Write ``input.png``, one ``<name>.png`` per prediction, ``truth.<task>.png`` and
+    ``predictions.json``; returns the paths written."""
+    import json
+
+    from taskonomy.modelbank._image import encode_png
+
+    out = os.fspath(out_dir)
+    os.makedirs(out, exist_ok=True)
+    written: list[str] = []
+
+    def put(name: str, data: bytes) -> None:
+        path = os.path.join(out, name)
+        with open(path, "wb") as fh:
+            fh.write(data)
+        written.append(path)
+
+    put("input.png", encode_png(pset.sample["rgb"]))
+    for p in pset.predictions:
+        put(f"{p.name}.png", p.png)
+    for t, data in pset.ground_truth.items():
+        put(f"truth.{t}.png", data)
+    put("predictions.json", json.dumps(pset.to_dict(), indent=1, sort_keys=True).encode())
+    return written
