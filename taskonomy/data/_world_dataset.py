@@ -20,7 +20,7 @@ from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from contextlib import contextmanager
 from dataclasses import dataclass
-from multiprocessing import get_context
+from multiprocessing import current_process, get_context
 from pathlib import Path
 from typing import Literal
 
@@ -175,8 +175,9 @@ def build_world_dataset(spec: WorldSpec, splits: SplitSizes, root: str | Path, *
                         progress: bool = False, shard_size: int = DEFAULT_SHARD_SIZE) -> WorldDataset:
     """Render the missing (or corrupt) shards of ``spec`` into ``root/<spec.key()>/`` and return the dataset.
 
-    Existing shards are verified and reused. Shards render in parallel over ``workers`` processes
-    (default: all cores), each a pure function of ``(spec, index)``.
+    Existing shards are verified and reused (a corrupt one is logged and rendered again). Shards
+    render in parallel over ``workers`` processes (default: all cores; serially inside a daemonic
+    process such as a Celery worker child), each sample a pure function of ``(spec, index)``.
     """
     if isinstance(shard_size, bool) or not isinstance(shard_size, int) or not 1 <= shard_size <= 100_000:
         raise InvalidInputError(f"shard_size must be an integer in 1..100000, got {shard_size!r}")
@@ -192,6 +193,8 @@ def build_world_dataset(spec: WorldSpec, splits: SplitSizes, root: str | Path, *
     todo = [j for j in ds.jobs if not _shard_ok(j)]
     total = sum(j.count for j in todo)
     n_workers = min(workers or os.cpu_count() or 1, max(1, len(todo)))
+    if current_process().daemon:  # e.g. a Celery prefork child: daemons may not start processes
+        n_workers = 1
     t0 = time.perf_counter()
     with _progress(progress, total) as advance:
         if n_workers <= 1:
