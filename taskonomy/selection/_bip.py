@@ -112,6 +112,17 @@ class BipModel:
         self.y, self.x, self.budget_row = y, xs, budget
         self.build_s = time.perf_counter() - t0
 
+    def set_objective(self, inst: Instance) -> None:
+        """Replace every objective coefficient by those of ``inst`` (same tasks and edges)."""
+        assert inst.n == self.inst.n and [len(e) for e in inst.edges] == [len(r) for r in self.x]
+        objective = self.solver.Objective()
+        for i in range(inst.n):
+            objective.SetCoefficient(self.y[i], float(inst.root_value[i]))
+        for row, edges in zip(self.x, inst.edges, strict=True):
+            for x, (_mask, v, _row) in zip(row, edges, strict=True):
+                objective.SetCoefficient(x, v)
+        self.inst = inst
+
     def solve(self, budget: float | None = None, *, hint: int | None = None) -> tuple[str, int | None, float]:
         """Solve at ``budget`` (default: the instance's). Returns (status, root bitmask, seconds).
 

@@ -9,15 +9,15 @@ from dataclasses import replace
 
 import numpy as np
 
-from taskonomy.affinity._table import TransferTable
+from taskonomy.affinity._table import TransferRow, TransferTable
 from taskonomy.errors import InvalidInputError, PreconditionError
 from taskonomy.selection._bip import BipModel
-from taskonomy.selection._evaluate import evaluate, infeasible, solution_from_roots
+from taskonomy.selection._evaluate import evaluate, infeasible, solution_from_roots, useful_roots
 from taskonomy.selection._problem import (
+    COEF_CLIP,
     Instance,
     TaxonomyProblem,
     TaxonomySolution,
-    _undominated,
     coefficient,
     compile_problem,
 )
@@ -185,32 +185,94 @@ def root_stability(table: TransferTable, problem: TaxonomyProblem, *, samples: i
     base_sol = solve_taxonomy(table, problem)
     if base_sol.status != "OPTIMAL":
         raise PreconditionError(f"the unperturbed problem is infeasible: {base_sol.reason}")
-    loose = compile_problem(table, problem, prune=False)
+    # one model for every sample: only edges dominated whatever the draw (a subset of sources
+    # whose lowest coefficient beats this edge's highest) or unaffordable are dropped; each
+    # sample rewrites the objective coefficients and solves again
+    loose = _interval_pruned(compile_problem(table, problem, prune=False))
+    model = BipModel(loose)
+    slots: list[tuple[int, int]] = []          # (receiver, edge) per resampled coefficient; (-1, i) = root i
+    rows = []
+    for i, t in enumerate(loose.tasks):
+        row = loose.self_rows.get(t)
+        if row is not None and row.affinity is not None and loose.root_value[i] > 0:
+            slots.append((-1, i))
+            rows.append((row, float(loose.root_value[i])))
+    for k, es in enumerate(loose.edges):
+        for j, (_mask, v, row) in enumerate(es):
+            slots.append((k, j))
+            rows.append((row, v))
+    position = {id(r): i for i, r in enumerate(table.rows)}
+    where = np.array([position[id(r)] for r, _ in rows], dtype=int)
+    weight = np.array([_weight(v, float(r.affinity or 0.0)) for r, v in rows])
     rng = np.random.default_rng(seed)
+    target = set(base_sol.roots)
     same = 0
     for _ in range(samples):
-        def draw(lo: float | None, hi: float | None, v: float) -> float:
-            return float(rng.uniform(lo, hi)) if lo is not None and hi is not None and hi > lo else v
-
+        drawn = resample_affinities(table, rng)[where]
+        coefs = weight * np.clip(np.sqrt(drawn), *COEF_CLIP)
         root_value = loose.root_value.copy()
-        for k, t in enumerate(loose.receivers):
-            r = loose.receiver_root[k]
-            row = loose.self_rows.get(t)
-            if r >= 0 and row is not None and row.affinity is not None:
-                root_value[r] = coefficient(draw(row.affinity_low, row.affinity_high, row.affinity),
-                                            "affinity", _weight(root_value[r], row.affinity))
-        edges = []
-        for es in loose.edges:
-            new = []
-            for mask, v, row in es:
-                a = row.affinity if row.affinity is not None else 0.0
-                w = _weight(v, a)
-                new.append((mask, coefficient(draw(row.affinity_low, row.affinity_high, a), "affinity", w), row))
-            edges.append(_undominated(new))
+        edges = [list(es) for es in loose.edges]
+        for (k, j), c in zip(slots, coefs.tolist(), strict=True):
+            if k < 0:
+                root_value[j] = c
+            else:
+                mask, _v, row = edges[k][j]
+                edges[k][j] = (mask, c, row)
         inst = replace(loose, root_value=root_value, edges=edges)
-        sol = _solve_instance(table, problem, inst, hint=None, t0=time.perf_counter())
-        same += int(sol.status == "OPTIMAL" and set(sol.roots) == set(base_sol.roots))
+        model.set_objective(inst)
+        status, roots, _ = model.solve(loose.budget)
+        if status == "OPTIMAL" and roots is not None:
+            kept = useful_roots(inst, roots)
+            same += int({inst.tasks[i] for i in range(inst.n) if kept >> i & 1} == target)
     return same / samples
+
+
+def resample_affinities(table: TransferTable, rng: np.random.Generator) -> np.ndarray:
+    """One draw of every row's affinity, uniform within ``[affinity_low, affinity_high]``.
+
+    Aligned with ``table.rows``; rows without an interval keep their value (NaN where the
+    affinity is missing). One uniform number per row, so a seed gives the same perturbed table
+    whatever the solver keeps of it.
+    """
+    u = rng.random(len(table.rows))
+    out = np.full(len(table.rows), np.nan)
+    for i, r in enumerate(table.rows):
+        if r.affinity is None:
+            continue
+        lo = r.affinity if r.affinity_low is None else r.affinity_low
+        hi = r.affinity if r.affinity_high is None else r.affinity_high
+        out[i] = lo + u[i] * (hi - lo)
+    return out
+
+
+def _interval_pruned(inst: Instance) -> Instance:
+    """``inst`` without edges that no draw within the affinity intervals can make useful.
+
+    An edge is dropped when its sources cost more than the budget, or when another edge into the
+    same receiver reads a subset of its sources and has a coefficient at the low end of its
+    interval at least this edge's coefficient at the high end of its interval.
+    """
+    def bounds(v: float, row: TransferRow) -> tuple[float, float]:
+        a = row.affinity if row.affinity is not None else 0.0
+        w = _weight(v, a)
+        lo = a if row.affinity_low is None else row.affinity_low
+        hi = a if row.affinity_high is None else row.affinity_high
+        return coefficient(lo, "affinity", w), coefficient(hi, "affinity", w)
+
+    edges = []
+    for es in inst.edges:
+        cand = []
+        for mask, v, row in es:
+            cost = sum(float(inst.cost[i]) for i in range(inst.n) if mask >> i & 1)
+            if cost <= inst.budget + 1e-9:
+                cand.append((mask, v, row, *bounds(v, row)))
+        cand.sort(key=lambda c: -c[3])
+        kept: list[tuple[int, float, TransferRow, float, float]] = []
+        for c in cand:
+            if not any(k[0] & c[0] == k[0] and k[3] >= c[4] for k in kept):
+                kept.append(c)
+        edges.append([(m, v, row) for m, v, row, _lo, _hi in kept])
+    return replace(inst, edges=edges)
 
 
 def _weight(coef: float, affinity: float) -> float:

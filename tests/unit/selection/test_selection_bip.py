@@ -21,6 +21,7 @@ from taskonomy.selection import (
     solve_taxonomy,
     sweep_budgets,
 )
+from taskonomy.selection._solve import resample_affinities
 
 
 def _self(t: str, a: float, gain: float = 0.9) -> TransferRow:
@@ -256,3 +257,24 @@ def test_sweep_agrees_with_brute_force(seed: int) -> None:
         if ref.status == "OPTIMAL":
             assert sol.objective == pytest.approx(ref.objective, abs=1e-9)
             _check_solution(table, replace(problem, budget=sol.budget), sol)
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_root_stability_equals_solving_each_perturbed_table(seed: int) -> None:
+    """The one-model resampling gives exactly what re-solving every perturbed table gives."""
+    base = load_table("paper-1k")
+    rows = [replace(r, affinity_low=max(0.0, r.affinity * 0.5), affinity_high=min(1.0, r.affinity * 1.5))
+            if r.affinity is not None else r for r in base.rows]
+    table = TransferTable.from_rows(rows)
+    problem = TaxonomyProblem(budget=3, max_order=2)
+    share = root_stability(table, problem, samples=6, seed=seed)
+    roots = set(solve_taxonomy(table, problem).roots)
+    rng = np.random.default_rng(seed)
+    same = 0
+    for _ in range(6):
+        drawn = resample_affinities(table, rng)
+        perturbed = TransferTable.from_rows(
+            replace(r, affinity=None if np.isnan(a) else float(a), affinity_low=None, affinity_high=None)
+            for r, a in zip(table.rows, drawn, strict=True))
+        same += set(solve_taxonomy(perturbed, problem).roots) == roots
+    assert share == same / 6
