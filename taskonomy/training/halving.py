@@ -1,0 +1,178 @@
+"""Successive-halving transfer training: full training only where the ranking could still change.
+
+The taxonomy needs, per target, the ranking of its candidate transfers (the AHP tournament
+and the BIP read it); most candidates are clearly worse than the best few long before their
+training ends. Successive halving (Jamieson & Talwalkar 2016; Li et al. 2017, "Hyperband")
+trains every candidate of a target briefly, ranks them on the per-image test losses, keeps the
+best ``1/η``, trains those further, and so on; only the last rung's survivors reach the end of
+the schedule.
+
+Rungs (:func:`halving_plan`): boundaries ``S·η^(k−K)`` for ``k = 0..K`` (``S`` = the full
+schedule's steps), keeping ``ceil(n/η)`` candidates of each target per rung. The compute is
+
+    Σ_k  n_k · (r_k − r_{k−1})  ≤  budget · n · S,
+
+and the plan with the longest first rung that fits the budget is chosen (η ∈ 2..5, K ≥ 1).
+
+Ranking and confidence: the score of a candidate is its mean image-wise win rate against every
+other candidate of its target (the Borda count of the tournament the AHP later weighs), with
+eliminated candidates taking part with their last losses. Beyond the budget's cut, a kept
+candidate is also dropped early when it confidently cannot become the target's best (the edge
+the BIP would pick): its bootstrap upper quantile (test images resampled) lies below the lower
+quantile of the current best. ``prior`` scores (e.g. LogME from :mod:`taskonomy.affinity.proxies`) break ties.
+
+Survivors train on the very trajectory of full training (the schedule and optimiser of
+:class:`~taskonomy.training.fused.FusedTransferTrainer` are those of full training), so the
+final losses of the candidates that reach the end equal full training's; eliminated ones keep
+the per-image losses of their last evaluation for the table.
+
+References: K. Jamieson, A. Talwalkar, "Non-stochastic Best Arm Identification and
+Hyperparameter Optimization", AISTATS 2016. L. Li et al., "Hyperband: A Novel Bandit-Based
+Approach to Hyperparameter Optimization", JMLR 18, 2018.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from taskonomy.errors import InvalidInputError
+from taskonomy.training.fused import FusedTransferTrainer
+
+__all__ = ["HalvingResult", "halving_plan", "successive_halving", "win_rate_scores"]
+
+
+@dataclass
+class HalvingResult:
+    """Per-candidate outcome (aligned with the trainer's readouts)."""
+
+    losses: np.ndarray  # (C, N_test): last per-image test losses
+    steps: np.ndarray  # (C,): optimiser steps each candidate trained
+    full_steps: int  # steps of full training per candidate
+    rounds: list[dict[str, Any]] = field(default_factory=list)
+    eta: int = 0
+    rungs: list[int] = field(default_factory=list)
+
+    @property
+    def compute_fraction(self) -> float:
+        """Training steps spent / steps of full training for every candidate."""
+        return float(self.steps.sum()) / max(self.full_steps * len(self.steps), 1)
+
+
+def _plan_cost(total: int, n: int, eta: int, k: int) -> tuple[list[int], float]:
+    rungs = sorted({max(1, round(total * eta ** (i - k))) for i in range(k + 1)})
+    rungs[-1] = total
+    cost, prev, alive = 0.0, 0, n
+    for r in rungs:
+        cost += alive * (r - prev)
+        prev = r
+        alive = math.ceil(alive / eta)
+    return rungs, cost / max(n * total, 1)
+
+
+def halving_plan(total_steps: int, *, n_candidates: int, budget: float = 0.25) -> tuple[int, list[int]]:
+    """(η, rung end steps) with the longest first rung whose compute fits ``budget`` of full training."""
+    if isinstance(total_steps, bool) or not isinstance(total_steps, int) or total_steps < 1:
+        raise InvalidInputError(f"total_steps must be an integer >= 1, got {total_steps!r}")
+    if isinstance(n_candidates, bool) or not isinstance(n_candidates, int) or n_candidates < 1:
+        raise InvalidInputError(f"n_candidates must be an integer >= 1, got {n_candidates!r}")
+    if not isinstance(budget, int | float) or not 0 < float(budget) <= 1:
+        raise InvalidInputError(f"budget must be a fraction in (0, 1], got {budget!r}")
+    if budget >= 1 or n_candidates == 1:
+        return 1, [total_steps]
+    best: tuple[int, int, list[int]] | None = None
+    for eta in range(2, 6):
+        for k in range(1, 9):
+            rungs, frac = _plan_cost(total_steps, n_candidates, eta, k)
+            if frac <= budget and (best is None or rungs[0] > best[0]):
+                best = (rungs[0], eta, rungs)
+    if best is None:  # even the deepest plan is over budget: one short rung for all, then the best one
+        r0 = max(1, int(budget * total_steps * n_candidates - total_steps) // max(n_candidates - 1, 1))
+        return n_candidates, sorted({min(r0, total_steps), total_steps})
+    return best[1], best[2]
+
+
+def win_rate_scores(losses: np.ndarray) -> np.ndarray:
+    """Mean image-wise win rate of each row against the others: (C,) from (C, N) losses."""
+    c = losses.shape[0]
+    wins = (losses[:, None, :] < losses[None, :, :]).mean(axis=2)
+    return wins.sum(axis=1) / max(c - 1, 1)
+
+
+def _confident_out(losses: np.ndarray, kept: list[int], *, bootstrap: int, confidence: float,
+                   rng: np.random.Generator) -> set[int]:
+    """Rows of ``kept`` (best first) whose upper bootstrap score lies below the best row's lower score."""
+    if len(kept) < 2 or bootstrap < 1:
+        return set()
+    m = losses.shape[1]
+    q = (1 - confidence) / 2
+    samples = np.stack([win_rate_scores(losses[:, rng.integers(0, m, m)]) for _ in range(bootstrap)])
+    lo = np.quantile(samples, q, axis=0)
+    hi = np.quantile(samples, 1 - q, axis=0)
+    return {i for i in kept[1:] if hi[i] < lo[kept[0]]}
+
+
+def successive_halving(
+    trainer: FusedTransferTrainer,
+    groups: Mapping[str, Sequence[int]],
+    evaluate: Callable[[int], np.ndarray],
+    *,
+    budget: float = 0.25,
+    bootstrap: int = 50,
+    confidence: float = 0.99,
+    prior: Sequence[float] | None = None,
+    seed: int = 0,
+) -> HalvingResult:
+    """Train the trainer's readouts by successive halving within each group (one target's candidates).
+
+    ``evaluate(i)`` returns readout ``i``'s per-image test losses as it is now. Every readout
+    must belong to exactly one group. See the module docstring for the rungs and the rule.
+    """
+    c = len(trainer.states)
+    members = [i for g in groups.values() for i in g]
+    if sorted(members) != list(range(c)):
+        raise InvalidInputError(f"groups must partition the {c} readouts (each index exactly once)")
+    if prior is not None and len(prior) != c:
+        raise InvalidInputError(f"prior must have one score per readout ({c}), got {len(prior)}")
+    if trainer.step:
+        raise InvalidInputError("successive halving needs a fresh trainer (it has trained already)")
+    largest = max(len(g) for g in groups.values())
+    eta, rungs = halving_plan(trainer.total, n_candidates=largest, budget=budget)
+    rng = np.random.default_rng(seed)
+    pri = np.zeros(c) if prior is None else np.asarray(prior, dtype=np.float64)
+    losses: list[np.ndarray | None] = [None] * c
+    steps = np.zeros(c, dtype=np.int64)
+    active = {name: list(g) for name, g in groups.items()}
+    rounds: list[dict[str, Any]] = []
+    prev = 0
+    for r in rungs:
+        run = sorted(i for g in active.values() for i in g)
+        trainer.advance(r - prev, active=run)
+        for i in run:
+            steps[i] += r - prev
+            losses[i] = np.asarray(evaluate(i), dtype=np.float64)
+        prev = r
+        dropped: list[int] = []
+        if r < trainer.total:
+            for name, g in groups.items():
+                act = active[name]
+                if len(act) <= 1:
+                    continue
+                rows = list(g)
+                mat = np.stack([losses[i] for i in rows])  # type: ignore[misc]
+                score = win_rate_scores(mat)
+                pos = {i: k for k, i in enumerate(rows)}
+                order = sorted(act, key=lambda i: (-score[pos[i]], -pri[i]))
+                kept = order[: math.ceil(len(act) / eta)]
+                out = _confident_out(mat, [pos[i] for i in kept], bootstrap=bootstrap, confidence=confidence,
+                                     rng=rng)
+                survivors = [i for i in kept if pos[i] not in out]
+                dropped += [i for i in act if i not in survivors]
+                active[name] = survivors
+        rounds.append({"step": r, "trained": len(run), "dropped": sorted(dropped)})
+    final = np.stack([x if x is not None else np.full(0, np.nan) for x in losses])
+    return HalvingResult(losses=final, steps=steps, full_steps=trainer.total, rounds=rounds, eta=eta, rungs=rungs)

@@ -1,0 +1,82 @@
+"""Successive halving: the budget holds, survivors equal full training, the plan fits."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from taskonomy.errors import InvalidInputError
+from taskonomy.nets import ModelConfig
+from taskonomy.tasks import get_task
+from taskonomy.training import TrainConfig
+from taskonomy.training.fused import FusedTransferTrainer, Readout
+from taskonomy.training.halving import _plan_cost, halving_plan, successive_halving, win_rate_scores
+from taskonomy.training.synthetic import synthetic_split
+
+MODEL = ModelConfig(width=4, rep_channels=4, blocks=0, transfer_width=8, hidden=16)
+SIZE = 16
+
+
+def _sources(data: dict[str, np.ndarray], n_sources: int, seed: int) -> list[dict[str, np.ndarray]]:
+    """Sources of decreasing quality: the pooled image plus more and more noise."""
+    rng = np.random.default_rng(seed)
+    n = data["rgb"].shape[0]
+    pooled = data["rgb"].reshape(n, 3, 2, 8, 2, 8).mean(axis=(3, 5))
+    base = np.concatenate([pooled, pooled[:, :1]], axis=1)
+    return [{"rgb": (base * (1 - s / n_sources) + rng.standard_normal(base.shape) * s / n_sources).astype(np.float32)}
+            for s in range(n_sources)]
+
+
+@pytest.mark.slow
+def test_halving_within_budget_and_survivors_equal_full_training() -> None:
+    tasks = [get_task("normal"), get_task("class_scene")]
+    train_data, test_data = synthetic_split(tasks, 32, SIZE, 0), synthetic_split(tasks, 24, SIZE, 1)
+    k = 6
+    tr_src, te_src = _sources(train_data, k, 2), _sources(test_data, k, 2)
+    readouts = [Readout(t, [f], train_data) for t in tasks for f in tr_src]
+    groups = {t.name: list(range(j * k, (j + 1) * k)) for j, t in enumerate(tasks)}
+    cfg = TrainConfig(epochs=8, batch_size=16, lr=3e-3, device="cpu", seed=3)
+
+    def evaluator(trainer: FusedTransferTrainer):  # type: ignore[no-untyped-def]
+        return lambda i: trainer.evaluate(i, [te_src[i % k]], test_data)
+
+    full = FusedTransferTrainer(readouts, model=MODEL, train=cfg)
+    full.run()
+    full_losses = np.stack([full.evaluate(i, [te_src[i % k]], test_data) for i in range(len(readouts))])
+
+    trainer = FusedTransferTrainer(readouts, model=MODEL, train=cfg)
+    res = successive_halving(trainer, groups, evaluator(trainer), budget=0.5, bootstrap=20)
+    assert res.full_steps == 16
+    assert res.compute_fraction <= 0.5
+    assert res.losses.shape == full_losses.shape and np.isfinite(res.losses).all()
+    finished = np.flatnonzero(res.steps == res.full_steps)
+    assert 1 <= len(finished) < len(readouts)
+    for g in groups.values():  # every target keeps at least its best candidate to the end
+        assert any(res.steps[i] == res.full_steps for i in g)
+    np.testing.assert_allclose(res.losses[finished], full_losses[finished], rtol=1e-5, atol=1e-7)
+    assert res.rounds[-1]["step"] == 16 and sum(r["trained"] for r in res.rounds) > len(readouts)
+
+    fresh = FusedTransferTrainer(readouts[:2], model=MODEL, train=cfg)
+    with pytest.raises(InvalidInputError, match="partition"):
+        successive_halving(fresh, {"a": [0]}, lambda i: np.zeros(3))
+    fresh.advance(1)
+    with pytest.raises(InvalidInputError, match="fresh trainer"):
+        successive_halving(fresh, {"a": [0, 1]}, lambda i: np.zeros(3))
+
+
+@pytest.mark.parametrize(("steps", "n", "budget"), [(60, 10, 0.25), (80, 27, 0.25), (200, 40, 0.1), (60, 8, 0.5)])
+def test_plan_fits_budget(steps: int, n: int, budget: float) -> None:
+    eta, rungs = halving_plan(steps, n_candidates=n, budget=budget)
+    assert rungs[-1] == steps and rungs == sorted(set(rungs)) and eta >= 2
+    _, frac = _plan_cost(steps, n, eta, len(rungs) - 1) if len(rungs) > 1 else (None, 1.0)
+    assert frac <= budget
+
+
+def test_plan_errors_and_scores() -> None:
+    with pytest.raises(InvalidInputError, match="budget"):
+        halving_plan(10, n_candidates=4, budget=0)
+    with pytest.raises(InvalidInputError, match="total_steps"):
+        halving_plan(0, n_candidates=4)
+    assert halving_plan(10, n_candidates=4, budget=1.0) == (1, [10])
+    losses = np.array([[1.0, 1.0, 1.0], [2.0, 0.5, 2.0], [3.0, 3.0, 3.0]])
+    np.testing.assert_allclose(win_rate_scores(losses), [(2 / 3 + 1) / 2, (1 / 3 + 1) / 2, 0.0])
