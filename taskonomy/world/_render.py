@@ -38,7 +38,7 @@ from taskonomy.world._geometry import (
     yaw_pitch_roll,
 )
 from taskonomy.world._jigsaw import apply_jigsaw, jigsaw_permutations
-from taskonomy.world._raycast import Hit, cast, cast_views, closest, occluded
+from taskonomy.world._raycast import Hit, cast_views, closest, occluded
 from taskonomy.world._scene import Scene, sample_scene
 from taskonomy.world._shading import albedo, shading
 from taskonomy.world._spec import WorldSpec
@@ -84,8 +84,9 @@ def _probe(scene: Scene, cam: Camera, pixels: F64, size: int) -> F64:
     f = focal_length(size, cam.fov_deg)
     d = np.stack([(pixels[:, 0] - size / 2) / f, (pixels[:, 1] - size / 2) / f, np.ones(len(pixels))], -1)
     d = d / np.linalg.norm(d, axis=-1, keepdims=True)
-    hit = cast(scene, cam.centre, mul3(d, cam.rotation.T))
-    return hit.point
+    d_world = mul3(d, cam.rotation.T)
+    t, _ = closest(scene, cam.centre, d_world)
+    return cam.centre + t[:, None] * d_world
 
 
 def _visible(scene: Scene, centres: F64, point: F64) -> NDArray[np.bool_]:

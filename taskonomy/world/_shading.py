@@ -33,10 +33,12 @@ def albedo(scene: Scene, hit: Hit) -> F64:
     v = hit.uv[:, 1] * scale
     fu, fv = np.floor(u), np.floor(v)
     mix = np.zeros(len(s))
-    for code in np.unique(pat).astype(int).tolist():
+    for code in np.unique(pk["mat_pattern"]).astype(int).tolist():  # the scene's few patterns
         if code == 0:
             continue
         rows = np.nonzero(pat == code)[0]
+        if len(rows) == 0:
+            continue
         ur, vr, fur, fvr = u[rows], v[rows], fu[rows], fv[rows]
         if code == 1:  # stripes
             mix[rows] = np.mod(fur, 2.0)
