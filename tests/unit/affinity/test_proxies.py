@@ -5,7 +5,15 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from taskonomy.affinity.proxies import h_score, logme, proxy_affinities, proxy_rows, proxy_scores, transfer_proxy
+from taskonomy.affinity.proxies import (
+    ProxyMethod,
+    h_score,
+    logme,
+    proxy_affinities,
+    proxy_rows,
+    proxy_scores,
+    transfer_proxy,
+)
 from taskonomy.errors import InvalidInputError
 from taskonomy.tasks import get_task
 from taskonomy.training.synthetic import synthetic_split
@@ -56,7 +64,7 @@ def test_h_score_invariances_and_ranking() -> None:
                                 "point_matching") for method in ("logme", "hscore")
     # H-score's pixel pairs of one feature cell carry no signal at this tiny size; LogME covers embeddings.
     if (task, method) != ("segment_unsup2d", "hscore")])
-def test_informative_source_outranks_noise(task: str, method: str) -> None:
+def test_informative_source_outranks_noise(task: str, method: ProxyMethod) -> None:
     t = get_task(task)
     n, size = 96, 16
     data = synthetic_split([t], n, size, 3)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 import pytest
 
@@ -37,7 +39,7 @@ def test_halving_within_budget_and_survivors_equal_full_training() -> None:
     groups = {t.name: list(range(j * k, (j + 1) * k)) for j, t in enumerate(tasks)}
     cfg = TrainConfig(epochs=8, batch_size=16, lr=3e-3, device="cpu", seed=3)
 
-    def evaluator(trainer: FusedTransferTrainer):  # type: ignore[no-untyped-def]
+    def evaluator(trainer: FusedTransferTrainer) -> Callable[[int], np.ndarray]:
         return lambda i: trainer.evaluate(i, [te_src[i % k]], test_data)
 
     full = FusedTransferTrainer(readouts, model=MODEL, train=cfg)
