@@ -81,11 +81,12 @@ class RedactTokens(logging.Filter):
 
 
 def install_redaction(tokens: Iterable[bytes]) -> RedactTokens:
-    """Install (or refresh) the redaction filter on the gateway and uvicorn loggers and on the root
-    logger's handlers (records of child loggers propagate to handlers, not to logger filters)."""
+    """Install (or refresh) the redaction filter on the gateway and uvicorn loggers and on their and
+    the root logger's handlers (records of child loggers reach handlers, not logger filters)."""
     filt = RedactTokens(tokens)
-    targets: list[logging.Filterer] = [logging.getLogger(name) for name in LOGGERS]
-    targets.extend(logging.getLogger().handlers)
+    loggers = [logging.getLogger(name) for name in LOGGERS]
+    targets: list[logging.Filterer] = [*loggers, *logging.getLogger().handlers]
+    targets.extend(h for lg in loggers for h in lg.handlers)
     for target in targets:
         for old in [f for f in target.filters if isinstance(f, RedactTokens)]:
             target.removeFilter(old)

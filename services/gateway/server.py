@@ -24,12 +24,15 @@ def serve(
     import uvicorn
 
     from services.gateway.app import create_app
+    from services.gateway.auth import install_redaction
 
     app = create_app(settings)
+    config = uvicorn.Config(app, host=host, port=port, log_level=log_level.lower(), proxy_headers=True,
+                            server_header=False, timeout_graceful_shutdown=10)
+    install_redaction(settings.tokens())  # again: uvicorn's Config has just set up its log handlers
     if on_start is not None:
         on_start(f"http://{host}:{port}")
-    uvicorn.run(app, host=host, port=port, log_level=log_level.lower(), proxy_headers=True,
-                server_header=False, timeout_graceful_shutdown=10)
+    uvicorn.Server(config).run()
 
 
 def free_port(host: str = "127.0.0.1") -> int:
