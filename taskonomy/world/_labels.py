@@ -12,7 +12,7 @@ import numpy as np
 from numpy.typing import NDArray
 from scipy.ndimage import gaussian_filter
 
-from taskonomy.world._geometry import matrix_to_rotvec
+from taskonomy.world._geometry import cross3, matrix_to_rotvec
 
 F32 = NDArray[np.float32]
 F64 = NDArray[np.float64]
@@ -149,7 +149,7 @@ def manhattan_frame(r_cam: F64) -> F64:
     az = world_to_cam @ np.array([0.0, 0.0, 1.0])
     e_z = ax if abs(ax[2]) > abs(az[2]) else az
     e_z = e_z if e_z[2] >= 0 else -e_z
-    e_x = np.cross(down, e_z)
+    e_x = cross3(down, e_z)
     return np.stack([e_x, down, e_z], axis=1)
 
 
