@@ -23,7 +23,7 @@ from services.gateway import problems
 from services.gateway.auth import install_redaction
 from services.gateway.context import GatewayContext
 from services.gateway.middleware import GatewayMiddleware
-from services.gateway.routers import cluster, experiments, health, metrics, tables, tasks, taxonomy, ui
+from services.gateway.routers import cluster, experiments, health, metrics, models, tables, tasks, taxonomy, ui
 from services.gateway.settings import GatewaySettings, load_settings
 
 log = logging.getLogger("services.gateway")
@@ -78,7 +78,7 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
     app.state.ctx = ctx
     problems.install(app)
     _install_redis_errors(app, settings)
-    for module in (experiments, tables, taxonomy, tasks, cluster, health, metrics, ui):
+    for module in (experiments, models, tables, taxonomy, tasks, cluster, health, metrics, ui):
         app.include_router(module.router)
     app.mount("/ui/static", StaticFiles(directory=ui.STATIC_DIR), name="static")
     app.add_middleware(GatewayMiddleware, max_body_bytes=settings.max_body_bytes)

@@ -8,5 +8,7 @@ thin wrappers over the core jobs (services.common.executor); configuration comes
 from __future__ import annotations
 
 from services.common.celery_app import create_app
+from services.transfer.predict import register_predict
 
 app = create_app("taskonomy-transfer")
+register_predict(app)  # taskonomy.predict: every task's prediction for one image (the demo)

@@ -2,7 +2,8 @@
 
 ``/ui/`` experiments with live per-stage progress, ``/ui/experiments/{id}`` heatmap and
 gain/quality table (also for a published table's name), ``/ui/taxonomy`` the interactive
-taxonomy page. ``/ui/demo`` is reserved for a future demo page.
+taxonomy page. ``/ui/demo`` every task's prediction for an uploaded image
+or a world sample.
 """
 
 from __future__ import annotations
@@ -45,3 +46,8 @@ def experiment_page(exp_id: str) -> FileResponse:
 @router.get("/ui/taxonomy")
 def taxonomy_page() -> FileResponse:
     return _page("taxonomy.html")
+
+
+@router.get("/ui/demo")
+def demo_page() -> FileResponse:
+    return _page("demo.html")

@@ -88,6 +88,7 @@ function renderHeader(active) {
   header.replaceChildren(
     el("span", { class: "brand" }, "Taskonomy"),
     el("nav", {}, link("/ui/", "Experiments", "experiments"), link("/ui/taxonomy", "Taxonomy", "taxonomy"),
+       link("/ui/demo", "Demo", "demo"),
        link("/docs", "API", "api")),
     el("label", { class: "token" }, "Token ", tokenInput),
   );
