@@ -88,4 +88,7 @@ def register(app: typer.Typer) -> None:
         for p in written:
             console.print(f"wrote {p}")
         print(json.dumps({"out": result.out_dir, "transfers": result.table_path, "taxonomy": result.taxonomy_path,
-                          "report": result.report_path, "executed": len(st.executed), "skipped": len(st.skipped)}))
+                          "report": result.report_path, "executed": len(st.executed), "skipped": len(st.skipped),
+                          "seconds": round(time.perf_counter() - t0, 2),
+                          "stage_seconds": {k: round(v, 2) for k, v in st.stage_seconds.items()},
+                          "stage_cpu_seconds": {k: round(v, 2) for k, v in st.stage_cpu_seconds.items()}}))

@@ -250,15 +250,19 @@ QUICK_TASKS: tuple[str, ...] = (
 
 
 def quick() -> ExperimentSpec:
-    """8 tasks at 32x32, first order: a few minutes on 2 CPU cores, rendering included."""
+    """8 tasks at 32x32, first order: a few minutes on 2 CPU cores, rendering included.
+
+    Measured cost per unit on one CPU thread: ~17 ms to render a sample, ~45 ms per training step
+    of a task network (batch 64), ~25 ms per transfer step (batch 32); see benchmarks/pipeline.py.
+    """
     return ExperimentSpec(
         name="quick",
         dataset=WorldDataset(seed=0, size=32),
         tasks=[TaskEntry(name=t) for t in QUICK_TASKS],
-        splits=SplitSpec(train=1536, transfer=192, test=256),
-        model={"width": 16, "rep_channels": 8},
-        train=TrainSpec(epochs=8, batch_size=64, lr=2e-3),
-        transfer=TrainSpec(epochs=20, batch_size=64, lr=2e-3),
+        splits=SplitSpec(train=1024, transfer=128, test=256),
+        model={"width": 16, "rep_channels": 8, "blocks": 1},
+        train=TrainSpec(epochs=10, batch_size=64, lr=2e-3),
+        transfer=TrainSpec(epochs=15, batch_size=32, lr=2e-3),
         max_order=1,
         beam=4,
         seed=0,
@@ -266,7 +270,11 @@ def quick() -> ExperimentSpec:
 
 
 def standard() -> ExperimentSpec:
-    """All 26 tasks, orders 1 and 2, at 32x32 (about an hour on 2 CPU cores)."""
+    """All 26 tasks, orders 1 and 2 (pairs of each target's top-4 sources), at 32x32.
+
+    About 25 task networks and ~700 transfers: roughly half an hour of one CPU thread by the
+    quick preset's measured unit costs (multi-view tasks cost more per step).
+    """
     from taskonomy.tasks import registry
 
     entries = [TaskEntry(name=t.name, role="target" if t.can_be_target else "source_only") for t in registry()
@@ -275,10 +283,10 @@ def standard() -> ExperimentSpec:
         name="standard",
         dataset=WorldDataset(seed=0, size=32),
         tasks=entries,
-        splits=SplitSpec(train=2048, transfer=256, test=256),
-        model={"width": 16, "rep_channels": 8},
-        train=TrainSpec(epochs=8, batch_size=64, lr=2e-3),
-        transfer=TrainSpec(epochs=20, batch_size=64, lr=2e-3),
+        splits=SplitSpec(train=1024, transfer=128, test=256),
+        model={"width": 16, "rep_channels": 8, "blocks": 1},
+        train=TrainSpec(epochs=10, batch_size=64, lr=2e-3),
+        transfer=TrainSpec(epochs=15, batch_size=32, lr=2e-3),
         max_order=2,
         beam=4,
         seed=0,
