@@ -135,9 +135,12 @@ def create_app(main: str, *, settings: WorkerSettings | None = None) -> Celery:
 
 def client_app(broker_url: str) -> Celery:
     """A sending-only app (no tasks) for submitters: ``send_task`` by name."""
-    settings = load_worker_settings(broker_url=broker_url, allow_short_visibility=True)
     app = Celery("taskonomy-client", set_as_current=False)
-    app.config_from_object(celery_config(settings))
+    app.conf.update(
+        broker_url=broker_url, task_serializer="json", accept_content=["json"], task_ignore_result=True,
+        broker_connection_retry_on_startup=False, broker_connection_max_retries=3, task_publish_retry=True,
+        task_publish_retry_policy={"max_retries": 3, "interval_start": 0.2, "interval_step": 0.5, "interval_max": 1.0},
+    )
     return app
 
 
