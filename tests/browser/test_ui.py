@@ -154,3 +154,24 @@ def test_experiment_page_heatmap_and_gain_quality(gw: Live, page: Any) -> None:
     visible = page.locator("#gq tbody tr:not([hidden])")
     assert visible.count() == len([r for r in transfers if r.target == "rgb2sfnorm"])
     shot(page, "experiment-heatmap")
+
+
+def test_token_field_unlocks_protected_reads(redis_url: str, solver_address: str, tmp_path: Path,
+                                             page: Any) -> None:
+    from playwright.sync_api import expect
+
+    from services.gateway.app import create_app
+    from services.gateway.server import BackgroundServer
+    from tests.services.gateway._fixtures import TOKEN, make_settings
+
+    settings = make_settings(redis_url, solver_address, tmp_path, reads_require_token=True)
+    with BackgroundServer(create_app(settings)) as srv:
+        page.goto(f"{srv.url}/ui/taxonomy")
+        expect(page.locator("#error")).to_contain_text("HTTP 401")
+        page.fill("#token", TOKEN)
+        page.dispatch_event("#token", "change")  # stores it in sessionStorage and reloads
+        page.wait_for_load_state()
+        wait_solved(page)
+        assert sorted(roots(page)) == DOCUMENTED_ROOTS
+        assert page.evaluate("sessionStorage.getItem('taskonomy.token')") == TOKEN
+        shot(page, "taxonomy-with-token")
