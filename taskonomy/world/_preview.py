@@ -60,6 +60,7 @@ def preview_sheet(sample: Sample, path: str | Path, *, title: str = "", tasks: l
                                                   [0, 0, 1]])), dtype=np.float64)
     chosen = [t for t in BUILTIN_TASKS if tasks is None or t.name in tasks]
     inputs = IMAGE_KEYS if tasks is None else tuple(dict.fromkeys(k for t in chosen for k in t.inputs))
+    inputs = tuple(k for k in inputs if k in sample) if show_inputs else ()
     panels: list[tuple[str, str]] = [("input", key) for key in inputs] if show_inputs else []
     panels += [("task", t.name) for t in chosen]
     cols = min(6, len(panels))
@@ -135,10 +136,11 @@ def preview_sheet(sample: Sample, path: str | Path, *, title: str = "", tasks: l
             ax.set_xlabel("x red, y (down) green, z cyan", fontsize=6)
         elif name == "jigsaw":
             perm = jigsaw_permutations()[int(tgt)]
-            ax.imshow(_hwc(sample["jigsaw_image"]))
+            ax.imshow(_hwc(sample.get("jigsaw_image", sample["rgb"])))
             ax.set_xlabel(f"perm #{int(tgt)}: {''.join(map(str, perm))}", fontsize=7)
         elif name == "point_matching":
-            both = np.concatenate([_hwc(sample["match_a"]), _hwc(sample["match_b"])], axis=1)
+            pair = [sample.get("match_a", sample["rgb"]), sample.get("match_b", sample["rgb"])]
+            both = np.concatenate([_hwc(pair[0]), _hwc(pair[1])], axis=1)
             ax.imshow(both)
             ax.set_xlabel("same point" if float(tgt[0]) > 0.5 else "different points", fontsize=8)
         else:  # poses
