@@ -56,8 +56,11 @@ log = logging.getLogger(__name__)
 
 #: Kind of the synthetic job used by the queue benchmark and the fault tests (sleep, then write
 #: each output as a small JSON artifact; ``params.fail`` makes it raise, ``params.transient = n``
-#: makes its first n attempts raise a transient storage error).
+#: makes its first n attempts raise a transient storage error, ``params.stubborn`` ignores the soft
+#: time limit).
 NOOP = "noop"
+#: Starts of one job whose process died (OOM, kill -9) tolerated beyond its transient-error retries.
+MAX_WORKER_LOSSES = 3
 #: How long finished runs' bookkeeping stays in Redis.
 RUN_TTL_SECONDS = 7 * 24 * 3600
 
@@ -190,6 +193,10 @@ class RunBook:
 
     def stats(self) -> dict[str, int]:
         return {k: int(v) for k, v in self.r.hgetall(self._k("stats")).items()}
+
+    def attempt(self, job_id: str) -> int:
+        """Count a start of ``job_id`` (lease acquired); returns the number of starts so far."""
+        return int(self.r.hincrby(self._k("attempts"), job_id, 1))
 
     def mark_failed(self, job_id: str) -> bool:
         return bool(self.r.sadd(self._k("failed"), job_id))
@@ -382,6 +389,19 @@ def _expansion(spec_data: Mapping[str, Any], plan_job: JobDict, plan: Any) -> tu
 
 # -- running one job --------------------------------------------------------------------------------
 
+def _sleep(seconds: float, *, stubborn: bool) -> None:
+    """Sleep; a ``stubborn`` sleeper ignores the soft time limit (to exercise the hard one)."""
+    from celery.exceptions import SoftTimeLimitExceeded
+
+    end = time.monotonic() + seconds
+    while (left := end - time.monotonic()) > 0:
+        try:
+            time.sleep(left)
+        except SoftTimeLimitExceeded:
+            if not stubborn:
+                raise
+
+
 def _run_noop(job: JobDict, store: WorkerStore) -> bool:
     params = job.get("params", {})
     if job["outputs"] and all(store.exists(k) for k in job["outputs"]):
@@ -395,7 +415,7 @@ def _run_noop(job: JobDict, store: WorkerStore) -> bool:
         raise PreconditionError(f"job {job['id']} ({job['kind']}) is missing {len(missing)} input artifact(s), "
                                 f"e.g. {missing[0]!r}")
     if params.get("seconds"):
-        time.sleep(float(params["seconds"]))
+        _sleep(float(params["seconds"]), stubborn=bool(params.get("stubborn")))
     for key in job["inputs"]:  # read (and so verify) the inputs, like a real job
         store.get_bytes(key)
     if params.get("fail"):
@@ -608,6 +628,12 @@ def register_tasks(app: Any) -> None:
             app.send_task(RUN_JOB, args=[exp_id, run, job, store_url], queue=job["queue"],
                           countdown=min(5.0, ctx.settings.lease_seconds / 2), task_id=token)
             return "waiting"
+        attempts = book.attempt(job["id"])
+        if attempts > ctx.settings.max_retries + MAX_WORKER_LOSSES:
+            lease.release()
+            runner.fail(book, job, f"job {job['id']} ({job['kind']}) was started {attempts - 1} times without "
+                                   "finishing (its worker process died each time: out of memory?)")
+            return "failed"
         store = ctx.store(store_url)
         t0 = time.perf_counter()
         try:
@@ -699,6 +725,27 @@ def register_tasks(app: Any) -> None:
         ctx = _ctx()
         return cancel_experiment(ctx.state, exp_id)
 
+    def on_task_failure(sender: Any = None, exception: BaseException | None = None, args: Any = None,
+                        **_: Any) -> None:
+        """A hard time limit kills the pool process: the task never reports, so the worker's main
+        process (which runs this hook) marks the experiment FAILED."""
+        from celery.exceptions import TimeLimitExceeded
+
+        if getattr(sender, "name", None) != RUN_JOB or not isinstance(exception, TimeLimitExceeded):
+            return
+        exp_id, run, job, _store_url = args
+        ctx = _ctx()
+        if current_run(ctx.r, exp_id, prefix=ctx.settings.state_prefix) != run:
+            return
+        book = RunBook(ctx.r, exp_id, run, prefix=ctx.settings.state_prefix)
+        JobRunner(ctx, send=send).fail(book, job, f"job {job['id']} ({job['kind']}) exceeded the hard time limit "
+                                                  f"of {ctx.settings.time_limit:g} s and was killed")
+        record_job(ctx.r, kind=job["kind"], outcome="failed", seconds=ctx.settings.time_limit,
+                   prefix=ctx.settings.state_prefix)
+
+    from celery.signals import task_failure
+
+    task_failure.connect(on_task_failure, weak=False, dispatch_uid=f"taskonomy-task-failure-{id(app)}")
     _ = (run_job_task, run_experiment_task, cancel_experiment_task)
 
 

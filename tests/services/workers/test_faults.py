@@ -81,3 +81,23 @@ def test_redis_restart_with_aof_mid_experiment_completes(tmp_path: Path) -> None
             w.stop()
         server.stop()
 
+
+def test_time_limits_fail_the_experiment(redis_url: str, tmp_path: Path) -> None:
+    state = ExperimentStateStore(redis_client(redis_url))
+    store_url = str(tmp_path / "store")
+    env = {"TASKONOMY_SOFT_TIME_LIMIT": "1", "TASKONOMY_TIME_LIMIT": "2", "TASKONOMY_QUEUES": "train,control"}
+    worker = Worker("trainer", broker_url=redis_url, log_path=tmp_path / "trainer.log", env=env)
+    try:
+        worker.wait_ready()
+        submit("soft", noop_graph(1, seconds=30, queue_cycle=("train",), tag="soft"), broker_url=redis_url,
+               store_url=store_url)
+        stubborn = noop_graph(1, seconds=30, queue_cycle=("train",), tag="hard")
+        stubborn["jobs"][0]["params"]["stubborn"] = True
+        submit("hard", stubborn, broker_url=redis_url, store_url=store_url)
+        soft = wait_terminal(state, "soft", timeout=60)
+        assert soft.state == "FAILED" and "SoftTimeLimitExceeded" in (soft.error or "")
+        hard = wait_terminal(state, "hard", timeout=60)
+        assert hard.state == "FAILED" and "exceeded the hard time limit of 2 s" in (hard.error or "")
+        assert not ArtifactStore(store_url).list("noop")
+    finally:
+        worker.stop()
