@@ -87,7 +87,7 @@ class LocalExecutor:
         if bars is not None:
             for s in STAGES:
                 if totals[s]:
-                    bar_ids[s] = bars.add_task(s, total=totals[s])
+                    bar_ids[s] = bars.add_task(s, total=totals[s], start=False)
         finished: set[str] = set()
         order = graph.order()
         i = 0
@@ -96,6 +96,8 @@ class LocalExecutor:
             i += 1
             if job.id in finished:
                 continue
+            if bars is not None and done[job.stage] == 0:
+                bars.start_task(bar_ids[job.stage])
             t0, c0 = time.perf_counter(), time.process_time()
             executed = run_job(job, self.store, verify=self.verify)
             dt = time.perf_counter() - t0
@@ -116,11 +118,13 @@ class LocalExecutor:
                 if bars is not None and added:
                     stage = added[0].stage
                     if stage not in bar_ids:
-                        bar_ids[stage] = bars.add_task(stage, total=totals[stage])
+                        bar_ids[stage] = bars.add_task(stage, total=totals[stage], start=False)
                     else:
                         bars.update(bar_ids[stage], total=totals[stage])
             if bars is not None:
                 bars.update(bar_ids[job.stage], completed=done[job.stage])
+                if done[job.stage] == totals[job.stage]:
+                    bars.stop_task(bar_ids[job.stage])
             if self.on_job is not None:
                 self.on_job(job, executed)
             if self.on_progress is not None:
