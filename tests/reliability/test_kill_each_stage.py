@@ -1,0 +1,140 @@
+"""kill -9 of the workers during each stage of a real (tiny) experiment.
+
+One experiment runs on a trainer and a transfer worker; whenever the first job of a stage not
+yet hit holds its lease (it is running), both workers are killed with SIGKILL (process group:
+main process and pool child) and fresh ones are started. The experiment must still succeed with
+the undisturbed local run's table and taxonomy, every artifact present once (written once,
+counted by the workers' store) with a valid checksum, and nothing else in the store.
+
+All stages are hit in one run (one kill per stage) to keep CI time bounded: the kills are
+independent, since each one's redelivery finishes before the next stage starts.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from services.common.executor import RunBook, current_run, redis_client, submit, write_counts
+from services.common.state import ExperimentStateStore
+from taskonomy.store import ArtifactStore
+from tests.services.workers._harness import Worker, wait_terminal
+
+pytestmark = [pytest.mark.integration, pytest.mark.slow]
+
+SPEC: dict[str, Any] = {
+    "name": "kill-each-stage", "dataset": {"kind": "world", "seed": 0, "size": 16},
+    "tasks": ["autoencoding", "depth_zbuffer"], "splits": {"train": 8, "transfer": 8, "test": 4},
+    "model": {"width": 8, "rep_channels": 4}, "train": {"epochs": 1, "batch_size": 8},
+    "transfer": {"epochs": 1, "batch_size": 8}, "max_order": 1, "beam": 2, "seed": 0,
+}
+#: Stages whose jobs run long enough (on 2 shared cores) that a kill always lands mid-stage.
+MUST_HIT = {"render", "train", "features", "transfers", "baselines"}
+
+
+def _local_reference(tmp_path: Path) -> tuple[Any, ArtifactStore]:
+    import torch
+
+    from taskonomy.pipeline import ExperimentSpec, LocalExecutor, build_graph
+
+    store = ArtifactStore(tmp_path / "reference")
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)  # the workers' setting: identical float reductions
+    old = os.environ.get("TASKONOMY_RENDER_WORKERS")
+    os.environ["TASKONOMY_RENDER_WORKERS"] = "1"
+    try:
+        graph = build_graph(ExperimentSpec.parse(SPEC))
+        LocalExecutor(store).run(graph)
+    finally:
+        torch.set_num_threads(threads)
+        if old is None:
+            os.environ.pop("TASKONOMY_RENDER_WORKERS", None)
+        else:
+            os.environ["TASKONOMY_RENDER_WORKERS"] = old
+    return graph, store
+
+
+def _running_stage(state: ExperimentStateStore, exp_id: str) -> list[tuple[str, str, list[str]]]:
+    """(stage, job id, outputs) of every job holding a lease now."""
+    run = current_run(state.r, exp_id)
+    if run is None:
+        return []
+    book = RunBook(state.r, exp_id, run)
+    out = []
+    for key in state.r.keys("taskonomy:lease:*"):
+        job = book.job(key.split(":")[-1])
+        if job is not None:
+            out.append((job["stage"], job["id"], job["outputs"]))
+    return out
+
+
+def test_kill_9_workers_in_every_stage_loses_and_duplicates_nothing(redis_url: str, tmp_path: Path) -> None:
+    from taskonomy.pipeline import ExperimentSpec
+
+    graph, reference = _local_reference(tmp_path)
+    stages = {s for s, n in graph.stage_counts().items() if n}
+    spec = ExperimentSpec.parse(SPEC)
+    exp_id = spec.content_key()
+    state = ExperimentStateStore(redis_client(redis_url))
+    store_url = str(tmp_path / "store")
+    generation = 0
+
+    def start_workers() -> list[Worker]:
+        ws = [Worker(k, broker_url=redis_url, log_path=tmp_path / f"{k}-{generation}.log")
+              for k in ("trainer", "transfer")]
+        for w in ws:
+            w.wait_ready()
+        return ws
+
+    workers = start_workers()
+    killed: dict[str, tuple[str, bool]] = {}  # stage -> (job id, its outputs existed at the kill)
+    store = ArtifactStore(store_url)
+    try:
+        submit(exp_id, spec.model_dump(mode="json"), broker_url=redis_url, store_url=store_url)
+        deadline = time.monotonic() + 300
+        while time.monotonic() < deadline:
+            rec = state.get(exp_id)
+            if rec is not None and rec.state in ("SUCCEEDED", "FAILED", "CANCELLED"):
+                break
+            hit = [(s, j, outs) for s, j, outs in _running_stage(state, exp_id) if s not in killed]
+            if not hit:
+                time.sleep(0.01)
+                continue
+            stage, job_id, outputs = hit[0]
+            for w in workers:
+                w.kill()  # SIGKILL the whole process group, mid-job
+            killed[stage] = (job_id, all(store.exists(k) for k in outputs))
+            for w in workers:
+                w.stop()
+            generation += 1
+            workers = start_workers()
+        rec = wait_terminal(state, exp_id, timeout=120)
+    finally:
+        for w in workers:
+            w.stop()
+    assert rec.state == "SUCCEEDED", rec.error
+    print(f"killed in stages: { {s: j for s, (j, _) in killed.items()} }")
+    assert MUST_HIT <= set(killed) <= stages, (sorted(killed), sorted(stages))
+    assert not all(done for _, done in killed.values())  # at least one kill interrupted a job's writes
+
+    # the undisturbed run's results, bit for bit
+    assert rec.result["transfers"] == graph.results["table"]
+    assert store.get_bytes(rec.result["transfers"]) == reference.get_bytes(graph.results["table"])
+    got, want = store.get_json(rec.result["taxonomy"]), reference.get_json(graph.results["taxonomy"])
+    for t in (got, want):
+        t.pop("solve_time_s", None)
+    assert got == want
+    assert {s: p.done for s, p in rec.stages.items()} == {s: n for s, n in graph.stage_counts().items() if n}
+    assert all(p.failed == 0 for p in rec.stages.values())
+
+    # nothing lost, nothing duplicated, nothing corrupt
+    keys = [k for k in store.list() if not k.startswith("experiments/")]
+    assert keys == sorted(k for k in reference.list() if not k.startswith("experiments/"))
+    for k in keys:
+        assert store.verify(k), k  # checksum
+    counts = write_counts(state.r)
+    assert sorted(counts) == keys and set(counts.values()) == {1}, {k: v for k, v in counts.items() if v != 1}
