@@ -505,11 +505,12 @@ class JobRunner:
         if book.mark_failed(job["id"]):
             self.ctx.state.job_done(book.exp_id, job["stage"], failed=True)
         book.count("failed")
+        self.record_in_store(book, state="FAILED", error=message)  # in the store before anyone sees it
         self.ctx.state.set_state(book.exp_id, "FAILED", error=message)
         log.error("experiment %s FAILED: %s", book.exp_id, message)
-        self.record_in_store(book)
 
-    def record_in_store(self, book: RunBook, store_url: str | None = None) -> None:
+    def record_in_store(self, book: RunBook, store_url: str | None = None, *, state: str | None = None,
+                        error: str | None = None) -> None:
         """Copy the experiment's record (state, per-stage progress, result, job counts) into the
         store as ``experiments/<id>/record.json``, so the store describes its runs without Redis."""
         url = store_url or self.ctx.r.get(f"{self.ctx.settings.state_prefix}:exp:{book.exp_id}:store")
@@ -517,6 +518,10 @@ class JobRunner:
         if not url or rec is None:
             return
         body = {**rec.to_dict(), "run": book.run, "jobs": book.stats()}
+        if state is not None:
+            body["state"] = state
+        if error is not None:
+            body["error"] = error
         try:
             data = json.dumps(body, sort_keys=True, indent=1).encode()
             # not content-addressed (rewritten by every run), so not through the write-once path
@@ -547,9 +552,9 @@ class JobRunner:
             if rec is not None and rec.state not in TERMINAL:
                 results = {**book.results(), "jobs": book.stats(), "run": book.run, "store": store_url}
                 ctx.state.set_result(book.exp_id, results)
+                self.record_in_store(book, store_url, state="SUCCEEDED")  # in the store before anyone sees it
                 ctx.state.set_state(book.exp_id, "SUCCEEDED")
                 log.info("experiment %s SUCCEEDED (%s)", book.exp_id, results["jobs"])
-                self.record_in_store(book, store_url)
             book.expire()
 
     def inputs_pending(self, book: RunBook, job: JobDict, store: WorkerStore) -> bool:

@@ -59,6 +59,13 @@ class Worker:
             os.killpg(self.proc.pid, signal.SIGKILL)
             self.proc.wait(timeout=10)
 
+    def kill_pool(self) -> None:
+        """SIGKILL the prefork pool processes only (the worker's main process survives)."""
+        children = Path(f"/proc/{self.proc.pid}/task/{self.proc.pid}/children").read_text().split()
+        assert children, "the worker has no pool process"
+        for pid in children:
+            os.kill(int(pid), signal.SIGKILL)
+
     def stop(self) -> None:
         if self.proc.poll() is None:
             try:

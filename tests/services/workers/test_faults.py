@@ -32,26 +32,37 @@ def _check_exactly_once(state: ExperimentStateStore, store_url: str, n: int) -> 
 def test_kill_9_a_worker_mid_job_redelivers_and_writes_once(redis_url: str, tmp_path: Path) -> None:
     state = ExperimentStateStore(redis_client(redis_url))
     store_url = str(tmp_path / "store")
+    store = ArtifactStore(store_url)
     trainer = Worker("trainer", broker_url=redis_url, log_path=tmp_path / "trainer1.log")
     transfer = Worker("transfer", broker_url=redis_url, log_path=tmp_path / "transfer.log")
     replacement = None
+
+    def running_after(n_done: int) -> str:
+        """Wait until n_done jobs finished and another one is running; return its id."""
+        leases = wait_for(lambda: (r := state.get("k")) and r.stages.get("noop") and r.stages["noop"].done >= n_done
+                          and state.r.keys("taskonomy:lease:*"), timeout=60, what=f"job {n_done + 1} to run")
+        return str(leases[0]).split(":")[-1]
+
     try:
         trainer.wait_ready()
         transfer.wait_ready()
         # 6 jobs of 1.5 s, all on the train queue: only the trainer runs them
         submit("k", noop_graph(6, seconds=1.5, queue_cycle=("train",), tag="k"), broker_url=redis_url,
                store_url=store_url)
-        wait_for(lambda: (r := state.get("k")) and r.stages.get("noop") and r.stages["noop"].done >= 1
-                 and state.r.keys("taskonomy:lease:*"), timeout=60, what="the second job to be running")
-        running = state.r.keys("taskonomy:lease:*")
-        trainer.kill()  # SIGKILL worker and pool child, mid-job
-        killed_job = running[0].split(":")[-1]
-        assert not ArtifactStore(store_url).exists(f"noop/{killed_job.removeprefix('noop-')}")
+        # 1. SIGKILL the pool process only: the worker rejects the job back to the queue at once
+        job = running_after(1)
+        trainer.kill_pool()
+        assert not store.exists(f"noop/{job.removeprefix('noop-')}")
+        # 2. SIGKILL the whole worker (main process and pool): Redis redelivers after the visibility timeout
+        job = running_after(3)
+        trainer.kill()
+        assert not store.exists(f"noop/{job.removeprefix('noop-')}")
         replacement = Worker("trainer", broker_url=redis_url, log_path=tmp_path / "trainer2.log")
         rec = wait_terminal(state, "k", timeout=90)
         assert rec.state == "SUCCEEDED", rec.error
         assert rec.stages["noop"].done == 6
         _check_exactly_once(state, store_url, 6)
+        assert "WorkerLostError" in trainer.log_path.read_text()
     finally:
         for w in (trainer, transfer, replacement):
             if w is not None:
