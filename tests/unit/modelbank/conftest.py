@@ -1,0 +1,1 @@
+from tests.unit.modelbank._experiment import tiny_run  # noqa: F401

@@ -1,0 +1,120 @@
+"""Predictions for one image: every task-specific network, rendered like the world preview."""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from taskonomy.modelbank import list_models, open_experiment
+from taskonomy.modelbank.predict import (
+    derive_inputs,
+    image_sample,
+    predict_sample,
+    render,
+    target_form,
+    world_sample,
+    write_pngs,
+)
+from taskonomy.tasks import get_task
+
+pytestmark = pytest.mark.slow
+
+
+def _png_size(data: bytes) -> tuple[int, int]:
+    im = Image.open(io.BytesIO(data))
+    assert im.format == "PNG"
+    return im.size
+
+
+def test_world_sample_predictions_reproduce_the_pipelines_test_losses(tiny_run: Path) -> None:
+    """The prediction path sees exactly the test image the pipeline evaluated: its per-image loss
+    against the ground truth is the stored ``self`` loss of that image."""
+    from taskonomy.training import per_image_loss
+
+    exp = open_experiment(str(tiny_run))
+    cards = {c["task"]: c for c in list_models(exp) if c["role"] == "task_specific"}
+    for index in range(exp.spec.splits.test):
+        sample = world_sample(exp, index)
+        for p in predict_sample(exp, sample).predictions:
+            stored = exp.store.get_tensors(cards[p.task]["test"]["losses"])["x"][index]
+            task = get_task(p.task)
+            if task.output.kind == "pixels":
+                ours = float(np.abs(p.value - sample[task.target]).mean())
+                assert ours == pytest.approx(stored, rel=1e-3, abs=1e-5)
+            else:
+                assert p.value.shape == sample[task.target].shape and p.value.dtype == np.int64
+    assert callable(per_image_loss)
+
+
+def test_well_learned_tasks_are_close_to_ground_truth(tiny_run: Path) -> None:
+    """Both tasks of the tiny experiment are learned: autoencoding's output is much closer to its
+    own image than to the other test images and beats each image's mean colour; semantic
+    segmentation (walls, floor, ceiling, objects) gets more pixels right than each image's
+    majority class would."""
+    exp = open_experiment(str(tiny_run))
+    n = exp.spec.splits.test
+    samples = [world_sample(exp, i) for i in range(n)]
+    preds = [{p.task: p.value for p in predict_sample(exp, s).predictions} for s in samples]
+    err = np.array([[np.abs(preds[i]["autoencoding"] - samples[j]["rgb"]).mean() for j in range(n)]
+                    for i in range(n)])
+    own = float(np.diag(err).mean())
+    others = float(err[~np.eye(n, dtype=bool)].mean())
+    flat = float(np.mean([np.abs(s["rgb"] - s["rgb"].mean(axis=(1, 2), keepdims=True)).mean() for s in samples]))
+    assert own < 0.7 * others and own < 0.9 * flat
+    acc = np.mean([(p["segment_semantic"] == s["segment_semantic"]).mean()
+                   for p, s in zip(preds, samples, strict=True)])
+    majority = np.mean([np.bincount(s["segment_semantic"].ravel()).max() / s["segment_semantic"].size
+                        for s in samples])
+    assert acc > majority + 0.05
+
+
+def test_uploaded_image_gives_one_png_per_task(tiny_run: Path, tmp_path: Path) -> None:
+    exp = open_experiment(str(tiny_run))
+    rng = np.random.default_rng(0)
+    image = rng.random((3, 37, 53)).astype(np.float32)  # odd, non-square size
+    sample = image_sample(exp, image)
+    assert sample["rgb"].shape == (3, 32, 32) and "view1" not in sample
+    pset = render(predict_sample(exp, sample))
+    assert sorted(p.task for p in pset.predictions) == sorted(exp.spec.task_names())
+    assert pset.skipped == {}
+    for p in pset.predictions:
+        w, h = _png_size(p.png)
+        assert w > 100 and h > 100
+    written = write_pngs(pset, tmp_path)
+    names = sorted(Path(w).name for w in written)
+    assert names == sorted(["input.png", "predictions.json", *(f"{t}.png" for t in exp.spec.task_names())])
+
+
+def test_transfers_the_taxonomy_chose_and_ground_truth_pictures(tiny_run: Path) -> None:
+    import json
+
+    exp = open_experiment(str(tiny_run))
+    tax = json.loads((tiny_run / "taxonomy.json").read_text())
+    pset = render(predict_sample(exp, world_sample(exp, 1), transfers=True), ground_truth=True)
+    transfers = [p for p in pset.predictions if p.role == "transfer"]
+    assert len(transfers) == len(tax["edges"])
+    for p in transfers:
+        assert p.name == f"{p.task}.from-{'+'.join(p.sources)}" and p.png[:8] == b"\x89PNG\r\n\x1a\n"
+    assert sorted(pset.ground_truth) == sorted(exp.spec.task_names())
+
+
+def test_multiview_tasks_are_skipped_for_a_single_image() -> None:
+    pose = get_task("nonfixated_pose")
+    inputs = derive_inputs(np.zeros((3, 16, 16), dtype=np.float32))
+    assert set(inputs) == {"rgb", "gray", "rgb_noisy", "rgb_masked", "jigsaw_image"}
+    assert not set(pose.inputs) <= set(inputs)
+    assert all(v.shape == (3, 16, 16) and v.dtype == np.float32 for v in inputs.values())
+
+
+def test_target_form_matches_the_ground_truth_contract() -> None:
+    rng = np.random.default_rng(0)
+    seg = target_form(get_task("segment_semantic"), rng.random((11, 8, 8)))
+    assert seg.shape == (8, 8) and seg.dtype == np.int64 and seg.max() < 11
+    emb = target_form(get_task("segment_unsup2d"), rng.normal(size=(8, 8, 8)))
+    assert emb.shape == (8, 8) and emb.dtype == np.int64 and len(np.unique(emb)) > 1
+    scene = target_form(get_task("class_scene"), np.array([0.1, 0.7, 0.2]))
+    assert scene.shape == () and int(scene) == 1
