@@ -29,6 +29,17 @@ class Stop(Exception):
     pass
 
 
+@pytest.fixture(scope="module", autouse=True)
+def one_thread():
+    """Tiny networks: one torch thread is as fast and gives the same numbers everywhere."""
+    import torch
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
 @pytest.fixture(scope="module")
 def finished(tmp_path_factory):
     """A store holding a run that was interrupted after 9 jobs and then resumed."""
