@@ -16,6 +16,7 @@ from services.common.settings import load_worker_settings
 from taskonomy.errors import CorruptArtifactError, InvalidInputError, NotFoundError
 
 ROOT = Path(__file__).resolve().parents[3]
+pytestmark = pytest.mark.integration  # a real redis-server (the session's)
 
 
 # -- settings and Celery configuration -------------------------------------------------------------
