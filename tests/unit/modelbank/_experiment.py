@@ -21,6 +21,7 @@ TINY_SPEC: dict[str, Any] = {
     "model": {"width": 8, "rep_channels": 8, "blocks": 1},
     "train": {"epochs": 8, "batch_size": 16, "lr": 0.005},
     "transfer": {"epochs": 1, "batch_size": 8, "lr": 0.003},
+    "budget": 1,  # one root: the taxonomy transfers to the other task
 }
 
 
