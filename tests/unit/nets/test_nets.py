@@ -72,7 +72,7 @@ def test_task_network_shapes_every_task(task: TaskSpec) -> None:
 
 @pytest.mark.parametrize("task", TRAINABLE, ids=lambda t: t.name)
 def test_decoder_takes_list_of_views(task: TaskSpec) -> None:
-    dec = build_decoder(task, SMALL, size=16)
+    dec = build_decoder(task, SMALL, size=16).eval()
     reps = [torch.randn(2, SMALL.rep_channels, 2, 2) for _ in task.inputs]
     assert dec(reps).shape == expected_shape(task, 2, 16)
     if not task.multiview:
@@ -82,7 +82,7 @@ def test_decoder_takes_list_of_views(task: TaskSpec) -> None:
 def test_siamese_encoder_is_shared_and_view_order_matters() -> None:
     task = get_task("egomotion")
     with seeded(1):
-        net = build_task_network(task, SMALL, size=16)
+        net = build_task_network(task, SMALL, size=16).eval()  # BatchNorm: per-sample outputs in eval mode
     a, b, c = (torch.rand(2, 3, 16, 16) for _ in range(3))
     reps = net.encode([a, b, c])
     assert torch.allclose(reps[1], net.encoder(b), atol=1e-6)
