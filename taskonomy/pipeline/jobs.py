@@ -139,11 +139,8 @@ def _render(job: Job, store: ArtifactStore, progress: Progress) -> None:
 
         world = WorldSpec.from_dict({"seed": dataset["seed"], "size": dataset["size"], **dataset.get("options", {})})
         sizes = {k: int(v) for k, v in p["splits"].items()}
-        try:
-            from taskonomy.data import SplitSizes, build_world_dataset
-        except ImportError:  # the dataset package is not there: render the splits directly
-            _store_splits(store, _DirectWorld(world, sizes), keys, dataset)
-            return
+        from taskonomy.data import SplitSizes, build_world_dataset
+
         with tempfile.TemporaryDirectory(prefix="taskonomy-render-") as tmp:
             ds = build_world_dataset(world, SplitSizes(**sizes), tmp, workers=_workers(sum(sizes.values())),
                                      progress=False)
@@ -153,22 +150,6 @@ def _render(job: Job, store: ArtifactStore, progress: Progress) -> None:
 
         folder = load_folder_dataset(dataset, p["splits"], sample_keys=sorted({k for m in keys.values() for k in m}))
         _store_splits(store, folder, keys, dataset)
-
-
-class _DirectWorld:
-    """Splits rendered sample by sample: train, then transfer, then test indices."""
-
-    def __init__(self, world: Any, sizes: Mapping[str, int]) -> None:
-        self.world = world
-        self.offsets = {"train": 0, "transfer": sizes["train"], "test": sizes["train"] + sizes["transfer"]}
-        self.sizes = dict(sizes)
-
-    def split(self, name: str) -> dict[str, np.ndarray]:
-        from taskonomy.world import render_sample
-
-        lo = self.offsets[name]
-        samples = [render_sample(self.world, i) for i in range(lo, lo + self.sizes[name])]
-        return {k: np.stack([s[k] for s in samples]) for k in samples[0]}
 
 
 def _workers(n_samples: int) -> int | None:
