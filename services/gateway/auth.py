@@ -15,7 +15,7 @@ from __future__ import annotations
 import hmac
 import logging
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 
 from fastapi import Request
 
@@ -66,13 +66,36 @@ class RedactTokens(logging.Filter):
             text = text.replace(secret, REDACTED)
         return text
 
+    def _redact_value(self, value: object) -> object:
+        text = value if isinstance(value, str) else str(value)
+        clean = self.redact(text)
+        return value if clean == text else clean
+
+    def _redact_args(self, args: tuple[object, ...] | Mapping[str, object] | None
+                     ) -> tuple[object, ...] | Mapping[str, object] | None:
+        if isinstance(args, tuple):
+            return tuple(self._redact_value(a) for a in args)
+        if isinstance(args, Mapping):
+            return {k: self._redact_value(v) for k, v in args.items()}
+        return args
+
     def filter(self, record: logging.LogRecord) -> bool:
         try:
             message = record.getMessage()
         except Exception:  # a malformed record: leave it to the handler
             return True
-        record.msg = self.redact(message)
-        record.args = None
+        redacted = self.redact(message)
+        if redacted != message:
+            # Redact the arguments one by one and keep them: formatters such as uvicorn's access
+            # formatter unpack ``record.args`` and fail (printing a traceback) on ``None``.
+            record.msg = self.redact(record.msg) if isinstance(record.msg, str) else record.msg
+            record.args = self._redact_args(record.args)
+            try:
+                leaked = self.redact(record.getMessage()) != record.getMessage()
+            except Exception:
+                leaked = True
+            if leaked:  # a secret spread over several arguments: keep only the redacted text
+                record.msg, record.args = redacted, None
         if record.exc_info and not record.exc_text:
             record.exc_text = logging.Formatter().formatException(record.exc_info)
         if record.exc_text:
