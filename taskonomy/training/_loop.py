@@ -31,21 +31,9 @@ def _batch(inputs: Sequence[torch.Tensor], idx: torch.Tensor, device: torch.devi
             for x in inputs]
 
 
-def batch_bounds(n: int, batch_size: int) -> list[tuple[int, int]]:
-    """``[lo, hi)`` of each batch of an epoch over ``n`` items.
-
-    A last batch of a single item is merged into the one before (BatchNorm cannot normalise
-    one sample of a 1x1 map, and one-sample steps are noisy anyway).
-    """
-    starts = list(range(0, n, batch_size))
-    if len(starts) > 1 and n - starts[-1] == 1:
-        starts.pop()
-    return [(lo, starts[i + 1] if i + 1 < len(starts) else n) for i, lo in enumerate(starts)]
-
-
 def total_steps(n: int, train: TrainConfig) -> int:
-    """Optimiser steps of a run over ``n`` items (see :func:`batch_bounds`)."""
-    steps = train.epochs * len(batch_bounds(n, train.batch_size))
+    """Optimiser steps of a run over ``n`` items (every epoch ends with a possibly smaller batch)."""
+    steps = train.epochs * math.ceil(n / train.batch_size)
     return min(steps, train.max_steps) if train.max_steps else steps
 
 
@@ -87,10 +75,10 @@ def fit(
         perm = torch.randperm(n, generator=gen)
         last_sum = torch.zeros((), device=device)
         last_count = 0
-        for lo, hi in batch_bounds(n, train.batch_size):
+        for lo in range(0, n, train.batch_size):
             if step >= steps:
                 break
-            idx = perm[lo:hi].to(device)
+            idx = perm[lo : lo + train.batch_size].to(device)
             xs = _batch(inputs, idx, device)
             y = target.index_select(0, idx)
             with autocast(device):
