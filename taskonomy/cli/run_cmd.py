@@ -29,6 +29,9 @@ def register(app: typer.Typer) -> None:
         quiet: Annotated[bool, typer.Option("--quiet", help="no progress bars")] = False,
         threads: Annotated[int | None, typer.Option("--threads", min=1, help="torch CPU threads (default: torch's "
                                                                              "choice, one per core)")] = None,
+        proxy_only: Annotated[bool, typer.Option(
+            "--proxy-only", help="no transfer training: score every candidate with LogME on the cached features "
+                                 "(writes proxies.csv, transfers.csv without gain/quality, taxonomy.json)")] = False,
     ) -> None:
         """Compute transfers, AHP affinities and the taxonomy; write the table, the taxonomy and a report.
 
@@ -70,6 +73,19 @@ def register(app: typer.Typer) -> None:
         console.print(f"[bold]taskonomy run[/bold] {spec.name}: {len(spec.tasks)} tasks, "
                       f"{spec.dataset.kind} {spec.dataset.size}px, splits {spec.splits.train}/"
                       f"{spec.splits.transfer}/{spec.splits.test}, max order {spec.max_order}; store {art.url}")
+        if proxy_only:
+            from taskonomy.pipeline.proxy import run_proxy_only
+
+            pres = run_proxy_only(spec, out_dir=out_dir, store=art, show_progress=not quiet)
+            roots = pres.taxonomy.get("roots") or []
+            console.print(f"proxy-only taxonomy ({pres.n_scored} candidates scored in "
+                          f"{pres.seconds['proxies']:.1f} s): status {pres.taxonomy.get('status')}, "
+                          f"roots [bold]{', '.join(roots)}[/bold]")
+            print(json.dumps({"out": pres.out_dir, "proxies": pres.proxies_path, "transfers": pres.table_path,
+                              "taxonomy": pres.taxonomy_path, "roots": roots,
+                              "seconds": round(time.perf_counter() - t0, 2),
+                              "stage_seconds": {k: round(v, 2) for k, v in pres.seconds.items()}}))
+            return
         result = run_experiment(spec, out_dir=out_dir, store=art, show_progress=not quiet, report=not no_report)
         tax = result.taxonomy
         st = result.stats

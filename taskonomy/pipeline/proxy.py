@@ -1,0 +1,156 @@
+"""``taskonomy run --proxy-only``: a taxonomy from training-free proxies instead of trained transfers.
+
+Runs the experiment's graph only up to the cached features (render, task networks, features;
+resumable like a full run), then scores every candidate of every target with a proxy
+(:mod:`taskonomy.affinity.proxies`, LogME by default) on the transfer split's features:
+
+* first order, own encoder and ``random`` candidates — as the full run's transfer jobs;
+* higher orders (``max_order > 1``): the ``beam`` best first-order sources *by proxy*, combined
+  as the full run's plan would (:func:`taskonomy.selection.higher_order_candidates`), each scored
+  on its sources' concatenated features;
+* ``self`` (full supervision) gets the own-encoder candidate's score — its representation is
+  the one trained on the target itself.
+
+Outputs in ``OUT``: ``proxies.csv`` (target, sources, kind, method, score, affinity),
+``transfers.csv`` — the transfer table with ``affinity_ahp`` = the proxy affinity (softmax of
+the scores per target, summing to 1 like AHP affinities) and *empty* gain and quality (not
+measured: no transfer was trained, and the table format's "not measured" is an empty cell) —
+and ``taxonomy.json`` solved from it at the experiment's budget (objective: affinity).
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import os
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from taskonomy.pipeline.graph import RANDOM, JobGraph, build_graph, candidate_kind
+from taskonomy.pipeline.local import LocalExecutor
+from taskonomy.pipeline.spec import ExperimentSpec
+from taskonomy.store import ArtifactStore
+
+PROXY_STAGES: tuple[str, ...] = ("render", "train", "features")
+
+
+@dataclass
+class ProxyRunResult:
+    """Where the proxy-only results went."""
+
+    out_dir: str
+    proxies_path: str
+    table_path: str
+    taxonomy_path: str
+    taxonomy: dict[str, Any]
+    seconds: dict[str, float] = field(default_factory=dict)
+    n_scored: int = 0
+
+
+def _array(store: ArtifactStore, key: str) -> np.ndarray:
+    from taskonomy.pipeline.jobs import _array as get
+
+    return get(store, key)
+
+
+def run_proxy_only(spec: ExperimentSpec, *, out_dir: str | os.PathLike[str], store: ArtifactStore | None = None,
+                   method: str = "logme", show_progress: bool = False) -> ProxyRunResult:
+    """Features only, then proxies → table → taxonomy (see the module docstring)."""
+    from taskonomy.affinity import TransferRow, TransferTable
+    from taskonomy.affinity.proxies import PROXY_METHODS, proxy_affinities, transfer_proxy
+    from taskonomy.errors import InvalidInputError
+    from taskonomy.pipeline.finalize import solve
+    from taskonomy.pipeline.run import _write, check_writable_dir, default_store_url, validate_experiment
+    from taskonomy.selection import higher_order_candidates
+    from taskonomy.tasks import get_task
+
+    if method not in PROXY_METHODS:
+        raise InvalidInputError(f"unknown proxy method {method!r}; known: {', '.join(PROXY_METHODS)}")
+    validate_experiment(spec, out_dir=out_dir)
+    out = check_writable_dir(out_dir)
+    store = store or ArtifactStore(default_store_url(out))
+    graph = build_graph(spec)
+    sub = JobGraph(spec=spec)
+    for job in graph.jobs.values():
+        if job.stage in PROXY_STAGES:
+            sub.add(job)
+    t0 = time.perf_counter()
+    LocalExecutor(store, show_progress=show_progress).run(sub)
+    seconds = {"features": time.perf_counter() - t0}
+
+    t1 = time.perf_counter()
+    fin = next(j for j in graph.jobs.values() if j.kind == "finalize")
+    transfer_jobs = [j for j in graph.jobs.values() if j.kind == "transfer"]
+    cache: dict[str, np.ndarray] = {}
+
+    def arr(key: str) -> np.ndarray:
+        if key not in cache:
+            cache[key] = _array(store, key)
+        return cache[key]
+
+    scored: list[dict[str, Any]] = []
+    rows: list[Any] = []
+    for target in fin.params["targets"]:
+        task = get_task(target)
+        jobs = [j for j in transfer_jobs if j.params["target"] == target]
+        if not jobs:
+            continue
+        fkeys = {s: keys for j in jobs for s, keys in j.params["features"].items()}
+        labels = {task.target: arr(jobs[0].params["labels"]["transfer"])}
+
+        def feats(sources: tuple[str, ...], fkeys: Any = fkeys, inputs: tuple[str, ...] = task.inputs
+                  ) -> list[dict[str, np.ndarray]]:
+            return [{k: arr(v) for k, v in fkeys[s]["transfer"].items() if k in inputs} for s in sources]
+
+        scores: dict[tuple[str, ...], float] = {}
+        for j in jobs:
+            srcs = tuple(j.params["sources"])
+            scores[srcs] = transfer_proxy(task, feats(srcs), labels, method=method,  # type: ignore[arg-type]
+                                          seed=int(spec.seed))
+        if spec.max_order > 1:
+            first = sorted((s for s in scores if len(s) == 1 and s[0] not in (target, RANDOM)),
+                           key=lambda s: -scores[s])
+            ranked = [s[0] for s in first]
+            for combo in higher_order_candidates(ranked[: spec.beam], max_order=spec.max_order):
+                combo = tuple(combo)
+                if len(combo) >= 2 and combo not in scores:
+                    scores[combo] = transfer_proxy(task, feats(combo), labels, method=method,  # type: ignore[arg-type]
+                                                   seed=int(spec.seed))
+        named = {"|".join(s): v for s, v in scores.items()}
+        is_target = fin.params["roles"].get(target) == "target"
+        if is_target:
+            own = scores.get((target,))
+            named["self"] = own if own is not None else max(scores.values())
+        aff = proxy_affinities(named)
+        for s, v in scores.items():
+            kind = candidate_kind(target, s)
+            key = "|".join(s)
+            rows.append(TransferRow(target=target, sources=s, kind=kind, affinity=aff[key], gain=None, quality=None))
+            scored.append({"target": target, "sources": key, "kind": kind, "method": method, "score": v,
+                           "affinity": aff[key]})
+        if is_target:
+            rows.append(TransferRow(target=target, sources=("self",), kind="self_full_supervision",
+                                    affinity=aff["self"], gain=None, quality=None))
+            scored.append({"target": target, "sources": "self", "kind": "self_full_supervision", "method": method,
+                           "score": named["self"], "affinity": aff["self"]})
+    table = TransferTable.from_rows(rows)
+    seconds["proxies"] = time.perf_counter() - t1
+    taxonomy = solve(table, fin.params)
+    proxies_path = os.path.join(out, "proxies.csv")
+    buf = io.StringIO()
+    w = csv.DictWriter(buf, fieldnames=["target", "sources", "kind", "method", "score", "affinity"])
+    w.writeheader()
+    w.writerows(scored)
+    _write(proxies_path, buf.getvalue().encode())
+    table_path = os.path.join(out, "transfers.csv")
+    tb = io.BytesIO()
+    table.write(tb, format="csv")
+    _write(table_path, tb.getvalue())
+    taxonomy_path = os.path.join(out, "taxonomy.json")
+    _write(taxonomy_path, json.dumps({**taxonomy, "source": f"proxy:{method}"}, indent=2).encode())
+    return ProxyRunResult(out_dir=out, proxies_path=proxies_path, table_path=table_path, taxonomy_path=taxonomy_path,
+                          taxonomy=taxonomy, seconds=seconds, n_scored=len(scored))
