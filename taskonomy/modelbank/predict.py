@@ -275,3 +275,54 @@ def write_pngs(pset: PredictionSet, out_dir: str | os.PathLike[str]) -> list[str
         put(f"truth.{t}.png", data)
     put("predictions.json", json.dumps(pset.to_dict(), indent=1, sort_keys=True).encode())
     return written
+
+
+# -- prediction requests through the artifact store (a worker runs them; the gateway polls) ------
+
+def request_key(prediction_id: str, name: str = "request.json") -> str:
+    """Keys of one prediction: ``predictions/<id>/request.json``, ``upload``, ``result.json``, ``<name>.png``."""
+    from taskonomy.store import validate_key
+
+    return validate_key(f"predictions/{prediction_id}/{name}")
+
+
+def run_prediction_request(store: Any, prediction_id: str) -> dict[str, Any]:
+    """Run the request stored under ``predictions/<id>/request.json`` and store its pictures and
+    ``result.json`` (``state`` SUCCEEDED with the picture names, or FAILED with the error).
+
+    The request names the experiment (``spec``, ``experiment``, ``store``: its artifact store URL)
+    and either ``upload`` (the key of the uploaded image bytes) or ``world_sample`` (a test index).
+    A request already answered is not run again (at-least-once delivery is harmless).
+    """
+    from taskonomy.errors import TaskonomyError
+    from taskonomy.modelbank._image import decode_image, encode_png
+    from taskonomy.pipeline.spec import ExperimentSpec
+    from taskonomy.store import ArtifactStore
+
+    result_key = request_key(prediction_id, "result.json")
+    if store.exists(result_key):
+        return dict(store.get_json(result_key))
+    req = store.get_json(request_key(prediction_id))
+    try:
+        spec = ExperimentSpec.parse(req["spec"], origin=f"prediction {prediction_id!r}")
+        exp_store = store if req.get("store") in (None, store.url) else ArtifactStore(str(req["store"]))
+        exp = Experiment(id=str(req["experiment"]), spec=spec, store=exp_store)
+        world = req.get("world_sample")
+        if world is not None:
+            sample = world_sample(exp, world)
+        else:
+            sample = image_sample(exp, decode_image(store.get_bytes(str(req["upload"]))))
+        pset = render(predict_sample(exp, sample, transfers=bool(req.get("transfers"))),
+                      ground_truth=world is not None)
+        store.put_bytes(request_key(prediction_id, "input.png"), encode_png(pset.sample["rgb"]))
+        for p in pset.predictions:
+            store.put_bytes(request_key(prediction_id, f"{p.name}.png"), p.png)
+        for t, data in pset.ground_truth.items():
+            store.put_bytes(request_key(prediction_id, f"truth.{t}.png"), data)
+        result: dict[str, Any] = {"id": prediction_id, "state": "SUCCEEDED", "experiment": exp.id,
+                                  "world_sample": world, "input": "input.png", **pset.to_dict()}
+    except TaskonomyError as exc:
+        result = {"id": prediction_id, "state": "FAILED", "experiment": req.get("experiment"),
+                  "error": str(exc), "code": exc.code}
+    store.put_json(result_key, result)
+    return result
