@@ -386,10 +386,14 @@ def _write_bytes(dest: str | os.PathLike[str] | IO[Any], data: bytes) -> None:
 
 
 def _read_text(source: str | os.PathLike[str] | IO[Any]) -> str:
-    if isinstance(source, (str, os.PathLike)):
-        return Path(source).read_text(encoding="utf-8")
-    data = source.read()
-    return data.decode("utf-8") if isinstance(data, bytes) else str(data)
+    try:
+        if isinstance(source, (str, os.PathLike)):
+            return Path(source).read_text(encoding="utf-8")
+        data = source.read()
+        return data.decode("utf-8") if isinstance(data, bytes) else str(data)
+    except UnicodeDecodeError as exc:
+        raise InvalidInputError(f"transfer table: not UTF-8 text (byte {exc.start}): a CSV or JSON table must be "
+                                "UTF-8") from None
 
 
 def _read_csv(source: str | os.PathLike[str] | IO[Any]) -> list[dict[str, Any]]:
