@@ -48,11 +48,22 @@ class GatewayMiddleware:
         method = scope.get("method", "GET")
         method = method if method in _METHODS else "OTHER"
 
-        async def send_wrapper(message: Message) -> None:
+        over = {"hit": False, "replaced": False}
+
+        async def emit(message: Message) -> None:
             if message["type"] == "http.response.start":
                 status["code"] = int(message["status"])
                 status["started"] = True
             await send(message)
+
+        async def send_wrapper(message: Message) -> None:
+            if over["hit"]:  # the app answered a body it could not read in full (FastAPI says 400): 413
+                if not over["replaced"] and message["type"] == "http.response.start":
+                    over["replaced"] = True
+                    await _send_problem(emit, 413, "body-too-large",
+                                        f"request body exceeds the limit of {self.max_body_bytes} bytes", scope)
+                return
+            await emit(message)
 
         try:
             length = _content_length(scope)
@@ -68,18 +79,19 @@ class GatewayMiddleware:
                 if message["type"] == "http.request":
                     received["n"] += len(message.get("body", b""))
                     if received["n"] > self.max_body_bytes:
+                        over["hit"] = not status["started"]
                         raise _BodyTooLarge()
                 return message
 
             await self.app(scope, receive_wrapper, send_wrapper)
         except _BodyTooLarge:
             if not status["started"]:
-                await _send_problem(send_wrapper, 413, "body-too-large",
+                await _send_problem(emit, 413, "body-too-large",
                                     f"request body exceeds the limit of {self.max_body_bytes} bytes", scope)
         except Exception:
             log.exception("unexpected error answering %s %s", method, route_template(scope))
             if not status["started"]:
-                await _send_problem(send_wrapper, 500, "internal",
+                await _send_problem(emit, 500, "internal",
                                     "internal error; the gateway logged the details", scope)
         finally:
             HTTP_LATENCY.labels(method=method, route=route_template(scope), status=str(status["code"])).observe(
