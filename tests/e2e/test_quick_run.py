@@ -94,10 +94,10 @@ def test_the_table_shows_the_worlds_physics(tiny_run):
     assert normal[best][1] > 0.5, normal
     for unrelated in ("autoencoding", "edge_texture"):
         assert normal[best][0] > normal[unrelated][0], normal
-    # a random encoder is the worst transfer into both targets
+    # a random encoder is far behind the best source of both targets
     for t in TARGETS:
         rows = {r.sources[0]: r.affinity for r in table.rows_for(t) if r.kind in ("first_order", "random_encoder")}
-        assert min(rows, key=lambda s: rows[s]) == "random", rows
+        assert rows["random"] < max(rows.values()) / 1.2, rows
 
 
 @pytest.mark.slow
