@@ -4,7 +4,9 @@ Prints ONE JSON line: per-stage wall time and executed jobs, jobs/s per stage an
 the report's time, the resumed run's time (every artifact present) as a ratio of the cold
 run, and the machine (platform, CPU count, torch threads).
 
-    .venv/bin/python benchmarks/pipeline.py [--preset quick] [--keep DIR]
+    .venv/bin/python benchmarks/pipeline.py [--preset quick] [--keep DIR] [--threads N]
+
+Render processes are children: their CPU time is not in ``cpu_seconds`` of the render stage.
 """
 
 from __future__ import annotations
@@ -22,9 +24,13 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--preset", default="quick", choices=("quick", "standard", "paper"))
     ap.add_argument("--keep", default=None, help="write the run here (and keep it) instead of a temp dir")
+    ap.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's choice)")
     args = ap.parse_args()
 
     import torch
+
+    if args.threads:
+        torch.set_num_threads(args.threads)
 
     from taskonomy.pipeline.run import run_experiment
     from taskonomy.pipeline.spec import preset
