@@ -324,5 +324,10 @@ def run_prediction_request(store: Any, prediction_id: str) -> dict[str, Any]:
     except TaskonomyError as exc:
         result = {"id": prediction_id, "state": "FAILED", "experiment": req.get("experiment"),
                   "error": str(exc), "code": exc.code}
+    except Exception as exc:  # answer the poller, then let the worker log the traceback
+        store.put_json(result_key, {"id": prediction_id, "state": "FAILED", "experiment": req.get("experiment"),
+                                    "error": f"internal error ({type(exc).__name__}); see the worker's log",
+                                    "code": "internal"})
+        raise
     store.put_json(result_key, result)
     return result

@@ -194,11 +194,16 @@ def _status(ctx: Ctx, pid: str) -> dict[str, Any] | None:
     return None
 
 
-def _pending(pid: str, response: Response) -> dict[str, Any]:
+def _pending(ctx: Ctx, pid: str, response: Response) -> dict[str, Any]:
     response.status_code = 202
     response.headers["Location"] = f"/v1/predictions/{pid}"
     response.headers["Retry-After"] = "1"
-    return {"id": pid, "state": "PENDING", "links": {"self": f"/v1/predictions/{pid}"}}
+    try:
+        created = float(ctx.artifacts.get_json(_rkey(pid, "request.json")).get("created_at", time.time()))
+    except (NotFoundError, OSError, ValueError, TypeError):
+        created = time.time()
+    return {"id": pid, "state": "PENDING", "waiting_s": round(max(0.0, time.time() - created), 1),
+            "links": {"self": f"/v1/predictions/{pid}"}}
 
 
 async def _wait(ctx: Ctx, pid: str, wait: float) -> dict[str, Any] | None:
@@ -235,7 +240,7 @@ async def submit_prediction(
     pid = await run_in_threadpool(_submit, ctx, exp_id, body, request.headers.get("content-type", ""), transfers)
     result = await _wait(ctx, pid, wait) if wait > 0 else None
     if result is None:
-        return _pending(pid, response)
+        return await run_in_threadpool(_pending, ctx, pid, response)
     response.status_code = 200
     response.headers["Location"] = f"/v1/predictions/{pid}"
     return result
@@ -249,7 +254,7 @@ async def get_prediction(
     wait: Annotated[float, Query(ge=0, le=60, description="seconds to wait for the result")] = 0.0,
 ) -> dict[str, Any]:
     result = await _wait(ctx, pid, wait)
-    return _pending(pid, response) if result is None else result
+    return await run_in_threadpool(_pending, ctx, pid, response) if result is None else result
 
 
 @router.get("/v1/predictions/{id}/{name}", dependencies=[Reader], summary="One picture of a prediction",

@@ -26,7 +26,8 @@ function updateModelsLink() {
 async function poll(result) {
   let current = result;
   while (current && current.state === "PENDING") {
-    setStatus("a worker is computing the predictions…");
+    if (current.waiting_s > 300) throw new Error("no transfer worker has answered for 5 minutes; is one running?");
+    setStatus(`a worker is computing the predictions… (${Math.round(current.waiting_s || 0)} s)`);
     current = await api(`/v1/predictions/${current.id}?wait=10`);
   }
   return current;

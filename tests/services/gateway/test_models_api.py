@@ -154,6 +154,20 @@ def test_prediction_needs_a_finished_experiment(redis_server: Any, solver_addres
         register(ctx, run_dir)
 
 
+def test_without_a_worker_a_prediction_stays_pending(bank: Bank) -> None:
+    """Runs before the worker starts: the job waits in the transfer queue (the worker answers it later)."""
+    with bank.client(auth=True) as c:
+        r = c.post(f"/v1/experiments/{bank.exp_id}/predictions", params={"wait": 0.5}, content=png(16, 16),
+                   headers={"Content-Type": "image/png"})
+        assert r.status_code == 202 and r.headers["Retry-After"] == "1"
+        assert r.json()["state"] == "PENDING" and r.json()["waiting_s"] >= 0.5
+        again = c.get(r.headers["Location"])
+        assert again.status_code == 202 and again.json()["id"] == r.json()["id"]
+    import redis
+
+    assert redis.Redis.from_url(bank.broker).llen("transfer") >= 1  # sent by name to the transfer queue
+
+
 @pytest.fixture(scope="module")
 def worker(bank: Bank, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
     from tests.services.workers._harness import Worker

@@ -119,3 +119,22 @@ def test_target_form_matches_the_ground_truth_contract() -> None:
     assert emb.shape == (8, 8) and emb.dtype == np.int64 and len(np.unique(emb)) > 1
     scene = target_form(get_task("class_scene"), np.array([0.1, 0.7, 0.2]))
     assert scene.shape == () and int(scene) == 1
+
+
+def test_stored_requests_are_answered_once_and_bad_ones_fail_with_the_reason(tiny_run: Path) -> None:
+    from taskonomy.modelbank import encode_png
+    from taskonomy.modelbank.predict import request_key, run_prediction_request
+
+    exp = open_experiment(str(tiny_run))
+    base = {"experiment": exp.id, "spec": exp.spec_dict(), "store": exp.store.url, "transfers": False}
+    exp.store.put_bytes(request_key("t-upload", "upload"), encode_png(np.full((3, 20, 30), 0.5, np.float32)))
+    exp.store.put_json(request_key("t-upload"), {**base, "upload": request_key("t-upload", "upload")})
+    done = run_prediction_request(exp.store, "t-upload")
+    assert done["state"] == "SUCCEEDED" and len(done["predictions"]) == len(exp.spec.tasks)
+    for p in done["predictions"]:
+        assert exp.store.get_bytes(request_key("t-upload", p["image"]))[:4] == b"\x89PNG"
+    assert run_prediction_request(exp.store, "t-upload") == done  # at-least-once delivery is harmless
+
+    exp.store.put_json(request_key("t-bad"), {**base, "world_sample": exp.spec.splits.test})
+    failed = run_prediction_request(exp.store, "t-bad")
+    assert failed["state"] == "FAILED" and "world sample index" in failed["error"]
