@@ -8,7 +8,7 @@ On a machine without CUDA it runs the same on the CPU in float32 and says so in 
 (``"cuda": false``) and exits 0; ``--require-cuda`` makes it print ``"skipped"`` instead.
 Exit code 1 if any kind produced a non-finite loss or a wrong shape.
 
-    python benchmarks/gpu_smoke.py [--size 64] [--n 128] [--steps 5] [--require-cuda]
+    python -m benchmarks.gpu_smoke [--size 64] [--n 128] [--steps 5] [--require-cuda]
 """
 
 from __future__ import annotations

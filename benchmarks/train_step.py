@@ -4,7 +4,7 @@ Times the library's own training loop (``taskonomy.training``) through its progr
 so the figures include batching, autocast and the optimiser — everything a real run pays.
 Prints ONE JSON line: per-variant median ms/step, ratios, and machine info.
 
-    python benchmarks/train_step.py [--steps 12] [--batch 64]
+    python -m benchmarks.train_step [--steps 12] [--batch 64]
 """
 
 from __future__ import annotations
