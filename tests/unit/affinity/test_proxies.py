@@ -2,9 +2,15 @@
 
 from __future__ import annotations
 
+import csv
+import json
+from pathlib import Path
+
 import numpy as np
 import pytest
+from typer.testing import CliRunner
 
+from taskonomy.affinity import TransferTable
 from taskonomy.affinity.proxies import (
     ProxyMethod,
     h_score,
@@ -14,6 +20,7 @@ from taskonomy.affinity.proxies import (
     proxy_scores,
     transfer_proxy,
 )
+from taskonomy.cli import build_app
 from taskonomy.errors import InvalidInputError
 from taskonomy.tasks import get_task
 from taskonomy.training.synthetic import synthetic_split
@@ -92,3 +99,35 @@ def test_rows_shapes_and_errors() -> None:
         proxy_rows(t, [], data)
     with pytest.raises(InvalidInputError, match="images"):
         proxy_rows(t, [{"rgb": np.ones((9, 8, 2, 2), np.float32)}], data)
+
+
+@pytest.mark.slow
+def test_run_proxy_only_writes_table_and_taxonomy(tmp_path: Path) -> None:
+    """``taskonomy run --proxy-only`` on a tiny world: features only, every candidate scored."""
+    spec = {"tasks": ["normal", "depth_zbuffer", "reshading"], "dataset": {"kind": "world", "size": 16, "seed": 3},
+            "splits": {"train": 32, "transfer": 24, "test": 8},
+            "model": {"width": 8, "rep_channels": 4, "blocks": 1, "transfer_width": 8, "hidden": 16},
+            "train": {"epochs": 1, "batch_size": 16}, "transfer": {"epochs": 1, "batch_size": 16},
+            "max_order": 2, "beam": 2, "budget": 2}
+    cfg = tmp_path / "spec.json"
+    cfg.write_text(json.dumps(spec))
+    out = tmp_path / "out"
+    res = CliRunner().invoke(build_app(), ["run", "--config", str(cfg), "--out", str(out), "--proxy-only", "--quiet"])
+    assert res.exit_code == 0, res.output
+    summary = json.loads(res.output.strip().splitlines()[-1])
+    table = TransferTable.read(out / "transfers.csv")
+    assert sorted(table.targets()) == ["depth_zbuffer", "normal", "reshading"]
+    for t in table.targets():
+        rows = table.rows_for(t)
+        # first order from the 2 others, own, random, one pair of the beam, self
+        assert len(rows) == 6
+        assert {r.kind for r in rows} >= {"first_order", "higher_order", "own_encoder_small_data", "random_encoder",
+                                          "self_full_supervision"}
+        assert sum(r.affinity or 0.0 for r in rows) == pytest.approx(1.0)
+        assert all(r.gain is None and r.quality is None for r in rows)
+    with open(out / "proxies.csv") as fh:
+        scored = list(csv.DictReader(fh))
+    assert len(scored) == 18 and {r["method"] for r in scored} == {"logme"}
+    tax = json.loads((out / "taxonomy.json").read_text())
+    assert tax["status"] == "OPTIMAL" and tax["source"] == "proxy:logme" and summary["roots"] == tax["roots"]
+    assert not (out / "report.html").exists()
