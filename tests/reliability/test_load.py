@@ -37,6 +37,6 @@ def test_gateway_under_load_answers_everything(redis_url: str, tmp_path: Path) -
     assert all(ops[op]["count"] > 0 for op in ("query", "submit", "status")), ops
     # every accepted submission is an experiment record, and one control message, exactly once
     r = redis.Redis.from_url(redis_url, decode_responses=True)
-    experiments = [k for k in r.keys("taskonomy:exp:*") if k.count(":") == 2]
+    experiments = [k for k in map(str, r.keys("taskonomy:exp:*")) if k.count(":") == 2]
     assert len(experiments) == ops["submit"]["count"]
     assert r.llen("control") == ops["submit"]["count"]
