@@ -30,12 +30,16 @@ from taskonomy.training.artifacts import (
 from taskonomy.training.config import TrainConfig
 from taskonomy.training.device import resolve_device
 from taskonomy.training.features import extract_features, random_encoder_state
+from taskonomy.training.fused import FusedTransferTrainer, Readout, readout_step_flops, train_transfers_fused
+from taskonomy.training.halving import HalvingResult, halving_plan, successive_halving
 from taskonomy.training.losses import per_image_loss
 from taskonomy.training.task import evaluate_network, predict, train_pixels_baseline, train_task_network
 from taskonomy.training.transfer import evaluate_transfer, predict_transfer, train_transfer
 
 __all__ = [
-    "NETWORK_KINDS", "TrainConfig", "TrainedNetwork", "encoder_state", "evaluate_network", "evaluate_transfer",
+    "NETWORK_KINDS", "FusedTransferTrainer", "HalvingResult", "Readout", "halving_plan", "readout_step_flops",
+    "successive_halving", "train_transfers_fused",
+    "TrainConfig", "TrainedNetwork", "encoder_state", "evaluate_network", "evaluate_transfer",
     "extract_features", "load_network", "network_from_bytes", "network_to_bytes", "per_image_loss", "predict",
     "predict_transfer", "random_encoder_state", "resolve_device", "save_network", "train_pixels_baseline",
     "train_task_network", "train_transfer",
