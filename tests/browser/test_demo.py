@@ -14,6 +14,7 @@ import pytest
 from tests.browser.test_ui import browser, page, shot  # noqa: F401
 from tests.services.gateway._fixtures import TOKEN, solver_address  # noqa: F401
 from tests.services.gateway.test_models_api import Bank, bank, png, worker  # noqa: F401
+from tests.unit.modelbank._experiment import SINGLE_VIEW
 
 pytestmark = [pytest.mark.browser, pytest.mark.integration, pytest.mark.slow]
 
@@ -47,7 +48,8 @@ def test_upload_shows_one_picture_per_task(bank: Bank, demo: Any, tmp_path: Path
     figures.first.wait_for(timeout=90_000)
     demo.wait_for_function("() => [...document.querySelectorAll(\"[data-testid='prediction'] img\")]"
                            ".every(img => img.complete && img.naturalWidth > 0)", timeout=30_000)
-    assert sorted(figures.evaluate_all("els => els.map(e => e.dataset.task)")) == _tasks(bank)
+    assert sorted(figures.evaluate_all("els => els.map(e => e.dataset.task)")) == sorted(SINGLE_VIEW)
+    assert "nonfixated_pose: skipped, needs 2 views" in demo.locator("#skipped").inner_text()
     assert _all_loaded(demo, "[data-testid='prediction'] img")
     assert demo.locator("[data-testid='input'] img").count() == 1
     assert demo.locator("[data-testid='truth']").count() == 0  # an upload has no ground truth

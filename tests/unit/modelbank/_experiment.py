@@ -12,17 +12,22 @@ from typing import Any
 import pytest
 
 #: Two single-view tasks (pixels + labels), 32 px: big enough that both are learned (see test_predict),
-#: small enough to train in ~10 CPU seconds on one thread.
+#: small enough to train in seconds on one thread; and a multi-view source-only task (two views), which
+#: a single uploaded image cannot feed.
 TINY_SPEC: dict[str, Any] = {
     "name": "modelbank-tiny",
     "dataset": {"kind": "world", "seed": 0, "size": 32},
-    "tasks": ["autoencoding", "segment_semantic"],
+    "tasks": ["autoencoding", "segment_semantic", {"name": "nonfixated_pose", "role": "source_only"}],
     "splits": {"train": 256, "transfer": 8, "test": 8},
     "model": {"width": 8, "rep_channels": 8, "blocks": 1},
     "train": {"epochs": 8, "batch_size": 16, "lr": 0.005},
     "transfer": {"epochs": 1, "batch_size": 8, "lr": 0.003},
     "budget": 1,  # one root: the taxonomy transfers to the other task
 }
+
+#: The tasks an uploaded image can feed, and the multi-view one it cannot.
+SINGLE_VIEW = ["autoencoding", "segment_semantic"]
+MULTI_VIEW = ["nonfixated_pose"]
 
 
 def build_tiny(base: Path) -> Path:

@@ -13,6 +13,7 @@ from typer.testing import CliRunner
 
 from taskonomy.cli import build_app
 from taskonomy.training import load_network
+from tests.unit.modelbank._experiment import MULTI_VIEW, SINGLE_VIEW
 
 pytestmark = pytest.mark.slow
 
@@ -46,8 +47,8 @@ def test_predict_writes_one_png_per_task(tiny_run: Path, tmp_path: Path) -> None
     assert res.exit_code == 0, res.output
     report = json.loads(res.stdout.strip().splitlines()[-1])
     tasks = {p["task"] for p in report["predictions"] if p["role"] == "task_specific"}
-    spec = json.loads((tiny_run / "experiment.json").read_text())["spec"]
-    assert tasks == {t["name"] for t in spec["tasks"]}
+    assert tasks == set(SINGLE_VIEW) and set(report["skipped"]) == set(MULTI_VIEW)
+    assert "needs 2 views" in report["skipped"]["nonfixated_pose"] and "skipped nonfixated_pose" in res.stderr
     for p in report["predictions"]:
         assert Image.open(io.BytesIO((out / p["image"]).read_bytes())).format == "PNG"
     assert (out / "input.png").is_file()
