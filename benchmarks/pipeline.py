@@ -11,13 +11,20 @@ Render processes are children: their CPU time is not in ``cpu_seconds`` of the r
 
 from __future__ import annotations
 
-import argparse
-import json
-import os
-import platform
-import shutil
-import tempfile
-import time
+import sys
+from pathlib import Path
+
+# a script's folder comes first on sys.path: keep sibling benchmark modules (e.g. queue.py) from
+# shadowing the standard library
+sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != Path(__file__).resolve().parent]
+
+import argparse  # noqa: E402
+import json  # noqa: E402
+import os  # noqa: E402
+import platform  # noqa: E402
+import shutil  # noqa: E402
+import tempfile  # noqa: E402
+import time  # noqa: E402
 
 
 def main() -> None:
