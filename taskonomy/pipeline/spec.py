@@ -234,7 +234,7 @@ def format_validation_error(exc: ValidationError) -> str:
     """One line per problem: ``field.path: message``."""
     parts = []
     for err in exc.errors():
-        loc = ".".join(str(p) for p in err.get("loc", ()) if not isinstance(p, int) or True)
+        loc = ".".join(str(p) for p in err.get("loc", ()))
         msg = str(err.get("msg", "invalid")).removeprefix("Value error, ")
         parts.append(f"{loc}: {msg}" if loc else msg)
     return "; ".join(parts)
