@@ -15,8 +15,9 @@ binary
 Dense decoders upsample twice (nearest neighbour + 3x3 conv) to H/2, then a 1x1 conv and a
 pixel shuffle give the full-resolution map. Global decoders keep the spatial layout (no
 global pooling, as in the paper: a camera pose or a room layout is *where* things are): a
-3x3 conv per view, the views' maps concatenated channel-wise (the Siamese combination for multi-view tasks, with weights
-shared across views), flattened, then two fully connected layers.
+3x3 conv per view, the views' maps concatenated channel-wise (the Siamese combination for
+multi-view tasks, with weights shared across views), flattened, then two fully connected
+layers.
 """
 
 from __future__ import annotations
