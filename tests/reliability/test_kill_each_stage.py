@@ -1,4 +1,5 @@
-"""kill -9 of the workers during each stage of a real (tiny) experiment.
+"""kill -9 of the workers during each stage of a real (tiny) experiment, and kill -9 of Redis
+(append-only file on, as the chart and compose file run it) in the middle of one.
 
 One experiment runs on a trainer and a transfer worker; whenever the first job of a stage not
 yet hit holds its lease (it is running), both workers are killed with SIGKILL (process group:
@@ -22,7 +23,8 @@ import pytest
 from services.common.executor import RunBook, current_run, redis_client, submit, write_counts
 from services.common.state import ExperimentStateStore
 from taskonomy.store import ArtifactStore
-from tests.services.workers._harness import Worker, wait_terminal
+from tests.fixtures_redis import RedisServer
+from tests.services.workers._harness import Worker, wait_for, wait_terminal
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
@@ -36,12 +38,14 @@ SPEC: dict[str, Any] = {
 MUST_HIT = {"render", "train", "features", "transfers", "baselines"}
 
 
-def _local_reference(tmp_path: Path) -> tuple[Any, ArtifactStore]:
+@pytest.fixture(scope="module")
+def reference(tmp_path_factory: pytest.TempPathFactory) -> tuple[Any, ArtifactStore]:
+    """The undisturbed run: the local executor, one torch thread like the workers."""
     import torch
 
     from taskonomy.pipeline import ExperimentSpec, LocalExecutor, build_graph
 
-    store = ArtifactStore(tmp_path / "reference")
+    store = ArtifactStore(tmp_path_factory.mktemp("reference"))
     threads = torch.get_num_threads()
     torch.set_num_threads(1)  # the workers' setting: identical float reductions
     old = os.environ.get("TASKONOMY_RENDER_WORKERS")
@@ -72,10 +76,29 @@ def _running_stage(state: ExperimentStateStore, exp_id: str) -> list[tuple[str, 
     return out
 
 
-def test_kill_9_workers_in_every_stage_loses_and_duplicates_nothing(redis_url: str, tmp_path: Path) -> None:
+def _check_nothing_lost(rec: Any, graph: Any, reference: ArtifactStore, store: ArtifactStore, r: Any) -> None:
+    """Same table and taxonomy as the undisturbed run; every artifact once, with a valid checksum."""
+    assert rec.result["transfers"] == graph.results["table"]
+    assert store.get_bytes(rec.result["transfers"]) == reference.get_bytes(graph.results["table"])
+    got, want = store.get_json(rec.result["taxonomy"]), reference.get_json(graph.results["taxonomy"])
+    for t in (got, want):
+        t.pop("solve_time_s", None)
+    assert got == want
+    assert {s: p.done for s, p in rec.stages.items()} == {s: n for s, n in graph.stage_counts().items() if n}
+    assert all(p.failed == 0 for p in rec.stages.values())
+    keys = [k for k in store.list() if not k.startswith("experiments/")]
+    assert keys == sorted(k for k in reference.list() if not k.startswith("experiments/"))
+    for k in keys:
+        assert store.verify(k), k  # checksum
+    counts = write_counts(r)
+    assert sorted(counts) == keys and set(counts.values()) == {1}, {k: v for k, v in counts.items() if v != 1}
+
+
+def test_kill_9_workers_in_every_stage_loses_and_duplicates_nothing(
+        reference: tuple[Any, ArtifactStore], redis_url: str, tmp_path: Path) -> None:
     from taskonomy.pipeline import ExperimentSpec
 
-    graph, reference = _local_reference(tmp_path)
+    graph, reference_store = reference
     stages = {s for s, n in graph.stage_counts().items() if n}
     spec = ExperimentSpec.parse(SPEC)
     exp_id = spec.content_key()
@@ -121,20 +144,37 @@ def test_kill_9_workers_in_every_stage_loses_and_duplicates_nothing(redis_url: s
     assert MUST_HIT <= set(killed) <= stages, (sorted(killed), sorted(stages))
     assert not all(done for _, done in killed.values())  # at least one kill interrupted a job's writes
 
-    # the undisturbed run's results, bit for bit
-    assert rec.result["transfers"] == graph.results["table"]
-    assert store.get_bytes(rec.result["transfers"]) == reference.get_bytes(graph.results["table"])
-    got, want = store.get_json(rec.result["taxonomy"]), reference.get_json(graph.results["taxonomy"])
-    for t in (got, want):
-        t.pop("solve_time_s", None)
-    assert got == want
-    assert {s: p.done for s, p in rec.stages.items()} == {s: n for s, n in graph.stage_counts().items() if n}
-    assert all(p.failed == 0 for p in rec.stages.values())
+    _check_nothing_lost(rec, graph, reference_store, store, state.r)
 
-    # nothing lost, nothing duplicated, nothing corrupt
-    keys = [k for k in store.list() if not k.startswith("experiments/")]
-    assert keys == sorted(k for k in reference.list() if not k.startswith("experiments/"))
-    for k in keys:
-        assert store.verify(k), k  # checksum
-    counts = write_counts(state.r)
-    assert sorted(counts) == keys and set(counts.values()) == {1}, {k: v for k, v in counts.items() if v != 1}
+
+def test_kill_9_redis_mid_experiment_with_aof_loses_nothing(reference: tuple[Any, ArtifactStore],
+                                                           tmp_path: Path) -> None:
+    """Redis killed with SIGKILL while transfers run, restarted on the same port from its AOF
+    (``--appendfsync everysec`` like the chart: every acknowledged write is in the kernel's page
+    cache, so a process crash loses none)."""
+    from taskonomy.pipeline import ExperimentSpec
+
+    graph, reference_store = reference
+    server = RedisServer(tmp_path / "redis", appendonly=True)
+    server.start()
+    spec = ExperimentSpec.parse(SPEC)
+    exp_id = spec.content_key()
+    state = ExperimentStateStore(redis_client(server.url))
+    store_url = str(tmp_path / "store")
+    workers = [Worker(k, broker_url=server.url, log_path=tmp_path / f"{k}.log") for k in ("trainer", "transfer")]
+    try:
+        for w in workers:
+            w.wait_ready()
+        submit(exp_id, spec.model_dump(mode="json"), broker_url=server.url, store_url=store_url)
+        wait_for(lambda: any(s == "transfers" for s, _, _ in _running_stage(state, exp_id)), timeout=240,
+                 what="a transfer job to run", interval=0.02)
+        server.stop(kill=True)  # SIGKILL: no shutdown, no final AOF rewrite
+        time.sleep(1.0)
+        server.start()  # same port, same directory: replays the AOF
+        rec = wait_terminal(state, exp_id, timeout=240)
+        assert rec.state == "SUCCEEDED", rec.error
+        _check_nothing_lost(rec, graph, reference_store, ArtifactStore(store_url), state.r)
+    finally:
+        for w in workers:
+            w.stop()
+        server.stop()
