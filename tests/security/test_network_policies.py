@@ -100,7 +100,7 @@ def _pods(docs: list[Doc]) -> dict[str, Pod]:
     return pods
 
 
-VARIANTS = {
+VARIANTS: dict[str, Any] = {
     "default": None,
     "keda": {"keda": {"enabled": True}},
     "ci": "ci",
@@ -112,7 +112,7 @@ def rendered(request: pytest.FixtureRequest, chart: Any) -> tuple[str, list[Doc]
     values = VARIANTS[request.param]
     if values == "ci":
         values = yaml.safe_load((CHART / "ci/s3-keda-values.yaml").read_text(encoding="utf-8"))
-    return request.param, _render(chart, values), values or {}  # type: ignore[return-value]
+    return request.param, _render(chart, values), values or {}
 
 
 def test_the_readme_makes_the_promise_checked_here() -> None:
