@@ -37,9 +37,10 @@ def setup() -> tuple[list[Readout], list[Readout], TrainConfig]:
     return train, test, cfg
 
 
-def test_fused_equals_separate(setup: tuple[list[Readout], list[Readout], TrainConfig]) -> None:
+@pytest.mark.parametrize("workers", [1, 2])
+def test_fused_equals_separate(setup: tuple[list[Readout], list[Readout], TrainConfig], workers: int) -> None:
     train, test, cfg = setup
-    fused = train_transfers_fused(train, model=MODEL, train=cfg)
+    fused = train_transfers_fused(train, model=MODEL, train=cfg, workers=workers)
     for r, rt, f in zip(train, test, fused, strict=True):
         sep = train_transfer(r.target, r.features, r.data, model=MODEL, train=cfg)
         assert f.metrics["steps"] == sep.metrics["steps"] == 6
@@ -78,6 +79,8 @@ def test_refuses_mixed_split_sizes(setup: tuple[list[Readout], list[Readout], Tr
         FusedTransferTrainer([train[0], test[0]], model=MODEL, train=cfg)
     with pytest.raises(InvalidInputError, match="at least one readout"):
         FusedTransferTrainer([], model=MODEL, train=cfg)
+    with pytest.raises(InvalidInputError, match="workers"):
+        FusedTransferTrainer(train, model=MODEL, train=cfg, workers=0)
 
 
 def test_step_flops_scale_with_batch() -> None:
