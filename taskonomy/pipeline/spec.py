@@ -252,8 +252,9 @@ QUICK_TASKS: tuple[str, ...] = (
 def quick() -> ExperimentSpec:
     """8 tasks at 32x32, first order: a few minutes on 2 CPU cores, rendering included.
 
-    Measured cost per unit on one CPU thread: ~17 ms to render a sample, ~45 ms per training step
-    of a task network (batch 64), ~25 ms per transfer step (batch 32); see benchmarks/pipeline.py.
+    Measured with benchmarks/pipeline.py on one torch thread of a shared 2-core machine (load
+    average ~6): 263 s in all, rendering and report included (train 133 s, transfers 86 s,
+    render 20 s, baselines 16 s, report 5 s); 144 s of CPU time. A resumed run takes 0.2 s.
     """
     return ExperimentSpec(
         name="quick",
