@@ -86,8 +86,8 @@ class LocalExecutor:
         bar_ids: dict[str, Any] = {}
         if bars is not None:
             for s in STAGES:
-                if totals[s]:
-                    bar_ids[s] = bars.add_task(s, total=totals[s], start=False)
+                if totals[s] or (s == "higher_order" and totals["plan"]):  # known once planned
+                    bar_ids[s] = bars.add_task(s, total=totals[s] or None, start=False)
         finished: set[str] = set()
         order = graph.order()
         i = 0
@@ -121,6 +121,9 @@ class LocalExecutor:
                         bar_ids[stage] = bars.add_task(stage, total=totals[stage], start=False)
                     else:
                         bars.update(bar_ids[stage], total=totals[stage])
+                if bars is not None and "higher_order" in bar_ids and totals["higher_order"] == 0 \
+                        and done["plan"] == totals["plan"]:
+                    bars.update(bar_ids["higher_order"], total=0)  # every plan chose nothing
             if bars is not None:
                 bars.update(bar_ids[job.stage], completed=done[job.stage])
                 if done[job.stage] == totals[job.stage]:
