@@ -1,0 +1,326 @@
+"""Benchmark: transfer training four ways on the same data, against the machine's FLOP floor.
+
+One run renders a small world, trains the source task networks briefly, caches their features
+(none of that is timed), then measures
+
+(a) ``per_job``   one transfer per job, trained fully (``train_transfer`` + ``evaluate_transfer``,
+                  what the pipeline's transfer jobs run, minus the artifact store);
+(b) ``fused``     every transfer reading one source in one loop (``train_transfers_fused``);
+(c) ``halving``   successive halving over each target's candidates on 25% of the compute,
+                  seeded by the proxies' order;
+(d) ``proxies``   LogME of every (source, target) on the cached features, no training;
+
+with wall time, transfers per second, training FLOPs (forward + backward, counted per readout)
+per second as a fraction of this machine's fp32 matmul rate measured in the same run, peak
+resident memory above the start of the variant (sampled), and agreement with (a): per-target
+Spearman of the affinities (AHP over the candidates' per-image test losses; proxy affinities
+for (d)) and whether the BIP picks the same roots at the default budget (6) and at a tight one.
+
+Prints ONE JSON line. ``--quick`` (5 tasks, tiny splits, 24 steps per transfer) runs in about 2
+minutes on 2 idle cores; the full run uses the quick preset's tasks, splits and schedules.
+
+    .venv/bin/python benchmarks/transfer.py [--quick]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import platform
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
+from typing import Any
+
+# Run as a script, this folder is sys.path[0] and its queue.py would shadow the standard library's.
+_HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path[:] = [p for p in sys.path if os.path.abspath(p or ".") != _HERE]
+
+# One BLAS thread for numpy (the proxies' SVDs are small; spinning BLAS threads on a shared
+# machine cost far more than they bring). Set before numpy loads.
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+os.environ.setdefault("MKL_NUM_THREADS", "1")
+
+import numpy as np  # noqa: E402
+import torch  # noqa: E402
+
+QUICK_TASKS = ("autoencoding", "edge_texture", "depth_zbuffer", "depth_euclidean", "normal", "reshading",
+               "principal_curvature", "segment_semantic")
+FULL_TASKS = QUICK_TASKS
+
+
+def matmul_gflops(seconds: float = 1.0, n: int = 1024) -> float:
+    """Sustained fp32 matmul rate of this machine (GFLOP/s): 2·n³ per n×n product."""
+    a, b = torch.randn(n, n), torch.randn(n, n)
+    torch.mm(a, b)
+    count, t0 = 0, time.perf_counter()
+    while time.perf_counter() - t0 < seconds:
+        torch.mm(a, b)
+        count += 1
+    return 2 * n**3 * count / (time.perf_counter() - t0) / 1e9
+
+
+def _log(msg: str) -> None:
+    print(f"[{time.strftime('%H:%M:%S')}] {msg}", file=sys.stderr, flush=True)
+
+
+def _rss() -> int:
+    with open("/proc/self/statm") as fh:
+        return int(fh.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+
+
+@contextmanager
+def peak_memory(out: dict[str, float]) -> Iterator[None]:
+    """Peak resident set size above the start of the block, sampled every 5 ms (MiB)."""
+    start = _rss()
+    peak = [start]
+    stop = threading.Event()
+
+    def sample() -> None:
+        while not stop.is_set():
+            peak[0] = max(peak[0], _rss())
+            stop.wait(0.005)
+
+    t = threading.Thread(target=sample, daemon=True)
+    t.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        t.join()
+        out["peak_mib"] = round((max(peak[0], _rss()) - start) / 2**20, 1)
+
+
+def _world(size: int, sizes: tuple[int, int, int], keys: list[str], tmp: str) -> dict[str, dict[str, np.ndarray]]:
+    from taskonomy.data import SplitSizes, build_world_dataset
+    from taskonomy.world import WorldSpec
+
+    ds = build_world_dataset(WorldSpec.from_dict({"seed": 0, "size": size}), SplitSizes(*sizes), tmp, workers=1)
+    return {s: ds.split(s, keys=keys) for s in ("train", "transfer", "test")}
+
+
+def main() -> None:  # noqa: PLR0915 - one linear script
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--quick", action="store_true", help="6 tasks, tiny splits: under 2 minutes on 2 cores")
+    ap.add_argument("--budget", type=float, default=0.25, help="successive halving's share of full compute")
+    ap.add_argument("--threads", type=int, default=1,
+                    help="torch threads (default 1: these convolutions are tiny, and on a shared machine OpenMP "
+                         "threads spinning against other processes cost far more than they bring)")
+    args = ap.parse_args()
+    torch.set_num_threads(args.threads)
+
+    from scipy.stats import spearmanr
+
+    from taskonomy.affinity import TransferRow, TransferTable, target_affinity
+    from taskonomy.affinity.proxies import proxy_affinities, transfer_proxy
+    from taskonomy.nets import ModelConfig
+    from taskonomy.selection import TaxonomyProblem, solve_taxonomy
+    from taskonomy.tasks import get_task
+    from taskonomy.training import (
+        TrainConfig,
+        evaluate_network,
+        evaluate_transfer,
+        extract_features,
+        random_encoder_state,
+        train_task_network,
+        train_transfer,
+    )
+    from taskonomy.training.fused import FusedTransferTrainer, Readout, readout_step_flops
+    from taskonomy.training.halving import successive_halving
+
+    names = QUICK_TASKS if args.quick else FULL_TASKS
+    size = 32
+    splits = (256, 128, 64) if args.quick else (1536, 192, 256)
+    task_train = TrainConfig(epochs=1 if args.quick else 8, batch_size=64, lr=2e-3, device="cpu", seed=0)
+    transfer_train = TrainConfig(epochs=12 if args.quick else 20, batch_size=64, lr=2e-3, device="cpu", seed=0)
+    model = ModelConfig(width=16, rep_channels=8)
+    tasks = [get_task(t) for t in names]
+    keys = sorted({k for t in tasks for k in (*t.inputs, t.target)})
+
+    t_setup = time.perf_counter()
+    with tempfile.TemporaryDirectory(prefix="taskonomy-bench-transfer-") as tmp:
+        data = _world(size, splits, keys, tmp)
+    _log(f"world rendered: {time.perf_counter() - t_setup:.1f} s")
+    nets = {t.name: train_task_network(t, data["train"], model=model, train=task_train) for t in tasks}
+    states: dict[str, Mapping[str, torch.Tensor]] = {n: {k[len("encoder."):]: v for k, v in net.state.items()
+                                                         if k.startswith("encoder.")} for n, net in nets.items()}
+    states["random"] = random_encoder_state(model, seed=0)
+    in_keys = sorted({k for t in tasks for k in t.inputs})
+    feats = {s: {sp: extract_features(st, data[sp], keys=in_keys, model=model) for sp in ("transfer", "test")}
+             for s, st in states.items()}
+    self_losses = {t.name: evaluate_network(t, nets[t.name], data["test"], model=model) for t in tasks}
+    setup_s = time.perf_counter() - t_setup
+    _log(f"sources trained, features cached: {setup_s:.1f} s")
+
+    # Candidates per target: every source (first order, own encoder, random).
+    sources = [*names, "random"]
+    cands = [(t, s) for t in tasks for s in sources]
+    labels = {sp: {t.name: {t.target: data[sp][t.target]} for t in tasks} for sp in ("transfer", "test")}
+    step_flops = {t.name: readout_step_flops(t, model=model, size=size, batch_size=transfer_train.batch_size)
+                  for t in tasks}
+    n_tr = splits[1]
+    steps_full = transfer_train.epochs * math.ceil(n_tr / transfer_train.batch_size)
+    batch_share = n_tr / (math.ceil(n_tr / transfer_train.batch_size) * transfer_train.batch_size)
+
+    def flops_of(steps: Mapping[tuple[str, str], float]) -> float:
+        return sum(step_flops[t] * k * batch_share for (t, _), k in steps.items())
+
+    # The floor: the whole machine's fp32 matmul rate (every core), and one thread's for reference.
+    floor_1 = matmul_gflops()
+    torch.set_num_threads(os.cpu_count() or 1)
+    floor = matmul_gflops()
+    torch.set_num_threads(args.threads)
+    results: dict[str, dict[str, Any]] = {}
+    losses: dict[str, dict[tuple[str, str], np.ndarray]] = {}
+
+    def timed(name: str, fn: Callable[[], tuple[dict[tuple[str, str], np.ndarray], dict[tuple[str, str], float],
+                                                   float]]) -> None:
+        mem: dict[str, float] = {}
+        t0 = time.perf_counter()
+        with peak_memory(mem):
+            out, steps, train_s = fn()
+        wall = time.perf_counter() - t0
+        _log(f"{name}: {wall:.1f} s")
+        losses[name] = out
+        flops = flops_of(steps)
+        results[name] = {"seconds": round(wall, 3), "train_seconds": round(train_s, 3),
+                         "transfers_per_s": round(len(cands) / wall, 3),
+                         "train_gflop": round(flops / 1e9, 2),
+                         "floor_fraction": round(flops / max(train_s, 1e-9) / (floor * 1e9), 4) if flops else 0.0,
+                         "compute_fraction": round(sum(steps.values()) / (steps_full * len(cands)), 4),
+                         "peak_mib": mem["peak_mib"]}
+
+    def per_job() -> tuple[dict[tuple[str, str], np.ndarray], dict[tuple[str, str], float], float]:
+        out, train_s = {}, 0.0
+        for t, s in cands:
+            t0 = time.perf_counter()
+            net = train_transfer(t, [feats[s]["transfer"]], labels["transfer"][t.name], model=model,
+                                 train=transfer_train)
+            train_s += time.perf_counter() - t0
+            out[(t.name, s)] = evaluate_transfer(t, net, [feats[s]["test"]], labels["test"][t.name], model=model)
+        return out, {c: float(steps_full) for c in out}, train_s
+
+    def fused(workers: int) -> Callable[[], tuple[dict[tuple[str, str], np.ndarray], dict[tuple[str, str], float],
+                                                   float]]:
+        def go() -> tuple[dict[tuple[str, str], np.ndarray], dict[tuple[str, str], float], float]:
+            out, train_s = {}, 0.0
+            for s in sources:
+                readouts = [Readout(t, [feats[s]["transfer"]], labels["transfer"][t.name]) for t in tasks]
+                t0 = time.perf_counter()
+                tr = FusedTransferTrainer(readouts, model=model, train=transfer_train, workers=workers)
+                tr.run()
+                tr.close()
+                train_s += time.perf_counter() - t0
+                for i, t in enumerate(tasks):
+                    out[(t.name, s)] = tr.evaluate(i, [feats[s]["test"]], labels["test"][t.name])
+            return out, {c: float(steps_full) for c in out}, train_s
+        return go
+
+    proxy: dict[tuple[str, str], float] = {}
+
+    def proxies() -> tuple[dict[tuple[str, str], np.ndarray], dict[tuple[str, str], float], float]:
+        for t, s in cands:
+            proxy[(t.name, s)] = transfer_proxy(t, [feats[s]["transfer"]], labels["transfer"][t.name],
+                                                method="logme", pixels_per_image=16)
+        return {}, {}, 0.0
+
+    def halving() -> tuple[dict[tuple[str, str], np.ndarray], dict[tuple[str, str], float], float]:
+        readouts = [Readout(t, [feats[s]["transfer"]], labels["transfer"][t.name]) for t, s in cands]
+        tr = FusedTransferTrainer(readouts, model=model, train=transfer_train, workers=workers)
+        groups = {t.name: [i for i, (u, _) in enumerate(cands) if u.name == t.name] for t in tasks}
+        prior = [proxy[(t.name, s)] for t, s in cands]
+        t0 = time.perf_counter()
+        res = successive_halving(tr, groups, lambda i: tr.evaluate(i, [feats[cands[i][1]]["test"]],
+                                                                    labels["test"][cands[i][0].name]),
+                                 budget=args.budget, prior=prior)
+        tr.close()
+        train_s = time.perf_counter() - t0  # includes the rung evaluations
+        results["_halving"] = {"eta": res.eta, "rungs": res.rungs, "dropped_per_round": [len(r["dropped"])
+                                                                                        for r in res.rounds]}
+        return ({(t.name, s): res.losses[i] for i, (t, s) in enumerate(cands)},
+                {(t.name, s): float(res.steps[i]) for i, (t, s) in enumerate(cands)}, train_s)
+
+    workers = os.cpu_count() or 1
+    timed("per_job", per_job)
+    timed("fused_serial", fused(1))
+    timed("fused", fused(workers))
+    timed("proxies", proxies)
+    timed("halving", halving)
+    results["halving"].update(results.pop("_halving"))
+
+    # Affinities and taxonomies.
+    def table_of(aff: Mapping[str, Mapping[str, float]]) -> Any:
+        rows = []
+        for t in tasks:
+            for s, a in aff[t.name].items():
+                kind = ("self_full_supervision" if s == "self" else "own_encoder_small_data" if s == t.name
+                        else "random_encoder" if s == "random" else "first_order")
+                rows.append(TransferRow(target=t.name, sources=(s,), kind=kind, affinity=float(a), gain=None,
+                                        quality=None))
+        return TransferTable.from_rows(rows)
+
+    def trained_affinities(name: str) -> dict[str, dict[str, float]]:
+        out = {}
+        for t in tasks:
+            mat = np.stack([losses[name][(t.name, s)] for s in sources] + [self_losses[t.name]])
+            aff = target_affinity(mat, self_index=len(sources), pixels_index=None).affinity
+            out[t.name] = {**{s: float(aff[i]) for i, s in enumerate(sources)}, "self": float(aff[-1])}
+        return out
+
+    affs = {name: trained_affinities(name) for name in ("per_job", "fused_serial", "fused", "halving")}
+    # Proxies: softmax-normalised LogME over the transfer candidates; ``self`` scored as the own encoder.
+    paff = {}
+    for t in tasks:
+        sc = {s: proxy[(t.name, s)] for s in sources}
+        paff[t.name] = proxy_affinities({**sc, "self": sc[t.name]})
+    affs["proxies"] = paff
+
+    def roots(aff: Mapping[str, Mapping[str, float]], budget: float) -> list[str]:
+        prob = TaxonomyProblem(targets=tuple(names), source_only=("random",), budget=budget, max_order=1)
+        return sorted(solve_taxonomy(table_of(aff), prob).roots)
+
+    tight = float(max(2, len(names) // 3))
+    ref = affs["per_job"]
+    ref_roots = {b: roots(ref, b) for b in (6.0, tight)}
+    for name in ("fused_serial", "fused", "halving", "proxies"):
+        rhos = []
+        for t in tasks:
+            ra = [ref[t.name][s] for s in sources]
+            rb = [affs[name][t.name][s] for s in sources]
+            rhos.append(float(spearmanr(ra, rb).statistic))
+        r = results[name]
+        r["spearman_per_target"] = {t.name: round(x, 3) for t, x in zip(tasks, rhos, strict=True)}
+        r["spearman_mean"] = round(float(np.mean(rhos)), 3)
+        for bud in (6.0, tight):
+            got = roots(affs[name], bud)
+            r[f"roots_budget_{bud:g}"] = got
+            r[f"same_roots_budget_{bud:g}"] = got == ref_roots[bud]
+    results["per_job"].update({f"roots_budget_{b:g}": v for b, v in ref_roots.items()})
+    diff = max(float(np.max(np.abs(losses["fused"][c] - losses["per_job"][c]))) for c in losses["per_job"])
+    results["fused"]["max_abs_loss_diff_vs_per_job"] = diff
+    pj = results["per_job"]["seconds"]
+    speed = {f"{k}_speedup_vs_per_job": round(pj / max(results[k]["seconds"], 1e-9), 2)
+             for k in ("fused_serial", "fused", "halving", "proxies")}
+    speed["fused_train_speedup_vs_per_job"] = round(results["per_job"]["train_seconds"]
+                                                    / max(results["fused"]["train_seconds"], 1e-9), 2)
+    print(json.dumps({
+        "benchmark": "transfer", "quick": args.quick, "tasks": list(names), "size": size,
+        "splits": dict(zip(("train", "transfer", "test"), splits, strict=True)),
+        "candidates": len(cands), "steps_per_transfer": steps_full, "batch_size": transfer_train.batch_size,
+        "readout_step_gflop": {k: round(v / 1e9, 3) for k, v in step_flops.items()},
+        "matmul_gflops": round(floor, 1), "matmul_gflops_1_thread": round(floor_1, 1),
+        "setup_seconds": round(setup_s, 2), "fused_workers": workers,
+        "variants": results, **speed,
+        "machine": {"platform": platform.platform(), "python": platform.python_version(),
+                    "cpu_count": os.cpu_count(), "torch_threads": torch.get_num_threads(),
+                    "torch": torch.__version__, "device": "cpu", "gpu": torch.cuda.is_available()},
+    }))
+
+
+if __name__ == "__main__":
+    main()
