@@ -32,6 +32,13 @@ def register(app: typer.Typer) -> None:
         proxy_only: Annotated[bool, typer.Option(
             "--proxy-only", help="no transfer training: score every candidate with LogME on the cached features "
                                  "(writes proxies.csv, transfers.csv without gain/quality, taxonomy.json)")] = False,
+        mode: Annotated[str, typer.Option(
+            "--mode", help="transfer training: per-job (one transfer per job), fused (all first-order transfers in "
+                           "one loop, same results), halving (successive halving on --halving-budget of the "
+                           "compute; stored under STORE/halving)")] = "per-job",
+        halving_budget: Annotated[float, typer.Option("--halving-budget", min=0.01, max=1.0,
+                                                      help="share of full training's compute for --mode halving")
+                                  ] = 0.25,
     ) -> None:
         """Compute transfers, AHP affinities and the taxonomy; write the table, the taxonomy and a report.
 
@@ -48,6 +55,8 @@ def register(app: typer.Typer) -> None:
         from taskonomy.pipeline.spec import preset as make_preset
         from taskonomy.store import ArtifactStore
 
+        if mode not in ("per-job", "fused", "halving"):
+            raise InvalidInputError(f"--mode: unknown transfer mode {mode!r}; known: per-job, fused, halving")
         if preset is not None and preset not in PRESETS:
             raise InvalidInputError(f"--preset: unknown preset {preset!r}; known: {', '.join(PRESETS)}")
         if config is not None:
@@ -86,6 +95,17 @@ def register(app: typer.Typer) -> None:
                               "seconds": round(time.perf_counter() - t0, 2),
                               "stage_seconds": {k: round(v, 2) for k, v in pres.seconds.items()}}))
             return
+        if mode != "per-job":
+            import os as _os
+
+            from taskonomy.pipeline.fast import mode_store, prefill_transfers
+
+            art = mode_store(art, mode)
+            info = prefill_transfers(spec, art, mode=mode, workers=max(1, threads or _os.cpu_count() or 1),
+                                     budget=halving_budget, show_progress=not quiet)
+            share = f", {info['compute_fraction']:.0%} of full compute" if "compute_fraction" in info else ""
+            console.print(f"{mode}: {info['transfers']} first-order transfers in "
+                          f"{info.get('transfer_seconds', 0.0):.1f} s{share}")
         result = run_experiment(spec, out_dir=out_dir, store=art, show_progress=not quiet, report=not no_report)
         tax = result.taxonomy
         st = result.stats

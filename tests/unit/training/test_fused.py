@@ -2,10 +2,16 @@
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+
 import numpy as np
 import pytest
 import torch
+from typer.testing import CliRunner
 
+from taskonomy.affinity import TransferTable
+from taskonomy.cli import build_app
 from taskonomy.errors import InvalidInputError
 from taskonomy.nets import ModelConfig
 from taskonomy.tasks import get_task
@@ -88,3 +94,27 @@ def test_step_flops_scale_with_batch() -> None:
     f1 = readout_step_flops(t, model=MODEL, size=SIZE, batch_size=8)
     f2 = readout_step_flops(t, model=MODEL, size=SIZE, batch_size=16)
     assert f1 > 0 and f2 == 2 * f1
+
+
+@pytest.mark.slow
+def test_run_mode_fused_equals_per_job_and_halving_has_its_own_store(tmp_path: Path) -> None:
+    """``taskonomy run --mode fused`` writes the same table as one transfer per job."""
+    spec = {"tasks": ["normal", "depth_zbuffer", "reshading"], "dataset": {"kind": "world", "size": 16, "seed": 3},
+            "splits": {"train": 32, "transfer": 32, "test": 8},
+            "model": {"width": 8, "rep_channels": 4, "blocks": 1, "transfer_width": 8, "hidden": 16},
+            "train": {"epochs": 1, "batch_size": 16}, "transfer": {"epochs": 2, "batch_size": 16}, "budget": 2}
+    cfg = tmp_path / "spec.json"
+    cfg.write_text(json.dumps(spec))
+    app = build_app()
+    tables = {}
+    for mode in ("per-job", "fused", "halving"):
+        out = tmp_path / mode
+        res = CliRunner().invoke(app, ["run", "--config", str(cfg), "--out", str(out), "--mode", mode, "--quiet",
+                                       "--no-report", "--threads", "1"])
+        assert res.exit_code == 0, res.output
+        tables[mode] = TransferTable.read(out / "transfers.csv")
+    assert tables["fused"] == tables["per-job"]
+    assert sorted(tables["halving"].targets()) == sorted(tables["per-job"].targets())
+    assert (tmp_path / "halving" / "artifacts" / "halving").is_dir()
+    bad = CliRunner().invoke(app, ["run", "--config", str(cfg), "--out", str(tmp_path / "x"), "--mode", "bogus"])
+    assert bad.exit_code == 2 and "--mode" in bad.output
