@@ -8,11 +8,13 @@ best ``1/η``, trains those further, and so on; only the last rung's survivors r
 the schedule.
 
 Rungs (:func:`halving_plan`): boundaries ``S·η^(k−K)`` for ``k = 0..K`` (``S`` = the full
-schedule's steps), keeping ``ceil(n/η)`` candidates of each target per rung. The compute is
+schedule's steps), or two rungs ``[r0, S]``, keeping ``ceil(n/η)`` candidates of each target per
+rung. The compute is
 
     Σ_k  n_k · (r_k − r_{k−1})  ≤  budget · n · S,
 
-and the plan with the longest first rung that fits the budget is chosen (η ∈ 2..5, K ≥ 1).
+and the plan with the longest first rung that fits the budget is chosen: most candidates stop
+there, so its length decides how well they are ranked.
 
 Ranking and confidence: the score of a candidate is its mean image-wise win rate against every
 other candidate of its target (the Borda count of the tournament the AHP later weighs), with
@@ -43,7 +45,7 @@ import numpy as np
 from taskonomy.errors import InvalidInputError
 from taskonomy.training.fused import FusedTransferTrainer
 
-__all__ = ["HalvingResult", "halving_plan", "successive_halving", "win_rate_scores"]
+__all__ = ["HalvingResult", "halving_plan", "plan_cost", "successive_halving", "win_rate_scores"]
 
 
 @dataclass
@@ -63,36 +65,50 @@ class HalvingResult:
         return float(self.steps.sum()) / max(self.full_steps * len(self.steps), 1)
 
 
-def _plan_cost(total: int, n: int, eta: int, k: int) -> tuple[list[int], float]:
-    rungs = sorted({max(1, round(total * eta ** (i - k))) for i in range(k + 1)})
-    rungs[-1] = total
+def plan_cost(total: int, n: int, eta: int, rungs: Sequence[int]) -> float:
+    """Training steps of a plan as a fraction of full training (``n`` candidates, ``total`` steps each)."""
     cost, prev, alive = 0.0, 0, n
     for r in rungs:
         cost += alive * (r - prev)
         prev = r
         alive = math.ceil(alive / eta)
-    return rungs, cost / max(n * total, 1)
+    return cost / max(n * total, 1)
 
 
 def halving_plan(total_steps: int, *, n_candidates: int, budget: float = 0.25) -> tuple[int, list[int]]:
-    """(η, rung end steps) with the longest first rung whose compute fits ``budget`` of full training."""
+    """(η, rung end steps) with the longest first rung whose compute fits ``budget`` of full training.
+
+    Candidates: geometric rungs ``S·η^(k−K)`` (η ∈ 2..5, K ∈ 1..8) and two-rung plans (screen all
+    for ``r0`` steps, continue ``ceil(n/η)`` to the end, any η ∈ 2..n) with the largest ``r0``
+    that fits. The longest first rung ranks the candidates that stop there the best.
+    """
     if isinstance(total_steps, bool) or not isinstance(total_steps, int) or total_steps < 1:
         raise InvalidInputError(f"total_steps must be an integer >= 1, got {total_steps!r}")
     if isinstance(n_candidates, bool) or not isinstance(n_candidates, int) or n_candidates < 1:
         raise InvalidInputError(f"n_candidates must be an integer >= 1, got {n_candidates!r}")
     if not isinstance(budget, int | float) or not 0 < float(budget) <= 1:
         raise InvalidInputError(f"budget must be a fraction in (0, 1], got {budget!r}")
-    if budget >= 1 or n_candidates == 1:
+    if budget >= 1 or n_candidates == 1 or total_steps == 1:
         return 1, [total_steps]
     best: tuple[int, int, list[int]] | None = None
+
+    def consider(eta: int, rungs: list[int]) -> None:
+        nonlocal best
+        if plan_cost(total_steps, n_candidates, eta, rungs) <= budget and (best is None or rungs[0] > best[0]):
+            best = (rungs[0], eta, rungs)
+
     for eta in range(2, 6):
         for k in range(1, 9):
-            rungs, frac = _plan_cost(total_steps, n_candidates, eta, k)
-            if frac <= budget and (best is None or rungs[0] > best[0]):
-                best = (rungs[0], eta, rungs)
-    if best is None:  # even the deepest plan is over budget: one short rung for all, then the best one
-        r0 = max(1, int(budget * total_steps * n_candidates - total_steps) // max(n_candidates - 1, 1))
-        return n_candidates, sorted({min(r0, total_steps), total_steps})
+            rungs = sorted({max(1, round(total_steps * eta ** (i - k))) for i in range(k)} | {total_steps})
+            consider(eta, rungs)
+    for eta in range(2, n_candidates + 1):
+        keep = math.ceil(n_candidates / eta)
+        # n·r0 + keep·(S − r0) ≤ budget·n·S
+        r0 = int((budget * n_candidates * total_steps - keep * total_steps) // max(n_candidates - keep, 1))
+        if 1 <= r0 < total_steps:
+            consider(eta, [r0, total_steps])
+    if best is None:  # not even one full survivor fits: all for a short rung, the best one to the end
+        return n_candidates, [1, total_steps]
     return best[1], best[2]
 
 

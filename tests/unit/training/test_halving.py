@@ -12,7 +12,7 @@ from taskonomy.nets import ModelConfig
 from taskonomy.tasks import get_task
 from taskonomy.training import TrainConfig
 from taskonomy.training.fused import FusedTransferTrainer, Readout
-from taskonomy.training.halving import _plan_cost, halving_plan, successive_halving, win_rate_scores
+from taskonomy.training.halving import halving_plan, plan_cost, successive_halving, win_rate_scores
 from taskonomy.training.synthetic import synthetic_split
 
 MODEL = ModelConfig(width=4, rep_channels=4, blocks=0, transfer_width=8, hidden=16)
@@ -69,9 +69,11 @@ def test_halving_within_budget_and_survivors_equal_full_training() -> None:
 @pytest.mark.parametrize(("steps", "n", "budget"), [(60, 10, 0.25), (80, 27, 0.25), (200, 40, 0.1), (60, 8, 0.5)])
 def test_plan_fits_budget(steps: int, n: int, budget: float) -> None:
     eta, rungs = halving_plan(steps, n_candidates=n, budget=budget)
-    assert rungs[-1] == steps and rungs == sorted(set(rungs)) and eta >= 2
-    _, frac = _plan_cost(steps, n, eta, len(rungs) - 1) if len(rungs) > 1 else (None, 1.0)
-    assert frac <= budget
+    assert rungs[-1] == steps and rungs == sorted(set(rungs)) and eta >= 2 and len(rungs) >= 2
+    assert plan_cost(steps, n, eta, rungs) <= budget
+    # no feasible plan of this family has a longer first rung
+    keep1 = (budget * n * steps - steps) // (n - 1)
+    assert rungs[0] >= min(keep1, steps - 1)
 
 
 def test_plan_errors_and_scores() -> None:
