@@ -154,3 +154,87 @@ def run_proxy_only(spec: ExperimentSpec, *, out_dir: str | os.PathLike[str], sto
     _write(taxonomy_path, json.dumps({**taxonomy, "source": f"proxy:{method}"}, indent=2).encode())
     return ProxyRunResult(out_dir=out, proxies_path=proxies_path, table_path=table_path, taxonomy_path=taxonomy_path,
                           taxonomy=taxonomy, seconds=seconds, n_scored=len(scored))
+
+
+def proxy_vs_trained(store: ArtifactStore, spec: ExperimentSpec, summary: dict[str, Any], *,
+                     method: str = "logme") -> dict[str, float]:
+    """Per target: Spearman rank correlation of proxy scores and trained AHP affinities.
+
+    Over the target's transfer candidates of a finished run (first order, own encoder, random;
+    higher orders where their features are cached): the proxy is computed from the cached
+    transfer-split features, the affinities come from the run's summary. Targets with fewer than
+    3 candidates, or with constant scores or affinities, are left out.
+    """
+    from taskonomy.affinity.proxies import transfer_proxy
+    from taskonomy.tasks import get_task
+
+    graph = build_graph(spec)
+    fkeys: dict[str, dict[str, str]] = {}
+    lkeys: dict[str, str] = {}
+    for j in graph.jobs.values():
+        if j.kind == "transfer":
+            for s, keys in j.params["features"].items():
+                fkeys[s] = keys["transfer"]
+            lkeys[j.params["target"]] = j.params["labels"]["transfer"]
+    cache: dict[str, np.ndarray] = {}
+
+    def arr(key: str) -> np.ndarray:
+        if key not in cache:
+            cache[key] = _array(store, key)
+        return cache[key]
+
+    out: dict[str, float] = {}
+    for target, info in summary.get("targets", {}).items():
+        if target not in lkeys:
+            continue
+        task = get_task(target)
+        scores, affs = [], []
+        for c, a in zip(info["candidates"], info["affinity"], strict=True):
+            srcs = tuple(c["sources"])
+            if c["kind"] == "self_full_supervision" or any(s not in fkeys for s in srcs):
+                continue
+            feats = [{k: arr(v) for k, v in fkeys[s].items() if k in task.inputs} for s in srcs]
+            scores.append(transfer_proxy(task, feats, {task.target: arr(lkeys[target])}, method=method,  # type: ignore[arg-type]
+                                         seed=int(spec.seed)))
+            affs.append(float(a))
+        if len(scores) >= 3 and np.ptp(scores) > 0 and np.ptp(affs) > 0:
+            out[target] = _spearman(np.asarray(scores), np.asarray(affs))
+    return out
+
+
+def _spearman(a: np.ndarray, b: np.ndarray) -> float:
+    """Spearman's ρ: Pearson correlation of the (average-tie) ranks."""
+    def ranks(x: np.ndarray) -> np.ndarray:
+        order = np.argsort(x, kind="stable")
+        r = np.empty(len(x))
+        r[order] = np.arange(len(x), dtype=np.float64)
+        for v in np.unique(x):  # average ranks of ties
+            m = x == v
+            r[m] = r[m].mean()
+        return r
+
+    ra, rb = ranks(a), ranks(b)
+    ra, rb = ra - ra.mean(), rb - rb.mean()
+    return float((ra @ rb) / np.sqrt((ra @ ra) * (rb @ rb)))
+
+
+def proxy_figure(rho: dict[str, float], *, out_dir: str, name: str = "proxy_vs_trained.png") -> str:
+    """Bar chart of the per-target Spearman ρ (proxy vs trained affinity); returns the file name."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    names = list(rho)
+    fig = Figure(figsize=(max(4.0, 0.45 * len(names) + 1.5), 3.2), dpi=100)
+    FigureCanvasAgg(fig)
+    ax = fig.add_subplot(1, 1, 1)
+    vals = [rho[n] for n in names]
+    ax.bar(range(len(names)), vals, color=["#3b7dd8" if v >= 0 else "#d8613b" for v in vals])
+    ax.axhline(float(np.mean(vals)) if vals else 0.0, color="#444", lw=1, ls="--", label="mean")
+    ax.set_xticks(range(len(names)))
+    ax.set_xticklabels(names, rotation=60, ha="right", fontsize=8)
+    ax.set_ylim(-1, 1)
+    ax.set_ylabel("Spearman ρ")
+    ax.set_title("LogME (no training) vs trained AHP affinity, per target", fontsize=10)
+    ax.legend(fontsize=8)
+    fig.savefig(os.path.join(out_dir, name), dpi=100, bbox_inches="tight")
+    return name

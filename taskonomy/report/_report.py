@@ -135,12 +135,26 @@ def write_report(out_dir: str | os.PathLike[str], *, store: ArtifactStore, final
     figs["sweep"] = F.sweep_figure([s.budget for s in sweep], [s.objective for s in sweep], len(data.targets),
                                    out_dir=out, name="budget_sweep.png")
 
+    proxy_rho: dict[str, float] = {}
+    if spec is not None:  # training-free proxies (LogME on the cached features) against the trained affinities
+        from taskonomy.errors import InvalidInputError, NotFoundError
+        from taskonomy.pipeline.proxy import proxy_figure, proxy_vs_trained
+        from taskonomy.pipeline.spec import ExperimentSpec
+
+        try:
+            proxy_rho = proxy_vs_trained(store, ExperimentSpec.from_mapping(dict(spec)), data.summary)
+        except (InvalidInputError, NotFoundError):  # e.g. a store without the cached features
+            proxy_rho = {}
+        if proxy_rho:
+            figs["proxy"] = proxy_figure(proxy_rho, out_dir=out)
+
     pred_figs = []
     for t, prev in data.previews.items():
         pred_figs.append((t, F.predictions_figure(get_task(t), prev, out_dir=out, name=f"predictions_{t}.png")))
 
     page = _html(title=title, data=data, figs=figs, taxonomies=taxonomies, default_sol=default_sol,
-                 pred_figs=pred_figs, sweep=[(s.budget, s.objective, s.roots) for s in sweep], stats=stats, spec=spec)
+                 pred_figs=pred_figs, sweep=[(s.budget, s.objective, s.roots) for s in sweep], stats=stats, spec=spec,
+                 proxy=proxy_rho)
     path = os.path.join(out, "report.html")
     with open(path, "w", encoding="utf-8") as fh:
         fh.write(page)
@@ -158,7 +172,7 @@ def _img(name: str, alt: str) -> str:
 def _html(*, title: str, data: ReportData, figs: Mapping[str, str], taxonomies: Sequence[tuple[float, Any, str]],
           default_sol: Mapping[str, Any], pred_figs: Sequence[tuple[str, str]],
           sweep: Sequence[tuple[float, float | None, list[str]]], stats: Mapping[str, Any] | None,
-          spec: Mapping[str, Any] | None) -> str:
+          spec: Mapping[str, Any] | None, proxy: Mapping[str, float] | None = None) -> str:
     parts = [
         "<!doctype html><html lang='en'><head><meta charset='utf-8'>",
         f"<title>{_esc(title)}</title>",
@@ -205,6 +219,12 @@ def _html(*, title: str, data: ReportData, figs: Mapping[str, str], taxonomies: 
                          f"({info['gain'][int(k)]:.2f}, {_fmt(q, 2)})")
         parts.append(f"<tr><td>{_esc(t)}</td><td>{_esc('; '.join(cells))}</td></tr>")
     parts.append("</table>")
+    if proxy and "proxy" in figs:
+        parts.append("<h2>Training-free proxies vs trained transfers</h2><p>Spearman rank correlation, per "
+                     "target, between LogME scores of its candidates (computed in seconds from the cached "
+                     f"features, no training) and their trained AHP affinities; mean "
+                     f"{float(np.mean(list(proxy.values()))):.2f}. <code>taskonomy run --proxy-only</code> "
+                     "builds a taxonomy from such scores alone.</p>" + _img(figs["proxy"], "proxy vs trained"))
     if pred_figs:
         parts.append("<h2>Task-specific networks: predictions on test images</h2>")
         parts += [_img(name, f"{t}: input, ground truth, prediction") for t, name in pred_figs]

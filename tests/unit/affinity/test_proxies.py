@@ -131,3 +131,21 @@ def test_run_proxy_only_writes_table_and_taxonomy(tmp_path: Path) -> None:
     tax = json.loads((out / "taxonomy.json").read_text())
     assert tax["status"] == "OPTIMAL" and tax["source"] == "proxy:logme" and summary["roots"] == tax["roots"]
     assert not (out / "report.html").exists()
+
+
+@pytest.mark.slow
+def test_report_shows_proxy_vs_trained(tmp_path: Path) -> None:
+    """A full tiny run's report correlates LogME with the trained affinities per target."""
+    spec = {"tasks": ["normal", "depth_zbuffer", "reshading", "edge_texture"],
+            "dataset": {"kind": "world", "size": 16, "seed": 3}, "splits": {"train": 32, "transfer": 16, "test": 8},
+            "model": {"width": 8, "rep_channels": 4, "blocks": 1, "transfer_width": 8, "hidden": 16},
+            "train": {"epochs": 1, "batch_size": 16}, "transfer": {"epochs": 1, "batch_size": 16}, "budget": 2}
+    cfg = tmp_path / "spec.json"
+    cfg.write_text(json.dumps(spec))
+    out = tmp_path / "out"
+    res = CliRunner().invoke(build_app(), ["run", "--config", str(cfg), "--out", str(out), "--quiet",
+                                           "--threads", "1"])
+    assert res.exit_code == 0, res.output
+    page = (out / "report.html").read_text()
+    assert "Training-free proxies vs trained transfers" in page
+    assert (out / "proxy_vs_trained.png").stat().st_size > 1000
