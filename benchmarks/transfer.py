@@ -222,12 +222,18 @@ def main() -> None:  # noqa: PLR0915 - one linear script
         return go
 
     proxy: dict[tuple[str, str], float] = {}
+    proxy_alt: dict[str, dict[tuple[str, str], float]] = {}
 
-    def proxies() -> tuple[dict[tuple[str, str], np.ndarray], dict[tuple[str, str], float], float]:
-        for t, s in cands:
-            proxy[(t.name, s)] = transfer_proxy(t, [feats[s]["transfer"]], labels["transfer"][t.name],
-                                                method="logme", pixels_per_image=16)
-        return {}, {}, 0.0
+    def proxies(method: str = "logme", ppi: int = 16, into: dict[tuple[str, str], float] | None = None
+                ) -> Callable[[], tuple[dict[tuple[str, str], np.ndarray], dict[tuple[str, str], float], float]]:
+        dest = proxy if into is None else into
+
+        def go() -> tuple[dict[tuple[str, str], np.ndarray], dict[tuple[str, str], float], float]:
+            for t, s in cands:
+                dest[(t.name, s)] = transfer_proxy(t, [feats[s]["transfer"]], labels["transfer"][t.name],
+                                                   method=method, pixels_per_image=ppi)  # type: ignore[arg-type]
+            return {}, {}, 0.0
+        return go
 
     def halving() -> tuple[dict[tuple[str, str], np.ndarray], dict[tuple[str, str], float], float]:
         readouts = [Readout(t, [feats[s]["transfer"]], labels["transfer"][t.name]) for t, s in cands]
@@ -249,7 +255,10 @@ def main() -> None:  # noqa: PLR0915 - one linear script
     timed("per_job", per_job)
     timed("fused_serial", fused(1))
     timed("fused", fused(workers))
-    timed("proxies", proxies)
+    timed("proxies", proxies())
+    for alt, method, ppi in (("proxies_logme_64px", "logme", 64), ("proxies_hscore", "hscore", 16)):
+        proxy_alt[alt] = {}
+        timed(alt, proxies(method, ppi, proxy_alt[alt]))
     timed("halving", halving)
     results["halving"].update(results.pop("_halving"))
 
@@ -279,6 +288,11 @@ def main() -> None:  # noqa: PLR0915 - one linear script
         sc = {s: proxy[(t.name, s)] for s in sources}
         paff[t.name] = proxy_affinities({**sc, "self": sc[t.name]})
     affs["proxies"] = paff
+    for alt, scores in proxy_alt.items():
+        affs[alt] = {}
+        for t in tasks:
+            sc = {s: scores[(t.name, s)] for s in sources}
+            affs[alt][t.name] = proxy_affinities({**sc, "self": sc[t.name]})
 
     def roots(aff: Mapping[str, Mapping[str, float]], budget: float) -> list[str]:
         prob = TaxonomyProblem(targets=tuple(names), source_only=("random",), budget=budget, max_order=1)
@@ -287,7 +301,7 @@ def main() -> None:  # noqa: PLR0915 - one linear script
     tight = float(max(2, len(names) // 3))
     ref = affs["per_job"]
     ref_roots = {b: roots(ref, b) for b in (6.0, tight)}
-    for name in ("fused_serial", "fused", "halving", "proxies"):
+    for name in ("fused_serial", "fused", "halving", "proxies", *proxy_alt):
         rhos = []
         for t in tasks:
             ra = [ref[t.name][s] for s in sources]
