@@ -248,6 +248,8 @@ def main() -> None:  # noqa: PLR0915 - one linear script
         train_s = time.perf_counter() - t0  # includes the rung evaluations
         results["_halving"] = {"eta": res.eta, "rungs": res.rungs, "dropped_per_round": [len(r["dropped"])
                                                                                         for r in res.rounds]}
+        assert res.raw_losses is not None
+        losses["halving_raw"] = {(t.name, s): res.raw_losses[i] for i, (t, s) in enumerate(cands)}
         return ({(t.name, s): res.losses[i] for i, (t, s) in enumerate(cands)},
                 {(t.name, s): float(res.steps[i]) for i, (t, s) in enumerate(cands)}, train_s)
 
@@ -281,7 +283,8 @@ def main() -> None:  # noqa: PLR0915 - one linear script
             out[t.name] = {**{s: float(aff[i]) for i, s in enumerate(sources)}, "self": float(aff[-1])}
         return out
 
-    affs = {name: trained_affinities(name) for name in ("per_job", "fused_serial", "fused", "halving")}
+    affs = {name: trained_affinities(name) for name in ("per_job", "fused_serial", "fused", "halving", "halving_raw")}
+    results["halving_raw"] = {"note": "halving without extrapolating stopped candidates' losses (same run)"}
     # Proxies: softmax-normalised LogME over the transfer candidates; ``self`` scored as the own encoder.
     paff = {}
     for t in tasks:
@@ -301,7 +304,7 @@ def main() -> None:  # noqa: PLR0915 - one linear script
     tight = float(max(2, len(names) // 3))
     ref = affs["per_job"]
     ref_roots = {b: roots(ref, b) for b in (6.0, tight)}
-    for name in ("fused_serial", "fused", "halving", "proxies", *proxy_alt):
+    for name in ("fused_serial", "fused", "halving", "halving_raw", "proxies", *proxy_alt):
         rhos = []
         for t in tasks:
             ra = [ref[t.name][s] for s in sources]

@@ -23,10 +23,15 @@ candidate is also dropped early when it confidently cannot become the target's b
 the BIP would pick): its bootstrap upper quantile (test images resampled) lies below the lower
 quantile of the current best. ``prior`` scores (e.g. LogME from :mod:`taskonomy.affinity.proxies`) break ties.
 
+Stopped candidates are compared with finished ones: by default (``extrapolate``) their last
+losses are scaled per image by the finished candidates' improvement since that rung (see
+:func:`_extrapolate`), so that the table does not penalise them merely for stopping early;
+``raw_losses`` keeps the measured ones.
+
 Survivors train on the very trajectory of full training (the schedule and optimiser of
 :class:`~taskonomy.training.fused.FusedTransferTrainer` are those of full training), so the
 final losses of the candidates that reach the end equal full training's; eliminated ones keep
-the per-image losses of their last evaluation for the table.
+the per-image losses of their last evaluation (extrapolated as above) for the table.
 
 References: K. Jamieson, A. Talwalkar, "Non-stochastic Best Arm Identification and
 Hyperparameter Optimization", AISTATS 2016. L. Li et al., "Hyperband: A Novel Bandit-Based
@@ -58,6 +63,7 @@ class HalvingResult:
     rounds: list[dict[str, Any]] = field(default_factory=list)
     eta: int = 0
     rungs: list[int] = field(default_factory=list)
+    raw_losses: np.ndarray | None = None  # the stopped candidates' last losses as measured (no extrapolation)
 
     @property
     def compute_fraction(self) -> float:
@@ -142,6 +148,7 @@ def successive_halving(
     confidence: float = 0.99,
     prior: Sequence[float] | None = None,
     seed: int = 0,
+    extrapolate: bool = True,
 ) -> HalvingResult:
     """Train the trainer's readouts by successive halving within each group (one target's candidates).
 
@@ -164,6 +171,7 @@ def successive_halving(
     steps = np.zeros(c, dtype=np.int64)
     active = {name: list(g) for name, g in groups.items()}
     rounds: list[dict[str, Any]] = []
+    history: list[dict[int, np.ndarray]] = [{} for _ in range(c)]
     prev = 0
     for r in rungs:
         run = sorted(i for g in active.values() for i in g)
@@ -171,6 +179,7 @@ def successive_halving(
         for i in run:
             steps[i] += r - prev
             losses[i] = np.asarray(evaluate(i), dtype=np.float64)
+            history[i][r] = losses[i]  # type: ignore[assignment]
         prev = r
         dropped: list[int] = []
         if r < trainer.total:
@@ -190,5 +199,32 @@ def successive_halving(
                 dropped += [i for i in act if i not in survivors]
                 active[name] = survivors
         rounds.append({"step": r, "trained": len(run), "dropped": sorted(dropped)})
-    final = np.stack([x if x is not None else np.full(0, np.nan) for x in losses])
-    return HalvingResult(losses=final, steps=steps, full_steps=trainer.total, rounds=rounds, eta=eta, rungs=rungs)
+    raw = np.stack([x if x is not None else np.full(0, np.nan) for x in losses])
+    final = _extrapolate(raw, steps, history, groups, trainer.total) if extrapolate else raw
+    return HalvingResult(losses=final, steps=steps, full_steps=trainer.total, rounds=rounds, eta=eta, rungs=rungs,
+                         raw_losses=raw)
+
+
+def _extrapolate(raw: np.ndarray, steps: np.ndarray, history: Sequence[Mapping[int, np.ndarray]],
+                 groups: Mapping[str, Sequence[int]], total: int) -> np.ndarray:
+    """Stopped candidates' losses scaled per image by how much the finished ones improved since then.
+
+    For a candidate stopped at step ``r``: ``L̂ = L_r · exp(mean_f log((L_f,S + ε) / (L_f,r + ε)))``
+    over the candidates ``f`` of its target that went on to the end (``ε`` = 1e-8). One positive
+    factor per image leaves the image-wise order among candidates stopped at the same rung intact
+    and puts them on the scale of the finished ones, against which the AHP compares them.
+    """
+    out = raw.copy()
+    eps = 1e-8
+    for g in groups.values():
+        done = [f for f in g if steps[f] == total]
+        for i in g:
+            if steps[i] == total:
+                continue
+            r = int(steps[i])
+            refs = [f for f in done if r in history[f]]
+            if not refs:
+                continue
+            logs = np.stack([np.log((history[f][total] + eps) / (history[f][r] + eps)) for f in refs])
+            out[i] = raw[i] * np.exp(logs.mean(axis=0))
+    return out

@@ -12,7 +12,7 @@ from taskonomy.nets import ModelConfig
 from taskonomy.tasks import get_task
 from taskonomy.training import TrainConfig
 from taskonomy.training.fused import FusedTransferTrainer, Readout
-from taskonomy.training.halving import halving_plan, plan_cost, successive_halving, win_rate_scores
+from taskonomy.training.halving import _extrapolate, halving_plan, plan_cost, successive_halving, win_rate_scores
 from taskonomy.training.synthetic import synthetic_split
 
 MODEL = ModelConfig(width=4, rep_channels=4, blocks=0, transfer_width=8, hidden=16)
@@ -84,3 +84,12 @@ def test_plan_errors_and_scores() -> None:
     assert halving_plan(10, n_candidates=4, budget=1.0) == (1, [10])
     losses = np.array([[1.0, 1.0, 1.0], [2.0, 0.5, 2.0], [3.0, 3.0, 3.0]])
     np.testing.assert_allclose(win_rate_scores(losses), [(2 / 3 + 1) / 2, (1 / 3 + 1) / 2, 0.0])
+
+
+def test_extrapolation_scales_stopped_candidates_by_the_finished_ones_improvement() -> None:
+    raw = np.array([[0.5, 1.0], [0.25, 4.0], [2.0, 4.0], [9.0, 9.0]])
+    steps = np.array([3, 3, 1, 3])
+    history = [{1: np.array([1.0, 2.0]), 3: raw[0]}, {1: np.array([1.0, 8.0]), 3: raw[1]}, {1: raw[2]}, {3: raw[3]}]
+    out = _extrapolate(raw, steps, history, {"t": [0, 1, 2], "u": [3]}, 3)
+    np.testing.assert_allclose(out[2], [2.0 * np.sqrt(0.5 * 0.25), 4.0 * 0.5], rtol=1e-6)  # geometric mean of ratios
+    np.testing.assert_array_equal(out[[0, 1, 3]], raw[[0, 1, 3]])
