@@ -23,15 +23,16 @@ candidate is also dropped early when it confidently cannot become the target's b
 the BIP would pick): its bootstrap upper quantile (test images resampled) lies below the lower
 quantile of the current best. ``prior`` scores (e.g. LogME from :mod:`taskonomy.affinity.proxies`) break ties.
 
-Stopped candidates are compared with finished ones: by default (``extrapolate``) their last
-losses are scaled per image by the finished candidates' improvement since that rung (see
-:func:`_extrapolate`), so that the table does not penalise them merely for stopping early;
-``raw_losses`` keeps the measured ones.
+Stopped candidates are compared with finished ones on their last measured losses. With
+``extrapolate=True`` those are scaled per image by the finished candidates' improvement since
+that rung (see :func:`_extrapolate`), so that the table does not penalise them merely for
+stopping early (off by default: on ``benchmarks/transfer.py --quick`` it did not bring the
+table closer to full training's); ``raw_losses`` always keeps the measured ones.
 
 Survivors train on the very trajectory of full training (the schedule and optimiser of
 :class:`~taskonomy.training.fused.FusedTransferTrainer` are those of full training), so the
 final losses of the candidates that reach the end equal full training's; eliminated ones keep
-the per-image losses of their last evaluation (extrapolated as above) for the table.
+the per-image losses of their last evaluation for the table.
 
 References: K. Jamieson, A. Talwalkar, "Non-stochastic Best Arm Identification and
 Hyperparameter Optimization", AISTATS 2016. L. Li et al., "Hyperband: A Novel Bandit-Based
@@ -148,7 +149,7 @@ def successive_halving(
     confidence: float = 0.99,
     prior: Sequence[float] | None = None,
     seed: int = 0,
-    extrapolate: bool = True,
+    extrapolate: bool = False,
 ) -> HalvingResult:
     """Train the trainer's readouts by successive halving within each group (one target's candidates).
 
