@@ -53,5 +53,6 @@ def test_always_failing_jobs_fail_only_their_experiments(redis_url: str, solver_
     good_keys = store.list("noop/good")
     assert good_keys == sorted(f"noop/good-{i}" for i in range(8))
     assert all(store.verify(k) for k in store.list("noop"))
-    assert store.list("noop/broken") == ["noop/broken-0", "noop/broken-1"] and store.list("noop/flaky") == ["noop/flaky-0"]
+    assert store.list("noop/broken") == ["noop/broken-0", "noop/broken-1"]
+    assert store.list("noop/flaky") == ["noop/flaky-0"]
     assert set(write_counts(state.r).values()) == {1}
