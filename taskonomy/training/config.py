@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass
 from typing import Any
 
+from taskonomy._config import config_kwargs
 from taskonomy.errors import InvalidInputError
 
 DEVICES_HELP = "auto, cpu, cuda or cuda:N"
@@ -57,14 +58,7 @@ class TrainConfig:
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> TrainConfig:
         """Inverse of :meth:`to_dict`; unknown keys are refused, missing keys take defaults."""
-        if not isinstance(data, Mapping):
-            raise InvalidInputError(f"train config must be a mapping, got {type(data).__name__}")
-        known = {f.name for f in fields(cls)}
-        unknown = sorted(set(data) - known)
-        if unknown:
-            raise InvalidInputError(
-                f"unknown train config key(s) {', '.join(unknown)}; known: {', '.join(sorted(known))}")
-        return cls(**dict(data))
+        return cls(**config_kwargs(cls, data, what="train config"))
 
 
 def validate_device(device: str) -> None:

@@ -7,6 +7,7 @@ import json
 from dataclasses import asdict, dataclass, fields
 from typing import Any
 
+from taskonomy._config import config_kwargs
 from taskonomy.errors import InvalidInputError
 
 #: Version of the renderer; part of :meth:`WorldSpec.key` so a change of the world invalidates shards.
@@ -69,19 +70,7 @@ class WorldSpec:
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> WorldSpec:
         """Build a spec from a JSON-like dict; unknown keys and out-of-range values raise InvalidInputError."""
-        if not isinstance(d, dict):
-            raise InvalidInputError(f"world spec must be a mapping, got {type(d).__name__}")
-        known = {f.name for f in fields(cls)}
-        unknown = sorted(set(d) - known)
-        if unknown:
-            raise InvalidInputError(
-                f"unknown world spec field(s) {', '.join(unknown)}; known: {', '.join(sorted(known))}")
-        values = dict(d)
-        for f in fields(cls):  # JSON may carry 64.0 for an int field
-            v = values.get(f.name)
-            if f.type in ("int", int) and isinstance(v, float) and v.is_integer():
-                values[f.name] = int(v)
-        return cls(**values)
+        return cls(**config_kwargs(cls, d, what="world spec"))
 
     def key(self) -> str:
         """Stable content hash (hex) of the spec and the renderer version: the artifact key of its shards."""
