@@ -646,18 +646,10 @@ def register_tasks(app: Any) -> None:
                 executed = execute(job, store, torch_threads=ctx.settings.torch_threads)
             finally:
                 lease.release()
-        except CorruptArtifactError as exc:
-            if runner.recompute_inputs(book, job, store, store_url, token):
+        except (CorruptArtifactError, PreconditionError, NotFoundError) as exc:
+            # a corrupt input is recomputed by re-sending the job that produces it
+            if isinstance(exc, CorruptArtifactError) and runner.recompute_inputs(book, job, store, store_url, token):
                 return "requeued"
-            if runner.inputs_pending(book, job, store):  # another job is recomputing the input: come back later
-                app.send_task(RUN_JOB, args=[exp_id, run, job, store_url], queue=job["queue"], countdown=2.0,
-                              task_id=token)
-                return "waiting"
-            runner.fail(book, job, f"job {job['id']} ({job['kind']}) failed: {exc}")
-            record_job(ctx.r, kind=job["kind"], outcome="failed", seconds=time.perf_counter() - t0,
-                       prefix=ctx.settings.state_prefix)
-            return "failed"
-        except (PreconditionError, NotFoundError) as exc:
             if runner.inputs_pending(book, job, store):  # an input is being recomputed: come back later
                 app.send_task(RUN_JOB, args=[exp_id, run, job, store_url], queue=job["queue"], countdown=2.0,
                               task_id=token)
