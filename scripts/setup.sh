@@ -8,7 +8,6 @@ need_apt=()
 command -v redis-server >/dev/null 2>&1 || need_apt+=(redis-server)
 [ -x /usr/bin/chromium ] || need_apt+=(chromium)
 command -v docker-compose >/dev/null 2>&1 || need_apt+=(docker-compose)  # validates docker-compose.yml in tests
-command -v helm >/dev/null 2>&1 || true
 if [ "${1:-}" != "--minimal" ] && [ ${#need_apt[@]} -gt 0 ]; then
   if [ "$(id -u)" = "0" ]; then SUDO=""; else SUDO="sudo"; fi
   $SUDO apt-get update -qq
@@ -17,13 +16,16 @@ fi
 
 PY=${PYTHON:-python3}
 [ -x .venv/bin/python ] || "$PY" -m venv .venv
-stamp=.venv/.installed-$(sha1sum pyproject.toml | cut -c1-12)
-if [ ! -f "$stamp" ]; then
-  .venv/bin/pip install -q --upgrade pip
-  if [ "${1:-}" = "--minimal" ]; then
+# One stamp per (pyproject, extras): a second run installs nothing. The dev stamp implies the core one.
+hash=$(sha1sum pyproject.toml | cut -c1-12)
+if [ "${1:-}" = "--minimal" ]; then
+  if [ ! -f ".venv/.installed-core-$hash" ] && [ ! -f ".venv/.installed-dev-$hash" ]; then
+    .venv/bin/pip install -q --upgrade pip
     .venv/bin/pip install -q -e .
-  else
-    .venv/bin/pip install -q -e '.[dev]'
-    touch "$stamp"
+    touch ".venv/.installed-core-$hash"
   fi
+elif [ ! -f ".venv/.installed-dev-$hash" ]; then
+  .venv/bin/pip install -q --upgrade pip
+  .venv/bin/pip install -q -e '.[dev]'
+  touch ".venv/.installed-dev-$hash"
 fi
