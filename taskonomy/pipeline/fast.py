@@ -25,8 +25,8 @@ from typing import Any
 import numpy as np
 
 from taskonomy.errors import InvalidInputError
-from taskonomy.pipeline.graph import JobGraph, build_graph
-from taskonomy.pipeline.local import LocalExecutor
+from taskonomy.pipeline.graph import build_graph
+from taskonomy.pipeline.local import run_stages
 from taskonomy.pipeline.spec import ExperimentSpec
 from taskonomy.store import ArtifactStore
 
@@ -54,12 +54,8 @@ def prefill_transfers(spec: ExperimentSpec, store: ArtifactStore, *, mode: str, 
     if mode not in ("fused", "halving"):
         raise InvalidInputError(f"prefill_transfers: mode must be fused or halving, got {mode!r}")
     graph = build_graph(spec)
-    sub = JobGraph(spec=spec)
-    for job in graph.jobs.values():
-        if job.stage in _PRE_STAGES:
-            sub.add(job)
     t0 = time.perf_counter()
-    LocalExecutor(store, show_progress=show_progress).run(sub)
+    run_stages(graph, store, _PRE_STAGES, show_progress=show_progress)
     todo = [j for j in graph.jobs.values() if j.kind == "transfer" and not store.exists(j.outputs[0])]
     info: dict[str, Any] = {"mode": mode, "transfers": len(todo), "features_seconds": time.perf_counter() - t0}
     if not todo:

@@ -134,6 +134,17 @@ class LocalExecutor:
                 self.on_progress(job.stage, done[job.stage], totals[job.stage])
 
 
+def run_stages(graph: JobGraph, store: ArtifactStore, stages: tuple[str, ...], *,
+               show_progress: bool = False) -> RunStats:
+    """Run only the jobs of ``graph`` that belong to ``stages`` (e.g. everything up to the cached
+    features, for the fused, halving and proxy modes that replace the transfer stage)."""
+    sub = JobGraph(spec=graph.spec)
+    for job in graph.jobs.values():
+        if job.stage in stages:
+            sub.add(job)
+    return LocalExecutor(store, show_progress=show_progress).run(sub)
+
+
 def pending_jobs(graph: JobGraph, store: ArtifactStore) -> list[Job]:
     """Jobs whose outputs are not all in ``store`` yet (higher orders appear once planned)."""
     return [j for j in graph.order() if not outputs_exist(j, store)]

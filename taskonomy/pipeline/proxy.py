@@ -30,8 +30,8 @@ from typing import Any
 
 import numpy as np
 
-from taskonomy.pipeline.graph import RANDOM, JobGraph, build_graph, candidate_kind
-from taskonomy.pipeline.local import LocalExecutor
+from taskonomy.pipeline.graph import RANDOM, build_graph, candidate_kind
+from taskonomy.pipeline.local import run_stages
 from taskonomy.pipeline.spec import ExperimentSpec
 from taskonomy.store import ArtifactStore
 
@@ -74,12 +74,8 @@ def run_proxy_only(spec: ExperimentSpec, *, out_dir: str | os.PathLike[str], sto
     out = check_writable_dir(out_dir)
     store = store or ArtifactStore(default_store_url(out))
     graph = build_graph(spec)
-    sub = JobGraph(spec=spec)
-    for job in graph.jobs.values():
-        if job.stage in PROXY_STAGES:
-            sub.add(job)
     t0 = time.perf_counter()
-    LocalExecutor(store, show_progress=show_progress).run(sub)
+    run_stages(graph, store, PROXY_STAGES, show_progress=show_progress)
     seconds = {"features": time.perf_counter() - t0}
 
     t1 = time.perf_counter()

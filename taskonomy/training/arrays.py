@@ -12,7 +12,7 @@ import numpy as np
 import torch
 
 from taskonomy.errors import InvalidInputError
-from taskonomy.nets import NORMALISED_KINDS, STRIDE
+from taskonomy.nets import NORMALISED_KINDS, STRIDE, TargetNorm
 from taskonomy.tasks import TaskSpec
 
 
@@ -95,3 +95,12 @@ def target_stats(task: TaskSpec, target: torch.Tensor) -> tuple[torch.Tensor, to
     scale = flat.std(dim=1, correction=0) if flat.shape[1] > 1 else torch.ones(c, dtype=torch.float64)
     scale = torch.where(scale > 1e-6, scale, torch.ones_like(scale))
     return shift.float(), scale.float()
+
+
+def fit_target_norm(norm: TargetNorm, task: TaskSpec, target: torch.Tensor) -> torch.Tensor:
+    """Set ``norm``'s (shift, scale) from the raw training ``target`` and return the tensor to fit:
+    the standardised target for regression kinds, ``target`` itself otherwise."""
+    shift, scale = target_stats(task, target)
+    norm.shift.copy_(shift)
+    norm.scale.copy_(scale)
+    return norm.normalize(target) if task.output.kind in NORMALISED_KINDS else target

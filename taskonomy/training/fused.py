@@ -45,11 +45,11 @@ import numpy as np
 import torch
 
 from taskonomy.errors import InvalidInputError
-from taskonomy.nets import NORMALISED_KINDS, STRIDE, ModelConfig, TransferNetwork, build_transfer, seeded
+from taskonomy.nets import STRIDE, ModelConfig, TransferNetwork, build_transfer, seeded
 from taskonomy.nets.decoders import check_decodable
 from taskonomy.tasks import TaskSpec
 from taskonomy.training._loop import Progress, _batch, test_losses, total_steps
-from taskonomy.training.arrays import target_stats, target_tensor
+from taskonomy.training.arrays import fit_target_norm, target_tensor
 from taskonomy.training.artifacts import TrainedNetwork
 from taskonomy.training.config import TrainConfig
 from taskonomy.training.device import autocast, place, resolve_device
@@ -131,11 +131,8 @@ class FusedTransferTrainer:
                 net = build_transfer(r.target, len(r.features), model, size=size)
             net.transfer.mean.copy_(mean)
             net.transfer.std.copy_(std)
-            shift, scale = target_stats(r.target, y_raw)
-            net.target.shift.copy_(shift)
-            net.target.scale.copy_(scale)
             place(net, self.device)
-            y = net.target.normalize(y_raw) if r.target.output.kind in NORMALISED_KINDS else y_raw
+            y = fit_target_norm(net.target, r.target, y_raw)
             st = _State(r, net, views, y, key)
             if r.target.loss == "metric_embedding":
                 st.gen = torch.Generator().manual_seed(train.seed + 1)

@@ -8,11 +8,11 @@ import numpy as np
 import torch
 
 from taskonomy.errors import InvalidInputError, PreconditionError
-from taskonomy.nets import NORMALISED_KINDS, ModelConfig, TaskNetwork, build_task_network, seeded
+from taskonomy.nets import ModelConfig, TaskNetwork, build_task_network, seeded
 from taskonomy.nets.decoders import check_decodable
 from taskonomy.tasks import TaskSpec
 from taskonomy.training._loop import Progress, fit, predict_raw, test_losses
-from taskonomy.training.arrays import image_size, image_tensors, target_stats, target_tensor
+from taskonomy.training.arrays import fit_target_norm, image_size, image_tensors, target_tensor
 from taskonomy.training.artifacts import TrainedNetwork
 from taskonomy.training.config import TrainConfig
 from taskonomy.training.device import place, resolve_device
@@ -35,11 +35,8 @@ def _train_full(task: TaskSpec, data: Mapping[str, np.ndarray], *, model: ModelC
     target = target_tensor(task, data, n=n, size=size, device=device)
     with seeded(train.seed):
         net = build_task_network(task, model, size=size)
-    shift, scale = target_stats(task, target)
-    net.target.shift.copy_(shift)
-    net.target.scale.copy_(scale)
     place(net, device)
-    y = net.target.normalize(target) if task.output.kind in NORMALISED_KINDS else target
+    y = fit_target_norm(net.target, task, target)
     metrics = fit(net, images, y, task=task, train=train, device=device, params=net.parameters(), progress=progress)
     return TrainedNetwork(task=task.name, state=cpu_state(net), metrics=metrics, kind=kind, size=size,
                           model=model.to_dict())

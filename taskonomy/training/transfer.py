@@ -15,11 +15,11 @@ import numpy as np
 import torch
 
 from taskonomy.errors import InvalidInputError
-from taskonomy.nets import NORMALISED_KINDS, STRIDE, ModelConfig, TransferNetwork, build_transfer, seeded
+from taskonomy.nets import STRIDE, ModelConfig, TransferNetwork, build_transfer, seeded
 from taskonomy.nets.decoders import check_decodable
 from taskonomy.tasks import TaskSpec
 from taskonomy.training._loop import Progress, fit, predict_raw, test_losses
-from taskonomy.training.arrays import target_stats, target_tensor, to_tensor
+from taskonomy.training.arrays import fit_target_norm, target_tensor, to_tensor
 from taskonomy.training.artifacts import TrainedNetwork
 from taskonomy.training.config import TrainConfig
 from taskonomy.training.device import place, resolve_device
@@ -85,11 +85,8 @@ def train_transfer(
     mean, std = _feature_stats(views)
     net.transfer.mean.copy_(mean)
     net.transfer.std.copy_(std)
-    shift, scale = target_stats(target, y_raw)
-    net.target.shift.copy_(shift)
-    net.target.scale.copy_(scale)
     place(net, device)
-    y = net.target.normalize(y_raw) if target.output.kind in NORMALISED_KINDS else y_raw
+    y = fit_target_norm(net.target, target, y_raw)
     metrics = fit(net, views, y, task=target, train=train, device=device, params=net.parameters(), progress=progress)
     return TrainedNetwork(task=target.name, state=cpu_state(net), metrics=metrics, kind="transfer",
                           n_sources=len(features), size=size, model=model.to_dict())
