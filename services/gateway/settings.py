@@ -40,7 +40,9 @@ class GatewaySettings(BaseSettings):
     cache_size: int = Field(256, ge=0, le=100_000, description="taxonomy answers kept in memory (0: no cache)")
     cache_ttl_s: float = Field(600.0, ge=0, description="seconds a cached taxonomy answer stays valid")
     solver_timeout_s: float = Field(30.0, gt=0, le=3600, description="deadline of one solver call")
-    max_body_bytes: int = Field(1_000_000, ge=1024, description="largest request body accepted (413 above)")
+    max_body_bytes: int = Field(
+        6 * 1024 * 1024, ge=1024,
+        description="largest request body accepted (413 above); fits a 5 MiB demo upload")
     kube_namespace: str | None = Field(None, description="namespace of the worker Deployments (default: own)")
     retry_after_s: int = Field(5, ge=1, le=3600, description="Retry-After of a 503 answer")
     workers_refresh_s: float = Field(15.0, ge=0, le=3600,
