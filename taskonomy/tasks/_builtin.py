@@ -36,7 +36,7 @@ BUILTIN_TASKS: tuple[TaskSpec, ...] = (
     TaskSpec("random", "random", "Random Proj.", RGB, "", OutputSpec("none"), "none", "none",
              can_be_target=False, trainable=False, description="a frozen randomly initialised encoder"),
     TaskSpec("edge_texture", "edge2d", "2D Edges", RGB, "edge_texture", _pix(1), "l1", "l1",
-             description="Canny edges of the image"),
+             description="texture edge strength: Canny without non-maximum suppression"),
     TaskSpec("edge_occlusion", "edge3d", "Occlusion Edges", RGB, "edge_occlusion", _pix(1), "l1", "l1",
              description="depth discontinuities"),
     TaskSpec("keypoints2d", "keypoint2d", "2D Keypoints", RGB, "keypoints2d", _pix(1), "l1", "l1",
