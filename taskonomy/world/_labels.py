@@ -1,7 +1,7 @@
 """Ground-truth maps computed from a rendered view.
 
-Image-based labels use scikit-image (Sobel for Canny's gradient stage, Harris, Felzenszwalb) on the rendered rgb; the
-geometric ones use the exact per-pixel geometry (camera-frame points and normals).
+Image-based labels use scikit-image (Sobel for Canny's gradient stage, Harris, Felzenszwalb) on
+the rendered rgb; the geometric ones use the exact per-pixel geometry (camera-frame points and normals).
 """
 
 from __future__ import annotations
