@@ -24,16 +24,11 @@ from services.common.executor import RunBook, current_run, redis_client, submit,
 from services.common.state import ExperimentStateStore
 from taskonomy.store import ArtifactStore
 from tests.fixtures_redis import RedisServer
-from tests.services.workers._harness import Worker, wait_for, wait_terminal
+from tests.services.workers._harness import Worker, tiny_spec, wait_for, wait_terminal
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
-SPEC: dict[str, Any] = {
-    "name": "kill-each-stage", "dataset": {"kind": "world", "seed": 0, "size": 16},
-    "tasks": ["autoencoding", "depth_zbuffer"], "splits": {"train": 8, "transfer": 8, "test": 4},
-    "model": {"width": 8, "rep_channels": 4}, "train": {"epochs": 1, "batch_size": 8},
-    "transfer": {"epochs": 1, "batch_size": 8}, "max_order": 1, "beam": 2, "seed": 0,
-}
+SPEC: dict[str, Any] = tiny_spec("kill-each-stage")
 #: Stages whose jobs run long enough (on 2 shared cores) that a kill always lands mid-stage.
 MUST_HIT = {"render", "train", "features", "transfers", "baselines"}
 

@@ -12,16 +12,11 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from tests.services.gateway._fixtures import Live
-from tests.services.workers._harness import Worker
+from tests.services.workers._harness import Worker, tiny_spec
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
-TINY: dict[str, Any] = {
-    "name": "tiny-e2e", "dataset": {"kind": "world", "seed": 0, "size": 16},
-    "tasks": ["autoencoding", "depth_zbuffer"], "splits": {"train": 8, "transfer": 8, "test": 4},
-    "model": {"width": 8, "rep_channels": 4}, "train": {"epochs": 1, "batch_size": 8},
-    "transfer": {"epochs": 1, "batch_size": 8}, "max_order": 1, "beam": 2, "seed": 0,
-}
+TINY: dict[str, Any] = tiny_spec("tiny-e2e")
 
 
 def job_count(gw: Live) -> float:

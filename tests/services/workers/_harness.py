@@ -30,6 +30,16 @@ FAST_ENV = {
 }
 
 
+def tiny_spec(name: str, *, max_order: int = 1) -> dict[str, Any]:
+    """The smallest real experiment the queue tests run: 2 tasks on a 16 px world, 1 epoch."""
+    return {
+        "name": name, "dataset": {"kind": "world", "seed": 0, "size": 16},
+        "tasks": ["autoencoding", "depth_zbuffer"], "splits": {"train": 8, "transfer": 8, "test": 4},
+        "model": {"width": 8, "rep_channels": 4}, "train": {"epochs": 1, "batch_size": 8},
+        "transfer": {"epochs": 1, "batch_size": 8}, "max_order": max_order, "beam": 2, "seed": 0,
+    }
+
+
 class Worker:
     """One `taskonomy worker KIND` process group (main process + prefork pool child)."""
 

@@ -18,16 +18,11 @@ import pytest
 from services.common.executor import redis_client, submit, write_counts
 from services.common.state import ExperimentStateStore
 from taskonomy.store import ArtifactStore
-from tests.services.workers._harness import Worker, wait_for, wait_terminal
+from tests.services.workers._harness import Worker, tiny_spec, wait_for, wait_terminal
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
-TINY: dict[str, Any] = {
-    "name": "tiny", "dataset": {"kind": "world", "seed": 0, "size": 16},
-    "tasks": ["autoencoding", "depth_zbuffer"], "splits": {"train": 8, "transfer": 8, "test": 4},
-    "model": {"width": 8, "rep_channels": 4}, "train": {"epochs": 1, "batch_size": 8},
-    "transfer": {"epochs": 1, "batch_size": 8}, "max_order": 2, "beam": 2, "seed": 0,
-}
+TINY: dict[str, Any] = tiny_spec("tiny", max_order=2)
 S3_ENV = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing", "AWS_DEFAULT_REGION": "us-east-1"}
 
 
