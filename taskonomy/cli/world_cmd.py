@@ -21,13 +21,6 @@ def _check_count(name: str, n: int, *, lo: int) -> None:
         raise InvalidInputError(f"{name} must be in {lo}..{MAX_COUNT}, got {n}")
 
 
-def _check_writable_dir(path: Path) -> None:
-    from taskonomy.errors import InvalidInputError
-
-    if path.exists() and not path.is_dir():
-        raise InvalidInputError(f"output {path} exists and is not a folder")
-
-
 def register(app: typer.Typer) -> None:
     world = typer.Typer(help="The built-in procedural world: render datasets, preview samples.",
                         no_args_is_help=True)
@@ -48,6 +41,7 @@ def register(app: typer.Typer) -> None:
         """Render N samples (and optional transfer/test splits) into shards under OUT/<world key>/."""
         from taskonomy.data import SplitSizes, build_world_dataset
         from taskonomy.errors import InvalidInputError
+        from taskonomy.pipeline.run import check_writable_dir
         from taskonomy.world import WorldSpec
 
         _check_count("--n", n, lo=1)
@@ -55,8 +49,8 @@ def register(app: typer.Typer) -> None:
         _check_count("--test", test, lo=0)
         if not 0 <= workers <= 512:
             raise InvalidInputError(f"--workers must be in 0..512 (0: all cores), got {workers}")
-        _check_writable_dir(out)
-        spec = WorldSpec(seed=seed, size=size)
+        spec = WorldSpec(seed=seed, size=size)  # validates size and seed before anything is created
+        check_writable_dir(out, what="output folder")
         t0 = time.perf_counter()
         ds = build_world_dataset(spec, SplitSizes(n, transfer, test), out, workers=workers or None,
                                  progress=not quiet)

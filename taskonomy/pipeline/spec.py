@@ -252,9 +252,9 @@ QUICK_TASKS: tuple[str, ...] = (
 def quick() -> ExperimentSpec:
     """8 tasks at 32x32, first order: a few minutes on 2 CPU cores, rendering included.
 
-    Measured with benchmarks/pipeline.py on one torch thread of a shared 2-core machine (load
-    average ~6): 263 s in all, rendering and report included (train 133 s, transfers 86 s,
-    render 20 s, baselines 16 s, report 5 s); 144 s of CPU time. A resumed run takes 0.2 s.
+    Measured with benchmarks/pipeline.py on an idle 2-core machine (2 torch threads): 113 s in
+    all, rendering and report included (train 43 s, transfers 41 s, render 10 s, baselines 11 s,
+    report 6 s). A resumed run takes 0.14 s.
     """
     return ExperimentSpec(
         name="quick",
@@ -273,10 +273,9 @@ def quick() -> ExperimentSpec:
 def standard() -> ExperimentSpec:
     """All 26 tasks, orders 1 and 2 (pairs of each target's top-4 sources), at 32x32.
 
-    25 task networks, 572 first-order and 132 second-order transfers. Estimated from the quick
-    preset's measured unit costs (6.4 s of CPU per task network at 1024 images, 0.7 s per transfer
-    at 128), scaled to twice the data: about 25 minutes of one CPU thread, more for the
-    multi-view tasks (not measured end to end).
+    25 task networks, 572 first-order transfers, then the planned second-order ones. Measured
+    end to end on 2 CPU cores (`taskonomy run --preset standard`): the table and the taxonomy
+    were written after 18.6 minutes.
     """
     from taskonomy.tasks import registry
 
