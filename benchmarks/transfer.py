@@ -25,6 +25,7 @@ minutes on 2 idle cores; the full run uses the quick preset's tasks, splits and 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import math
 import os
@@ -195,12 +196,13 @@ def main() -> None:  # noqa: PLR0915 - one linear script
                          "compute_fraction": round(sum(steps.values()) / (steps_full * len(cands)), 4),
                          "peak_mib": mem["peak_mib"]}
 
-    def per_job() -> tuple[dict[tuple[str, str], np.ndarray], dict[tuple[str, str], float], float]:
+    def per_job(seed: int = transfer_train.seed) -> tuple[dict[tuple[str, str], np.ndarray],
+                                                           dict[tuple[str, str], float], float]:
+        cfg = dataclasses.replace(transfer_train, seed=seed)
         out, train_s = {}, 0.0
         for t, s in cands:
             t0 = time.perf_counter()
-            net = train_transfer(t, [feats[s]["transfer"]], labels["transfer"][t.name], model=model,
-                                 train=transfer_train)
+            net = train_transfer(t, [feats[s]["transfer"]], labels["transfer"][t.name], model=model, train=cfg)
             train_s += time.perf_counter() - t0
             out[(t.name, s)] = evaluate_transfer(t, net, [feats[s]["test"]], labels["test"][t.name], model=model)
         return out, {c: float(steps_full) for c in out}, train_s
@@ -255,6 +257,8 @@ def main() -> None:  # noqa: PLR0915 - one linear script
 
     workers = os.cpu_count() or 1
     timed("per_job", per_job)
+    # The noise floor of the reference itself: the same transfers trained fully with another seed.
+    timed("per_job_seed1", lambda: per_job(transfer_train.seed + 1))
     timed("fused_serial", fused(1))
     timed("fused", fused(workers))
     timed("proxies", proxies())
@@ -283,7 +287,8 @@ def main() -> None:  # noqa: PLR0915 - one linear script
             out[t.name] = {**{s: float(aff[i]) for i, s in enumerate(sources)}, "self": float(aff[-1])}
         return out
 
-    affs = {name: trained_affinities(name) for name in ("per_job", "fused_serial", "fused", "halving", "halving_raw")}
+    affs = {name: trained_affinities(name)
+            for name in ("per_job", "per_job_seed1", "fused_serial", "fused", "halving", "halving_raw")}
     results["halving_raw"] = {"note": "halving's default: stopped candidates' losses as measured (same run); "
                                       "'halving' extrapolates them"}
     # Proxies: softmax-normalised LogME over the transfer candidates; ``self`` scored as the own encoder.
@@ -305,7 +310,7 @@ def main() -> None:  # noqa: PLR0915 - one linear script
     tight = float(max(2, len(names) // 3))
     ref = affs["per_job"]
     ref_roots = {b: roots(ref, b) for b in (6.0, tight)}
-    for name in ("fused_serial", "fused", "halving", "halving_raw", "proxies", *proxy_alt):
+    for name in ("per_job_seed1", "fused_serial", "fused", "halving", "halving_raw", "proxies", *proxy_alt):
         rhos = []
         for t in tasks:
             ra = [ref[t.name][s] for s in sources]

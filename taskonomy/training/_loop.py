@@ -81,7 +81,7 @@ def fit(
             idx = perm[lo : lo + train.batch_size].to(device)
             xs = _batch(inputs, idx, device)
             y = target.index_select(0, idx)
-            with autocast(device):
+            with autocast(device, train.precision):
                 pred = net(xs)
             loss = loss_of(pred.float(), y).mean()
             opt.zero_grad(set_to_none=True)

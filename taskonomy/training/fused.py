@@ -193,15 +193,14 @@ class FusedTransferTrainer:
                         batches[st.view_key] = _batch(st.views, idx, self.device)
                     inputs.append((batches[st.view_key], st.y.index_select(0, idx)))
             self.opt.zero_grad(set_to_none=True)
+            # Disjoint graphs: one forward and backward per readout (gradients are those of one
+            # summed backward, and one readout's activations stay in cache between the two),
+            # readouts spread over threads when there are several (torch releases the GIL in its kernels).
             if self.workers > 1 and len(act) > 1:
-                # Disjoint graphs: one backward per readout, readouts spread over threads (torch
-                # releases the GIL inside its kernels); gradients are the same as one summed backward.
                 pool = self._executor()
-                losses = list(pool.map(lambda a: self._loss(a[0], *a[1], backward=True), zip(act, inputs, strict=True)))
+                losses = list(pool.map(lambda a: self._loss(a[0], *a[1]), zip(act, inputs, strict=True)))
             else:
-                losses = [self._loss(i, xs, y, backward=False) for i, (xs, y) in zip(act, inputs, strict=True)]
-                if losses:
-                    torch.stack(losses).sum().backward()
+                losses = [self._loss(i, xs, y) for i, (xs, y) in zip(act, inputs, strict=True)]
             if losses:
                 self.opt.step()
             self.sched.step()
@@ -218,17 +217,17 @@ class FusedTransferTrainer:
                 progress(self.step, self.total)
         return taken
 
-    def _loss(self, i: int, xs: list[torch.Tensor], y: torch.Tensor, *, backward: bool) -> torch.Tensor:
+    def _loss(self, i: int, xs: list[torch.Tensor], y: torch.Tensor) -> torch.Tensor:
+        """Readout ``i``'s training loss on a batch, back-propagated into its gradients."""
         st = self.states[i]
-        with autocast(self.device):
+        with autocast(self.device, self.train.precision):
             pred = st.net(xs)
         if st.readout.target.loss == "metric_embedding":
             li = metric_embedding_per_image(pred.float(), y, max_pixels=self.train.embed_pixels,
                                             generator=st.gen).mean()
         else:
             li = per_image_loss(st.readout.target.loss, pred.float(), y).mean()
-        if backward:
-            li.backward()
+        li.backward()
         return li
 
     def _executor(self) -> ThreadPoolExecutor:
