@@ -18,11 +18,27 @@ target (and baseline) reading one source — in one pass changes nothing about e
 So a readout of :class:`FusedTransferTrainer` trained for all its steps equals
 ``train_transfer`` with the same seeds, within float tolerance (a test checks it). What is
 shared is the work around the arithmetic: one batch gather per source instead of one per
-readout, one backward call, one multi-tensor optimiser step over every readout and one
-scheduler — the per-step overhead that dominates small readouts. With ``workers > 1`` the
-readouts of a step run concurrently on that many threads (one forward and backward each; torch
+readout, one optimiser step over every readout and one scheduler — the per-step overhead that
+dominates small readouts. With ``workers > 1`` the units of a step (single readouts and stacks,
+below) run concurrently on that many threads (one forward and backward each; torch
 releases the GIL in its kernels): on a CPU, where one readout's small convolutions cannot use
 several cores well, this is where most of the gain over one transfer per job comes from.
+
+*Stacked readouts* (``stack=True``, the default): readouts of one architecture — equal
+:func:`~taskonomy.training.stacked.stack_signature` (single-view, dense or global decoder),
+equal step counts and a deterministic loss — are trained as one
+:class:`~taskonomy.training.stacked.StackedTransfer` per :meth:`FusedTransferTrainer.advance`
+call: their feature batches side by side on the channel axis, every convolution grouped (one
+group per readout), norms over K times the channels, linear layers as one batched matmul. The
+stack computes exactly the members' functions (per-channel BN statistics, per-group GroupNorm,
+member blocks kept contiguous), its loss is the sum of the members' losses (each as
+``_loss`` computes it), and its AdamW — built from the members' AdamW state, stepped at the
+schedule's learning rate — is elementwise like theirs; at the end of the call parameters,
+buffers and optimiser state are written back into the members. So stacking changes only the
+rounding, not the result. What it saves is per-layer work: one kernel per layer for K readouts
+(on a GPU one launch instead of K; on a CPU bf16 convolutions run faster grouped). Metric
+embedding readouts (private pixel draws), multi-view readouts and any readout without a partner
+train on their own as before ("singles").
 
 The trainer is also *resumable and maskable*: :meth:`FusedTransferTrainer.advance` trains only
 an active subset for some steps. Successive halving (:mod:`taskonomy.training.halving`) uses
@@ -36,8 +52,9 @@ with ``torch.utils.flop_counter`` (matmuls and convolutions).
 
 from __future__ import annotations
 
+import functools
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
@@ -52,8 +69,16 @@ from taskonomy.training._loop import Progress, _batch, test_losses, total_steps
 from taskonomy.training.arrays import fit_target_norm, target_tensor
 from taskonomy.training.artifacts import TrainedNetwork
 from taskonomy.training.config import TrainConfig
-from taskonomy.training.device import autocast, place, resolve_device
+from taskonomy.training.device import autocast, memory_format, place, resolve_device
 from taskonomy.training.losses import metric_embedding_per_image, per_image_loss
+from taskonomy.training.stacked import (
+    StackedTransfer,
+    join_tensors,
+    member_tensor,
+    split_tensor,
+    stack_signature,
+    write_back,
+)
 from taskonomy.training.task import EVAL_BATCH, cpu_state
 from taskonomy.training.transfer import _feature_stats, feature_tensors
 
@@ -87,25 +112,36 @@ class _State:
         self.y = y
         self.view_key = view_key
         self.gen: torch.Generator | None = None
+        self.signature = stack_signature(net)
         self.perm: torch.Tensor | None = None
         self.steps = 0
         self.last_sum = 0.0
         self.last_count = 0
 
 
+@dataclass
+class _Stack:
+    members: list[int]
+    module: StackedTransfer
+    opt: torch.optim.AdamW
+
+
 class FusedTransferTrainer:
     """Train many transfers in one loop over shared batches (see the module docstring).
 
     All readouts must have the same number of transfer images (one batch order for all).
+    ``stack``: train readouts of one architecture as stacks (see the module docstring); off,
+    every readout runs on its own (the results agree within float rounding).
     """
 
     def __init__(self, readouts: Sequence[Readout], *, model: ModelConfig, train: TrainConfig,
-                 workers: int = 1) -> None:
+                 workers: int = 1, stack: bool = True) -> None:
         if not readouts:
             raise InvalidInputError("at least one readout is needed")
         if isinstance(workers, bool) or not isinstance(workers, int) or not 1 <= workers <= 64:
             raise InvalidInputError(f"workers must be an integer in 1..64, got {workers!r}")
         self.workers = workers
+        self.stack = stack
         self._pool: ThreadPoolExecutor | None = None
         self.model = model
         self.train = train
@@ -178,44 +214,153 @@ class FusedTransferTrainer:
         act = list(range(len(self.states))) if active is None else sorted(set(active))
         if any(not 0 <= i < len(self.states) for i in act):
             raise InvalidInputError(f"active readouts must be indices in [0, {len(self.states)})")
+        groups, singles = self._partition(act)
+        stacks: list[_Stack] = []
+        try:
+            for members in groups:
+                stacks.append(self._build_stack(members))
+            return self._advance(steps, act, singles, stacks, progress)
+        finally:
+            for stack in stacks:  # the members (and their AdamW state) carry the trained values from here on
+                self._unstack(stack)
+
+    def _partition(self, act: list[int]) -> tuple[list[list[int]], list[int]]:
+        """Stacks (≥ 2 readouts with one architecture, one step count and a deterministic loss) and singles."""
+        if not self.stack:
+            return [], list(act)
+        by_key: dict[tuple[object, ...], list[int]] = {}
+        singles: list[int] = []
+        for i in act:
+            st = self.states[i]
+            if st.signature is None or st.gen is not None:
+                singles.append(i)
+            else:
+                by_key.setdefault((st.signature, st.steps), []).append(i)
+        groups = []
+        for members in by_key.values():
+            if len(members) >= 2:
+                groups.append(members)
+            else:
+                singles.extend(members)
+        return groups, sorted(singles)
+
+    def _advance(self, steps: int, act: list[int], singles: list[int], stacks: list[_Stack],
+                 progress: Progress | None) -> int:
         taken = 0
         while taken < steps and self.step < self.total:
             idx = self._next_indices()
             batches: dict[tuple[object, ...], list[torch.Tensor]] = {}
-            inputs: list[tuple[list[torch.Tensor], torch.Tensor]] = []
-            for i in act:
-                st = self.states[i]
-                if st.perm is not None:  # a stochastic loss: private batch order and pixel draws
-                    own = st.perm[self._lo - self.train.batch_size : self._lo].to(self.device)
-                    inputs.append((_batch(st.views, own, self.device), st.y.index_select(0, own)))
-                else:
-                    if st.view_key not in batches:
-                        batches[st.view_key] = _batch(st.views, idx, self.device)
-                    inputs.append((batches[st.view_key], st.y.index_select(0, idx)))
+            units: list[Callable[[], list[tuple[int, torch.Tensor]]]] = []
+            for i in singles:
+                xs, y = self._inputs(i, idx, batches)
+                units.append(functools.partial(self._single_unit, i, xs, y))
+            for stack in stacks:
+                got = [self._inputs(i, idx, batches) for i in stack.members]
+                x = torch.cat([xs[0] for xs, _ in got], dim=1).contiguous(memory_format=memory_format(self.device))
+                units.append(functools.partial(self._stack_unit, stack, x, [y for _, y in got]))
             self.opt.zero_grad(set_to_none=True)
-            # Disjoint graphs: one forward and backward per readout (gradients are those of one
-            # summed backward, and one readout's activations stay in cache between the two),
-            # readouts spread over threads when there are several (torch releases the GIL in its kernels).
-            if self.workers > 1 and len(act) > 1:
-                pool = self._executor()
-                losses = list(pool.map(lambda a: self._loss(a[0], *a[1]), zip(act, inputs, strict=True)))
+            for stack in stacks:
+                stack.opt.zero_grad(set_to_none=True)
+            # Disjoint graphs: one forward and backward per unit (a single readout, or a stack of
+            # readouts as one module), units spread over threads when there are several (torch
+            # releases the GIL in its kernels); the optimisers step once every unit is done.
+            if self.workers > 1 and len(units) > 1:
+                done = list(self._executor().map(lambda unit: unit(), units))
             else:
-                losses = [self._loss(i, xs, y) for i, (xs, y) in zip(act, inputs, strict=True)]
-            if losses:
+                done = [unit() for unit in units]
+            losses = dict(pair for pairs in done for pair in pairs)
+            if losses:  # steps the singles (parameters without a gradient, e.g. the stacks' members, are skipped)
                 self.opt.step()
+            for stack in stacks:
+                lr = self.sched.get_last_lr()[stack.members[0]]
+                for group in stack.opt.param_groups:
+                    group["lr"] = lr
+                stack.opt.step()
             self.sched.step()
             self.step += 1
             taken += 1
-            for i, li in zip(act, losses, strict=True):
+            for i in act:
                 st = self.states[i]
                 if self._lo == self.train.batch_size:  # first batch of an epoch
                     st.last_sum, st.last_count = 0.0, 0
-                st.last_sum += float(li.detach()) * idx.numel()
+                st.last_sum += float(losses[i].detach()) * idx.numel()
                 st.last_count += idx.numel()
                 st.steps += 1
             if progress is not None:
                 progress(self.step, self.total)
         return taken
+
+    def _inputs(self, i: int, idx: torch.Tensor,
+                batches: dict[tuple[object, ...], list[torch.Tensor]]) -> tuple[list[torch.Tensor], torch.Tensor]:
+        """Readout ``i``'s batch: shared per source (``batches`` caches it by view key) or its own order."""
+        st = self.states[i]
+        if st.perm is not None:  # a stochastic loss: private batch order and pixel draws
+            own = st.perm[self._lo - self.train.batch_size : self._lo].to(self.device)
+            return _batch(st.views, own, self.device), st.y.index_select(0, own)
+        if st.view_key not in batches:
+            batches[st.view_key] = _batch(st.views, idx, self.device)
+        return batches[st.view_key], st.y.index_select(0, idx)
+
+    def _single_unit(self, i: int, xs: list[torch.Tensor], y: torch.Tensor) -> list[tuple[int, torch.Tensor]]:
+        return [(i, self._loss(i, xs, y))]
+
+    def _stack_unit(self, stack: _Stack, x: torch.Tensor, ys: list[torch.Tensor]) -> list[tuple[int, torch.Tensor]]:
+        """The stack's members' losses on a batch (each exactly as :meth:`_loss`), back-propagated as one sum."""
+        with autocast(self.device, self.train.precision):
+            pred = stack.module(x)
+        parts = pred.float().chunk(len(stack.members), dim=1)
+        losses = [per_image_loss(self.states[i].readout.target.loss, p, y).mean()
+                  for i, p, y in zip(stack.members, parts, ys, strict=True)]
+        torch.stack(losses).sum().backward()
+        return list(zip(stack.members, losses, strict=True))
+
+    def _build_stack(self, members: list[int]) -> _Stack:
+        """A :class:`StackedTransfer` of ``members`` and an AdamW whose state is theirs, stacked."""
+        nets = [self.states[i].net for i in members]
+        module = StackedTransfer(nets)
+        group = self.opt.param_groups[members[0]]
+        named = list(module.named_parameters())
+        opt = torch.optim.AdamW([p for _, p in named], lr=self.sched.get_last_lr()[members[0]], betas=group["betas"],
+                                eps=group["eps"], weight_decay=group["weight_decay"], amsgrad=group["amsgrad"])
+        for name, sp in named:
+            states = [self.opt.state.get(member_tensor(net, name)) for net in nets]
+            if not any(states):
+                continue
+            full = [s for s in states if s]
+            if len(full) != len(states) or any(s.keys() != full[0].keys() for s in full):
+                raise AssertionError(f"stacked readouts {members} have unequal optimiser state for {name}")
+            own: dict[str, torch.Tensor] = {}
+            for key, v in full[0].items():
+                if v.dim() == 0:  # the step count: equal for all members (they trained the same steps)
+                    if any(not torch.equal(s[key], v) for s in full):
+                        raise AssertionError(f"stacked readouts {members} have unequal optimiser steps")
+                    own[key] = v.clone()
+                else:
+                    own[key] = join_tensors([s[key] for s in full], sp.detach())
+            opt.state[sp] = own
+        return _Stack(members, module, opt)
+
+    def _unstack(self, stack: _Stack) -> None:
+        """Parameters, buffers and AdamW state of a stack back into its members."""
+        nets = [self.states[i].net for i in stack.members]
+        write_back(stack.module, nets)
+        k = len(nets)
+        for name, sp in stack.module.named_parameters():
+            own = stack.opt.state.get(sp)
+            if not own:
+                continue
+            params = [member_tensor(net, name) for net in nets]
+            for key, v in own.items():
+                for p, part in zip(params, split_tensor(v, k, params[0] if v.dim() else v), strict=True):
+                    mine = self.opt.state[p]
+                    if v.dim() == 0:
+                        mine[key] = v.clone()
+                    else:
+                        dst = mine.get(key)
+                        if dst is None:
+                            dst = mine[key] = torch.empty_like(p)
+                        with torch.no_grad():
+                            dst.copy_(part)
 
     def _loss(self, i: int, xs: list[torch.Tensor], y: torch.Tensor) -> torch.Tensor:
         """Readout ``i``'s training loss on a batch, back-propagated into its gradients."""
