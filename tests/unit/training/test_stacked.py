@@ -118,8 +118,9 @@ def _close(a: list[TrainedNetwork], b: list[TrainedNetwork]) -> None:
             torch.testing.assert_close(x.state[k], y.state[k], rtol=1e-4, atol=1e-5)
 
 
-def _run(readouts: list[Readout], cfg: TrainConfig, *, stack: bool, workers: int = 1) -> list[TrainedNetwork]:
-    tr = FusedTransferTrainer(readouts, model=MODEL, train=cfg, workers=workers, stack=stack)
+def _run(readouts: list[Readout], cfg: TrainConfig, *, stack: bool, workers: int = 1,
+         max_stack: int | None = None) -> list[TrainedNetwork]:
+    tr = FusedTransferTrainer(readouts, model=MODEL, train=cfg, workers=workers, stack=stack, max_stack=max_stack)
     try:
         return tr.run()
     finally:
@@ -136,12 +137,20 @@ def test_stacks_are_formed(setup: tuple[list[Readout], TrainConfig]) -> None:
     assert sorted(n for g in names for n in g) == sorted(2 * [*SAME_ARCH, "class_object"])
     assert sorted(readouts[i].target.name for i in singles) == sorted(2 * ["segment_unsup2d", "nonfixated_pose"])
     assert FusedTransferTrainer(readouts, model=MODEL, train=cfg, stack=False)._partition([0, 1]) == ([], [0, 1])
+    # Capped: balanced stacks of at most max_stack; a lone remainder trains on its own.
+    dense = [i for i, r in enumerate(readouts) if r.target.name in SAME_ARCH]
+    capped = FusedTransferTrainer(readouts, model=MODEL, train=cfg, max_stack=3)._partition(dense)
+    assert sorted(map(len, capped[0])) == [2, 3, 3] and capped[1] == []
+    assert sorted(i for g in capped[0] for i in g) == dense
+    assert FusedTransferTrainer(readouts, model=MODEL, train=cfg, max_stack=1)._partition(dense) == ([], dense)
+    with pytest.raises(InvalidInputError, match="max_stack"):
+        FusedTransferTrainer(readouts, model=MODEL, train=cfg, max_stack=0)
 
 
 @pytest.mark.parametrize("workers", [1, 2])
 def test_stacked_equals_unstacked_and_separate(setup: tuple[list[Readout], TrainConfig], workers: int) -> None:
     readouts, cfg = setup
-    stacked = _run(readouts, cfg, stack=True, workers=workers)
+    stacked = _run(readouts, cfg, stack=True, workers=workers, max_stack=3 if workers > 1 else None)
     assert all(n.metrics["steps"] == 6 for n in stacked)
     _close(stacked, _run(readouts, cfg, stack=False))
     if workers == 1:
