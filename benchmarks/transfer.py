@@ -118,7 +118,7 @@ def main() -> None:  # noqa: PLR0915 - one linear script
     from scipy.stats import spearmanr
 
     from taskonomy.affinity import TransferRow, TransferTable, target_affinity
-    from taskonomy.affinity.proxies import proxy_affinities, transfer_proxy
+    from taskonomy.affinity.proxies import ProxyCache, proxy_affinities, transfer_proxy
     from taskonomy.nets import ModelConfig
     from taskonomy.selection import TaxonomyProblem, solve_taxonomy
     from taskonomy.tasks import get_task
@@ -231,9 +231,11 @@ def main() -> None:  # noqa: PLR0915 - one linear script
         dest = proxy if into is None else into
 
         def go() -> tuple[dict[tuple[str, str], np.ndarray], dict[tuple[str, str], float], float]:
+            cache = ProxyCache()  # one source's rows and spectrum serve all its targets
             for t, s in cands:
                 dest[(t.name, s)] = transfer_proxy(t, [feats[s]["transfer"]], labels["transfer"][t.name],
-                                                   method=method, pixels_per_image=ppi)  # type: ignore[arg-type]
+                                                   method=method, pixels_per_image=ppi,  # type: ignore[arg-type]
+                                                   cache=cache)
             return {}, {}, 0.0
         return go
 

@@ -19,10 +19,19 @@ from taskonomy.affinity._table import (
     resolve_task_name,
 )
 from taskonomy.affinity._target import TargetAffinity, target_affinity
-from taskonomy.affinity.proxies import PROXY_METHODS, h_score, logme, proxy_affinities, proxy_scores, transfer_proxy
+from taskonomy.affinity.proxies import (
+    PROXY_METHODS,
+    ProxyCache,
+    Spectrum,
+    h_score,
+    logme,
+    proxy_affinities,
+    proxy_scores,
+    transfer_proxy,
+)
 
 __all__ = [
-    "PROXY_METHODS", "h_score", "logme", "proxy_affinities", "proxy_scores", "transfer_proxy",
+    "PROXY_METHODS", "ProxyCache", "Spectrum", "h_score", "logme", "proxy_affinities", "proxy_scores", "transfer_proxy",
     "BUILTIN_TABLES", "COLUMNS", "FORMATS", "KINDS", "TRANSFER_KINDS", "TargetAffinity", "TransferRow",
     "TransferTable", "ahp", "ahp_with_consistency", "consistency_ratio", "load_table", "published_file",
     "reciprocal_matrix", "resolve_task_name", "target_affinity", "win_rate_matrix",

@@ -13,7 +13,8 @@ For one target column ``y`` (n,) the Bayesian linear model ``y = F w + ε``,
     A = α I_D + β FᵀF,   m = β A⁻¹ Fᵀ y.
 
 With the thin SVD ``F = U diag(σ) Vᵀ`` (k = min(n, D) singular values, zeros included) and
-``z = Uᵀ y``:  ``log|A| = Σ_{i≤k} log(α + β σ_i²) + (D − k) log α`` — the second term matters
+``z = Uᵀ y``  (the SVD from the eigendecomposition of the smaller Gram matrix, :class:`Spectrum`):
+``log|A| = Σ_{i≤k} log(α + β σ_i²) + (D − k) log α`` — the second term matters
 whenever there are fewer samples than feature dimensions —, ``‖m‖² = Σ (β σ_i z_i / (α + β σ_i²))²``
 and ``‖F m − y‖² = Σ (σ_i m_i − z_i)² + (‖y‖² − ‖z‖²)``. α and β are found by the paper's
 fixed-point iteration (MacKay's evidence approximation):
@@ -66,7 +67,8 @@ References
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from typing import Literal
 
 import numpy as np
@@ -89,24 +91,64 @@ def _check_matrix(features: np.ndarray) -> np.ndarray:
     return f
 
 
-def logme(features: np.ndarray, targets: np.ndarray, *, max_iter: int = 200, tol: float = 1e-7) -> float:
+@dataclass(frozen=True)
+class Spectrum:
+    """The thin SVD of a feature matrix ``F`` (n × D) as LogME needs it: ``F = U diag(s) Vᵀ``.
+
+    Computed from the smaller Gram matrix (``FᵀF`` when n ≥ D, else ``FFᵀ``) by a symmetric
+    eigendecomposition: for the tall row matrices of dense targets (thousands of pixel rows, tens
+    of dimensions) that is several times cheaper than an SVD of ``F``, and one spectrum serves
+    every target scored on the same rows (:class:`ProxyCache`). Singular values below
+    ``1e-10 · max`` count as zero (their directions carry no signal: ``z_i = 0``).
+    """
+
+    f: np.ndarray  # (n, D)
+    s: np.ndarray  # (k,), k = min(n, D), descending
+    v: np.ndarray | None  # (D, k) when n >= D
+    u: np.ndarray | None  # (n, k) when n < D
+
+    @classmethod
+    def of(cls, features: np.ndarray) -> Spectrum:
+        f = _check_matrix(features)
+        n, d = f.shape
+        gram = f.T @ f if n >= d else f @ f.T
+        w, vec = np.linalg.eigh(gram)
+        w, vec = w[::-1], vec[:, ::-1]
+        s = np.sqrt(np.clip(w, 0.0, None))
+        s[s <= 1e-10 * max(float(s[0]), 1e-300)] = 0.0
+        return cls(f=f, s=s, v=vec, u=None) if n >= d else cls(f=f, s=s, v=None, u=vec)
+
+    def project(self, y: np.ndarray) -> np.ndarray:
+        """``z = Uᵀ y`` (k, K), zero along null directions."""
+        if self.u is not None:
+            z = self.u.T @ y
+        else:
+            assert self.v is not None
+            fy = self.v.T @ (self.f.T @ y)
+            z = np.divide(fy, self.s[:, None], out=np.zeros_like(fy), where=self.s[:, None] > 0)
+        z[self.s == 0] = 0.0
+        return z
+
+
+def logme(features: np.ndarray | Spectrum, targets: np.ndarray, *, max_iter: int = 200, tol: float = 1e-7) -> float:
     """Mean LogME over the columns of ``targets`` (n,) or (n, K) given ``features`` (n, D).
 
-    See the module docstring for the evidence and the fixed-point iteration.
+    ``features`` may be a precomputed :class:`Spectrum` (shared by several targets). See the
+    module docstring for the evidence and the fixed-point iteration.
     """
-    f = _check_matrix(features)
+    spec = features if isinstance(features, Spectrum) else Spectrum.of(features)
     y = np.asarray(targets, dtype=np.float64)
     if y.ndim == 1:
         y = y[:, None]
-    if y.ndim != 2 or y.shape[0] != f.shape[0]:
-        raise InvalidInputError(f"targets must be (n,) or (n, K) with n = {f.shape[0]}, got shape {y.shape}")
+    n, d = spec.f.shape
+    if y.ndim != 2 or y.shape[0] != n:
+        raise InvalidInputError(f"targets must be (n,) or (n, K) with n = {n}, got shape {y.shape}")
     if not np.isfinite(y).all():
         raise InvalidInputError("targets hold NaN or infinite values")
-    n, d = f.shape
-    u, s, _ = np.linalg.svd(f, full_matrices=False)  # k = min(n, D) singular values
+    s = spec.s
     k = s.shape[0]
     s2 = s * s
-    z = u.T @ y  # (k, K)
+    z = spec.project(y)  # (k, K)
     z2 = z * z
     y2 = (y * y).sum(axis=0)
     rest = np.maximum(y2 - z2.sum(axis=0), 0.0)  # ‖y‖² − ‖Uᵀy‖²: the part of y outside F's column space
@@ -185,8 +227,8 @@ def _standardise(x: np.ndarray) -> np.ndarray:
     return (x - x.mean(axis=0, keepdims=True)) / np.where(std > 1e-8, std, 1.0)
 
 
-def _source_maps(target: TaskSpec, features: Sequence[Mapping[str, np.ndarray]]) -> np.ndarray:
-    """(N, views·S·r, h, h): every view's and source's representation, channel-concatenated."""
+def _checked_arrays(target: TaskSpec, features: Sequence[Mapping[str, np.ndarray]]) -> list[np.ndarray]:
+    """Every view's and source's representation (N, r, h, h), validated (one shape for all)."""
     if isinstance(features, Mapping) or not features:
         raise InvalidInputError("features must be a non-empty sequence with one mapping (key -> array) per source")
     parts: list[np.ndarray] = []
@@ -194,43 +236,64 @@ def _source_maps(target: TaskSpec, features: Sequence[Mapping[str, np.ndarray]])
         for key in target.inputs:
             if key not in src:
                 raise InvalidInputError(f"features of source #{s} lack target input {key!r} of task {target.name!r}")
-            a = np.asarray(src[key], dtype=np.float32)
+            a = np.asarray(src[key])
             if a.ndim != 4 or a.shape[2] != a.shape[3] or a.shape[0] == 0:
                 raise InvalidInputError(f"features of source #{s} for {key!r} must be (N, r, h, h), got {a.shape}")
             if parts and (a.shape[0] != parts[0].shape[0] or a.shape[2:] != parts[0].shape[2:]):
                 raise InvalidInputError(f"features disagree in shape: {a.shape} vs {parts[0].shape}")
             parts.append(a)
-    return np.concatenate(parts, axis=1)
+    return parts
 
 
-def proxy_rows(target: TaskSpec, features: Sequence[Mapping[str, np.ndarray]], data: Mapping[str, np.ndarray], *,
-               pixels_per_image: int = 16, seed: int = 0) -> tuple[np.ndarray, np.ndarray, bool]:
-    """(F, Y, discrete): the rows a proxy scores (see the module docstring).
+def _source_maps(target: TaskSpec, features: Sequence[Mapping[str, np.ndarray]]) -> np.ndarray:
+    """(N, views·S·r, h, h): every view's and source's representation, channel-concatenated."""
+    return np.concatenate([a.astype(np.float32, copy=False) for a in _checked_arrays(target, features)], axis=1)
 
-    ``discrete`` tells whether ``Y`` (n,) holds class ids (labels, class, embedding) or ``Y``
-    (n, K) continuous columns.
+
+#: A candidate's feature rows and where they were sampled (see :func:`_feature_rows`).
+_Rows = tuple[np.ndarray, tuple[np.ndarray, ...]]
+
+
+class ProxyCache:
+    """Feature rows and their :class:`Spectrum`, shared by every target scored on the same sources.
+
+    The rows of a candidate depend on its sources' features, the target's input views, the
+    output family (global, dense pixels, pixel pairs) and the pixel sample (``pixels_per_image``,
+    ``seed``) — not on the target's values. Scoring all targets of one source through one cache
+    builds the rows and decomposes them once per source instead of once per (source, target).
+    Entries are keyed by the identity of the feature mappings and hold a reference to them.
     """
-    if target.output.kind == "none" or not target.target:
-        raise InvalidInputError(f"task {target.name!r} has no target to estimate transfers to")
-    if target.target not in data:
-        raise InvalidInputError(f"data has no target {target.target!r} of task {target.name!r}")
-    if isinstance(pixels_per_image, bool) or not isinstance(pixels_per_image, int) or pixels_per_image < 1:
-        raise InvalidInputError(f"pixels_per_image must be an integer >= 1, got {pixels_per_image!r}")
+
+    def __init__(self) -> None:
+        self._rows: dict[tuple[object, ...], tuple[object, np.ndarray, tuple[np.ndarray, ...]]] = {}
+        self._spectra: dict[tuple[object, ...], Spectrum] = {}
+
+    def rows(self, key: tuple[object, ...], keep: object, build: Callable[[], _Rows]) -> _Rows:
+        if key not in self._rows:
+            self._rows[key] = (keep, *build())
+        _, f, where = self._rows[key]
+        return f, where
+
+    def spectrum(self, key: tuple[object, ...], f: np.ndarray) -> Spectrum:
+        if key not in self._spectra:
+            self._spectra[key] = Spectrum.of(f)
+        return self._spectra[key]
+
+
+def _family(target: TaskSpec) -> str:
+    if not target.output.dense:
+        return "global"
+    return "pairs" if target.output.kind == "embedding" else "dense"
+
+
+def _feature_rows(target: TaskSpec, features: Sequence[Mapping[str, np.ndarray]], *, pixels_per_image: int,
+                  seed: int) -> tuple[np.ndarray, tuple[np.ndarray, ...]]:
+    """The rows' features and where they were sampled: ``()`` (global) or ``(img, py, px)`` pixel positions."""
     maps = _source_maps(target, features)
     n, c, h, _ = maps.shape
-    y = np.asarray(data[target.target])
-    if y.shape[0] != n:
-        raise InvalidInputError(f"target {target.target!r} has {y.shape[0]} images, features have {n}")
-    kind = target.output.kind
     if not target.output.dense:
-        f = _standardise(maps.reshape(n, -1).astype(np.float64))
-        if kind == "class":
-            return f, y.reshape(n).astype(np.int64), True
-        return f, y.reshape(n, -1).astype(np.float64), False
+        return _standardise(maps.reshape(n, -1).astype(np.float64)), ()
     side = h * _STRIDE
-    if y.shape[-1] != side or y.shape[-2] != side:
-        raise InvalidInputError(f"dense target {target.target!r} must be {side}x{side} to match the features, "
-                                f"got {y.shape}")
     rng = np.random.default_rng(seed)
     p = min(pixels_per_image, side * side)
     flat = np.stack([rng.choice(side * side, size=p, replace=False) for _ in range(n)])  # (n, p)
@@ -240,30 +303,85 @@ def proxy_rows(target: TaskSpec, features: Sequence[Mapping[str, np.ndarray]], d
     img = np.arange(n)[:, None]
     neigh = [padded[img, :, cy + dy, cx + dx] for dy in range(3) for dx in range(3)]  # each (n, p, c)
     f = _standardise(np.concatenate(neigh, axis=2).reshape(n * p, 9 * c).astype(np.float64))
-    if kind == "pixels":
-        vals = y[img, :, py, px].reshape(n * p, -1)
-        return f, vals.astype(np.float64), False
-    ids = y[img, py, px].astype(np.int64)
-    if kind == "embedding":  # pairs of pixels of one image: |f_a − f_b| → same segment or not
+    if _family(target) == "pairs":  # pairs of pixels of one image: |f_a − f_b|
         half = p // 2
         if half < 1:
             raise InvalidInputError("embedding targets need pixels_per_image >= 2 (pixel pairs)")
         fa = f.reshape(n, p, -1)
-        diff = np.abs(fa[:, :half] - fa[:, half : 2 * half]).reshape(n * half, -1)
-        same = (ids[:, :half] == ids[:, half : 2 * half]).astype(np.int64).reshape(n * half)
-        return _standardise(diff), same, True
-    return f, ids.reshape(n * p), True
+        f = _standardise(np.abs(fa[:, :half] - fa[:, half : 2 * half]).reshape(n * half, -1))
+    return f, (img, py, px)
+
+
+def _rows_key(target: TaskSpec, features: Sequence[Mapping[str, np.ndarray]], pixels_per_image: int,
+              seed: int) -> tuple[object, ...]:
+    family = _family(target)
+    sample = (pixels_per_image, seed) if family != "global" else ()
+    return (tuple(id(f) for f in features), tuple(target.inputs), family, *sample)
+
+
+def proxy_rows(target: TaskSpec, features: Sequence[Mapping[str, np.ndarray]], data: Mapping[str, np.ndarray], *,
+               pixels_per_image: int = 16, seed: int = 0,
+               cache: ProxyCache | None = None) -> tuple[np.ndarray, np.ndarray, bool]:
+    """(F, Y, discrete): the rows a proxy scores (see the module docstring).
+
+    ``discrete`` tells whether ``Y`` (n,) holds class ids (labels, class, embedding) or ``Y``
+    (n, K) continuous columns. With a ``cache``, ``F`` is shared with other targets of the same sources.
+    """
+    if target.output.kind == "none" or not target.target:
+        raise InvalidInputError(f"task {target.name!r} has no target to estimate transfers to")
+    if target.target not in data:
+        raise InvalidInputError(f"data has no target {target.target!r} of task {target.name!r}")
+    if isinstance(pixels_per_image, bool) or not isinstance(pixels_per_image, int) or pixels_per_image < 1:
+        raise InvalidInputError(f"pixels_per_image must be an integer >= 1, got {pixels_per_image!r}")
+    first = _checked_arrays(target, features)[0]
+    n, h = int(first.shape[0]), int(first.shape[2])
+    y = np.asarray(data[target.target])
+    if y.shape[0] != n:
+        raise InvalidInputError(f"target {target.target!r} has {y.shape[0]} images, features have {n}")
+    kind = target.output.kind
+    if target.output.dense:
+        side = h * _STRIDE
+        if y.shape[-1] != side or y.shape[-2] != side:
+            raise InvalidInputError(f"dense target {target.target!r} must be {side}x{side} to match the features, "
+                                    f"got {y.shape}")
+
+    def build() -> tuple[np.ndarray, tuple[np.ndarray, ...]]:
+        return _feature_rows(target, features, pixels_per_image=pixels_per_image, seed=seed)
+
+    if cache is None:
+        f, where = build()
+    else:
+        f, where = cache.rows(_rows_key(target, features, pixels_per_image, seed), features, build)
+    if not target.output.dense:
+        if kind == "class":
+            return f, y.reshape(n).astype(np.int64), True
+        return f, y.reshape(n, -1).astype(np.float64), False
+    img, py, px = where
+    if kind == "pixels":
+        return f, y[img, :, py, px].reshape(n * py.shape[1], -1).astype(np.float64), False
+    ids = y[img, py, px].astype(np.int64)
+    if kind == "embedding":  # "same segment" for each pixel pair of one image
+        half = py.shape[1] // 2
+        return f, (ids[:, :half] == ids[:, half : 2 * half]).astype(np.int64).reshape(n * half), True
+    return f, ids.reshape(n * py.shape[1]), True
 
 
 def transfer_proxy(target: TaskSpec, features: Sequence[Mapping[str, np.ndarray]], data: Mapping[str, np.ndarray],
-                   *, method: ProxyMethod = "logme", pixels_per_image: int = 16, bins: int = 8, seed: int = 0) -> float:
-    """The proxy score (higher = better transfer expected) of ``features`` for ``target`` on ``data``."""
+                   *, method: ProxyMethod = "logme", pixels_per_image: int = 16, bins: int = 8, seed: int = 0,
+                   cache: ProxyCache | None = None) -> float:
+    """The proxy score (higher = better transfer expected) of ``features`` for ``target`` on ``data``.
+
+    Pass one :class:`ProxyCache` when scoring many targets on the same sources: the rows and
+    their spectrum are then computed once per source.
+    """
     if method not in PROXY_METHODS:
         raise InvalidInputError(f"unknown proxy method {method!r}; known: {', '.join(PROXY_METHODS)}")
-    f, y, discrete = proxy_rows(target, features, data, pixels_per_image=pixels_per_image, seed=seed)
+    f, y, discrete = proxy_rows(target, features, data, pixels_per_image=pixels_per_image, seed=seed, cache=cache)
     if method == "logme":
         cols = _one_hot(y) if discrete else y
-        return logme(f, cols - cols.mean(axis=0, keepdims=True))
+        spec = (cache.spectrum(_rows_key(target, features, pixels_per_image, seed), f) if cache is not None
+                else Spectrum.of(f))
+        return logme(spec, cols - cols.mean(axis=0, keepdims=True))
     if discrete:
         return h_score(f, y)
     varying = [c for c in range(y.shape[1]) if np.ptp(y[:, c]) > 0]
@@ -279,7 +397,7 @@ def proxy_scores(target: TaskSpec, candidates: Mapping[str, Sequence[Mapping[str
     if not candidates:
         raise InvalidInputError("candidates must name at least one (name -> features) pair")
     return {name: transfer_proxy(target, feats, data, method=method, pixels_per_image=pixels_per_image, seed=seed)
-            for name, feats in candidates.items()}
+            for name, feats in candidates.items()}  # different sources per candidate: nothing to share
 
 
 def proxy_affinities(scores: Mapping[str, float]) -> dict[str, float]:

@@ -46,7 +46,7 @@ def mode_store(store: ArtifactStore, mode: str) -> ArtifactStore:
 def prefill_transfers(spec: ExperimentSpec, store: ArtifactStore, *, mode: str, workers: int = 1,
                       budget: float = 0.25, show_progress: bool = False) -> dict[str, Any]:
     """Run render/train/features, then every first-order transfer job's output at once (see module)."""
-    from taskonomy.affinity.proxies import transfer_proxy
+    from taskonomy.affinity.proxies import ProxyCache, transfer_proxy
     from taskonomy.pipeline.jobs import ARRAY, _array, _model, _task, _train_config
     from taskonomy.training.fused import FusedTransferTrainer, Readout
     from taskonomy.training.halving import successive_halving
@@ -102,7 +102,9 @@ def prefill_transfers(spec: ExperimentSpec, store: ArtifactStore, *, mode: str, 
             groups: dict[str, list[int]] = {}
             for i, j in enumerate(todo):
                 groups.setdefault(j.params["target"], []).append(i)
-            prior = [transfer_proxy(t, r.features, r.data) for t, r in zip(targets, readouts, strict=True)]
+            proxy_cache = ProxyCache()
+            prior = [transfer_proxy(t, r.features, r.data, cache=proxy_cache)
+                     for t, r in zip(targets, readouts, strict=True)]
             res = successive_halving(trainer, groups, evaluate, budget=budget, prior=prior, seed=int(p0["seed"]))
             losses = list(res.losses)
             steps = [int(s) for s in res.steps]

@@ -61,7 +61,7 @@ def run_proxy_only(spec: ExperimentSpec, *, out_dir: str | os.PathLike[str], sto
                    method: str = "logme", show_progress: bool = False) -> ProxyRunResult:
     """Features only, then proxies → table → taxonomy (see the module docstring)."""
     from taskonomy.affinity import TransferRow, TransferTable
-    from taskonomy.affinity.proxies import PROXY_METHODS, proxy_affinities, transfer_proxy
+    from taskonomy.affinity.proxies import PROXY_METHODS, ProxyCache, proxy_affinities, transfer_proxy
     from taskonomy.errors import InvalidInputError
     from taskonomy.pipeline.finalize import solve
     from taskonomy.pipeline.run import _write, check_writable_dir, default_store_url, validate_experiment
@@ -88,6 +88,8 @@ def run_proxy_only(spec: ExperimentSpec, *, out_dir: str | os.PathLike[str], sto
             cache[key] = _array(store, key)
         return cache[key]
 
+    maps: dict[tuple[str, tuple[str, ...]], dict[str, np.ndarray]] = {}
+    proxy_cache = ProxyCache()  # rows and spectra shared by the targets of one source
     scored: list[dict[str, Any]] = []
     rows: list[Any] = []
     for target in fin.params["targets"]:
@@ -100,13 +102,15 @@ def run_proxy_only(spec: ExperimentSpec, *, out_dir: str | os.PathLike[str], sto
 
         def feats(sources: tuple[str, ...], fkeys: Any = fkeys, inputs: tuple[str, ...] = task.inputs
                   ) -> list[dict[str, np.ndarray]]:
-            return [{k: arr(v) for k, v in fkeys[s]["transfer"].items() if k in inputs} for s in sources]
+            # One mapping object per (source, views): the proxy cache shares rows by identity.
+            return [maps.setdefault((s, inputs), {k: arr(v) for k, v in fkeys[s]["transfer"].items() if k in inputs})
+                    for s in sources]
 
         scores: dict[tuple[str, ...], float] = {}
         for j in jobs:
             srcs = tuple(j.params["sources"])
             scores[srcs] = transfer_proxy(task, feats(srcs), labels, method=method,  # type: ignore[arg-type]
-                                          seed=int(spec.seed))
+                                          seed=int(spec.seed), cache=proxy_cache)
         if spec.max_order > 1:
             first = sorted((s for s in scores if len(s) == 1 and s[0] not in (target, RANDOM)),
                            key=lambda s: -scores[s])
@@ -115,7 +119,7 @@ def run_proxy_only(spec: ExperimentSpec, *, out_dir: str | os.PathLike[str], sto
                 combo = tuple(combo)
                 if len(combo) >= 2 and combo not in scores:
                     scores[combo] = transfer_proxy(task, feats(combo), labels, method=method,  # type: ignore[arg-type]
-                                                   seed=int(spec.seed))
+                                                   seed=int(spec.seed), cache=proxy_cache)
         named = {"|".join(s): v for s, v in scores.items()}
         is_target = fin.params["roles"].get(target) == "target"
         if is_target:
@@ -161,7 +165,7 @@ def proxy_vs_trained(store: ArtifactStore, spec: ExperimentSpec, summary: dict[s
     transfer-split features, the affinities come from the run's summary. Targets with fewer than
     3 candidates, or with constant scores or affinities, are left out.
     """
-    from taskonomy.affinity.proxies import transfer_proxy
+    from taskonomy.affinity.proxies import ProxyCache, transfer_proxy
     from taskonomy.tasks import get_task
 
     graph = build_graph(spec)
@@ -179,6 +183,8 @@ def proxy_vs_trained(store: ArtifactStore, spec: ExperimentSpec, summary: dict[s
             cache[key] = _array(store, key)
         return cache[key]
 
+    maps: dict[tuple[str, tuple[str, ...]], dict[str, np.ndarray]] = {}
+    proxy_cache = ProxyCache()
     out: dict[str, float] = {}
     for target, info in summary.get("targets", {}).items():
         if target not in lkeys:
@@ -189,9 +195,10 @@ def proxy_vs_trained(store: ArtifactStore, spec: ExperimentSpec, summary: dict[s
             srcs = tuple(c["sources"])
             if c["kind"] == "self_full_supervision" or any(s not in fkeys for s in srcs):
                 continue
-            feats = [{k: arr(v) for k, v in fkeys[s].items() if k in task.inputs} for s in srcs]
+            feats = [maps.setdefault((s, task.inputs), {k: arr(v) for k, v in fkeys[s].items() if k in task.inputs})
+                     for s in srcs]
             scores.append(transfer_proxy(task, feats, {task.target: arr(lkeys[target])}, method=method,  # type: ignore[arg-type]
-                                         seed=int(spec.seed)))
+                                         seed=int(spec.seed), cache=proxy_cache))
             affs.append(float(a))
         if len(scores) >= 3 and np.ptp(scores) > 0 and np.ptp(affs) > 0:
             out[target] = _spearman(np.asarray(scores), np.asarray(affs))

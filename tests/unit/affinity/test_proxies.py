@@ -12,7 +12,9 @@ from typer.testing import CliRunner
 
 from taskonomy.affinity import TransferTable
 from taskonomy.affinity.proxies import (
+    ProxyCache,
     ProxyMethod,
+    Spectrum,
     h_score,
     logme,
     proxy_affinities,
@@ -85,6 +87,57 @@ def test_informative_source_outranks_noise(task: str, method: ProxyMethod) -> No
     assert scores["good"] > scores["noise"]
     aff = proxy_affinities(scores)
     assert sum(aff.values()) == pytest.approx(1.0) and aff["good"] > aff["noise"]
+
+
+def _logme_by_svd(f: np.ndarray, y: np.ndarray) -> float:
+    """LogME through a plain SVD of F (the textbook route), for checking :class:`Spectrum`."""
+    n, d = f.shape
+    u, s, _ = np.linalg.svd(f, full_matrices=False)
+    z = u.T @ y
+    rest = max(float(y @ y - z @ z), 0.0)
+    a = b = 1.0
+    for _ in range(500):
+        m = b * s * z / (a + b * s * s)
+        gamma = float((b * s * s / (a + b * s * s)).sum())
+        a, b = gamma / float(m @ m), (n - gamma) / (float(((s * m - z) ** 2).sum()) + rest)
+    m = b * s * z / (a + b * s * s)
+    res2 = float(((s * m - z) ** 2).sum()) + rest
+    logdet = float(np.log(a + b * s * s).sum()) + (d - s.shape[0]) * np.log(a)
+    return float((n / 2 * np.log(b) + d / 2 * np.log(a) - n / 2 * np.log(2 * np.pi) - b / 2 * res2
+                  - a / 2 * float(m @ m) - logdet / 2) / n)
+
+
+@pytest.mark.parametrize(("n", "d", "dead"), [(300, 12, 0), (300, 12, 3), (20, 50, 0)])
+def test_spectrum_logme_equals_the_svd_route(n: int, d: int, dead: int) -> None:
+    """The Gram eigendecomposition gives the SVD's LogME: tall, rank-deficient and wide features."""
+    rng = np.random.default_rng(n + d + dead)
+    f = rng.standard_normal((n, d))
+    f[:, :dead] = 0.0  # constant channels standardise to zero columns: zero singular values
+    y = f @ rng.standard_normal(d) * 0.3 + rng.standard_normal(n)
+    y -= y.mean()
+    assert logme(Spectrum.of(f), y) == pytest.approx(_logme_by_svd(f, y), rel=1e-6, abs=1e-8)
+    assert logme(f, y) == logme(Spectrum.of(f), y)
+
+
+def test_cache_shares_rows_across_targets_without_changing_scores() -> None:
+    """One source scored for several targets: the cache builds its rows and spectrum once, same scores."""
+    tasks = [get_task(t) for t in ("normal", "depth_zbuffer", "reshading", "segment_semantic", "class_scene")]
+    n, size = 48, 16
+    data = synthetic_split(tasks, n, size, 5)
+    rng = np.random.default_rng(6)
+    src = {"rgb": rng.standard_normal((n, 8, 2, 2)).astype(np.float32)}
+    cache = ProxyCache()
+    for t in tasks:
+        for method in ("logme", "hscore"):
+            plain = transfer_proxy(t, [src], data, method=method, pixels_per_image=8)  # type: ignore[arg-type]
+            cached = transfer_proxy(t, [src], data, method=method, pixels_per_image=8,  # type: ignore[arg-type]
+                                    cache=cache)
+            assert cached == pytest.approx(plain, rel=1e-12, abs=1e-12), (t.name, method)
+    # dense pixel rows (shared by 4 targets) and global rows: two entries, two spectra
+    assert len(cache._rows) == 2 and len(cache._spectra) == 2
+    # another pixel sample is another entry
+    transfer_proxy(tasks[0], [src], data, pixels_per_image=4, cache=cache)
+    assert len(cache._rows) == 3
 
 
 def test_rows_shapes_and_errors() -> None:
