@@ -1,25 +1,33 @@
 """Benchmark: transfer training four ways on the same data, against the machine's FLOP floor.
 
-One run renders a small world, trains the source task networks briefly, caches their features
-(none of that is timed), then measures
+One run renders a small world, trains the source task networks, caches their features (none of
+that is timed), then measures
 
-(a) ``per_job``   one transfer per job, trained fully (``train_transfer`` + ``evaluate_transfer``,
-                  what the pipeline's transfer jobs run, minus the artifact store);
-(b) ``fused``     every transfer reading one source in one loop (``train_transfers_fused``);
-(c) ``halving``   successive halving over each target's candidates on 25% of the compute,
-                  seeded by the proxies' order;
-(d) ``proxies``   LogME of every (source, target) on the cached features, no training;
+(a) ``per_job``         one transfer per job, trained fully (``train_transfer`` + ``evaluate_transfer``,
+                        what the pipeline's per-job mode runs, minus the artifact store), torch's
+                        threads on every core; ``per_job_seed1`` repeats it with another seed: how
+                        well full training agrees with *itself* (the ceiling for (c) and (d));
+(b) ``fused``           every candidate in one :class:`FusedTransferTrainer` (``run --mode fused``):
+                        readouts of one architecture stacked into grouped kernels, one worker
+                        thread per core; ``fused_unstacked`` without stacking;
+    ``*_bf16``          (a) and (b) with bf16 autocast (``TrainConfig.precision``), where the CPU
+                        has native bf16 (AMX / AVX-512 BF16) the fast way to train on it;
+(c) ``halving``         successive halving over each target's candidates on 25% of the compute,
+                        seeded by the proxies' order;
+(d) ``proxies``         LogME of every (source, target) on the cached features, no training (and
+                        LogME on 64 pixels per image, and H-score);
 
 with wall time, transfers per second, training FLOPs (forward + backward, counted per readout)
-per second as a fraction of this machine's fp32 matmul rate measured in the same run, peak
-resident memory above the start of the variant (sampled), and agreement with (a): per-target
-Spearman of the affinities (AHP over the candidates' per-image test losses; proxy affinities
-for (d)) and whether the BIP picks the same roots at the default budget (6) and at a tight one.
+per second as a fraction of this machine's fp32 matmul rate measured in the same run (and of
+its bf16 rate for the bf16 variants), peak resident memory above the start of the variant
+(sampled), and agreement with (a): per-target Spearman of the affinities (AHP over the
+candidates' per-image test losses; proxy affinities for (d)) and whether the BIP picks the same
+roots at the default budget (6) and at a tight one.
 
-Prints ONE JSON line. ``--quick`` (5 tasks, tiny splits, 24 steps per transfer) runs in about 2
-minutes on 2 idle cores; the full run uses the quick preset's tasks, splits and schedules.
+Prints ONE JSON line. ``--quick`` (6 tasks, small splits, 24 steps per transfer) runs in about 2
+minutes on 2 idle cores; the full run (8 tasks, 60 steps per transfer) in about 8.
 
-    .venv/bin/python benchmarks/transfer.py [--quick]
+    .venv/bin/python -m benchmarks.transfer [--quick]
 """
 
 from __future__ import annotations
@@ -50,20 +58,35 @@ os.environ.setdefault("MKL_NUM_THREADS", "1")
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
-QUICK_TASKS = ("autoencoding", "edge_texture", "depth_zbuffer", "depth_euclidean", "normal", "reshading",
+#: What a variant returns: per-candidate test losses, per-candidate training steps, training seconds.
+Result = tuple[dict[tuple[str, str], np.ndarray], dict[tuple[str, str], float], float]
+
+FULL_TASKS = ("autoencoding", "edge_texture", "depth_zbuffer", "depth_euclidean", "normal", "reshading",
                "principal_curvature", "segment_semantic")
-FULL_TASKS = QUICK_TASKS
+#: Quick: fewer tasks, but their networks still train long enough to differ (with barely trained
+#: sources every transfer is alike and full training does not even agree with itself across seeds).
+QUICK_TASKS = ("autoencoding", "edge_texture", "depth_zbuffer", "normal", "reshading", "segment_semantic")
 
 
-def matmul_gflops(seconds: float = 1.0, n: int = 1024) -> float:
-    """Sustained fp32 matmul rate of this machine (GFLOP/s): 2·n³ per n×n product."""
-    a, b = torch.randn(n, n), torch.randn(n, n)
+def matmul_gflops(seconds: float = 1.0, n: int = 1024, dtype: torch.dtype = torch.float32) -> float:
+    """Sustained matmul rate of this machine (GFLOP/s) in ``dtype``: 2·n³ per n×n product."""
+    a, b = torch.randn(n, n, dtype=dtype), torch.randn(n, n, dtype=dtype)
     torch.mm(a, b)
     count, t0 = 0, time.perf_counter()
     while time.perf_counter() - t0 < seconds:
         torch.mm(a, b)
         count += 1
     return 2 * n**3 * count / (time.perf_counter() - t0) / 1e9
+
+
+def _cpu_bf16() -> bool:
+    """Whether this CPU has native bf16 arithmetic (AVX-512 BF16 or AMX)."""
+    try:
+        with open("/proc/cpuinfo") as fh:
+            flags = fh.read()
+    except OSError:
+        return False
+    return "avx512_bf16" in flags or "amx_bf16" in flags
 
 
 def _log(msg: str) -> None:
@@ -136,8 +159,8 @@ def main() -> None:  # noqa: PLR0915 - one linear script
 
     names = QUICK_TASKS if args.quick else FULL_TASKS
     size = 32
-    splits = (256, 128, 64) if args.quick else (1536, 192, 256)
-    task_train = TrainConfig(epochs=1 if args.quick else 8, batch_size=64, lr=2e-3, device="cpu", seed=0)
+    splits = (512, 128, 128) if args.quick else (1536, 192, 256)
+    task_train = TrainConfig(epochs=4 if args.quick else 8, batch_size=64, lr=2e-3, device="cpu", seed=0)
     transfer_train = TrainConfig(epochs=12 if args.quick else 20, batch_size=64, lr=2e-3, device="cpu", seed=0)
     model = ModelConfig(width=16, rep_channels=8)
     tasks = [get_task(t) for t in names]
@@ -171,16 +194,19 @@ def main() -> None:  # noqa: PLR0915 - one linear script
     def flops_of(steps: Mapping[tuple[str, str], float]) -> float:
         return sum(step_flops[t] * k * batch_share for (t, _), k in steps.items())
 
-    # The floor: the whole machine's fp32 matmul rate (every core), and one thread's for reference.
+    # The floor: the whole machine's matmul rate (every core) in fp32, and in bf16 for the bf16
+    # variants; one thread's fp32 rate for reference.
+    cores = os.cpu_count() or 1
     floor_1 = matmul_gflops()
-    torch.set_num_threads(os.cpu_count() or 1)
-    floor = matmul_gflops()
+    torch.set_num_threads(cores)
+    floor = fp32_floor = matmul_gflops()
+    floor_bf16 = matmul_gflops(dtype=torch.bfloat16)
     torch.set_num_threads(args.threads)
     results: dict[str, dict[str, Any]] = {}
     losses: dict[str, dict[tuple[str, str], np.ndarray]] = {}
 
-    def timed(name: str, fn: Callable[[], tuple[dict[tuple[str, str], np.ndarray], dict[tuple[str, str], float],
-                                                   float]]) -> None:
+    def timed(name: str, fn: Callable[[], Result], *, floor: float = floor) -> None:
+        """Run a variant; its training FLOP rate is reported against the fp32 floor (and ``floor`` if other)."""
         mem: dict[str, float] = {}
         t0 = time.perf_counter()
         with peak_memory(mem):
@@ -189,37 +215,49 @@ def main() -> None:  # noqa: PLR0915 - one linear script
         _log(f"{name}: {wall:.1f} s")
         losses[name] = out
         flops = flops_of(steps)
+        rate = flops / max(train_s, 1e-9) / 1e9
         results[name] = {"seconds": round(wall, 3), "train_seconds": round(train_s, 3),
                          "transfers_per_s": round(len(cands) / wall, 3),
-                         "train_gflop": round(flops / 1e9, 2),
-                         "floor_fraction": round(flops / max(train_s, 1e-9) / (floor * 1e9), 4) if flops else 0.0,
+                         "train_gflop": round(flops / 1e9, 2), "achieved_gflops": round(rate, 1),
+                         "floor_fraction": round(rate / fp32_floor, 4) if flops else 0.0,
                          "compute_fraction": round(sum(steps.values()) / (steps_full * len(cands)), 4),
                          "peak_mib": mem["peak_mib"]}
+        if floor != fp32_floor and flops:
+            results[name]["bf16_floor_fraction"] = round(rate / floor, 4)
 
-    def per_job(seed: int = transfer_train.seed) -> tuple[dict[tuple[str, str], np.ndarray],
-                                                           dict[tuple[str, str], float], float]:
-        cfg = dataclasses.replace(transfer_train, seed=seed)
-        out, train_s = {}, 0.0
-        for t, s in cands:
-            t0 = time.perf_counter()
-            net = train_transfer(t, [feats[s]["transfer"]], labels["transfer"][t.name], model=model, train=cfg)
-            train_s += time.perf_counter() - t0
-            out[(t.name, s)] = evaluate_transfer(t, net, [feats[s]["test"]], labels["test"][t.name], model=model)
-        return out, {c: float(steps_full) for c in out}, train_s
+    def per_job(seed: int = transfer_train.seed, precision: str = "auto") -> Callable[[], Result]:
+        """One transfer per job, as the pipeline's per-job mode runs them: torch's threads on every core."""
+        cfg = dataclasses.replace(transfer_train, seed=seed, precision=precision)
 
-    def fused(workers: int) -> Callable[[], tuple[dict[tuple[str, str], np.ndarray], dict[tuple[str, str], float],
-                                                   float]]:
-        def go() -> tuple[dict[tuple[str, str], np.ndarray], dict[tuple[str, str], float], float]:
+        def go() -> Result:
             out, train_s = {}, 0.0
-            for s in sources:
-                readouts = [Readout(t, [feats[s]["transfer"]], labels["transfer"][t.name]) for t in tasks]
-                t0 = time.perf_counter()
-                tr = FusedTransferTrainer(readouts, model=model, train=transfer_train, workers=workers)
-                tr.run()
-                tr.close()
-                train_s += time.perf_counter() - t0
-                for i, t in enumerate(tasks):
-                    out[(t.name, s)] = tr.evaluate(i, [feats[s]["test"]], labels["test"][t.name])
+            torch.set_num_threads(cores)
+            try:
+                for t, s in cands:
+                    t0 = time.perf_counter()
+                    net = train_transfer(t, [feats[s]["transfer"]], labels["transfer"][t.name], model=model,
+                                         train=cfg)
+                    train_s += time.perf_counter() - t0
+                    out[(t.name, s)] = evaluate_transfer(t, net, [feats[s]["test"]], labels["test"][t.name],
+                                                         model=model)
+            finally:
+                torch.set_num_threads(args.threads)
+            return out, {c: float(steps_full) for c in out}, train_s
+        return go
+
+    def fused(*, stack: bool = True, precision: str = "auto") -> Callable[[], Result]:
+        """Every candidate in one trainer (as ``run --mode fused``), one worker thread per core."""
+        cfg = dataclasses.replace(transfer_train, precision=precision)
+
+        def go() -> Result:
+            readouts = [Readout(t, [feats[s]["transfer"]], labels["transfer"][t.name]) for t, s in cands]
+            t0 = time.perf_counter()
+            tr = FusedTransferTrainer(readouts, model=model, train=cfg, workers=cores, stack=stack)
+            tr.run()
+            tr.close()
+            train_s = time.perf_counter() - t0
+            out = {(t.name, s): tr.evaluate(i, [feats[s]["test"]], labels["test"][t.name])
+                   for i, (t, s) in enumerate(cands)}
             return out, {c: float(steps_full) for c in out}, train_s
         return go
 
@@ -241,7 +279,7 @@ def main() -> None:  # noqa: PLR0915 - one linear script
 
     def halving() -> tuple[dict[tuple[str, str], np.ndarray], dict[tuple[str, str], float], float]:
         readouts = [Readout(t, [feats[s]["transfer"]], labels["transfer"][t.name]) for t, s in cands]
-        tr = FusedTransferTrainer(readouts, model=model, train=transfer_train, workers=workers)
+        tr = FusedTransferTrainer(readouts, model=model, train=transfer_train, workers=cores)
         groups = {t.name: [i for i, (u, _) in enumerate(cands) if u.name == t.name] for t in tasks}
         prior = [proxy[(t.name, s)] for t, s in cands]
         t0 = time.perf_counter()
@@ -257,12 +295,13 @@ def main() -> None:  # noqa: PLR0915 - one linear script
         return ({(t.name, s): res.losses[i] for i, (t, s) in enumerate(cands)},
                 {(t.name, s): float(res.steps[i]) for i, (t, s) in enumerate(cands)}, train_s)
 
-    workers = os.cpu_count() or 1
-    timed("per_job", per_job)
+    timed("per_job", per_job())
     # The noise floor of the reference itself: the same transfers trained fully with another seed.
-    timed("per_job_seed1", lambda: per_job(transfer_train.seed + 1))
-    timed("fused_serial", fused(1))
-    timed("fused", fused(workers))
+    timed("per_job_seed1", per_job(transfer_train.seed + 1))
+    timed("fused", fused())
+    timed("fused_unstacked", fused(stack=False))
+    timed("per_job_bf16", per_job(precision="bf16"), floor=floor_bf16)
+    timed("fused_bf16", fused(precision="bf16"), floor=floor_bf16)
     timed("proxies", proxies())
     for alt, method, ppi in (("proxies_logme_64px", "logme", 64), ("proxies_hscore", "hscore", 16)):
         proxy_alt[alt] = {}
@@ -289,8 +328,9 @@ def main() -> None:  # noqa: PLR0915 - one linear script
             out[t.name] = {**{s: float(aff[i]) for i, s in enumerate(sources)}, "self": float(aff[-1])}
         return out
 
-    affs = {name: trained_affinities(name)
-            for name in ("per_job", "per_job_seed1", "fused_serial", "fused", "halving", "halving_raw")}
+    trained = ("per_job", "per_job_seed1", "fused", "fused_unstacked", "per_job_bf16", "fused_bf16", "halving",
+               "halving_raw")
+    affs = {name: trained_affinities(name) for name in trained}
     results["halving_raw"] = {"note": "halving's default: stopped candidates' losses as measured (same run); "
                                       "'halving' extrapolates them"}
     # Proxies: softmax-normalised LogME over the transfer candidates; ``self`` scored as the own encoder.
@@ -312,7 +352,7 @@ def main() -> None:  # noqa: PLR0915 - one linear script
     tight = float(max(2, len(names) // 3))
     ref = affs["per_job"]
     ref_roots = {b: roots(ref, b) for b in (6.0, tight)}
-    for name in ("per_job_seed1", "fused_serial", "fused", "halving", "halving_raw", "proxies", *proxy_alt):
+    for name in (*trained[1:], "proxies", *proxy_alt):
         rhos = []
         for t in tasks:
             ra = [ref[t.name][s] for s in sources]
@@ -326,20 +366,28 @@ def main() -> None:  # noqa: PLR0915 - one linear script
             r[f"roots_budget_{bud:g}"] = got
             r[f"same_roots_budget_{bud:g}"] = got == ref_roots[bud]
     results["per_job"].update({f"roots_budget_{b:g}": v for b, v in ref_roots.items()})
-    diff = max(float(np.max(np.abs(losses["fused"][c] - losses["per_job"][c]))) for c in losses["per_job"])
-    results["fused"]["max_abs_loss_diff_vs_per_job"] = diff
-    pj = results["per_job"]["seconds"]
-    speed = {f"{k}_speedup_vs_per_job": round(pj / max(results[k]["seconds"], 1e-9), 2)
-             for k in ("fused_serial", "fused", "halving", "proxies")}
-    speed["fused_train_speedup_vs_per_job"] = round(results["per_job"]["train_seconds"]
-                                                    / max(results["fused"]["train_seconds"], 1e-9), 2)
+    for name in ("fused", "fused_unstacked"):
+        results[name]["max_abs_loss_diff_vs_per_job"] = max(
+            float(np.max(np.abs(losses[name][c] - losses["per_job"][c]))) for c in losses["per_job"])
+    results["fused_bf16"]["max_abs_loss_diff_vs_per_job_bf16"] = max(
+        float(np.max(np.abs(losses["fused_bf16"][c] - losses["per_job_bf16"][c]))) for c in losses["per_job"])
+
+    def ratio(base: str, other: str, key: str = "seconds") -> float:
+        return round(results[base][key] / max(results[other][key], 1e-9), 2)
+
+    speed = {f"{k}_speedup_vs_per_job": ratio("per_job", k)
+             for k in ("fused", "fused_unstacked", "per_job_bf16", "fused_bf16", "halving", "proxies")}
+    speed["fused_train_speedup_vs_per_job"] = ratio("per_job", "fused", "train_seconds")
+    speed["fused_bf16_speedup_vs_per_job_bf16"] = ratio("per_job_bf16", "fused_bf16")
+    speed["stacking_speedup"] = ratio("fused_unstacked", "fused")
     print(json.dumps({
         "benchmark": "transfer", "quick": args.quick, "tasks": list(names), "size": size,
         "splits": dict(zip(("train", "transfer", "test"), splits, strict=True)),
         "candidates": len(cands), "steps_per_transfer": steps_full, "batch_size": transfer_train.batch_size,
         "readout_step_gflop": {k: round(v / 1e9, 3) for k, v in step_flops.items()},
-        "matmul_gflops": round(floor, 1), "matmul_gflops_1_thread": round(floor_1, 1),
-        "setup_seconds": round(setup_s, 2), "fused_workers": workers,
+        "matmul_gflops": round(fp32_floor, 1), "matmul_gflops_bf16": round(floor_bf16, 1),
+        "matmul_gflops_1_thread": round(floor_1, 1), "setup_seconds": round(setup_s, 2), "fused_workers": cores,
+        "cpu_bf16": _cpu_bf16(),
         "variants": results, **speed,
         "machine": {"platform": platform.platform(), "python": platform.python_version(),
                     "cpu_count": os.cpu_count(), "torch_threads": torch.get_num_threads(),
