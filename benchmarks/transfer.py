@@ -166,6 +166,7 @@ def main() -> None:  # noqa: PLR0915 - one linear script
     tasks = [get_task(t) for t in names]
     keys = sorted({k for t in tasks for k in (*t.inputs, t.target)})
 
+    load_start = [round(x, 2) for x in os.getloadavg()]  # figures taken on a busy machine are not comparable
     t_setup = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix="taskonomy-bench-transfer-") as tmp:
         data = _world(size, splits, keys, tmp)
@@ -391,7 +392,8 @@ def main() -> None:  # noqa: PLR0915 - one linear script
         "variants": results, **speed,
         "machine": {"platform": platform.platform(), "python": platform.python_version(),
                     "cpu_count": os.cpu_count(), "torch_threads": torch.get_num_threads(),
-                    "torch": torch.__version__, "device": "cpu", "gpu": torch.cuda.is_available()},
+                    "torch": torch.__version__, "device": "cpu", "gpu": torch.cuda.is_available(),
+                    "load_average_start": load_start, "load_average_end": [round(x, 2) for x in os.getloadavg()]},
     }))
 
 
