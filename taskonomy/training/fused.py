@@ -250,7 +250,9 @@ class FusedTransferTrainer:
                 by_key.setdefault((st.signature, st.steps), []).append(i)
         groups = []
         for same in by_key.values():
-            parts = math.ceil(len(same) / self.max_stack)  # balanced stacks of at most max_stack readouts
+            parts = math.ceil(len(same) / self.max_stack)  # balanced stacks of at most max_stack readouts,
+            if self.workers > 1:  # as many as fill the worker threads evenly, where that leaves pairs at least
+                parts = max(parts, min(math.ceil(parts / self.workers) * self.workers, len(same) // 2))
             for j in range(parts):
                 members = same[j * len(same) // parts : (j + 1) * len(same) // parts]
                 if len(members) >= 2:

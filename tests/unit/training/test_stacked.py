@@ -143,6 +143,8 @@ def test_stacks_are_formed(setup: tuple[list[Readout], TrainConfig]) -> None:
     assert sorted(map(len, capped[0])) == [2, 3, 3] and capped[1] == []
     assert sorted(i for g in capped[0] for i in g) == dense
     assert FusedTransferTrainer(readouts, model=MODEL, train=cfg, max_stack=1)._partition(dense) == ([], dense)
+    threaded = FusedTransferTrainer(readouts, model=MODEL, train=cfg, max_stack=3, workers=2)._partition(dense)
+    assert sorted(map(len, threaded[0])) == [2, 2, 2, 2]  # 3 stacks rounded up to fill 2 workers evenly
     with pytest.raises(InvalidInputError, match="max_stack"):
         FusedTransferTrainer(readouts, model=MODEL, train=cfg, max_stack=0)
 
