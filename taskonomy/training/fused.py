@@ -38,7 +38,9 @@ buffers and optimiser state are written back into the members. So stacking chang
 rounding, not the result. What it saves is per-layer work: one kernel per layer for K readouts
 (on a GPU one launch instead of K; on a CPU bf16 convolutions run faster grouped). Metric
 embedding readouts (private pixel draws), multi-view readouts and any readout without a partner
-train on their own as before ("singles").
+train on their own as before ("singles"). A stack holds at most ``max_stack`` readouts (8 on a
+CPU by default: grouped convolutions with many groups get slower per group there); with
+``workers > 1`` a set is split into enough stacks to fill the worker threads evenly.
 
 The trainer is also *resumable and maskable*: :meth:`FusedTransferTrainer.advance` trains only
 an active subset for some steps. Successive halving (:mod:`taskonomy.training.halving`) uses
