@@ -129,7 +129,10 @@ def _run(readouts: list[Readout], cfg: TrainConfig, *, stack: bool, workers: int
 
 def test_stacks_are_formed(setup: tuple[list[Readout], TrainConfig]) -> None:
     readouts, cfg = setup
-    tr = FusedTransferTrainer(readouts, model=MODEL, train=cfg)
+    # Stacking by default only where it pays (CUDA, bf16): this fp32 CPU trainer runs readouts alone.
+    assert not FusedTransferTrainer(readouts, model=MODEL, train=cfg).stack
+    assert FusedTransferTrainer(readouts, model=MODEL, train=dataclasses.replace(cfg, precision="bf16")).stack
+    tr = FusedTransferTrainer(readouts, model=MODEL, train=cfg, stack=True)
     groups, singles = tr._partition(list(range(len(readouts))))
     names = [[readouts[i].target.name for i in g] for g in groups]
     # The 8 one-channel dense readouts (2 sources x 4 targets), the 2 global ones; the rest alone.
@@ -139,11 +142,13 @@ def test_stacks_are_formed(setup: tuple[list[Readout], TrainConfig]) -> None:
     assert FusedTransferTrainer(readouts, model=MODEL, train=cfg, stack=False)._partition([0, 1]) == ([], [0, 1])
     # Capped: balanced stacks of at most max_stack; a lone remainder trains on its own.
     dense = [i for i, r in enumerate(readouts) if r.target.name in SAME_ARCH]
-    capped = FusedTransferTrainer(readouts, model=MODEL, train=cfg, max_stack=3)._partition(dense)
+    capped = FusedTransferTrainer(readouts, model=MODEL, train=cfg, stack=True, max_stack=3)._partition(dense)
     assert sorted(map(len, capped[0])) == [2, 3, 3] and capped[1] == []
     assert sorted(i for g in capped[0] for i in g) == dense
-    assert FusedTransferTrainer(readouts, model=MODEL, train=cfg, max_stack=1)._partition(dense) == ([], dense)
-    threaded = FusedTransferTrainer(readouts, model=MODEL, train=cfg, max_stack=3, workers=2)._partition(dense)
+    one = FusedTransferTrainer(readouts, model=MODEL, train=cfg, stack=True, max_stack=1)
+    assert one._partition(dense) == ([], dense)
+    threaded = FusedTransferTrainer(readouts, model=MODEL, train=cfg, stack=True, max_stack=3,
+                                    workers=2)._partition(dense)
     assert sorted(map(len, threaded[0])) == [2, 2, 2, 2]  # 3 stacks rounded up to fill 2 workers evenly
     with pytest.raises(InvalidInputError, match="max_stack"):
         FusedTransferTrainer(readouts, model=MODEL, train=cfg, max_stack=0)
