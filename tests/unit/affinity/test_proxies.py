@@ -26,6 +26,7 @@ from taskonomy.cli import build_app
 from taskonomy.errors import InvalidInputError
 from taskonomy.tasks import get_task
 from taskonomy.training.synthetic import synthetic_split
+from tests.unit._tiny import tiny_spec_file
 
 
 def _evidence(f: np.ndarray, y: np.ndarray, a: float, b: float) -> float:
@@ -157,13 +158,8 @@ def test_rows_shapes_and_errors() -> None:
 @pytest.mark.slow
 def test_run_proxy_only_writes_table_and_taxonomy(tmp_path: Path) -> None:
     """``taskonomy run --proxy-only`` on a tiny world: features only, every candidate scored."""
-    spec = {"tasks": ["normal", "depth_zbuffer", "reshading"], "dataset": {"kind": "world", "size": 16, "seed": 3},
-            "splits": {"train": 32, "transfer": 24, "test": 8},
-            "model": {"width": 8, "rep_channels": 4, "blocks": 1, "transfer_width": 8, "hidden": 16},
-            "train": {"epochs": 1, "batch_size": 16}, "transfer": {"epochs": 1, "batch_size": 16},
-            "max_order": 2, "beam": 2, "budget": 2}
-    cfg = tmp_path / "spec.json"
-    cfg.write_text(json.dumps(spec))
+    cfg = tiny_spec_file(tmp_path, ["normal", "depth_zbuffer", "reshading"], transfer_images=24, budget=2,
+                         max_order=2, beam=2)
     out = tmp_path / "out"
     res = CliRunner().invoke(build_app(), ["run", "--config", str(cfg), "--out", str(out), "--proxy-only", "--quiet"])
     assert res.exit_code == 0, res.output

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import numpy as np
@@ -18,6 +17,7 @@ from taskonomy.tasks import get_task
 from taskonomy.training import TrainConfig, evaluate_transfer, train_transfer
 from taskonomy.training.fused import FusedTransferTrainer, Readout, readout_step_flops, train_transfers_fused
 from taskonomy.training.synthetic import synthetic_split
+from tests.unit._tiny import tiny_spec_file
 
 MODEL = ModelConfig(width=4, rep_channels=4, blocks=0, transfer_width=8, hidden=16)
 SIZE = 16
@@ -99,12 +99,8 @@ def test_step_flops_scale_with_batch() -> None:
 @pytest.mark.slow
 def test_run_mode_fused_equals_per_job_and_halving_has_its_own_store(tmp_path: Path) -> None:
     """``taskonomy run --mode fused`` writes the same table as one transfer per job."""
-    spec = {"tasks": ["normal", "depth_zbuffer", "reshading"], "dataset": {"kind": "world", "size": 16, "seed": 3},
-            "splits": {"train": 32, "transfer": 32, "test": 8},
-            "model": {"width": 8, "rep_channels": 4, "blocks": 1, "transfer_width": 8, "hidden": 16},
-            "train": {"epochs": 1, "batch_size": 16}, "transfer": {"epochs": 2, "batch_size": 16}, "budget": 2}
-    cfg = tmp_path / "spec.json"
-    cfg.write_text(json.dumps(spec))
+    cfg = tiny_spec_file(tmp_path, ["normal", "depth_zbuffer", "reshading"], transfer_images=32, transfer_epochs=2,
+                         budget=2)
     app = build_app()
     tables = {}
     for mode in ("per-job", "fused", "halving"):

@@ -20,6 +20,7 @@ from taskonomy.training import TrainConfig, evaluate_transfer, train_transfer
 from taskonomy.training.device import autocast, place
 from taskonomy.training.fused import Readout, train_transfers_fused
 from taskonomy.training.synthetic import synthetic_split
+from tests.unit._tiny import tiny_spec_file
 
 MODEL = ModelConfig(width=4, rep_channels=4, blocks=0, transfer_width=8, hidden=16)
 SIZE = 16
@@ -76,12 +77,7 @@ def test_bf16_training_is_deterministic_differs_from_fp32_and_fused_agrees() -> 
 @pytest.mark.slow
 def test_run_precision_bf16_end_to_end(tmp_path: Path) -> None:
     """``taskonomy run --precision bf16`` trains every network in bf16; a bad value is one line, exit 2."""
-    spec = {"tasks": ["normal", "depth_zbuffer"], "dataset": {"kind": "world", "size": 16, "seed": 3},
-            "splits": {"train": 32, "transfer": 16, "test": 8},
-            "model": {"width": 8, "rep_channels": 4, "blocks": 1, "transfer_width": 8, "hidden": 16},
-            "train": {"epochs": 1, "batch_size": 16}, "transfer": {"epochs": 1, "batch_size": 16}, "budget": 1}
-    cfg = tmp_path / "spec.json"
-    cfg.write_text(json.dumps(spec))
+    cfg = tiny_spec_file(tmp_path, ["normal", "depth_zbuffer"])
     runner = CliRunner()
     bad = runner.invoke(build_app(), ["run", "--config", str(cfg), "--out", str(tmp_path / "x"), "--precision", "fp8"])
     assert bad.exit_code == 2 and "--precision" in bad.output and "auto, fp32, bf16" in bad.output
