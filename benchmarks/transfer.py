@@ -15,7 +15,8 @@ that is timed), then measures
                         (``TrainConfig.precision``): where the CPU has native bf16 (AMX,
                         AVX-512 BF16), the fast way to train on it;
 (c) ``halving``         successive halving over each target's candidates on 25% of the compute,
-                        seeded by the proxies' order;
+                        seeded by the proxies' order, stopped candidates extrapolated along their
+                        learning curves (``halving_raw``: as measured);
 (d) ``proxies``         LogME of every (source, target) on the cached features, no training (and
                         LogME on 64 pixels per image, and H-score);
 
@@ -335,8 +336,8 @@ def main() -> None:  # noqa: PLR0915 - one linear script
     trained = ("per_job", "per_job_seed1", "fused", "fused_stacked", "per_job_bf16", "fused_bf16",
                "fused_bf16_unstacked", "halving", "halving_raw")
     affs = {name: trained_affinities(name) for name in trained}
-    results["halving_raw"] = {"note": "halving's default: stopped candidates' losses as measured (same run); "
-                                      "'halving' extrapolates them"}
+    results["halving_raw"] = {"note": "the same halving run with the stopped candidates' losses as measured; "
+                                      "'halving' (the default) extrapolates them along their learning curves"}
     # Proxies: softmax-normalised LogME over the transfer candidates; ``self`` scored as the own encoder.
     paff = {}
     for t in tasks:

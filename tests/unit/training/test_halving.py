@@ -57,6 +57,17 @@ def test_halving_within_budget_and_survivors_equal_full_training() -> None:
         assert any(res.steps[i] == res.full_steps for i in g)
     np.testing.assert_allclose(res.losses[finished], full_losses[finished], rtol=1e-5, atol=1e-7)
     assert res.rounds[-1]["step"] == 16 and sum(r["trained"] for r in res.rounds) > len(readouts)
+    # Stopped candidates: measured losses kept in raw_losses, the table's extrapolated to the end (never worse).
+    stopped = np.flatnonzero(res.steps < res.full_steps)
+    assert res.raw_losses is not None
+    assert (res.losses[stopped] <= res.raw_losses[stopped]).all()
+    assert (res.losses[stopped] < res.raw_losses[stopped]).any()
+    np.testing.assert_array_equal(res.raw_losses[finished], res.losses[finished])
+    # Without extrapolation the same run gives the measured losses, and training is untouched by the extra evaluations.
+    again = FusedTransferTrainer(readouts, model=MODEL, train=cfg)
+    plain = successive_halving(again, groups, evaluator(again), budget=0.5, bootstrap=20, extrapolate=False)
+    np.testing.assert_array_equal(plain.steps, res.steps)
+    np.testing.assert_allclose(plain.losses, res.raw_losses, rtol=1e-5, atol=1e-7)
 
     fresh = FusedTransferTrainer(readouts[:2], model=MODEL, train=cfg)
     with pytest.raises(InvalidInputError, match="partition"):
@@ -86,10 +97,14 @@ def test_plan_errors_and_scores() -> None:
     np.testing.assert_allclose(win_rate_scores(losses), [(2 / 3 + 1) / 2, (1 / 3 + 1) / 2, 0.0])
 
 
-def test_extrapolation_scales_stopped_candidates_by_the_finished_ones_improvement() -> None:
-    raw = np.array([[0.5, 1.0], [0.25, 4.0], [2.0, 4.0], [9.0, 9.0]])
-    steps = np.array([3, 3, 1, 3])
-    history = [{1: np.array([1.0, 2.0]), 3: raw[0]}, {1: np.array([1.0, 8.0]), 3: raw[1]}, {1: raw[2]}, {3: raw[3]}]
-    out = _extrapolate(raw, steps, history, {"t": [0, 1, 2], "u": [3]}, 3)
-    np.testing.assert_allclose(out[2], [2.0 * np.sqrt(0.5 * 0.25), 4.0 * 0.5], rtol=1e-6)  # geometric mean of ratios
-    np.testing.assert_array_equal(out[[0, 1, 3]], raw[[0, 1, 3]])
+def test_extrapolation_follows_each_stopped_candidates_power_law_learning_curve() -> None:
+    total = 64
+    # Candidate 0 stopped at step 8 on an exact power law L(t) = 2·t^(-1/2): at 64 it is a third of L(8)...
+    curve = {t: np.array([1.0, 3.0]) * 2 * t ** -0.5 / 2 for t in (2, 4, 8)}
+    # ... candidate 1 reached the end, candidate 2 has a single point, candidate 3 got worse (never scaled up).
+    raw = np.stack([curve[8], np.array([0.3, 0.3]), np.array([5.0, 5.0]), np.array([2.0, 2.0])])
+    steps = np.array([8, total, 8, 8])
+    history = [curve, {total: raw[1]}, {8: raw[2]}, {4: np.array([1.0, 1.0]), 8: raw[3]}]
+    out = _extrapolate(raw, steps, history, total)
+    np.testing.assert_allclose(out[0], curve[8] * np.sqrt(8 / 64), rtol=1e-9)  # per-image order kept
+    np.testing.assert_array_equal(out[1:], raw[1:])
