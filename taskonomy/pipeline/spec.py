@@ -252,11 +252,11 @@ QUICK_TASKS: tuple[str, ...] = (
 
 
 def quick() -> ExperimentSpec:
-    """8 tasks at 32x32, first order: a few minutes on 2 CPU cores, rendering included.
+    """8 tasks at 32x32, first order: about a minute on 2 CPU cores, rendering included.
 
-    Measured with benchmarks/pipeline.py on an idle 2-core machine (2 torch threads): 113 s in
-    all, rendering and report included (train 43 s, transfers 41 s, render 10 s, baselines 11 s,
-    report 6 s). A resumed run takes 0.14 s.
+    Measured with `taskonomy run --preset quick` in a fresh clone on an idle 2-core machine
+    (channels_last, 2 torch threads): 60 s in all, rendering and report included (train 22 s,
+    transfers 22 s, render 7 s, baselines 6 s). A resumed run takes 0.14 s.
     """
     return ExperimentSpec(
         name="quick",
