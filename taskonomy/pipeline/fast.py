@@ -47,7 +47,7 @@ def prefill_transfers(spec: ExperimentSpec, store: ArtifactStore, *, mode: str, 
                       budget: float = 0.25, show_progress: bool = False) -> dict[str, Any]:
     """Run render/train/features, then every first-order transfer job's output at once (see module)."""
     from taskonomy.affinity.proxies import ProxyCache, transfer_proxy
-    from taskonomy.pipeline.jobs import ARRAY, _array, _model, _task, _train_config
+    from taskonomy.pipeline.jobs import ARRAY, StoredArrays, _model, _task, _train_config
     from taskonomy.training.fused import FusedTransferTrainer, Readout
     from taskonomy.training.halving import successive_halving
 
@@ -60,22 +60,10 @@ def prefill_transfers(spec: ExperimentSpec, store: ArtifactStore, *, mode: str, 
     info: dict[str, Any] = {"mode": mode, "transfers": len(todo), "features_seconds": time.perf_counter() - t0}
     if not todo:
         return info
-    cache: dict[str, np.ndarray] = {}
-
-    def arr(key: str) -> np.ndarray:
-        if key not in cache:
-            cache[key] = _array(store, key)
-        return cache[key]
-
-    feat_maps: dict[tuple[str, str], dict[str, np.ndarray]] = {}
+    arr = StoredArrays(store)
 
     def feats(p: Mapping[str, Any], split: str) -> list[dict[str, np.ndarray]]:
-        out = []
-        for s in p["sources"]:
-            if (s, split) not in feat_maps:  # one mapping object per source: fused batches are shared
-                feat_maps[(s, split)] = {k: arr(v) for k, v in p["features"][s][split].items()}
-            out.append(feat_maps[(s, split)])
-        return out
+        return [arr.features(p["features"][s][split]) for s in p["sources"]]
 
     # One trainer per (model, train config, seed): the jobs of one experiment share them.
     p0 = todo[0].params

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import os
 import tempfile
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -63,6 +63,32 @@ def _array(store: ArtifactStore, key: str) -> np.ndarray:
     if ARRAY not in tensors:
         raise CorruptArtifactError(f"artifact {key!r} holds no array {ARRAY!r}")
     return tensors[ARRAY]
+
+
+class StoredArrays:
+    """Arrays read from an artifact store once each, for code that reads them for many jobs.
+
+    :meth:`features` returns one mapping object per selection of feature artifacts: the fused
+    trainer shares batches, and :class:`~taskonomy.affinity.proxies.ProxyCache` rows, by the
+    identity of a source's feature mapping, so every reader of the same features gets the same object.
+    """
+
+    def __init__(self, store: ArtifactStore) -> None:
+        self.store = store
+        self._arrays: dict[str, np.ndarray] = {}
+        self._maps: dict[tuple[tuple[str, str], ...], dict[str, np.ndarray]] = {}
+
+    def __call__(self, key: str) -> np.ndarray:
+        if key not in self._arrays:
+            self._arrays[key] = _array(self.store, key)
+        return self._arrays[key]
+
+    def features(self, keys: Mapping[str, str], inputs: Sequence[str] | None = None) -> dict[str, np.ndarray]:
+        """Input key → array for one source's feature artifacts (only ``inputs``, if given)."""
+        chosen = tuple(sorted((k, v) for k, v in keys.items() if inputs is None or k in inputs))
+        if chosen not in self._maps:
+            self._maps[chosen] = {k: self(v) for k, v in chosen}
+        return self._maps[chosen]
 
 
 def _arrays(store: ArtifactStore, keys: Mapping[str, str]) -> dict[str, np.ndarray]:

@@ -31,6 +31,7 @@ from typing import Any
 import numpy as np
 
 from taskonomy.pipeline.graph import RANDOM, build_graph, candidate_kind
+from taskonomy.pipeline.jobs import StoredArrays
 from taskonomy.pipeline.local import run_stages
 from taskonomy.pipeline.spec import ExperimentSpec
 from taskonomy.store import ArtifactStore
@@ -49,12 +50,6 @@ class ProxyRunResult:
     taxonomy: dict[str, Any]
     seconds: dict[str, float] = field(default_factory=dict)
     n_scored: int = 0
-
-
-def _array(store: ArtifactStore, key: str) -> np.ndarray:
-    from taskonomy.pipeline.jobs import _array as get
-
-    return get(store, key)
 
 
 def run_proxy_only(spec: ExperimentSpec, *, out_dir: str | os.PathLike[str], store: ArtifactStore | None = None,
@@ -81,14 +76,7 @@ def run_proxy_only(spec: ExperimentSpec, *, out_dir: str | os.PathLike[str], sto
     t1 = time.perf_counter()
     fin = next(j for j in graph.jobs.values() if j.kind == "finalize")
     transfer_jobs = [j for j in graph.jobs.values() if j.kind == "transfer"]
-    cache: dict[str, np.ndarray] = {}
-
-    def arr(key: str) -> np.ndarray:
-        if key not in cache:
-            cache[key] = _array(store, key)
-        return cache[key]
-
-    maps: dict[tuple[str, tuple[str, ...]], dict[str, np.ndarray]] = {}
+    arr = StoredArrays(store)
     proxy_cache = ProxyCache()  # rows and spectra shared by the targets of one source
     scored: list[dict[str, Any]] = []
     rows: list[Any] = []
@@ -102,9 +90,7 @@ def run_proxy_only(spec: ExperimentSpec, *, out_dir: str | os.PathLike[str], sto
 
         def feats(sources: tuple[str, ...], fkeys: Any = fkeys, inputs: tuple[str, ...] = task.inputs
                   ) -> list[dict[str, np.ndarray]]:
-            # One mapping object per (source, views): the proxy cache shares rows by identity.
-            return [maps.setdefault((s, inputs), {k: arr(v) for k, v in fkeys[s]["transfer"].items() if k in inputs})
-                    for s in sources]
+            return [arr.features(fkeys[s]["transfer"], inputs) for s in sources]
 
         scores: dict[tuple[str, ...], float] = {}
         for j in jobs:
@@ -176,14 +162,7 @@ def proxy_vs_trained(store: ArtifactStore, spec: ExperimentSpec, summary: dict[s
             for s, keys in j.params["features"].items():
                 fkeys[s] = keys["transfer"]
             lkeys[j.params["target"]] = j.params["labels"]["transfer"]
-    cache: dict[str, np.ndarray] = {}
-
-    def arr(key: str) -> np.ndarray:
-        if key not in cache:
-            cache[key] = _array(store, key)
-        return cache[key]
-
-    maps: dict[tuple[str, tuple[str, ...]], dict[str, np.ndarray]] = {}
+    arr = StoredArrays(store)
     proxy_cache = ProxyCache()
     out: dict[str, float] = {}
     for target, info in summary.get("targets", {}).items():
@@ -195,8 +174,7 @@ def proxy_vs_trained(store: ArtifactStore, spec: ExperimentSpec, summary: dict[s
             srcs = tuple(c["sources"])
             if c["kind"] == "self_full_supervision" or any(s not in fkeys for s in srcs):
                 continue
-            feats = [maps.setdefault((s, task.inputs), {k: arr(v) for k, v in fkeys[s].items() if k in task.inputs})
-                     for s in srcs]
+            feats = [arr.features(fkeys[s], task.inputs) for s in srcs]
             scores.append(transfer_proxy(task, feats, {task.target: arr(lkeys[target])}, method=method,  # type: ignore[arg-type]
                                          seed=int(spec.seed), cache=proxy_cache))
             affs.append(float(a))
