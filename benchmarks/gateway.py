@@ -26,7 +26,6 @@ sys.path[:] = [p for p in sys.path if os.path.abspath(p or ".") != os.path.dirna
 import argparse  # noqa: E402
 import json  # noqa: E402
 import platform  # noqa: E402
-import socket  # noqa: E402
 import statistics  # noqa: E402
 import subprocess  # noqa: E402
 import threading  # noqa: E402
@@ -38,25 +37,10 @@ from typing import Any  # noqa: E402
 
 import httpx  # noqa: E402
 
+from benchmarks._procs import stop_all, wait_until  # noqa: E402
+from services.gateway.server import free_port  # noqa: E402
+
 TOKEN = "benchmark-token-0123456789"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def wait_http(url: str, timeout_s: float = 60) -> None:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        try:
-            if httpx.get(url, timeout=1).status_code == 200:
-                return
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.1)
-    raise RuntimeError(f"{url} did not answer in {timeout_s} s")
 
 
 @contextmanager
@@ -74,18 +58,12 @@ def services(table: str) -> Iterator[tuple[str, str]]:
     ]
     try:
         url = f"http://127.0.0.1:{gateway_port}"
-        wait_http(f"{url}/healthz")
+        wait_until(lambda: httpx.get(f"{url}/healthz", timeout=1).status_code == 200, "the gateway")
         # the first query warms the solver's table cache
         httpx.post(f"{url}/v1/taxonomy", json={"table": table, "budget": 0.5}, timeout=60).raise_for_status()
         yield url, f"127.0.0.1:{solver_port}"
     finally:
-        for p in procs:
-            p.terminate()
-        for p in procs:
-            try:
-                p.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                p.kill()
+        stop_all(procs)
 
 
 def measure(fn: Callable[[int], Any], n: int, concurrency: int, *, warmup: Callable[[], Any]) -> dict[str, float]:

@@ -43,28 +43,13 @@ from typing import Any  # noqa: E402
 
 import httpx  # noqa: E402
 
+from benchmarks._procs import stop_all, wait_until  # noqa: E402
+from services.gateway.server import free_port  # noqa: E402
+
 ROOT = Path(__file__).resolve().parents[1]
 TOKEN = "load-test-token-0123456789abcdef"
 QUERIES = [{"table": "paper-base", "budget": b, "max_order": o} for b in (1, 2, 3, 4, 5, 6) for o in (1, 2, 3, 4)]
 OPS = ("query", "submit", "query", "status", "query")
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def _wait(check: Any, what: str, timeout_s: float = 60.0) -> None:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        try:
-            if check():
-                return
-        except (httpx.HTTPError, OSError):
-            pass
-        time.sleep(0.1)
-    raise RuntimeError(f"{what} did not come up in {timeout_s} s")
 
 
 @contextmanager
@@ -89,7 +74,7 @@ def services(*, redis_url: str | None = None, workdir: str | None = None) -> Ite
                     s.sendall(b"PING\r\n")
                     return s.recv(16).startswith(b"+PONG")
 
-            _wait(redis_up, "redis-server")
+            wait_until(redis_up, "redis-server")
         solver_port, gateway_port = free_port(), free_port()
         cli = [sys.executable, "-m", "taskonomy", "serve"]
         with open(tmp / "services.log", "ab") as log:
@@ -101,17 +86,10 @@ def services(*, redis_url: str | None = None, workdir: str | None = None) -> Ite
                  f"127.0.0.1:{solver_port}", "--broker", redis_url, "--store", str(tmp / "store"),
                  "--log-level", "warning"], cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT))
         url = f"http://127.0.0.1:{gateway_port}"
-        _wait(lambda: httpx.get(f"{url}/readyz", timeout=2).status_code == 200, "the gateway and solver")
+        wait_until(lambda: httpx.get(f"{url}/readyz", timeout=2).status_code == 200, "the gateway and solver")
         yield url
     finally:
-        for p in reversed(procs):
-            p.terminate()
-        for p in procs:
-            try:
-                p.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                p.kill()
-                p.wait()
+        stop_all(procs)
 
 
 def _percentile(values: list[float], q: float) -> float:

@@ -31,7 +31,6 @@ import os  # noqa: E402
 import platform  # noqa: E402
 import shutil  # noqa: E402
 import signal  # noqa: E402
-import socket  # noqa: E402
 import subprocess  # noqa: E402
 import tempfile  # noqa: E402
 import time  # noqa: E402
@@ -40,11 +39,7 @@ from typing import Any  # noqa: E402
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+from services.gateway.server import free_port  # noqa: E402
 
 
 def _graph(n: int, *, chain: bool, tag: str) -> dict[str, Any]:
@@ -78,7 +73,7 @@ def main() -> None:
     from services.common.state import ExperimentStateStore
 
     work = Path(tempfile.mkdtemp(prefix="taskonomy-queue-bench-"))
-    port = _free_port()
+    port = free_port()
     redis_proc = subprocess.Popen(
         [shutil.which("redis-server") or "/usr/bin/redis-server", "--port", str(port), "--bind", "127.0.0.1",
          "--save", "", "--appendonly", "no", "--dir", str(work)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
