@@ -15,7 +15,7 @@ from services.gateway.app import create_app
 from services.gateway.server import BackgroundServer
 from taskonomy.store import ArtifactStore
 from tests.services.gateway._fixtures import make_settings
-from tests.services.workers._harness import Worker, noop_graph, wait_terminal
+from tests.services.workers._harness import noop_graph, running_workers, wait_terminal
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
@@ -24,19 +24,13 @@ def test_always_failing_jobs_fail_only_their_experiments(redis_url: str, solver_
                                                         tmp_path: Path) -> None:
     state = ExperimentStateStore(redis_client(redis_url))
     store_url = str(tmp_path / "store")
-    workers = [Worker(k, broker_url=redis_url, log_path=tmp_path / f"{k}.log") for k in ("trainer", "transfer")]
-    try:
-        for w in workers:
-            w.wait_ready()
+    with running_workers(redis_url, tmp_path):
         submit("good", noop_graph(8, seconds=0.2, tag="good"), broker_url=redis_url, store_url=store_url)
         submit("broken", noop_graph(3, chain=True, fail="model diverged: loss is NaN", tag="broken"),
                broker_url=redis_url, store_url=store_url)
         submit("flaky", noop_graph(2, chain=True, transient=99, tag="flaky"), broker_url=redis_url,
                store_url=store_url)
         recs = {e: wait_terminal(state, e, timeout=90) for e in ("good", "broken", "flaky")}
-    finally:
-        for w in workers:
-            w.stop()
     assert recs["good"].state == "SUCCEEDED", recs["good"].error
     assert recs["broken"].state == "FAILED" and recs["flaky"].state == "FAILED"
     with BackgroundServer(create_app(make_settings(redis_url, solver_address, tmp_path / "store"))) as srv, \

@@ -13,7 +13,6 @@ independent, since each one's redelivery finishes before the next stage starts.
 
 from __future__ import annotations
 
-import os
 import time
 from pathlib import Path
 from typing import Any
@@ -24,7 +23,14 @@ from services.common.executor import RunBook, current_run, redis_client, submit,
 from services.common.state import ExperimentStateStore
 from taskonomy.store import ArtifactStore
 from tests.fixtures_redis import RedisServer
-from tests.services.workers._harness import Worker, tiny_spec, wait_for, wait_terminal
+from tests.services.workers._harness import (
+    Worker,
+    run_like_the_workers,
+    running_workers,
+    tiny_spec,
+    wait_for,
+    wait_terminal,
+)
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
@@ -35,25 +41,11 @@ MUST_HIT = {"render", "train", "features", "transfers", "baselines"}
 
 @pytest.fixture(scope="module")
 def reference(tmp_path_factory: pytest.TempPathFactory) -> tuple[Any, ArtifactStore]:
-    """The undisturbed run: the local executor, one torch thread like the workers."""
-    import torch
-
-    from taskonomy.pipeline import ExperimentSpec, LocalExecutor, build_graph
+    """The undisturbed run: the local executor with the workers' settings."""
+    from taskonomy.pipeline import ExperimentSpec
 
     store = ArtifactStore(tmp_path_factory.mktemp("reference"))
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)  # the workers' setting: identical float reductions
-    old = os.environ.get("TASKONOMY_RENDER_WORKERS")
-    os.environ["TASKONOMY_RENDER_WORKERS"] = "1"
-    try:
-        graph = build_graph(ExperimentSpec.parse(SPEC))
-        LocalExecutor(store).run(graph)
-    finally:
-        torch.set_num_threads(threads)
-        if old is None:
-            os.environ.pop("TASKONOMY_RENDER_WORKERS", None)
-        else:
-            os.environ["TASKONOMY_RENDER_WORKERS"] = old
+    graph, _ = run_like_the_workers(ExperimentSpec.parse(SPEC), store)
     return graph, store
 
 
@@ -156,20 +148,16 @@ def test_kill_9_redis_mid_experiment_with_aof_loses_nothing(reference: tuple[Any
     exp_id = spec.content_key()
     state = ExperimentStateStore(redis_client(server.url))
     store_url = str(tmp_path / "store")
-    workers = [Worker(k, broker_url=server.url, log_path=tmp_path / f"{k}.log") for k in ("trainer", "transfer")]
     try:
-        for w in workers:
-            w.wait_ready()
-        submit(exp_id, spec.model_dump(mode="json"), broker_url=server.url, store_url=store_url)
-        wait_for(lambda: any(s == "transfers" for s, _, _ in _running_stage(state, exp_id)), timeout=240,
-                 what="a transfer job to run", interval=0.02)
-        server.stop(kill=True)  # SIGKILL: no shutdown, no final AOF rewrite
-        time.sleep(1.0)
-        server.start()  # same port, same directory: replays the AOF
-        rec = wait_terminal(state, exp_id, timeout=240)
-        assert rec.state == "SUCCEEDED", rec.error
-        _check_nothing_lost(rec, graph, reference_store, ArtifactStore(store_url), state.r)
+        with running_workers(server.url, tmp_path):
+            submit(exp_id, spec.model_dump(mode="json"), broker_url=server.url, store_url=store_url)
+            wait_for(lambda: any(s == "transfers" for s, _, _ in _running_stage(state, exp_id)), timeout=240,
+                     what="a transfer job to run", interval=0.02)
+            server.stop(kill=True)  # SIGKILL: no shutdown, no final AOF rewrite
+            time.sleep(1.0)
+            server.start()  # same port, same directory: replays the AOF
+            rec = wait_terminal(state, exp_id, timeout=240)
+            assert rec.state == "SUCCEEDED", rec.error
+            _check_nothing_lost(rec, graph, reference_store, ArtifactStore(store_url), state.r)
     finally:
-        for w in workers:
-            w.stop()
         server.stop()

@@ -17,7 +17,7 @@ from services.common.state import ExperimentStateStore
 from services.gateway.server import free_port
 from taskonomy.store import ArtifactStore
 from tests.reliability._tcp_proxy import TcpProxy
-from tests.services.workers._harness import Worker, noop_graph, wait_for, wait_terminal
+from tests.services.workers._harness import noop_graph, running_workers, wait_for, wait_terminal
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
@@ -79,26 +79,22 @@ def test_store_unavailable_mid_experiment_is_retried_and_nothing_is_lost(moto: M
     proxy = TcpProxy(moto.port)
     proxy.start()
     env = {**S3_ENV, **RETRY_ENV, "TASKONOMY_S3_ENDPOINT": proxy.endpoint}
-    workers = [Worker(k, broker_url=redis_url, log_path=tmp_path / f"{k}.log", env=env)
-               for k in ("trainer", "transfer")]
     n = 10
     try:
-        for w in workers:
-            w.wait_ready()
-        submit("outage", noop_graph(n, seconds=0.3, chain=True, tag="o"), broker_url=redis_url, store_url=store_url)
-        wait_for(lambda: (r := state.get("outage")) and r.stages.get("noop") and r.stages["noop"].done >= 2,
-                 timeout=60, what="two jobs to finish")
-        done_at_stop = state.get("outage").stages["noop"].done  # type: ignore[union-attr]
-        proxy.cut()
-        t0 = time.monotonic()
-        time.sleep(OUTAGE_S)
-        done_in_outage = state.get("outage").stages["noop"].done  # type: ignore[union-attr]
-        proxy.restore()
-        outage = time.monotonic() - t0
-        rec = wait_terminal(state, "outage", timeout=120)
+        with running_workers(redis_url, tmp_path, env=env):
+            submit("outage", noop_graph(n, seconds=0.3, chain=True, tag="o"), broker_url=redis_url,
+                   store_url=store_url)
+            wait_for(lambda: (r := state.get("outage")) and r.stages.get("noop") and r.stages["noop"].done >= 2,
+                     timeout=60, what="two jobs to finish")
+            done_at_stop = state.get("outage").stages["noop"].done  # type: ignore[union-attr]
+            proxy.cut()
+            t0 = time.monotonic()
+            time.sleep(OUTAGE_S)
+            done_in_outage = state.get("outage").stages["noop"].done  # type: ignore[union-attr]
+            proxy.restore()
+            outage = time.monotonic() - t0
+            rec = wait_terminal(state, "outage", timeout=120)
     finally:
-        for w in workers:
-            w.stop()
         proxy.cut()
     logs = "".join((tmp_path / f"{k}.log").read_text() for k in ("trainer", "transfer"))
     assert rec.state == "SUCCEEDED", rec.error

@@ -12,7 +12,7 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from tests.services.gateway._fixtures import Live
-from tests.services.workers._harness import Worker, tiny_spec
+from tests.services.workers._harness import running_workers, tiny_spec
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
@@ -43,11 +43,7 @@ def test_submit_run_query_and_extend(gw: Live, tmp_path: Path) -> None:
     assert submitted.status_code == 202, submitted.text
     exp_id = submitted.json()["id"]
     before = job_count(gw)
-    workers = [Worker(kind, broker_url=gw.settings.broker_url, log_path=tmp_path / f"{kind}.log")
-               for kind in ("trainer", "transfer")]
-    try:
-        for w in workers:
-            w.wait_ready()
+    with running_workers(gw.settings.broker_url, tmp_path):
         first = wait_finished(gw, exp_id, timeout=240)
         assert first["state"] == "SUCCEEDED", first
         assert all(s["done"] == s["total"] > 0 for s in first["stages"].values()), first["stages"]
@@ -70,6 +66,3 @@ def test_submit_run_query_and_extend(gw: Live, tmp_path: Path) -> None:
         with gw.client() as c:
             rows = c.get(f"/v1/experiments/{exp_id}/transfers").json()["rows"]
         assert {r["target"] for r in rows} == {"autoencoding", "depth_zbuffer", "normal"}
-    finally:
-        for w in workers:
-            w.stop()

@@ -8,7 +8,8 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -84,6 +85,42 @@ class Worker:
             except (subprocess.TimeoutExpired, ProcessLookupError):
                 self.kill()
         self._log.close()
+
+
+@contextmanager
+def running_workers(broker_url: str, log_dir: Path, *, env: Mapping[str, str] | None = None) -> Iterator[list[Worker]]:
+    """A trainer and a transfer worker (logs in ``log_dir/<kind>.log``), ready on entry, stopped on exit."""
+    workers = [Worker(kind, broker_url=broker_url, log_path=log_dir / f"{kind}.log", env=env)
+               for kind in ("trainer", "transfer")]
+    try:
+        for w in workers:
+            w.wait_ready()
+        yield workers
+    finally:
+        for w in workers:
+            w.stop()
+
+
+def run_like_the_workers(spec: Any, store: Any) -> tuple[Any, Any]:
+    """(graph, result) of ``spec`` run by the local executor with the workers' settings (one torch
+    thread, one render process), so that its artifacts match theirs bit for bit."""
+    import torch
+
+    from taskonomy.pipeline import LocalExecutor, build_graph
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)  # the workers' setting: identical float reductions
+    old = os.environ.get("TASKONOMY_RENDER_WORKERS")
+    os.environ["TASKONOMY_RENDER_WORKERS"] = "1"
+    try:
+        graph = build_graph(spec)
+        return graph, LocalExecutor(store).run(graph)
+    finally:
+        torch.set_num_threads(threads)
+        if old is None:
+            os.environ.pop("TASKONOMY_RENDER_WORKERS", None)
+        else:
+            os.environ["TASKONOMY_RENDER_WORKERS"] = old
 
 
 def noop_graph(n: int, *, seconds: float = 0.0, chain: bool = False, fail: str = "", transient: int = 0,

@@ -14,7 +14,7 @@ from services.common.executor import redis_client, submit, write_counts
 from services.common.state import ExperimentStateStore
 from taskonomy.store import ArtifactStore
 from tests.fixtures_redis import RedisServer
-from tests.services.workers._harness import Worker, noop_graph, wait_for, wait_terminal
+from tests.services.workers._harness import Worker, noop_graph, running_workers, wait_for, wait_terminal
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
@@ -74,22 +74,19 @@ def test_redis_restart_with_aof_mid_experiment_completes(tmp_path: Path) -> None
     server.start()
     state = ExperimentStateStore(redis_client(server.url))
     store_url = str(tmp_path / "store")
-    workers = [Worker(k, broker_url=server.url, log_path=tmp_path / f"{k}.log") for k in ("trainer", "transfer")]
     try:
-        for w in workers:
-            w.wait_ready()
-        submit("aof", noop_graph(8, seconds=0.5, chain=True, tag="aof"), broker_url=server.url, store_url=store_url)
-        wait_for(lambda: (r := state.get("aof")) and r.stages.get("noop") and r.stages["noop"].done >= 2,
-                 timeout=60, what="two jobs to finish")
-        server.stop()  # SIGTERM: Redis writes its AOF and exits
-        server.start()  # same port, same data directory: the queues and the state are back
-        rec = wait_terminal(state, "aof", timeout=120)
-        assert rec.state == "SUCCEEDED", rec.error
-        assert rec.stages["noop"].done == 8
-        _check_exactly_once(state, store_url, 8)
+        with running_workers(server.url, tmp_path):
+            submit("aof", noop_graph(8, seconds=0.5, chain=True, tag="aof"), broker_url=server.url,
+                   store_url=store_url)
+            wait_for(lambda: (r := state.get("aof")) and r.stages.get("noop") and r.stages["noop"].done >= 2,
+                     timeout=60, what="two jobs to finish")
+            server.stop()  # SIGTERM: Redis writes its AOF and exits
+            server.start()  # same port, same data directory: the queues and the state are back
+            rec = wait_terminal(state, "aof", timeout=120)
+            assert rec.state == "SUCCEEDED", rec.error
+            assert rec.stages["noop"].done == 8
+            _check_exactly_once(state, store_url, 8)
     finally:
-        for w in workers:
-            w.stop()
         server.stop()
 
 

@@ -18,7 +18,14 @@ import pytest
 from services.common.executor import redis_client, submit, write_counts
 from services.common.state import ExperimentStateStore
 from taskonomy.store import ArtifactStore
-from tests.services.workers._harness import Worker, tiny_spec, wait_for, wait_terminal
+from tests.services.workers._harness import (
+    Worker,
+    run_like_the_workers,
+    running_workers,
+    tiny_spec,
+    wait_for,
+    wait_terminal,
+)
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
@@ -30,26 +37,6 @@ def _spec(data: dict[str, Any]) -> Any:
     from taskonomy.pipeline import ExperimentSpec
 
     return ExperimentSpec.parse(data)
-
-
-def _local_run(spec: Any, store: ArtifactStore) -> Any:
-    import torch
-
-    from taskonomy.pipeline import LocalExecutor, build_graph
-
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)  # the workers' setting: identical float reductions
-    old = os.environ.get("TASKONOMY_RENDER_WORKERS")
-    os.environ["TASKONOMY_RENDER_WORKERS"] = "1"
-    try:
-        graph = build_graph(spec)
-        return graph, LocalExecutor(store).run(graph)
-    finally:
-        torch.set_num_threads(threads)
-        if old is None:
-            os.environ.pop("TASKONOMY_RENDER_WORKERS", None)
-        else:
-            os.environ["TASKONOMY_RENDER_WORKERS"] = old
 
 
 @pytest.fixture(scope="module")
@@ -80,23 +67,15 @@ def s3(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 
 @pytest.fixture(scope="module")
 def cluster(redis_server, s3: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[list[Worker]]:
-    logs = tmp_path_factory.mktemp("pipeline-worker-logs")
     env = {**S3_ENV, "TASKONOMY_S3_ENDPOINT": s3}
-    ws = [Worker(kind, broker_url=redis_server.url, log_path=logs / f"{kind}.log", env=env)
-          for kind in ("trainer", "transfer")]
-    try:
-        for w in ws:
-            w.wait_ready()
+    with running_workers(redis_server.url, tmp_path_factory.mktemp("pipeline-worker-logs"), env=env) as ws:
         yield ws
-    finally:
-        for w in ws:
-            w.stop()
 
 
 @pytest.fixture(scope="module")
 def local(tmp_path_factory: pytest.TempPathFactory) -> tuple[Any, Any, ArtifactStore]:
     store = ArtifactStore(tmp_path_factory.mktemp("local-store"))
-    graph, stats = _local_run(_spec(TINY), store)
+    graph, stats = run_like_the_workers(_spec(TINY), store)
     return graph, stats, store
 
 
@@ -149,7 +128,7 @@ def test_queue_gives_the_local_table(backend, cluster, local, redis_url, tmp_pat
 
     # adding a task runs exactly the jobs the local executor runs for the same extension
     bigger = _spec({**TINY, "tasks": [*TINY["tasks"], "normal"]})
-    _, local_ext = _local_run(bigger, local_store)
+    _, local_ext = run_like_the_workers(bigger, local_store)
     state.r.delete("taskonomy:writes")
     exp_id = _spec(TINY).content_key()
     state.reset_for_rerun(exp_id, bigger.model_dump(mode="json"))

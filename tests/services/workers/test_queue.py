@@ -17,22 +17,15 @@ from services.common.executor import cancel_experiment, redis_client, submit, wr
 from services.common.jobmetrics import RedisJobMetricsCollector
 from services.common.state import ExperimentStateStore
 from taskonomy.store import ArtifactStore
-from tests.services.workers._harness import Worker, noop_graph, wait_for, wait_terminal
+from tests.services.workers._harness import Worker, noop_graph, running_workers, wait_for, wait_terminal
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
 
 @pytest.fixture(scope="module")
 def workers(redis_server, tmp_path_factory: pytest.TempPathFactory) -> Iterator[list[Worker]]:
-    logs = tmp_path_factory.mktemp("worker-logs")
-    ws = [Worker(kind, broker_url=redis_server.url, log_path=logs / f"{kind}.log") for kind in ("trainer", "transfer")]
-    try:
-        for w in ws:
-            w.wait_ready()
+    with running_workers(redis_server.url, tmp_path_factory.mktemp("worker-logs")) as ws:
         yield ws
-    finally:
-        for w in ws:
-            w.stop()
 
 
 @pytest.fixture()
