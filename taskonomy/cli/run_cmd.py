@@ -76,8 +76,10 @@ def register(app: typer.Typer) -> None:
                 raise InvalidInputError("--tasks: give at least one task name")
             spec = spec.with_tasks(names)
         if precision is not None:
-            if precision not in ("auto", "fp32", "bf16"):
-                raise InvalidInputError(f"--precision: unknown precision {precision!r}; known: auto, fp32, bf16")
+            from taskonomy.training.config import PRECISIONS
+
+            if precision not in PRECISIONS:
+                raise InvalidInputError(f"--precision: unknown precision {precision!r}; known: {', '.join(PRECISIONS)}")
             body = spec.model_dump(mode="json")
             for part in ("train", "transfer"):
                 body[part] = {**body[part], "precision": precision}

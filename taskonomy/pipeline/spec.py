@@ -80,7 +80,7 @@ class TrainSpec(_Model):
     batch_size: Annotated[int, Field(ge=1, le=65_536)] = 32
     lr: Annotated[float, Field(gt=0, le=10)] = 1e-3
     weight_decay: Annotated[float, Field(ge=0)] = 0.0
-    precision: Annotated[Literal["auto", "fp32", "bf16"], Field(
+    precision: Annotated[Literal["auto", "fp32", "bf16"], Field(  # = taskonomy.training.config.PRECISIONS
         description="auto: bf16 autocast on CUDA, float32 on the CPU; bf16: also on the CPU (fast with AMX)")] = "auto"
 
 

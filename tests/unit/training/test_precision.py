@@ -40,6 +40,15 @@ def test_precision_is_validated() -> None:
     assert TrainConfig.from_dict({"precision": "bf16"}).precision == "bf16"
 
 
+def test_spec_and_cli_accept_exactly_the_training_precisions() -> None:
+    from typing import get_args
+
+    from taskonomy.pipeline.spec import TrainSpec
+    from taskonomy.training.config import PRECISIONS
+
+    assert get_args(TrainSpec.model_fields["precision"].annotation) == PRECISIONS
+
+
 def test_autocast_policy() -> None:
     cpu = torch.device("cpu")
     x = torch.randn(4, 4)
