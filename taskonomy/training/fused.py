@@ -329,12 +329,11 @@ class FusedTransferTrainer:
         return [(i, self._loss(i, xs, y))]
 
     def _stack_unit(self, stack: _Stack, x: torch.Tensor, ys: list[torch.Tensor]) -> list[tuple[int, torch.Tensor]]:
-        """The stack's members' losses on a batch (each exactly as :meth:`_loss`), back-propagated as one sum."""
+        """The stack's members' losses on a batch, back-propagated as one sum."""
         with autocast(self.device, self.train.precision):
             pred = stack.module(x)
         parts = pred.float().chunk(len(stack.members), dim=1)
-        losses = [per_image_loss(self.states[i].readout.target.loss, p, y).mean()
-                  for i, p, y in zip(stack.members, parts, ys, strict=True)]
+        losses = [self._readout_loss(i, p, y) for i, p, y in zip(stack.members, parts, ys, strict=True)]
         torch.stack(losses).sum().backward()
         return list(zip(stack.members, losses, strict=True))
 
@@ -391,13 +390,16 @@ class FusedTransferTrainer:
         st = self.states[i]
         with autocast(self.device, self.train.precision):
             pred = st.net(xs)
-        if st.readout.target.loss == "metric_embedding":
-            li = metric_embedding_per_image(pred.float(), y, max_pixels=self.train.embed_pixels,
-                                            generator=st.gen).mean()
-        else:
-            li = per_image_loss(st.readout.target.loss, pred.float(), y).mean()
+        li = self._readout_loss(i, pred.float(), y)
         li.backward()
         return li
+
+    def _readout_loss(self, i: int, pred: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        """Readout ``i``'s mean training loss for a float32 prediction (alone or a stack's slice)."""
+        st = self.states[i]
+        if st.readout.target.loss == "metric_embedding":
+            return metric_embedding_per_image(pred, y, max_pixels=self.train.embed_pixels, generator=st.gen).mean()
+        return per_image_loss(st.readout.target.loss, pred, y).mean()
 
     def _executor(self) -> ThreadPoolExecutor:
         if self._pool is None:
