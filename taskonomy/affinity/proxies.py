@@ -266,7 +266,7 @@ class ProxyCache:
 
     def __init__(self) -> None:
         self._rows: dict[tuple[object, ...], tuple[object, np.ndarray, tuple[np.ndarray, ...]]] = {}
-        self._spectra: dict[tuple[object, ...], Spectrum] = {}
+        self._spectra: dict[int, Spectrum] = {}  # by the id of rows this cache holds (and so keeps alive)
 
     def rows(self, key: tuple[object, ...], keep: object, build: Callable[[], _Rows]) -> _Rows:
         if key not in self._rows:
@@ -274,10 +274,11 @@ class ProxyCache:
         _, f, where = self._rows[key]
         return f, where
 
-    def spectrum(self, key: tuple[object, ...], f: np.ndarray) -> Spectrum:
-        if key not in self._spectra:
-            self._spectra[key] = Spectrum.of(f)
-        return self._spectra[key]
+    def spectrum(self, f: np.ndarray) -> Spectrum:
+        """The spectrum of rows ``f`` returned by :meth:`rows`, decomposed once."""
+        if id(f) not in self._spectra:
+            self._spectra[id(f)] = Spectrum.of(f)
+        return self._spectra[id(f)]
 
 
 def _family(target: TaskSpec) -> str:
@@ -379,8 +380,7 @@ def transfer_proxy(target: TaskSpec, features: Sequence[Mapping[str, np.ndarray]
     f, y, discrete = proxy_rows(target, features, data, pixels_per_image=pixels_per_image, seed=seed, cache=cache)
     if method == "logme":
         cols = _one_hot(y) if discrete else y
-        spec = (cache.spectrum(_rows_key(target, features, pixels_per_image, seed), f) if cache is not None
-                else Spectrum.of(f))
+        spec = cache.spectrum(f) if cache is not None else Spectrum.of(f)
         return logme(spec, cols - cols.mean(axis=0, keepdims=True))
     if discrete:
         return h_score(f, y)
