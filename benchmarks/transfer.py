@@ -27,10 +27,14 @@ its bf16 rate for the bf16 variants), peak resident memory above the start of th
 candidates' per-image test losses; proxy affinities for (d)) and whether the BIP picks the same
 roots at the default budget (6) and at a tight one.
 
+``--device cuda`` trains every variant on the GPU: ``per_job`` and ``fused`` in the library's
+CUDA default (bf16 autocast; fused readouts stacked, one thread), ``fused_unstacked``, and
+``per_job_fp32`` / ``fused_fp32``; the floors are the GPU's matmul rates (strict fp32, bf16).
+
 Prints ONE JSON line. ``--quick`` (6 tasks, small splits, 24 steps per transfer) runs in about 2
 minutes on 2 idle cores; the full run (8 tasks, 60 steps per transfer) in about 8.
 
-    .venv/bin/python -m benchmarks.transfer [--quick]
+    .venv/bin/python -m benchmarks.transfer [--quick] [--device cuda]
 """
 
 from __future__ import annotations
@@ -71,15 +75,29 @@ FULL_TASKS = ("autoencoding", "edge_texture", "depth_zbuffer", "depth_euclidean"
 QUICK_TASKS = ("autoencoding", "edge_texture", "depth_zbuffer", "normal", "reshading", "segment_semantic")
 
 
-def matmul_gflops(seconds: float = 1.0, n: int = 1024, dtype: torch.dtype = torch.float32) -> float:
-    """Sustained matmul rate of this machine (GFLOP/s) in ``dtype``: 2·n³ per n×n product."""
-    a, b = torch.randn(n, n, dtype=dtype), torch.randn(n, n, dtype=dtype)
+def matmul_gflops(seconds: float = 1.0, n: int = 1024, dtype: torch.dtype = torch.float32,
+                  device: torch.device | None = None) -> float:
+    """Sustained matmul rate of ``device`` (GFLOP/s) in ``dtype``: 2·n³ per n×n product, random operands.
+
+    On CUDA float32 is strict float32 (torch's default: TF32 off for matmuls).
+    """
+    dev = device or torch.device("cpu")
+    a, b = torch.randn(n, n, dtype=dtype, device=dev), torch.randn(n, n, dtype=dtype, device=dev)
     torch.mm(a, b)
+    _sync(dev)
     count, t0 = 0, time.perf_counter()
     while time.perf_counter() - t0 < seconds:
         torch.mm(a, b)
         count += 1
+        if dev.type == "cuda" and count % 8 == 0:
+            _sync(dev)
+    _sync(dev)
     return 2 * n**3 * count / (time.perf_counter() - t0) / 1e9
+
+
+def _sync(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
 
 
 def _cpu_bf16() -> bool:
@@ -127,7 +145,8 @@ def _world(size: int, sizes: tuple[int, int, int], keys: list[str], tmp: str) ->
     from taskonomy.data import SplitSizes, build_world_dataset
     from taskonomy.world import WorldSpec
 
-    ds = build_world_dataset(WorldSpec.from_dict({"seed": 0, "size": size}), SplitSizes(*sizes), tmp, workers=1)
+    ds = build_world_dataset(WorldSpec.from_dict({"seed": 0, "size": size}), SplitSizes(*sizes), tmp,
+                             workers=min(os.cpu_count() or 1, 16))
     return {s: ds.split(s, keys=keys) for s in ("train", "transfer", "test")}
 
 
@@ -138,8 +157,15 @@ def main() -> None:  # noqa: PLR0915 - one linear script
     ap.add_argument("--threads", type=int, default=1,
                     help="torch threads (default 1: these convolutions are tiny, and on a shared machine OpenMP "
                          "threads spinning against other processes cost far more than they bring)")
+    ap.add_argument("--device", choices=("cpu", "cuda"), default="cpu",
+                    help="where every variant trains (cuda: bf16 autocast by default, stacked fused readouts, the "
+                         "floor is the GPU's matmul rate)")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
+    dev = torch.device(args.device)
+    if dev.type == "cuda" and not torch.cuda.is_available():
+        ap.error("--device cuda: CUDA is not available on this machine")
+    cuda = dev.type == "cuda"
 
     from scipy.stats import spearmanr
 
@@ -163,8 +189,9 @@ def main() -> None:  # noqa: PLR0915 - one linear script
     names = QUICK_TASKS if args.quick else FULL_TASKS
     size = 32
     splits = (512, 128, 128) if args.quick else (1536, 192, 256)
-    task_train = TrainConfig(epochs=4 if args.quick else 8, batch_size=64, lr=2e-3, device="cpu", seed=0)
-    transfer_train = TrainConfig(epochs=12 if args.quick else 20, batch_size=64, lr=2e-3, device="cpu", seed=0)
+    task_train = TrainConfig(epochs=4 if args.quick else 8, batch_size=64, lr=2e-3, device=args.device, seed=0)
+    transfer_train = TrainConfig(epochs=12 if args.quick else 20, batch_size=64, lr=2e-3, device=args.device,
+                                 seed=0)
     model = ModelConfig(width=16, rep_channels=8)
     tasks = [get_task(t) for t in names]
     keys = sorted({k for t in tasks for k in (*t.inputs, t.target)})
@@ -179,9 +206,11 @@ def main() -> None:  # noqa: PLR0915 - one linear script
                                                          if k.startswith("encoder.")} for n, net in nets.items()}
     states["random"] = random_encoder_state(model, seed=0)
     in_keys = sorted({k for t in tasks for k in t.inputs})
-    feats = {s: {sp: extract_features(st, data[sp], keys=in_keys, model=model) for sp in ("transfer", "test")}
+    feats = {s: {sp: extract_features(st, data[sp], keys=in_keys, model=model, device=args.device)
+                 for sp in ("transfer", "test")}
              for s, st in states.items()}
-    self_losses = {t.name: evaluate_network(t, nets[t.name], data["test"], model=model) for t in tasks}
+    self_losses = {t.name: evaluate_network(t, nets[t.name], data["test"], model=model, device=args.device)
+                   for t in tasks}
     setup_s = time.perf_counter() - t_setup
     _log(f"sources trained, features cached: {setup_s:.1f} s")
 
@@ -198,23 +227,32 @@ def main() -> None:  # noqa: PLR0915 - one linear script
     def flops_of(steps: Mapping[tuple[str, str], float]) -> float:
         return sum(step_flops[t] * k * batch_share for (t, _), k in steps.items())
 
-    # The floor: the whole machine's matmul rate (every core) in fp32, and in bf16 for the bf16
-    # variants; one thread's fp32 rate for reference.
+    # The floor: the device's matmul rate in fp32 (on a CPU every core; one thread's rate for
+    # reference), and in bf16 for the bf16 variants.
     cores = os.cpu_count() or 1
     floor_1 = matmul_gflops()
     torch.set_num_threads(cores)
-    floor = fp32_floor = matmul_gflops()
-    floor_bf16 = matmul_gflops(dtype=torch.bfloat16)
+    n_mm = 8192 if cuda else 1024
+    floor = fp32_floor = matmul_gflops(n=n_mm, device=dev)
+    floor_bf16 = matmul_gflops(n=n_mm, dtype=torch.bfloat16, device=dev)
     torch.set_num_threads(args.threads)
+    # The fused trainer's threads: one per core on a CPU (where one readout cannot fill the
+    # cores); one on CUDA (one stream; stacking is what fills the GPU there).
+    workers = 1 if cuda else cores
     results: dict[str, dict[str, Any]] = {}
     losses: dict[str, dict[tuple[str, str], np.ndarray]] = {}
 
     def timed(name: str, fn: Callable[[], Result], *, floor: float = floor) -> None:
         """Run a variant; its training FLOP rate is reported against the fp32 floor (and ``floor`` if other)."""
         mem: dict[str, float] = {}
+        if cuda:
+            _sync(dev)
+            torch.cuda.reset_peak_memory_stats(dev)
+            gpu_start = torch.cuda.memory_allocated(dev)
         t0 = time.perf_counter()
         with peak_memory(mem):
             out, steps, train_s = fn()
+            _sync(dev)
         wall = time.perf_counter() - t0
         _log(f"{name}: {wall:.1f} s")
         losses[name] = out
@@ -226,6 +264,8 @@ def main() -> None:  # noqa: PLR0915 - one linear script
                          "floor_fraction": round(rate / fp32_floor, 4) if flops else 0.0,
                          "compute_fraction": round(sum(steps.values()) / (steps_full * len(cands)), 4),
                          "peak_mib": mem["peak_mib"]}
+        if cuda:
+            results[name]["peak_gpu_mib"] = round((torch.cuda.max_memory_allocated(dev) - gpu_start) / 2**20, 1)
         if floor != fp32_floor and flops:
             results[name]["bf16_floor_fraction"] = round(rate / floor, 4)
 
@@ -243,20 +283,20 @@ def main() -> None:  # noqa: PLR0915 - one linear script
                                          train=cfg)
                     train_s += time.perf_counter() - t0
                     out[(t.name, s)] = evaluate_transfer(t, net, [feats[s]["test"]], labels["test"][t.name],
-                                                         model=model)
+                                                         model=model, device=args.device)
             finally:
                 torch.set_num_threads(args.threads)
             return out, {c: float(steps_full) for c in out}, train_s
         return go
 
     def fused(*, stack: bool | None = None, precision: str = "auto") -> Callable[[], Result]:
-        """Every candidate in one trainer (as ``run --mode fused``), one worker thread per core."""
+        """Every candidate in one trainer (as ``run --mode fused``), ``workers`` threads."""
         cfg = dataclasses.replace(transfer_train, precision=precision)
 
         def go() -> Result:
             readouts = [Readout(t, [feats[s]["transfer"]], labels["transfer"][t.name]) for t, s in cands]
             t0 = time.perf_counter()
-            tr = FusedTransferTrainer(readouts, model=model, train=cfg, workers=cores, stack=stack)
+            tr = FusedTransferTrainer(readouts, model=model, train=cfg, workers=workers, stack=stack)
             tr.run()
             tr.close()
             train_s = time.perf_counter() - t0
@@ -283,7 +323,7 @@ def main() -> None:  # noqa: PLR0915 - one linear script
 
     def halving() -> tuple[dict[tuple[str, str], np.ndarray], dict[tuple[str, str], float], float]:
         readouts = [Readout(t, [feats[s]["transfer"]], labels["transfer"][t.name]) for t, s in cands]
-        tr = FusedTransferTrainer(readouts, model=model, train=transfer_train, workers=cores)
+        tr = FusedTransferTrainer(readouts, model=model, train=transfer_train, workers=workers)
         groups = {t.name: [i for i, (u, _) in enumerate(cands) if u.name == t.name] for t in tasks}
         prior = [proxy[(t.name, s)] for t, s in cands]
         t0 = time.perf_counter()
@@ -299,14 +339,21 @@ def main() -> None:  # noqa: PLR0915 - one linear script
         return ({(t.name, s): res.losses[i] for i, (t, s) in enumerate(cands)},
                 {(t.name, s): float(res.steps[i]) for i, (t, s) in enumerate(cands)}, train_s)
 
-    timed("per_job", per_job())
+    timed("per_job", per_job(), floor=floor_bf16 if cuda else floor)  # 'auto': bf16 on CUDA, fp32 on a CPU
     # The noise floor of the reference itself: the same transfers trained fully with another seed.
-    timed("per_job_seed1", per_job(transfer_train.seed + 1))
-    timed("fused", fused())  # the default: stacked on CUDA and in bf16, readouts alone in fp32 on a CPU
-    timed("fused_stacked", fused(stack=True))
-    timed("per_job_bf16", per_job(precision="bf16"), floor=floor_bf16)
-    timed("fused_bf16", fused(precision="bf16"), floor=floor_bf16)
-    timed("fused_bf16_unstacked", fused(stack=False, precision="bf16"), floor=floor_bf16)
+    timed("per_job_seed1", per_job(transfer_train.seed + 1), floor=floor_bf16 if cuda else floor)
+    if cuda:
+        # The defaults (bf16, stacked) against each of their parts: unstacked, and fp32.
+        timed("fused", fused(), floor=floor_bf16)
+        timed("fused_unstacked", fused(stack=False), floor=floor_bf16)
+        timed("per_job_fp32", per_job(precision="fp32"))
+        timed("fused_fp32", fused(precision="fp32"))
+    else:
+        timed("fused", fused())  # the default: readouts alone in fp32 on a CPU
+        timed("fused_stacked", fused(stack=True))
+        timed("per_job_bf16", per_job(precision="bf16"), floor=floor_bf16)
+        timed("fused_bf16", fused(precision="bf16"), floor=floor_bf16)
+        timed("fused_bf16_unstacked", fused(stack=False, precision="bf16"), floor=floor_bf16)
     timed("proxies", proxies())
     for alt, method, ppi in (("proxies_logme_64px", "logme", 64), ("proxies_hscore", "hscore", 16)):
         proxy_alt[alt] = {}
@@ -333,8 +380,10 @@ def main() -> None:  # noqa: PLR0915 - one linear script
             out[t.name] = {**{s: float(aff[i]) for i, s in enumerate(sources)}, "self": float(aff[-1])}
         return out
 
-    trained = ("per_job", "per_job_seed1", "fused", "fused_stacked", "per_job_bf16", "fused_bf16",
-               "fused_bf16_unstacked", "halving", "halving_raw")
+    trained = ("per_job", "per_job_seed1",
+               *(("fused", "fused_unstacked", "per_job_fp32", "fused_fp32") if cuda else
+                 ("fused", "fused_stacked", "per_job_bf16", "fused_bf16", "fused_bf16_unstacked")),
+               "halving", "halving_raw")
     affs = {name: trained_affinities(name) for name in trained}
     results["halving_raw"] = {"note": "the same halving run with the stopped candidates' losses as measured; "
                                       "'halving' (the default) extrapolates them along their learning curves"}
@@ -371,33 +420,41 @@ def main() -> None:  # noqa: PLR0915 - one linear script
             r[f"roots_budget_{bud:g}"] = got
             r[f"same_roots_budget_{bud:g}"] = got == ref_roots[bud]
     results["per_job"].update({f"roots_budget_{b:g}": v for b, v in ref_roots.items()})
-    for name in ("fused", "fused_stacked"):
-        results[name]["max_abs_loss_diff_vs_per_job"] = max(
-            float(np.max(np.abs(losses[name][c] - losses["per_job"][c]))) for c in losses["per_job"])
-    results["fused_bf16"]["max_abs_loss_diff_vs_per_job_bf16"] = max(
-        float(np.max(np.abs(losses["fused_bf16"][c] - losses["per_job_bf16"][c]))) for c in losses["per_job"])
+    # Fused against one transfer per job at the same precision: equal results up to rounding.
+    same_precision = ({"fused": "per_job", "fused_unstacked": "per_job", "fused_fp32": "per_job_fp32"} if cuda else
+                      {"fused": "per_job", "fused_stacked": "per_job", "fused_bf16": "per_job_bf16"})
+    for name, base in same_precision.items():
+        results[name][f"max_abs_loss_diff_vs_{base}"] = max(
+            float(np.max(np.abs(losses[name][c] - losses[base][c]))) for c in losses[base])
 
     def ratio(base: str, other: str, key: str = "seconds") -> float:
         return round(results[base][key] / max(results[other][key], 1e-9), 2)
 
     speed = {f"{k}_speedup_vs_per_job": ratio("per_job", k)
-             for k in ("fused", "fused_stacked", "per_job_bf16", "fused_bf16", "halving", "proxies")}
+             for k in ("fused", "halving", "proxies",
+                       *(("fused_unstacked",) if cuda else ("fused_stacked", "per_job_bf16", "fused_bf16")))}
     speed["fused_train_speedup_vs_per_job"] = ratio("per_job", "fused", "train_seconds")
-    speed["fused_bf16_speedup_vs_per_job_bf16"] = ratio("per_job_bf16", "fused_bf16")
-    speed["stacking_speedup_fp32"] = ratio("fused", "fused_stacked")
-    speed["stacking_speedup_bf16"] = ratio("fused_bf16_unstacked", "fused_bf16")
+    if cuda:
+        speed["fused_fp32_speedup_vs_per_job_fp32"] = ratio("per_job_fp32", "fused_fp32")
+        speed["stacking_speedup_bf16"] = ratio("fused_unstacked", "fused")
+    else:
+        speed["fused_bf16_speedup_vs_per_job_bf16"] = ratio("per_job_bf16", "fused_bf16")
+        speed["stacking_speedup_fp32"] = ratio("fused", "fused_stacked")
+        speed["stacking_speedup_bf16"] = ratio("fused_bf16_unstacked", "fused_bf16")
     print(json.dumps({
         "benchmark": "transfer", "quick": args.quick, "tasks": list(names), "size": size,
         "splits": dict(zip(("train", "transfer", "test"), splits, strict=True)),
         "candidates": len(cands), "steps_per_transfer": steps_full, "batch_size": transfer_train.batch_size,
         "readout_step_gflop": {k: round(v / 1e9, 3) for k, v in step_flops.items()},
         "matmul_gflops": round(fp32_floor, 1), "matmul_gflops_bf16": round(floor_bf16, 1),
-        "matmul_gflops_1_thread": round(floor_1, 1), "setup_seconds": round(setup_s, 2), "fused_workers": cores,
+        "matmul_gflops_1_thread": round(floor_1, 1), "setup_seconds": round(setup_s, 2),
+        "fused_workers": workers,
         "cpu_bf16": _cpu_bf16(),
         "variants": results, **speed,
         "machine": {"platform": platform.platform(), "python": platform.python_version(),
                     "cpu_count": os.cpu_count(), "torch_threads": torch.get_num_threads(),
-                    "torch": torch.__version__, "device": "cpu", "gpu": torch.cuda.is_available(),
+                    "torch": torch.__version__, "device": args.device, "gpu": torch.cuda.is_available(),
+                    **({"gpu_name": torch.cuda.get_device_name(dev)} if cuda else {}),
                     "load_average_start": load_start, "load_average_end": [round(x, 2) for x in os.getloadavg()]},
     }))
 

@@ -122,7 +122,9 @@ class _State:
         self.signature = stack_signature(net)
         self.perm: torch.Tensor | None = None
         self.steps = 0
-        self.last_sum = 0.0
+        #: Sum of the last epoch's batch losses × batch sizes, kept on the device: reading a loss
+        #: back every step would wait for the device once per readout per step.
+        self.last_sum = torch.zeros((), device=y.device)
         self.last_count = 0
 
 
@@ -306,8 +308,8 @@ class FusedTransferTrainer:
             for i in act:
                 st = self.states[i]
                 if self._lo == self.train.batch_size:  # first batch of an epoch
-                    st.last_sum, st.last_count = 0.0, 0
-                st.last_sum += float(losses[i].detach()) * idx.numel()
+                    st.last_sum, st.last_count = torch.zeros_like(st.last_sum), 0
+                st.last_sum = st.last_sum + losses[i].detach() * idx.numel()
                 st.last_count += idx.numel()
                 st.steps += 1
             if progress is not None:
@@ -424,7 +426,7 @@ class FusedTransferTrainer:
         out = []
         for st in self.states:
             st.net.eval()
-            metrics = {"train_loss": st.last_sum / max(st.last_count, 1), "steps": float(st.steps),
+            metrics = {"train_loss": float(st.last_sum) / max(st.last_count, 1), "steps": float(st.steps),
                        "epochs": float(self.epoch), "n_train": float(self.n)}
             out.append(TrainedNetwork(task=st.readout.target.name, state=cpu_state(st.net), metrics=metrics,
                                       kind="transfer", n_sources=len(st.readout.features), size=self.size,
