@@ -72,13 +72,14 @@ def fit(
     last_count = 0
     epoch = 0
     while step < steps:
-        perm = torch.randperm(n, generator=gen)
+        # On the device once per epoch: a copy from host memory per step would wait for the device.
+        perm = torch.randperm(n, generator=gen).to(device)
         last_sum = torch.zeros((), device=device)
         last_count = 0
         for lo in range(0, n, train.batch_size):
             if step >= steps:
                 break
-            idx = perm[lo : lo + train.batch_size].to(device)
+            idx = perm[lo : lo + train.batch_size]
             xs = _batch(inputs, idx, device)
             y = target.index_select(0, idx)
             with autocast(device, train.precision):

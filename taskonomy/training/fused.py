@@ -18,25 +18,29 @@ target (and baseline) reading one source — in one pass changes nothing about e
 So a readout of :class:`FusedTransferTrainer` trained for all its steps equals
 ``train_transfer`` with the same seeds, within float tolerance (a test checks it). What is
 shared is the work around the arithmetic: one batch gather per source instead of one per
-readout, one optimiser step over every readout and one scheduler — the per-step overhead that
-dominates small readouts. With ``workers > 1`` the units of a step (single readouts and stacks,
-below) run concurrently on that many threads (one forward and backward each; torch
-releases the GIL in its kernels): on a CPU, where one readout's small convolutions cannot use
-several cores well, this is where most of the gain over one transfer per job comes from.
+readout, one optimiser step over every readout at one learning rate, and epoch losses summed on
+the device (no read-back per step) — the per-step overhead that dominates small readouts. With
+``workers > 1`` the units of a step (single readouts and stacks, below) run concurrently on that
+many threads (one forward and backward each; torch releases the GIL in its kernels): on a CPU,
+where one readout's small convolutions cannot use several cores well, this is where most of the
+gain over one transfer per job comes from.
 
 *Stacked readouts* (``stack=True``, the default): readouts of one architecture — equal
 :func:`~taskonomy.training.stacked.stack_signature` (single-view, dense or global decoder),
-equal step counts and a deterministic loss — are trained as one
+equal step counts, one deterministic loss and one target layout — are trained as one
 :class:`~taskonomy.training.stacked.StackedTransfer` per :meth:`FusedTransferTrainer.advance`
 call: their feature batches side by side on the channel axis, every convolution grouped (one
 group per readout), norms over K times the channels, linear layers as one batched matmul. The
 stack computes exactly the members' functions (per-channel BN statistics, per-group GroupNorm,
-member blocks kept contiguous), its loss is the sum of the members' losses (each as
-``_loss`` computes it), and its AdamW — built from the members' AdamW state, stepped at the
+member blocks kept contiguous), its loss is the sum of the members' mean losses (computed
+in one call: the (B, K·C, …) output read as B·K member outputs against the members' targets),
+and its AdamW — built from the members' AdamW state, stepped at the
 schedule's learning rate — is elementwise like theirs; at the end of the call parameters,
 buffers and optimiser state are written back into the members. So stacking changes only the
 rounding, not the result. What it saves is per-layer work: one kernel per layer for K readouts
-(on a GPU one launch instead of K; on a CPU bf16 convolutions run faster grouped). Metric
+(on a GPU one launch instead of K; on a CPU bf16 convolutions run faster grouped), and per-member
+work around it: a step gathers a stack's inputs and targets with two indexed reads each (the
+distinct feature and target tensors are joined once per call) and computes one loss. Metric
 embedding readouts (private pixel draws), multi-view readouts and any readout without a partner
 train on their own as before ("singles"). A stack holds at most ``max_stack`` readouts (8 on a
 CPU by default: grouped convolutions with many groups get slower per group there); with
@@ -130,9 +134,24 @@ class _State:
 
 @dataclass
 class _Stack:
+    """A stack being trained: its module and AdamW, and its members' inputs gathered in one go.
+
+    ``x``: the distinct feature tensors of the members side by side on the channel axis, and
+    ``channels``: which of those channels, in member order, make the stack's input. ``y``: the
+    distinct target tensors stacked on axis 1, and ``targets``: which one is each member's. So
+    a step's inputs are two gathers for the whole stack, not two per member. ``loss_sum``: the
+    members' summed epoch losses, kept on the device (one update per step for the stack).
+    """
+
     members: list[int]
     module: StackedTransfer
     opt: torch.optim.AdamW
+    x: torch.Tensor
+    channels: torch.Tensor
+    y: torch.Tensor
+    targets: torch.Tensor
+    loss: str
+    loss_sum: torch.Tensor
 
 
 class FusedTransferTrainer:
@@ -168,6 +187,8 @@ class FusedTransferTrainer:
         self.model = model
         self.train = train
         cache: dict[tuple[object, ...], tuple[list[torch.Tensor], torch.Tensor, torch.Tensor]] = {}
+        targets: dict[tuple[object, ...], torch.Tensor] = {}  # raw and normalised target tensors by label array
+        normed: dict[tuple[object, ...], torch.Tensor] = {}
         self.states: list[_State] = []
         self.size = 0
         n_all: set[int] = set()
@@ -183,13 +204,18 @@ class FusedTransferTrainer:
             n, size = int(views[0].shape[0]), int(views[0].shape[2]) * STRIDE
             n_all.add(n)
             self.size = size
-            y_raw = target_tensor(r.target, r.data, n=n, size=size, device=self.device)
+            # Readouts of one target on the same label array share one target tensor (and so one
+            # gather per step in a stack): its normalisation is a function of the labels alone.
+            y_key = (id(r.data.get(r.target.target)), r.target.name, n, size)
+            y_raw = targets.get(y_key)
+            if y_raw is None:
+                y_raw = targets[y_key] = target_tensor(r.target, r.data, n=n, size=size, device=self.device)
             with seeded(train.seed):
                 net = build_transfer(r.target, len(r.features), model, size=size)
             net.transfer.mean.copy_(mean)
             net.transfer.std.copy_(std)
             place(net, self.device)
-            y = fit_target_norm(net.target, r.target, y_raw)
+            y = normed.setdefault(y_key, fit_target_norm(net.target, r.target, y_raw))
             st = _State(r, net, views, y, key)
             if r.target.loss == "metric_embedding":
                 st.gen = torch.Generator().manual_seed(train.seed + 1)
@@ -201,10 +227,6 @@ class FusedTransferTrainer:
         self.gen = torch.Generator().manual_seed(train.seed + 1)
         groups = [{"params": list(st.net.parameters())} for st in self.states]
         self.opt = torch.optim.AdamW(groups, lr=train.lr, weight_decay=train.weight_decay)
-        steps = self.total
-        self.sched = torch.optim.lr_scheduler.LambdaLR(
-            self.opt,
-            lambda s: _LR_FLOOR + (1 - _LR_FLOOR) * 0.5 * (1 + math.cos(math.pi * min(s, steps) / max(steps, 1))))
         self.step = 0
         self.epoch = 0
         self._perm: torch.Tensor | None = None
@@ -216,15 +238,16 @@ class FusedTransferTrainer:
 
     def _next_indices(self) -> torch.Tensor:
         if self._perm is None or self._lo >= self.n:
-            self._perm = torch.randperm(self.n, generator=self.gen)
+            # On the device once per epoch: a copy from host memory per step would wait for the device.
+            self._perm = torch.randperm(self.n, generator=self.gen).to(self.device)
             for st in self.states:
                 if st.gen is not None:  # its own order, as its separate run would draw it
-                    st.perm = torch.randperm(self.n, generator=st.gen)
+                    st.perm = torch.randperm(self.n, generator=st.gen).to(self.device)
             self._lo = 0
             self.epoch += 1
         idx = self._perm[self._lo : self._lo + self.train.batch_size]
         self._lo += self.train.batch_size
-        return idx.to(self.device)
+        return idx
 
     def advance(self, steps: int, *, active: Sequence[int] | None = None, progress: Progress | None = None) -> int:
         """Train the ``active`` readouts (indices; all by default) for up to ``steps`` more steps.
@@ -256,7 +279,9 @@ class FusedTransferTrainer:
             if st.signature is None or st.gen is not None:
                 singles.append(i)
             else:
-                by_key.setdefault((st.signature, st.steps), []).append(i)
+                # one loss over the whole stack's output needs one loss and one target layout
+                key = (st.signature, st.steps, st.readout.target.loss, tuple(st.y.shape[1:]), st.y.dtype)
+                by_key.setdefault(key, []).append(i)
         groups = []
         for same in by_key.values():
             parts = math.ceil(len(same) / self.max_stack)  # balanced stacks of at most max_stack readouts,
@@ -275,15 +300,13 @@ class FusedTransferTrainer:
         taken = 0
         while taken < steps and self.step < self.total:
             idx = self._next_indices()
+            first = self._lo == self.train.batch_size  # the first batch of an epoch
             batches: dict[tuple[object, ...], list[torch.Tensor]] = {}
-            units: list[Callable[[], list[tuple[int, torch.Tensor]]]] = []
+            units: list[Callable[[], torch.Tensor]] = []
             for i in singles:
                 xs, y = self._inputs(i, idx, batches)
-                units.append(functools.partial(self._single_unit, i, xs, y))
-            for stack in stacks:
-                got = [self._inputs(i, idx, batches) for i in stack.members]
-                x = torch.cat([xs[0] for xs, _ in got], dim=1).contiguous(memory_format=memory_format(self.device))
-                units.append(functools.partial(self._stack_unit, stack, x, [y for _, y in got]))
+                units.append(functools.partial(self._loss, i, xs, y))
+            units.extend(functools.partial(self._stack_unit, stack, idx) for stack in stacks)
             self.opt.zero_grad(set_to_none=True)
             for stack in stacks:
                 stack.opt.zero_grad(set_to_none=True)
@@ -294,50 +317,66 @@ class FusedTransferTrainer:
                 done = list(self._executor().map(lambda unit: unit(), units))
             else:
                 done = [unit() for unit in units]
-            losses = dict(pair for pairs in done for pair in pairs)
-            if losses:  # steps the singles (parameters without a gradient, e.g. the stacks' members, are skipped)
+            lr = self._lr()
+            if singles:  # (parameters without a gradient, e.g. the stacks' members, are skipped)
+                for i in singles:
+                    self.opt.param_groups[i]["lr"] = lr
                 self.opt.step()
             for stack in stacks:
-                lr = self.sched.get_last_lr()[stack.members[0]]
                 for group in stack.opt.param_groups:
                     group["lr"] = lr
                 stack.opt.step()
-            self.sched.step()
             self.step += 1
             taken += 1
+            # Epoch losses stay on the device (reading one back would wait for the device).
+            for i, loss in zip(singles, done[: len(singles)], strict=True):
+                st = self.states[i]
+                st.last_sum = (0 if first else st.last_sum) + loss.detach() * idx.numel()
+            for stack, loss in zip(stacks, done[len(singles):], strict=True):
+                stack.loss_sum = (0 if first else stack.loss_sum) + loss.detach() * idx.numel()
             for i in act:
                 st = self.states[i]
-                if self._lo == self.train.batch_size:  # first batch of an epoch
-                    st.last_sum, st.last_count = torch.zeros_like(st.last_sum), 0
-                st.last_sum = st.last_sum + losses[i].detach() * idx.numel()
-                st.last_count += idx.numel()
+                st.last_count = (0 if first else st.last_count) + idx.numel()
                 st.steps += 1
             if progress is not None:
                 progress(self.step, self.total)
         return taken
+
+    def _lr(self) -> float:
+        """The learning rate of the current step: ``fit``'s cosine schedule (as its LambdaLR computes it)."""
+        steps = self.total
+        return self.train.lr * (
+            _LR_FLOOR + (1 - _LR_FLOOR) * 0.5 * (1 + math.cos(math.pi * min(self.step, steps) / max(steps, 1))))
 
     def _inputs(self, i: int, idx: torch.Tensor,
                 batches: dict[tuple[object, ...], list[torch.Tensor]]) -> tuple[list[torch.Tensor], torch.Tensor]:
         """Readout ``i``'s batch: shared per source (``batches`` caches it by view key) or its own order."""
         st = self.states[i]
         if st.perm is not None:  # a stochastic loss: private batch order and pixel draws
-            own = st.perm[self._lo - self.train.batch_size : self._lo].to(self.device)
+            own = st.perm[self._lo - self.train.batch_size : self._lo]
             return _batch(st.views, own, self.device), st.y.index_select(0, own)
         if st.view_key not in batches:
             batches[st.view_key] = _batch(st.views, idx, self.device)
         return batches[st.view_key], st.y.index_select(0, idx)
 
-    def _single_unit(self, i: int, xs: list[torch.Tensor], y: torch.Tensor) -> list[tuple[int, torch.Tensor]]:
-        return [(i, self._loss(i, xs, y))]
+    def _stack_unit(self, stack: _Stack, idx: torch.Tensor) -> torch.Tensor:
+        """The stack's members' mean losses (K,) on a batch, back-propagated as one sum.
 
-    def _stack_unit(self, stack: _Stack, x: torch.Tensor, ys: list[torch.Tensor]) -> list[tuple[int, torch.Tensor]]:
-        """The stack's members' losses on a batch, back-propagated as one sum."""
+        The stack's output (B, K·C, …) is read as K·B member outputs (B·K, C, …) against the
+        members' targets (B, K, …) → (B·K, …): one loss call for the stack, the same per-image
+        losses as K separate calls.
+        """
+        x = stack.x.index_select(0, idx).index_select(1, stack.channels)
+        x = x.contiguous(memory_format=memory_format(self.device))
+        y = stack.y.index_select(0, idx).index_select(1, stack.targets)
+        b, k = int(idx.numel()), len(stack.members)
         with autocast(self.device, self.train.precision):
             pred = stack.module(x)
-        parts = pred.float().chunk(len(stack.members), dim=1)
-        losses = [self._readout_loss(i, p, y) for i, p, y in zip(stack.members, parts, ys, strict=True)]
-        torch.stack(losses).sum().backward()
-        return list(zip(stack.members, losses, strict=True))
+        pred = pred.float().reshape(b * k, -1, *pred.shape[2:])
+        per_image = per_image_loss(stack.loss, pred, y.reshape(b * k, *y.shape[2:])).view(b, k)
+        losses = per_image.mean(dim=0)
+        losses.sum().backward()
+        return losses
 
     def _build_stack(self, members: list[int]) -> _Stack:
         """A :class:`StackedTransfer` of ``members`` and an AdamW whose state is theirs, stacked."""
@@ -345,7 +384,7 @@ class FusedTransferTrainer:
         module = StackedTransfer(nets)
         group = self.opt.param_groups[members[0]]
         named = list(module.named_parameters())
-        opt = torch.optim.AdamW([p for _, p in named], lr=self.sched.get_last_lr()[members[0]], betas=group["betas"],
+        opt = torch.optim.AdamW([p for _, p in named], lr=self._lr(), betas=group["betas"],
                                 eps=group["eps"], weight_decay=group["weight_decay"], amsgrad=group["amsgrad"])
         for name, sp in named:
             states = [self.opt.state.get(member_tensor(net, name)) for net in nets]
@@ -363,12 +402,28 @@ class FusedTransferTrainer:
                 else:
                     own[key] = join_tensors([s[key] for s in full], sp.detach())
             opt.state[sp] = own
-        return _Stack(members, module, opt)
+        # The members' inputs, each distinct tensor once: features side by side on the channel
+        # axis with each member's channels picked by index, targets stacked on a new axis 1.
+        states = [self.states[i] for i in members]
+        feats = list({id(st.views[0]): st.views[0] for st in states}.values())
+        ys = list({id(st.y): st.y for st in states}.values())
+        c = int(feats[0].shape[1])
+        first = {id(f): j * c for j, f in enumerate(feats)}
+        channels = torch.tensor([first[id(st.views[0])] + ch for st in states for ch in range(c)],
+                                device=self.device)
+        which = {id(y): j for j, y in enumerate(ys)}
+        targets = torch.tensor([which[id(st.y)] for st in states], device=self.device)
+        loss_sum = torch.stack([torch.as_tensor(st.last_sum, device=self.device, dtype=torch.float32)
+                                for st in states])
+        return _Stack(members, module, opt, x=torch.cat(feats, dim=1), channels=channels, y=torch.stack(ys, dim=1),
+                      targets=targets, loss=states[0].readout.target.loss, loss_sum=loss_sum)
 
     def _unstack(self, stack: _Stack) -> None:
         """Parameters, buffers and AdamW state of a stack back into its members."""
         nets = [self.states[i].net for i in stack.members]
         write_back(stack.module, nets)
+        for j, i in enumerate(stack.members):
+            self.states[i].last_sum = stack.loss_sum[j].clone()
         k = len(nets)
         for name, sp in stack.module.named_parameters():
             own = stack.opt.state.get(sp)
@@ -388,20 +443,16 @@ class FusedTransferTrainer:
                             dst.copy_(part)
 
     def _loss(self, i: int, xs: list[torch.Tensor], y: torch.Tensor) -> torch.Tensor:
-        """Readout ``i``'s training loss on a batch, back-propagated into its gradients."""
+        """Readout ``i``'s mean training loss on a batch, back-propagated into its gradients."""
         st = self.states[i]
         with autocast(self.device, self.train.precision):
-            pred = st.net(xs)
-        li = self._readout_loss(i, pred.float(), y)
+            pred = st.net(xs).float()
+        if st.readout.target.loss == "metric_embedding":
+            li = metric_embedding_per_image(pred, y, max_pixels=self.train.embed_pixels, generator=st.gen).mean()
+        else:
+            li = per_image_loss(st.readout.target.loss, pred, y).mean()
         li.backward()
         return li
-
-    def _readout_loss(self, i: int, pred: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
-        """Readout ``i``'s mean training loss for a float32 prediction (alone or a stack's slice)."""
-        st = self.states[i]
-        if st.readout.target.loss == "metric_embedding":
-            return metric_embedding_per_image(pred, y, max_pixels=self.train.embed_pixels, generator=st.gen).mean()
-        return per_image_loss(st.readout.target.loss, pred, y).mean()
 
     def _executor(self) -> ThreadPoolExecutor:
         if self._pool is None:

@@ -204,3 +204,22 @@ def test_masked_advance_leaves_others_alone_and_continues(setup: tuple[list[Read
         assert ss.keys() == sp.keys()
         for k in ss:
             torch.testing.assert_close(ss[k], sp[k], rtol=1e-4, atol=1e-6)
+
+
+def test_stacks_of_every_loss_equal_separate_training() -> None:
+    """One loss call per stack: class labels per pixel (cross-entropy), one class per image,
+    global vectors of two targets in one stack (l2) and 3-channel maps (l1) train as they do
+    alone; readouts of one target on one label array share one target tensor."""
+    tasks = [get_task(t) for t in ("segment_semantic", "class_scene", "room_layout", "vanishing_point", "normal")]
+    data = synthetic_split(tasks, 24, SIZE, 11)
+    sources = [_features(24, seed, ("rgb",)) for seed in (2, 4, 6)]
+    readouts = [Readout(t, [src], data) for src in sources for t in tasks]
+    cfg = TrainConfig(epochs=2, batch_size=8, lr=3e-3, weight_decay=0.01, device="cpu", seed=3)
+    tr = FusedTransferTrainer(readouts, model=MODEL, train=cfg, stack=True)
+    groups, singles = tr._partition(list(range(len(readouts))))
+    assert singles == []
+    by_target = sorted(sorted({readouts[i].target.name for i in g}) for g in groups)
+    assert by_target == [["class_scene"], ["normal"], ["room_layout", "vanishing_point"], ["segment_semantic"]]
+    assert tr.states[0].y is tr.states[len(tasks)].y  # segment_semantic's labels, once for all sources
+    stacked = tr.run()
+    _close(stacked, [train_transfer(r.target, r.features, r.data, model=MODEL, train=cfg) for r in readouts])
