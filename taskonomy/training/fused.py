@@ -404,19 +404,19 @@ class FusedTransferTrainer:
             opt.state[sp] = own
         # The members' inputs, each distinct tensor once: features side by side on the channel
         # axis with each member's channels picked by index, targets stacked on a new axis 1.
-        states = [self.states[i] for i in members]
-        feats = list({id(st.views[0]): st.views[0] for st in states}.values())
-        ys = list({id(st.y): st.y for st in states}.values())
+        mine = [self.states[i] for i in members]
+        feats = list({id(st.views[0]): st.views[0] for st in mine}.values())
+        ys = list({id(st.y): st.y for st in mine}.values())
         c = int(feats[0].shape[1])
         first = {id(f): j * c for j, f in enumerate(feats)}
-        channels = torch.tensor([first[id(st.views[0])] + ch for st in states for ch in range(c)],
+        channels = torch.tensor([first[id(st.views[0])] + ch for st in mine for ch in range(c)],
                                 device=self.device)
         which = {id(y): j for j, y in enumerate(ys)}
-        targets = torch.tensor([which[id(st.y)] for st in states], device=self.device)
+        targets = torch.tensor([which[id(st.y)] for st in mine], device=self.device)
         loss_sum = torch.stack([torch.as_tensor(st.last_sum, device=self.device, dtype=torch.float32)
-                                for st in states])
+                                for st in mine])
         return _Stack(members, module, opt, x=torch.cat(feats, dim=1), channels=channels, y=torch.stack(ys, dim=1),
-                      targets=targets, loss=states[0].readout.target.loss, loss_sum=loss_sum)
+                      targets=targets, loss=mine[0].readout.target.loss, loss_sum=loss_sum)
 
     def _unstack(self, stack: _Stack) -> None:
         """Parameters, buffers and AdamW state of a stack back into its members."""
