@@ -8,7 +8,9 @@ that is timed), then measures
                         threads on every core; ``per_job_seed1`` repeats it with another seed: how
                         well full training agrees with *itself* (the ceiling for (c) and (d));
 (b) ``fused``           every candidate in one :class:`FusedTransferTrainer` (``run --mode fused``),
-                        one worker thread per core; ``fused_stacked`` with readouts of one
+                        one worker thread per core; ``fused_per_source`` / ``fused_per_target``
+                        one trainer per source / target after another (the ``transfer_group``
+                        jobs of ``transfer_jobs: per-source | per-target``); ``fused_stacked`` with readouts of one
                         architecture stacked into grouped kernels (the default on CUDA and in
                         bf16, not in fp32 on a CPU, where it does not pay);
     ``*_bf16``          (a) and (b) (stacked, and ``fused_bf16_unstacked``) with bf16 autocast
@@ -289,19 +291,25 @@ def main() -> None:  # noqa: PLR0915 - one linear script
             return out, {c: float(steps_full) for c in out}, train_s
         return go
 
-    def fused(*, stack: bool | None = None, precision: str = "auto") -> Callable[[], Result]:
-        """Every candidate in one trainer (as ``run --mode fused``), ``workers`` threads."""
+    def fused(*, stack: bool | None = None, precision: str = "auto", by: str | None = None) -> Callable[[], Result]:
+        """Every candidate in one trainer (as ``run --mode fused``), ``workers`` threads; or one trainer
+        per source / per target after another (``by``: as ``transfer_jobs: per-source | per-target``
+        jobs run on one worker)."""
         cfg = dataclasses.replace(transfer_train, precision=precision)
+        keys = [None] if by is None else sources if by == "source" else [t.name for t in tasks]
 
         def go() -> Result:
-            readouts = [Readout(t, [feats[s]["transfer"]], labels["transfer"][t.name]) for t, s in cands]
-            t0 = time.perf_counter()
-            tr = FusedTransferTrainer(readouts, model=model, train=cfg, workers=workers, stack=stack)
-            tr.run()
-            tr.close()
-            train_s = time.perf_counter() - t0
-            out = {(t.name, s): tr.evaluate(i, [feats[s]["test"]], labels["test"][t.name])
-                   for i, (t, s) in enumerate(cands)}
+            out, train_s = {}, 0.0
+            for key in keys:
+                part = cands if key is None else [(t, s) for t, s in cands if (s if by == "source" else t.name) == key]
+                readouts = [Readout(t, [feats[s]["transfer"]], labels["transfer"][t.name]) for t, s in part]
+                t0 = time.perf_counter()
+                tr = FusedTransferTrainer(readouts, model=model, train=cfg, workers=workers, stack=stack)
+                tr.run()
+                tr.close()
+                train_s += time.perf_counter() - t0
+                out.update({(t.name, s): tr.evaluate(i, [feats[s]["test"]], labels["test"][t.name])
+                            for i, (t, s) in enumerate(part)})
             return out, {c: float(steps_full) for c in out}, train_s
         return go
 
@@ -342,6 +350,9 @@ def main() -> None:  # noqa: PLR0915 - one linear script
     timed("per_job", per_job(), floor=floor_bf16 if cuda else floor)  # 'auto': bf16 on CUDA, fp32 on a CPU
     # The noise floor of the reference itself: the same transfers trained fully with another seed.
     timed("per_job_seed1", per_job(transfer_train.seed + 1), floor=floor_bf16 if cuda else floor)
+    # Grouped jobs (transfer_jobs: per-source / per-target), the precision's default stacking.
+    timed("fused_per_source", fused(by="source"), floor=floor_bf16 if cuda else floor)
+    timed("fused_per_target", fused(by="target"), floor=floor_bf16 if cuda else floor)
     if cuda:
         # The defaults (bf16, stacked) against each of their parts: unstacked, and fp32.
         timed("fused", fused(), floor=floor_bf16)
@@ -380,7 +391,7 @@ def main() -> None:  # noqa: PLR0915 - one linear script
             out[t.name] = {**{s: float(aff[i]) for i, s in enumerate(sources)}, "self": float(aff[-1])}
         return out
 
-    trained = ("per_job", "per_job_seed1",
+    trained = ("per_job", "per_job_seed1", "fused_per_source", "fused_per_target",
                *(("fused", "fused_unstacked", "per_job_fp32", "fused_fp32") if cuda else
                  ("fused", "fused_stacked", "per_job_bf16", "fused_bf16", "fused_bf16_unstacked")),
                "halving", "halving_raw")
@@ -421,8 +432,9 @@ def main() -> None:  # noqa: PLR0915 - one linear script
             r[f"same_roots_budget_{bud:g}"] = got == ref_roots[bud]
     results["per_job"].update({f"roots_budget_{b:g}": v for b, v in ref_roots.items()})
     # Fused against one transfer per job at the same precision: equal results up to rounding.
-    same_precision = ({"fused": "per_job", "fused_unstacked": "per_job", "fused_fp32": "per_job_fp32"} if cuda else
-                      {"fused": "per_job", "fused_stacked": "per_job", "fused_bf16": "per_job_bf16"})
+    same_precision = {"fused_per_source": "per_job", "fused_per_target": "per_job", **(
+        {"fused": "per_job", "fused_unstacked": "per_job", "fused_fp32": "per_job_fp32"} if cuda else
+        {"fused": "per_job", "fused_stacked": "per_job", "fused_bf16": "per_job_bf16"})}
     for name, base in same_precision.items():
         results[name][f"max_abs_loss_diff_vs_{base}"] = max(
             float(np.max(np.abs(losses[name][c] - losses[base][c]))) for c in losses[base])
@@ -431,7 +443,7 @@ def main() -> None:  # noqa: PLR0915 - one linear script
         return round(results[base][key] / max(results[other][key], 1e-9), 2)
 
     speed = {f"{k}_speedup_vs_per_job": ratio("per_job", k)
-             for k in ("fused", "halving", "proxies",
+             for k in ("fused", "fused_per_source", "fused_per_target", "halving", "proxies",
                        *(("fused_unstacked",) if cuda else ("fused_stacked", "per_job_bf16", "fused_bf16")))}
     speed["fused_train_speedup_vs_per_job"] = ratio("per_job", "fused", "train_seconds")
     if cuda:

@@ -19,7 +19,6 @@ transfers, finalize, report) then runs unchanged — the executor skips jobs who
 from __future__ import annotations
 
 import time
-from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
@@ -47,8 +46,7 @@ def prefill_transfers(spec: ExperimentSpec, store: ArtifactStore, *, mode: str, 
                       budget: float = 0.25, show_progress: bool = False) -> dict[str, Any]:
     """Run render/train/features, then every first-order transfer job's output at once (see module)."""
     from taskonomy.affinity.proxies import ProxyCache, transfer_proxy
-    from taskonomy.pipeline.jobs import ARRAY, StoredArrays, _model, _task, _train_config
-    from taskonomy.training.fused import FusedTransferTrainer, Readout
+    from taskonomy.pipeline.jobs import ARRAY, FusedTransfers, store_transfer
     from taskonomy.training.halving import successive_halving
 
     if mode not in ("fused", "halving"):
@@ -56,52 +54,40 @@ def prefill_transfers(spec: ExperimentSpec, store: ArtifactStore, *, mode: str, 
     graph = build_graph(spec)
     t0 = time.perf_counter()
     run_stages(graph, store, _PRE_STAGES, show_progress=show_progress)
-    todo = [j for j in graph.jobs.values() if j.kind == "transfer" and not store.exists(j.outputs[0])]
+    # every first-order transfer job's params (grouped ones too, for transfer_jobs: per-source)
+    params = [p for j in graph.jobs.values() if j.kind in ("transfer", "transfer_group")
+              for p in (j.params["members"] if j.kind == "transfer_group" else [j.params])]
+    todo = [p for p in params if not store.exists(p["output"])]
     info: dict[str, Any] = {"mode": mode, "transfers": len(todo), "features_seconds": time.perf_counter() - t0}
     if not todo:
         return info
-    arr = StoredArrays(store)
-
-    def feats(p: Mapping[str, Any], split: str) -> list[dict[str, np.ndarray]]:
-        return [arr.features(p["features"][s][split]) for s in p["sources"]]
-
-    # One trainer per (model, train config, seed): the jobs of one experiment share them.
-    p0 = todo[0].params
-    if any(j.params["model"] != p0["model"] or j.params["train"] != p0["train"] or j.params["seed"] != p0["seed"]
-           for j in todo):
-        raise InvalidInputError("transfer jobs of one experiment disagree in model, training or seed")
-    model, train = _model(p0["model"]), _train_config(p0["train"], p0["seed"])
-    targets = [_task(j.params["target"]) for j in todo]
-    labels = [{t.target: arr(j.params["labels"]["transfer"])} for t, j in zip(targets, todo, strict=True)]
-    readouts = [Readout(t, feats(j.params, "transfer"), lab) for t, j, lab in zip(targets, todo, labels, strict=True)]
-    trainer = FusedTransferTrainer(readouts, model=model, train=train, workers=workers)
-
-    def evaluate(i: int) -> np.ndarray:
-        j, t = todo[i], targets[i]
-        return trainer.evaluate(i, feats(j.params, "test"), {t.target: arr(j.params["labels"]["test"])})
-
+    fused = FusedTransfers(todo, store, workers=workers)
+    trainer, evaluate = fused.trainer, fused.evaluate
     t1 = time.perf_counter()
     try:
+        nets: list[Any] = []
         if mode == "fused":
-            trainer.run()
+            nets = trainer.run()
             losses = [evaluate(i) for i in range(len(todo))]
             steps = [trainer.total] * len(todo)
         else:
             groups: dict[str, list[int]] = {}
-            for i, j in enumerate(todo):
-                groups.setdefault(j.params["target"], []).append(i)
+            for i, p in enumerate(todo):
+                groups.setdefault(p["target"], []).append(i)
             proxy_cache = ProxyCache()
-            prior = [transfer_proxy(t, r.features, r.data, cache=proxy_cache)
-                     for t, r in zip(targets, readouts, strict=True)]
-            res = successive_halving(trainer, groups, evaluate, budget=budget, prior=prior, seed=int(p0["seed"]))
+            prior = [transfer_proxy(r.target, r.features, r.data, cache=proxy_cache) for r in fused.readouts]
+            res = successive_halving(trainer, groups, evaluate, budget=budget, prior=prior, seed=int(todo[0]["seed"]))
             losses = list(res.losses)
             steps = [int(s) for s in res.steps]
             info.update(compute_fraction=res.compute_fraction, rungs=res.rungs, eta=res.eta)
     finally:
         trainer.close()
-    for j, loss, n_steps in zip(todo, losses, steps, strict=True):
-        store.put_tensors(j.outputs[0], {ARRAY: np.asarray(loss, dtype=np.float64)},
-                          metadata={"target": j.params["target"], "sources": list(j.params["sources"]),
-                                    "kind": j.params["candidate_kind"], "mode": mode, "steps": n_steps})
+    for i, (p, loss, n_steps) in enumerate(zip(todo, losses, steps, strict=True)):
+        if nets:  # fully trained: the weights go to the model bank as a per-job run's do
+            store_transfer(store, p, nets[i], loss, mode=mode, steps=n_steps)
+        else:
+            store.put_tensors(p["output"], {ARRAY: np.asarray(loss, dtype=np.float64)},
+                              metadata={"target": p["target"], "sources": list(p["sources"]),
+                                        "kind": p["candidate_kind"], "mode": mode, "steps": n_steps})
     info["transfer_seconds"] = time.perf_counter() - t1
     return info

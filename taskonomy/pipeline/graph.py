@@ -12,6 +12,9 @@ random_encoder     train      train       the frozen randomly initialised encode
 features           transfer   features    one source encoder's representation of a split's images
 transfer           transfer   transfers   per-test-image losses of a transfer (first order, own,
                                           random; higher order after planning)
+transfer_group     transfer   transfers   the outputs of the first-order ``transfer`` jobs of one
+                                          source or one target, trained together
+                                          (``transfer_jobs: per-source | per-target``)
 baseline           transfer   baselines   per-test-image losses of ``pixels`` (from the image alone)
 evaluate           transfer   baselines   per-test-image losses of ``self`` + sample predictions
 plan_higher_order  control    plan        the higher-order source sets of one target (beam over
@@ -323,4 +326,29 @@ def build_graph(spec: ExperimentSpec) -> JobGraph:
                    [*results.values(), *loss_outs.values()]))
     g.results = dict(results)
     g.results.update({f"losses:{t}": k for t, k in loss_outs.items()})
+    if spec.transfer_jobs != "per-transfer":
+        group_transfers(g, by="source" if spec.transfer_jobs == "per-source" else "target")
     return g
+
+
+def group_transfers(g: JobGraph, *, by: Literal["source", "target"]) -> None:
+    """Replace the first-order ``transfer`` jobs of each source (or target) by one ``transfer_group`` job.
+
+    The group job's params list its members' params and its outputs are theirs, so everything
+    downstream (planning, finalize) reads the same artifacts; a group of one keeps its plain job.
+    Higher-order transfers (added later by planning) stay one job each.
+    """
+    groups: dict[str, list[Job]] = {}
+    for job in g.jobs.values():
+        if job.kind == "transfer" and len(job.params["sources"]) == 1:
+            key = job.params["sources"][0] if by == "source" else job.params["target"]
+            groups.setdefault(key, []).append(job)
+    for key, members in groups.items():
+        if len(members) < 2:
+            continue
+        for m in members:
+            del g.jobs[m.id]
+            del g.producer[m.outputs[0]]
+        g.add(make_job("transfer_group", "transfers", "transfer",
+                       {"by": by, by: key, "members": [dict(m.params) for m in members]},
+                       [k for m in members for k in m.inputs], [m.outputs[0] for m in members]))

@@ -253,12 +253,64 @@ def _transfer(job: Job, store: ArtifactStore, progress: Progress) -> None:
     net = train_transfer(target, feats, data, model=model, train=_train_config(p["train"], p["seed"]),
                          progress=progress)
     tfeats, tdata = _labels_and_feats(store, p, "test")
-    losses = np.asarray(evaluate_transfer(target, net, tfeats, tdata, model=model), dtype=np.float64)
-    from taskonomy.modelbank import transfer_weights_key  # the model bank serves transfers too
+    store_transfer(store, p, net, evaluate_transfer(target, net, tfeats, tdata, model=model))
+
+
+def store_transfer(store: ArtifactStore, p: Mapping[str, Any], net: Any, losses: np.ndarray,
+                    **metadata: Any) -> None:
+    """A trained transfer's weights (for the model bank) and its per-test-image losses."""
+    from taskonomy.modelbank import transfer_weights_key
 
     save_network(store, transfer_weights_key(p["output"]), net)
-    store.put_tensors(p["output"], {ARRAY: losses},
-                      metadata={"target": p["target"], "sources": list(p["sources"]), "kind": p["candidate_kind"]})
+    store.put_tensors(p["output"], {ARRAY: np.asarray(losses, dtype=np.float64)},
+                      metadata={"target": p["target"], "sources": list(p["sources"]), "kind": p["candidate_kind"],
+                                **metadata})
+
+
+class FusedTransfers:
+    """The transfer jobs ``params`` (one model, training config and seed) in one fused trainer.
+
+    ``trainer`` is a :class:`~taskonomy.training.fused.FusedTransferTrainer` over their readouts
+    (features and labels read from the store once each); :meth:`evaluate` gives readout ``i``'s
+    per-test-image losses. Used by ``transfer_group`` jobs and by ``run --mode fused|halving``.
+    """
+
+    def __init__(self, params: Sequence[Mapping[str, Any]], store: ArtifactStore, *, workers: int = 1) -> None:
+        from taskonomy.training.fused import FusedTransferTrainer, Readout
+
+        if not params:
+            raise InvalidInputError("no transfer jobs to train together")
+        p0 = params[0]
+        if any(p["model"] != p0["model"] or p["train"] != p0["train"] or p["seed"] != p0["seed"] for p in params):
+            raise InvalidInputError("transfer jobs trained together must agree in model, training and seed")
+        self.params = list(params)
+        self.arrays = StoredArrays(store)
+        self.targets = [_task(p["target"]) for p in params]
+        self.readouts = [Readout(t, self.features(p, "transfer"), {t.target: self.arrays(p["labels"]["transfer"])})
+                         for t, p in zip(self.targets, params, strict=True)]
+        self.trainer = FusedTransferTrainer(self.readouts, model=_model(p0["model"]),
+                                            train=_train_config(p0["train"], p0["seed"]), workers=workers)
+
+    def features(self, p: Mapping[str, Any], split: str) -> list[dict[str, np.ndarray]]:
+        return [self.arrays.features(p["features"][s][split]) for s in p["sources"]]
+
+    def evaluate(self, i: int) -> np.ndarray:
+        p, t = self.params[i], self.targets[i]
+        return self.trainer.evaluate(i, self.features(p, "test"), {t.target: self.arrays(p["labels"]["test"])})
+
+
+def _transfer_group(job: Job, store: ArtifactStore, progress: Progress) -> None:
+    """Train the group's transfers that have no output yet together (one fused trainer)."""
+    todo = [p for p in job.params["members"] if not store.exists(p["output"])]
+    if not todo:
+        return
+    fused = FusedTransfers(todo, store)
+    try:
+        nets = fused.trainer.run(progress=progress)
+        for i, (p, net) in enumerate(zip(todo, nets, strict=True)):
+            store_transfer(store, p, net, fused.evaluate(i), mode="fused")
+    finally:
+        fused.trainer.close()
 
 
 def _baseline(job: Job, store: ArtifactStore, progress: Progress) -> None:
@@ -339,6 +391,7 @@ HANDLERS: dict[str, Callable[[Job, ArtifactStore, Progress], None]] = {
     "random_encoder": _random_encoder,
     "features": _features,
     "transfer": _transfer,
+    "transfer_group": _transfer_group,
     "baseline": _baseline,
     "evaluate": _evaluate,
     "plan_higher_order": _plan,

@@ -11,6 +11,13 @@ Roles (the authors' solver semantics, see shared/anchors/taskonomy-paper/README.
 - ``source_only``: gets a task network and serves as a source, receives no transfers;
 - ``target_only``: a new task with few labels: no full supervision, it only receives transfers
   trained on the small transfer split (and must receive exactly one edge in the taxonomy).
+
+``transfer_jobs`` says how the first-order transfers are scheduled, not what they compute:
+``per-transfer`` (one job each: the finest grain for a cluster), ``per-source`` (one job per
+source trains every transfer reading it together: one batch gather for all) or ``per-target``
+(one job per target trains all its candidates together: one architecture, so on a GPU they
+train as one stack of grouped kernels). Grouped jobs use :mod:`taskonomy.training.fused`: the
+same results within float rounding. It is left out of :meth:`ExperimentSpec.content_key`.
 """
 
 from __future__ import annotations
@@ -84,8 +91,13 @@ class TrainSpec(_Model):
         description="auto: bf16 autocast on CUDA, float32 on the CPU; bf16: also on the CPU (fast with AMX)")] = "auto"
 
 
+#: How first-order transfers become jobs (see the module docstring).
+TRANSFER_JOBS: tuple[str, ...] = ("per-transfer", "per-source", "per-target")
+
+
 class ExperimentSpec(_Model):
-    """Everything that determines an experiment's results (and so its artifact keys)."""
+    """Everything that determines an experiment's results (and so its artifact keys), and how
+    its transfers are scheduled (``transfer_jobs``, which does not change them)."""
 
     name: Annotated[str, Field(min_length=1, max_length=100)] = "experiment"
     dataset: DatasetSpec = WorldDataset()
@@ -99,6 +111,9 @@ class ExperimentSpec(_Model):
     seed: Annotated[int, Field(ge=0)] = 0
     budget: Annotated[float, Field(gt=0, description="supervision budget of the taxonomy in taxonomy.json")] = 6.0
     bootstrap: Annotated[int, Field(ge=0, le=10_000, description="bootstrap resamples for affinity intervals")] = 0
+    transfer_jobs: Annotated[Literal["per-transfer", "per-source", "per-target"], Field(  # = TRANSFER_JOBS
+        description="per-transfer: one job per first-order transfer; per-source / per-target: one job per source / "
+                    "target trains its transfers together (same results within float rounding)")] = "per-transfer"
 
     @field_validator("tasks", mode="before")
     @classmethod
@@ -168,11 +183,12 @@ class ExperimentSpec(_Model):
         return [t.name for t in self.tasks if t.role in ("target", "source_only")]
 
     def content_key(self) -> str:
-        """A short hash of everything that determines the results (not the name)."""
+        """A short hash of everything that determines the results (not the name, not ``transfer_jobs``)."""
         from taskonomy.pipeline.keys import digest
 
         body = self.model_dump(mode="json")
         body.pop("name", None)
+        body.pop("transfer_jobs", None)
         return digest(body)
 
     def with_tasks(self, tasks: list[str] | list[dict[str, str]] | list[TaskEntry]) -> ExperimentSpec:

@@ -142,3 +142,30 @@ def test_queue_gives_the_local_table(backend, cluster, local, redis_url, tmp_pat
     assert rec.result["jobs"]["executed"] == len(local_ext.executed)
     assert rec.result["jobs"]["skipped"] == len(local_ext.skipped)
     assert _table(store, rec.result["transfers"]) == local_store.get_bytes(rec.result["transfers"])
+
+
+def test_per_source_transfer_jobs_give_the_local_table(cluster, local, redis_url, tmp_path: Path) -> None:
+    """``transfer_jobs: per-source`` on the workers: one fused job per source, the per-transfer table."""
+    import io
+
+    from taskonomy.affinity import TransferTable
+    from taskonomy.pipeline import build_graph
+
+    graph, _, local_store = local
+    state = ExperimentStateStore(redis_client(redis_url))
+    spec = _spec({**TINY, "transfer_jobs": "per-source"})
+    grouped = build_graph(spec)
+    n_groups = sum(j.kind == "transfer_group" for j in grouped.jobs.values())
+    assert n_groups == len(TINY["tasks"]) + 1  # every task's encoder and the random one
+    state.r.delete("taskonomy:writes")
+    store_url = str(tmp_path / "store")
+    rec = _run(state, spec, broker_url=redis_url, store_url=store_url)
+    store = ArtifactStore(store_url)
+    assert rec.result["transfers"] == graph.results["table"]  # the same results, under the same keys
+    assert rec.stages["transfers"].done == n_groups
+    table, ref = (TransferTable.read(io.StringIO(st.get_bytes(graph.results["table"]).decode()), format="csv")
+                  for st in (store, local_store))
+    assert [(r.target, r.sources, r.kind) for r in table.rows] == [(r.target, r.sources, r.kind) for r in ref.rows]
+    for a, b in zip(table.rows, ref.rows, strict=True):
+        assert a.affinity == pytest.approx(b.affinity, abs=1e-6)
+    assert set(write_counts(state.r).values()) == {1}  # every artifact written once

@@ -5,6 +5,8 @@ from __future__ import annotations
 import subprocess
 import sys
 
+import pytest
+
 from taskonomy.pipeline import build_graph
 from taskonomy.pipeline.graph import STAGES, Job
 from taskonomy.pipeline.spec import ExperimentSpec
@@ -92,3 +94,34 @@ def test_graph_module_is_pure():
     code = "import sys, taskonomy.pipeline.graph as g, taskonomy.pipeline.spec as s; " \
            "g.build_graph(s.preset('standard')); assert 'torch' not in sys.modules"
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+@pytest.mark.parametrize("by", ["source", "target"])
+def test_grouped_transfer_jobs_keep_the_transfers_outputs(by):
+    tasks = ["normal", "depth_zbuffer", "reshading", "edge_texture"]
+    plain = build_graph(_spec(tasks=tasks, max_order=2, beam=3))
+    grouped = build_graph(_spec(tasks=tasks, max_order=2, beam=3, transfer_jobs=f"per-{by}"))
+    assert _spec(transfer_jobs=f"per-{by}").content_key() == _spec().content_key()  # the same results
+    singles = [j for j in plain.jobs.values() if j.kind == "transfer"]
+    groups = [j for j in grouped.jobs.values() if j.kind == "transfer_group"]
+    # one job per source (4 tasks' encoders + random) or per target, none left alone
+    assert sorted(j.params[by] for j in groups) == sorted([*tasks, "random"] if by == "source" else tasks)
+    assert not [j for j in grouped.jobs.values() if j.kind == "transfer"]
+    assert sorted(k for j in groups for k in j.outputs) == sorted(j.outputs[0] for j in singles)
+    by_output = {j.outputs[0]: j for j in singles}
+    for g in groups:  # members are the plain jobs' params, all of the group's source or target
+        assert [dict(by_output[m["output"]].params) for m in g.params["members"]] == g.params["members"]
+        assert {m["sources"][0] if by == "source" else m["target"] for m in g.params["members"]} == {g.params[by]}
+        assert set(g.inputs) == {k for m in g.params["members"] for k in by_output[m["output"]].inputs}
+        assert g.queue == "transfer" and g.stage == "transfers" and g.params["by"] == by
+    # planning and finalize now wait for the groups, and everything else is unchanged
+    fin = next(j for j in grouped.jobs.values() if j.kind == "finalize")
+    assert {j.id for j in groups} <= grouped.deps(fin.id)
+    plan = next(j for j in grouped.jobs.values() if j.kind == "plan_higher_order")
+    assert grouped.deps(plan.id) <= {j.id for j in groups}
+    assert set(plain.jobs) - {j.id for j in singles} == set(grouped.jobs) - {j.id for j in groups}
+    added = grouped.expand(plan, {"candidates": [["depth_zbuffer", "reshading"]]})  # higher orders: one job each
+    assert [j.kind for j in added] == ["transfer"]
+    order = grouped.order()
+    pos = {j.id: i for i, j in enumerate(order)}
+    assert all(pos[d] < pos[j.id] for j in order for d in grouped.deps(j.id))

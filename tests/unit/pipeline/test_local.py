@@ -148,3 +148,32 @@ def test_higher_order_transfers_are_planned_and_run(finished, tmp_path):
     fin = next(j for j in graph.jobs.values() if j.kind == "finalize")
     csv = store.get_bytes(fin.params["outputs"]["table"]).decode()
     assert csv.count(",higher_order,") == 4
+
+
+@pytest.mark.parametrize("by, groups", [("source", 4), ("target", 3)])  # 3 task encoders + random; 3 targets
+def test_grouped_transfer_jobs_give_the_same_table(finished, tmp_path, by, groups):
+    """``transfer_jobs: per-source | per-target``: one fused job per group, the per-transfer run's table."""
+    from taskonomy.affinity import TransferTable
+
+    store = ArtifactStore(tmp_path / "grouped")
+    spec = ExperimentSpec.parse({**TINY, "transfer_jobs": f"per-{by}"})
+    graph = build_graph(spec)
+    ran: list[str] = []
+    LocalExecutor(store, on_job=lambda job, executed: ran.append(job.kind) if executed else None).run(graph)
+    assert ran.count("transfer_group") == groups and "transfer" not in ran
+    plain = ArtifactStore(finished["root"])
+    table, ref = (TransferTable.read(io.StringIO(st.get_bytes(g.results["table"]).decode()), format="csv")
+                  for st, g in ((store, graph), (plain, finished["graph"])))
+    assert table.targets() == ref.targets()
+    for a, b in zip(table.rows, ref.rows, strict=True):
+        assert (a.target, a.sources, a.kind) == (b.target, b.sources, b.kind)
+        assert a.affinity == pytest.approx(b.affinity, abs=1e-6)
+    # every grouped transfer wrote its losses and its weights (the model bank serves them)
+    from taskonomy.modelbank import transfer_weights_key
+
+    for job in graph.jobs.values():
+        if job.kind == "transfer_group":
+            for m in job.params["members"]:
+                assert store.exists(m["output"]) and store.exists(transfer_weights_key(m["output"]))
+                assert np.allclose(store.get_tensors(m["output"])["x"], plain.get_tensors(m["output"])["x"],
+                                   rtol=1e-4, atol=1e-5)

@@ -36,6 +36,7 @@ def test_unknown_task_lists_known_ones():
     ({"dataset": {"kind": "cloud"}}, "dataset"),
     ({"max_order": 3, "beam": 1}, "beam"),
     ({"epochs": 3}, "epochs"),
+    ({"transfer_jobs": "per-job"}, r"transfer_jobs.*per-transfer.*per-source.*per-target"),
 ])
 def test_invalid_specs_name_the_problem(change, message):
     with pytest.raises(InvalidInputError, match=message):
@@ -47,6 +48,11 @@ def test_content_key_ignores_name_and_tracks_settings():
     b = ExperimentSpec.parse({**BASE, "name": "b"})
     c = ExperimentSpec.parse({**BASE, "seed": 1})
     assert a.content_key() == b.content_key() != c.content_key()
+    # how transfers are scheduled does not change the results
+    assert ExperimentSpec.parse({**BASE, "transfer_jobs": "per-source"}).content_key() == a.content_key()
+    from taskonomy.pipeline.spec import TRANSFER_JOBS
+
+    assert ExperimentSpec.model_fields["transfer_jobs"].annotation.__args__ == TRANSFER_JOBS  # one list of modes
 
 
 @pytest.mark.parametrize("name", PRESETS)
