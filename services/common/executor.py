@@ -21,13 +21,19 @@ Delivery is at least once (acks_late, reject on worker lost), so everything here
   ready job is claimed with the sender's task id (``HSETNX``), so a redelivered sender re-sends
   what it claimed but two siblings never both send;
 - a job that reads a corrupt input deletes it and sends the input's producer again; it is sent
-  again itself when the producer finishes.
+  again itself when the producer finishes;
+- a message can still be lost outright: kombu's Redis transport pops a message before it records
+  it as unacknowledged, so a worker killed in between takes it along (celery/celery#7950). Every
+  worker therefore sweeps, every quarter of ``lost_job_seconds`` (a bootstep on the worker's
+  timer), for jobs sent that long ago that are neither done, nor leased, nor a message in any
+  queue or among the unacknowledged ones, and sends them again (:func:`sweep_lost_jobs`).
 
 Redis keys (``P`` = prefix, ``E`` = experiment id, ``R`` = run number), besides the state store's:
 ``P:exp:E:run`` (current run), ``P:exp:E:run_token``, ``P:exp:E:store`` (store URL), and per run
 ``P:run:E:R:`` + ``jobs`` (hash id → job JSON), ``deps:<id>`` / ``children:<id>`` (sets),
 ``producer`` (hash artifact key → job id), ``done``, ``counted``, ``failed`` (sets), ``sent``
-(hash id → claiming task id), ``stats`` (hash executed/skipped/...), ``results`` (JSON),
+(hash id → claiming task id), ``sent_at`` (hash id → when it was last sent), ``stats`` (hash
+executed/skipped/...), ``results`` (JSON),
 ``finished`` (flag). Leases: ``P:lease:<job id>``. A finished or failed run copies the record into the
 store as ``experiments/<id>/record.json``. Artifact write counts (``count_writes``):
 ``P:writes`` (hash key → writes).
@@ -171,15 +177,27 @@ class RunBook:
 
     def claim(self, job_id: str, token: str) -> bool:
         """Claim the sending of ``job_id``; a redelivered claimer (same token) claims again."""
-        if self.r.hsetnx(self._k("sent"), job_id, token):
+        if self.r.hsetnx(self._k("sent"), job_id, token) or self.r.hget(self._k("sent"), job_id) == token:
+            self.r.hset(self._k("sent_at"), job_id, repr(time.time()))
             return True
-        return bool(self.r.hget(self._k("sent"), job_id) == token)
+        return False
+
+    def silent_since(self, older_than: float, now: float | None = None) -> list[str]:
+        """Jobs sent at least ``older_than`` seconds ago that are not done (candidates for a lost message)."""
+        now = time.time() if now is None else now
+        sent_at = self.r.hgetall(self._k("sent_at"))
+        old = [j for j, t in sent_at.items() if now - float(t) >= older_than]
+        if not old:
+            return []
+        done = self.r.smismember(self._k("done"), old)
+        return [j for j, d in zip(old, done, strict=True) if not d]
 
     def reopen(self, job_id: str) -> None:
         """Make a job runnable again (its output was corrupt)."""
         pipe = self.r.pipeline(transaction=True)
         pipe.srem(self._k("done"), job_id)
         pipe.hdel(self._k("sent"), job_id)
+        pipe.hdel(self._k("sent_at"), job_id)
         pipe.execute()
 
     def n_jobs(self) -> int:
@@ -605,6 +623,103 @@ def start_run(ctx: _Context, exp_id: str, jobs: list[JobDict], deps: Mapping[str
     return run
 
 
+# -- lost messages ----------------------------------------------------------------------------------
+
+def queued_job_ids(r: Any, queues: Iterable[str]) -> set[str]:
+    """Ids of the jobs that have a ``run_job`` message in the broker: waiting in one of ``queues``
+    (kombu's Redis lists, priority sub-queues included) or delivered and not yet acknowledged."""
+    import base64
+
+    raws: list[str] = []
+    for q in queues:
+        for key in r.scan_iter(match=f"{q}*", count=500):
+            if r.type(key) == "list":
+                raws.extend(r.lrange(key, 0, -1))
+    for value in r.hvals("unacked"):
+        try:
+            raws.append(json.dumps(json.loads(value)[0]))
+        except (ValueError, TypeError, IndexError, KeyError):
+            continue
+    ids: set[str] = set()
+    for raw in raws:
+        try:
+            msg = json.loads(raw)
+            if msg.get("headers", {}).get("task") != RUN_JOB:
+                continue
+            body = msg["body"]
+            if msg.get("properties", {}).get("body_encoding") == "base64":
+                body = base64.b64decode(body).decode()
+            args = json.loads(body)[0]
+            ids.add(str(args[2]["id"]))
+        except (ValueError, TypeError, IndexError, KeyError, AttributeError):
+            continue
+    return ids
+
+
+def sweep_lost_jobs(ctx: _Context, send: Callable[[str, int, JobDict, str, str], None], *, older_than: float,
+                    queues: Iterable[str] = ("train", "transfer", "control")) -> list[str]:
+    """Send again the jobs of running experiments whose message was lost: sent ``older_than``
+    seconds ago or more, not done, not leased (running), and no message of theirs in the broker.
+    Returns the ids sent again (a duplicate of a job that does run after all is harmless: it
+    waits for the lease, or finds its outputs and skips)."""
+    prefix = ctx.settings.state_prefix
+    candidates: list[tuple[RunBook, str]] = []
+    offset = 0
+    while batch := ctx.state.list(limit=100, offset=offset):
+        offset += len(batch)
+        for rec in batch:
+            run = current_run(ctx.r, rec.id, prefix=prefix) if rec.state == "RUNNING" else None
+            if run is not None:
+                book = RunBook(ctx.r, rec.id, run, prefix=prefix)
+                candidates += [(book, j) for j in book.silent_since(older_than)
+                               if not ctx.r.exists(f"{prefix}:lease:{j}")]
+    if not candidates:
+        return []
+    present = queued_job_ids(ctx.r, queues)
+    resent = []
+    for book, job_id in candidates:
+        job = book.job(job_id)
+        store_url = ctx.r.get(f"{prefix}:exp:{book.exp_id}:store")
+        token = ctx.r.hget(book._k("sent"), job_id)
+        if job_id in present or job is None or not store_url or token is None or not book.claim(job_id, token):
+            continue
+        log.warning("experiment %s: job %s (%s) was sent %.0f s ago or more and has no message left in the "
+                    "broker: sending it again", book.exp_id, job_id, job["kind"], older_than)
+        send(book.exp_id, book.run, job, store_url, token)
+        resent.append(job_id)
+    return resent
+
+
+def _lost_job_bootstep(send: Callable[[str, int, JobDict, str, str], None]) -> type:
+    """A worker bootstep running :func:`sweep_lost_jobs` on the worker's timer (main process)."""
+    from celery import bootsteps
+
+    class LostJobSweep(bootsteps.StartStopStep):
+        requires = {"celery.worker.components:Timer"}
+
+        def __init__(self, worker: Any, **kwargs: Any) -> None:
+            super().__init__(worker, **kwargs)
+            self.tref: Any = None
+
+        def start(self, worker: Any) -> None:
+            every = max(0.5, load_worker_settings().lost_job_seconds / 4)
+            self.tref = worker.timer.call_repeatedly(every, self.sweep, priority=10)
+
+        def stop(self, worker: Any) -> None:
+            if self.tref is not None:
+                self.tref.cancel()
+                self.tref = None
+
+        def sweep(self) -> None:
+            try:
+                ctx = _ctx()
+                sweep_lost_jobs(ctx, send, older_than=ctx.settings.lost_job_seconds)
+            except Exception as exc:  # a sweep must never take the worker down; the next one retries
+                log.warning("lost-job sweep failed: %s: %s", type(exc).__name__, exc)
+
+    return LostJobSweep
+
+
 # -- Celery tasks -----------------------------------------------------------------------------------
 
 def _retry_delay(settings: WorkerSettings, retries: int) -> float:
@@ -743,6 +858,7 @@ def register_tasks(app: Any) -> None:
     from celery.signals import task_failure
 
     task_failure.connect(on_task_failure, weak=False, dispatch_uid=f"taskonomy-task-failure-{id(app)}")
+    app.steps["worker"].add(_lost_job_bootstep(send))
     _ = (run_job_task, run_experiment_task, cancel_experiment_task)
 
 

@@ -54,6 +54,10 @@ class WorkerSettings(BaseSettings):
     retry_backoff: float = Field(2.0, gt=0, description="first retry delay in seconds; doubles each retry")
     retry_backoff_max: float = Field(300.0, gt=0)
     lease_seconds: float = Field(30.0, gt=0, description="a running job's lease in Redis (renewed every third)")
+    lost_job_seconds: float = Field(
+        300.0, gt=0, description="a job sent this long ago that is neither done, nor running (leased), nor a "
+                                 "message in the broker is sent again (its message went down with a killed worker); "
+                                 "workers look every quarter of this")
 
     torch_threads: int = Field(1, ge=1, le=256, description="torch intra-op threads per worker process")
     gpus: Annotated[tuple[int, ...], NoDecode] = Field(

@@ -15,12 +15,14 @@ from typing import Any
 
 ROOT = Path(__file__).resolve().parents[3]
 
-#: Fast redelivery for tests (INFRA.md): visibility 4 s, restore sweep every second, short lease.
+#: Fast redelivery for tests (INFRA.md): visibility 4 s, restore sweep every second, short lease, lost
+#: messages sent again after 3 s.
 FAST_ENV = {
     "TASKONOMY_VISIBILITY_TIMEOUT": "4",
     "TASKONOMY_ALLOW_SHORT_VISIBILITY": "1",
     "TASKONOMY_UNACKED_RESTORE_INTERVAL": "1",
     "TASKONOMY_LEASE_SECONDS": "3",
+    "TASKONOMY_LOST_JOB_SECONDS": "3",
     "TASKONOMY_SOFT_TIME_LIMIT": "120",
     "TASKONOMY_TIME_LIMIT": "150",
     "TASKONOMY_COUNT_WRITES": "1",

@@ -109,3 +109,29 @@ def test_time_limits_fail_the_experiment(redis_url: str, tmp_path: Path) -> None
         assert not ArtifactStore(store_url).list("noop")
     finally:
         worker.stop()
+
+
+def test_a_lost_message_is_sent_again_and_the_experiment_completes(redis_url: str, tmp_path: Path) -> None:
+    """A job's message disappears from the broker (as when kombu's Redis transport has popped it and
+    the worker dies before recording it as unacknowledged): the workers' sweep sends it again."""
+    state = ExperimentStateStore(redis_client(redis_url))
+    store_url = str(tmp_path / "store")
+    transfer = Worker("transfer", broker_url=redis_url, log_path=tmp_path / "transfer.log")
+    trainer = None
+    try:
+        transfer.wait_ready()  # runs the control task: the chain's first job goes to the train queue
+        submit("lost", noop_graph(3, chain=True, queue_cycle=("train",), tag="lost"), broker_url=redis_url,
+               store_url=store_url)
+        wait_for(lambda: state.r.llen("train") == 1, timeout=30, what="the first job's message")
+        assert state.r.delete("train") == 1  # the message is gone; no worker will ever see it
+        trainer = Worker("trainer", broker_url=redis_url, log_path=tmp_path / "trainer.log")
+        trainer.wait_ready()
+        rec = wait_terminal(state, "lost", timeout=60)
+        assert rec.state == "SUCCEEDED", rec.error
+        _check_exactly_once(state, store_url, 3)
+        logs = trainer.log_path.read_text() + transfer.log_path.read_text()
+        assert "noop-lost-0 (noop) was sent" in logs and "sending it again" in logs
+    finally:
+        for w in (transfer, trainer):
+            if w is not None:
+                w.stop()

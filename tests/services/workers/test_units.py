@@ -209,3 +209,50 @@ def test_worker_command_refuses_bad_settings_in_one_line(monkeypatch: pytest.Mon
     assert result.exit_code == 2 and "unknown worker kind 'solver'; known: trainer, transfer" in result.stderr
     result = CliRunner().invoke(build_app(), ["submit", "x.yaml", "--broker", "redis://h:1/0"])
     assert result.exit_code == 2 and "--store is required" in result.stderr
+
+
+def test_lost_messages_are_found_and_sent_again_once(redis_url: str) -> None:
+    """A job sent long enough ago that is not done, not leased and has no message in the broker
+    (waiting or unacknowledged) is sent again; one that has, or runs, or is done, is not."""
+    from services.common.celery_app import RUN_JOB, client_app
+    from services.common.executor import _Context, queued_job_ids, redis_client, sweep_lost_jobs
+    from services.common.state import ExperimentStateStore
+
+    r = redis_client(redis_url)
+    state = ExperimentStateStore(r)
+    ctx = _Context(settings=load_worker_settings(), r=r, state=state, stores={})
+    state.create("exp", {"kind": "noop"})
+    state.set_state("exp", "RUNNING")
+    r.set("taskonomy:exp:exp:run", 1)
+    r.set("taskonomy:exp:exp:store", "/tmp/store")
+    book = RunBook(r, "exp", 1)
+    jobs = {j: {"id": j, "kind": "noop", "stage": "train", "queue": "train", "params": {}, "inputs": [],
+                "outputs": [f"out/{j}"]} for j in ("lost", "queued", "leased", "done", "fresh", "acked")}
+    book.register(list(jobs.values()), {})
+    for j in jobs:
+        assert book.claim(j, "sender-token")
+    past = repr(time.time() - 60)
+    for j in jobs:
+        if j != "fresh":
+            r.hset(book._k("sent_at"), j, past)
+    book.mark_done("done")
+    r.set("taskonomy:lease:leased", "x")
+    app = client_app(redis_url)
+    app.send_task(RUN_JOB, args=["exp", 1, jobs["queued"], "/tmp/store"], queue="train")  # waiting in its queue
+    # delivered and not acknowledged yet: kombu keeps [message, exchange, routing key] in the 'unacked' hash
+    app.send_task(RUN_JOB, args=["exp", 1, jobs["acked"], "/tmp/store"], queue="transfer")
+    raw = r.rpop("transfer")
+    r.hset("unacked", "tag", f'[{raw}, "", "transfer"]')
+    assert queued_job_ids(r, ("train", "transfer", "control")) == {"queued", "acked"}
+
+    sent: list[tuple[str, int, str, str, str]] = []
+
+    def send(exp_id: str, run: int, job: dict, store_url: str, token: str) -> None:
+        sent.append((exp_id, run, job["id"], store_url, token))
+
+    assert sweep_lost_jobs(ctx, send, older_than=30) == ["lost"]
+    assert sent == [("exp", 1, "lost", "/tmp/store", "sender-token")]
+    assert sweep_lost_jobs(ctx, send, older_than=30) == []  # sent again just now: not again before 30 s
+    state.set_state("exp", "FAILED")
+    r.hset(book._k("sent_at"), "lost", past)
+    assert sweep_lost_jobs(ctx, send, older_than=30) == []  # only running experiments are swept
