@@ -2,7 +2,7 @@
 
 Stopping a threaded HTTP server (werkzeug, moto) only stops it *accepting* connections: clients
 holding a keep-alive connection go on being served, so such a "stop" is no outage at all. Putting
-this proxy between the clients and the server makes an outage real: :meth:`cut` closes the
+this proxy between the clients and the server makes an outage real: :meth:`cut` shuts down the
 listening socket and every open connection (clients see resets and refused connections), and
 :meth:`restore` listens again on the same port.
 """
@@ -53,7 +53,7 @@ class TcpProxy:
                 pass
             listener.close()
         for c in conns:
-            _close(c)
+            _close(c, wake=True)
 
     stop = cut
 
@@ -92,11 +92,20 @@ class TcpProxy:
                 _close(s)
 
 
-def _close(s: socket.socket) -> None:
+def _close(s: socket.socket, *, wake: bool = False) -> None:
+    """Reset ``s``. ``wake``: shut it down first, for a socket another thread may be blocked on in
+    ``recv``: a bare ``close`` leaves such a connection open until that call returns (the kernel keeps
+    the socket while a system call uses it), so a request in flight at the cut would hang instead of
+    failing."""
     try:
         s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))  # RST, not FIN
     except OSError:
         pass
+    if wake:
+        try:
+            s.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass
     try:
         s.close()
     except OSError:
