@@ -182,6 +182,11 @@ class RunBook:
             return True
         return False
 
+    def sender(self, job_id: str) -> str | None:
+        """The task id that claimed the sending of ``job_id``, if any."""
+        value = self.r.hget(self._k("sent"), job_id)
+        return str(value) if value else None
+
     def silent_since(self, older_than: float, now: float | None = None) -> list[str]:
         """Jobs sent at least ``older_than`` seconds ago that are not done (candidates for a lost message)."""
         now = time.time() if now is None else now
@@ -635,15 +640,20 @@ def queued_job_ids(r: Any, queues: Iterable[str]) -> set[str]:
         for key in r.scan_iter(match=f"{q}*", count=500):
             if r.type(key) == "list":
                 raws.extend(r.lrange(key, 0, -1))
-    for value in r.hvals("unacked"):
+    messages: list[Any] = []
+    for raw in raws:
         try:
-            raws.append(json.dumps(json.loads(value)[0]))
+            messages.append(json.loads(raw))
+        except ValueError:
+            continue
+    for value in r.hvals("unacked"):  # [message, exchange, routing key]
+        try:
+            messages.append(json.loads(value)[0])
         except (ValueError, TypeError, IndexError, KeyError):
             continue
     ids: set[str] = set()
-    for raw in raws:
+    for msg in messages:
         try:
-            msg = json.loads(raw)
             if msg.get("headers", {}).get("task") != RUN_JOB:
                 continue
             body = msg["body"]
@@ -680,7 +690,7 @@ def sweep_lost_jobs(ctx: _Context, send: Callable[[str, int, JobDict, str, str],
     for book, job_id in candidates:
         job = book.job(job_id)
         store_url = ctx.r.get(f"{prefix}:exp:{book.exp_id}:store")
-        token = ctx.r.hget(book._k("sent"), job_id)
+        token = book.sender(job_id)
         if job_id in present or job is None or not store_url or token is None or not book.claim(job_id, token):
             continue
         log.warning("experiment %s: job %s (%s) was sent %.0f s ago or more and has no message left in the "
@@ -702,7 +712,7 @@ def _lost_job_bootstep(send: Callable[[str, int, JobDict, str, str], None]) -> t
             self.tref: Any = None
 
         def start(self, worker: Any) -> None:
-            every = max(0.5, load_worker_settings().lost_job_seconds / 4)
+            every = max(0.5, _ctx().settings.lost_job_seconds / 4)
             self.tref = worker.timer.call_repeatedly(every, self.sweep, priority=10)
 
         def stop(self, worker: Any) -> None:

@@ -21,8 +21,6 @@ from __future__ import annotations
 import time
 from typing import Any
 
-import numpy as np
-
 from taskonomy.errors import InvalidInputError
 from taskonomy.pipeline.graph import build_graph
 from taskonomy.pipeline.local import run_stages
@@ -46,7 +44,7 @@ def prefill_transfers(spec: ExperimentSpec, store: ArtifactStore, *, mode: str, 
                       budget: float = 0.25, show_progress: bool = False) -> dict[str, Any]:
     """Run render/train/features, then every first-order transfer job's output at once (see module)."""
     from taskonomy.affinity.proxies import ProxyCache, transfer_proxy
-    from taskonomy.pipeline.jobs import ARRAY, FusedTransfers, store_transfer
+    from taskonomy.pipeline.jobs import FusedTransfers, store_transfer
     from taskonomy.training.halving import successive_halving
 
     if mode not in ("fused", "halving"):
@@ -83,11 +81,7 @@ def prefill_transfers(spec: ExperimentSpec, store: ArtifactStore, *, mode: str, 
     finally:
         trainer.close()
     for i, (p, loss, n_steps) in enumerate(zip(todo, losses, steps, strict=True)):
-        if nets:  # fully trained: the weights go to the model bank as a per-job run's do
-            store_transfer(store, p, nets[i], loss, mode=mode, steps=n_steps)
-        else:
-            store.put_tensors(p["output"], {ARRAY: np.asarray(loss, dtype=np.float64)},
-                              metadata={"target": p["target"], "sources": list(p["sources"]),
-                                        "kind": p["candidate_kind"], "mode": mode, "steps": n_steps})
+        # fully trained (fused): the weights go to the model bank as a per-job run's do
+        store_transfer(store, p, nets[i] if nets else None, loss, mode=mode, steps=n_steps)
     info["transfer_seconds"] = time.perf_counter() - t1
     return info

@@ -256,12 +256,14 @@ def _transfer(job: Job, store: ArtifactStore, progress: Progress) -> None:
     store_transfer(store, p, net, evaluate_transfer(target, net, tfeats, tdata, model=model))
 
 
-def store_transfer(store: ArtifactStore, p: Mapping[str, Any], net: Any, losses: np.ndarray,
-                    **metadata: Any) -> None:
-    """A trained transfer's weights (for the model bank) and its per-test-image losses."""
+def store_transfer(store: ArtifactStore, p: Mapping[str, Any], net: Any | None, losses: np.ndarray,
+                   **metadata: Any) -> None:
+    """A transfer job's per-test-image losses, and the trained network's weights for the model
+    bank (``net`` None: a partly trained one, e.g. stopped by successive halving, is not kept)."""
     from taskonomy.modelbank import transfer_weights_key
 
-    save_network(store, transfer_weights_key(p["output"]), net)
+    if net is not None:
+        save_network(store, transfer_weights_key(p["output"]), net)
     store.put_tensors(p["output"], {ARRAY: np.asarray(losses, dtype=np.float64)},
                       metadata={"target": p["target"], "sources": list(p["sources"]), "kind": p["candidate_kind"],
                                 **metadata})
