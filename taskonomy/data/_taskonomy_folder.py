@@ -10,7 +10,10 @@ the class distributions). Decoding follows the dataset's encodings
 * ``normal``: 8-bit RGB, ``n = value / 255 * 2 - 1`` renormalised to unit length;
 * ``principal_curvature``: first two channels, ``(value - 127) / 127`` (zero curvature = 127;
   the dataset's scale is not metric, so these are relative curvatures);
-* edges, keypoints, reshading: grey levels / the dtype's maximum → [0, 1];
+* edges, keypoints, reshading: grey levels / the dtype's maximum → [0, 1]; occlusion edges are
+  stored as small magnitudes (Taskonomy's loader rescales [0, 0.00625] to its full range), so
+  pixels at or above half that range are the boundary, which becomes the world's soft map
+  (``exp(-d^2 / 2 sigma^2)`` of the distance to it, sigma = size/64) after resizing;
 * ``segment_semantic``: class ids as stored (0 = unlabelled); unsupervised segmentations: segment
   ids (an RGB-coded file is read as ``r * 65536 + g * 256 + b``);
 * ``class_object`` (``.npy`` distribution, renormalised to sum to 1); ``class_scene``: the
@@ -33,12 +36,15 @@ import numpy as np
 from numpy.typing import NDArray
 
 from taskonomy.errors import CorruptArtifactError, InvalidInputError, NotFoundError
+from taskonomy.world._labels import edge_occlusion_sigma, soften_edges
 
 log = logging.getLogger(__name__)
 
 FILE_RE = re.compile(r"^point_(\d+)_view_(\d+)_domain_([A-Za-z0-9_]+)\.(png|npy)$")
 DEPTH_UNITS_PER_M = 512.0
 DEPTH_MISSING = 2**16 - 1
+#: Top of the occlusion-edge magnitudes' range in Taskonomy's loader (as a share of the dtype's maximum).
+EDGE_OCCLUSION_RANGE = 0.00625
 OLD_NAMES: dict[str, str] = {
     "depth": "depth_zbuffer", "mist": "depth_euclidean", "curvature": "principal_curvature",
     "edge": "edge_occlusion", "edge2d": "edge_texture", "keypoint": "keypoints3d", "keypoint2d": "keypoints2d",
@@ -107,7 +113,10 @@ def decode_domain(domain: str, a: NDArray[np.generic]) -> dict[str, NDArray[np.g
     if domain in ("edge_texture", "edge_occlusion", "keypoints2d", "keypoints3d", "reshading"):
         g = _gray(a)
         top = 65535.0 if g.dtype == np.uint16 else 255.0
-        return {domain: (g.astype(np.float32) / top)[None]}
+        value = g.astype(np.float32) / top
+        if domain == "edge_occlusion":
+            value = np.clip(value / EDGE_OCCLUSION_RANGE, 0.0, 1.0)
+        return {domain: value[None]}
     if domain == "segment_semantic":
         return {domain: _gray(a).astype(np.int64)}
     if domain in ("segment_unsup2d", "segment_unsup25d"):
@@ -192,6 +201,8 @@ class TaskonomyFolderDataset:
                     out[key] = _resize(a[None].astype(np.float32), self.size, nearest=True)[0].astype(a.dtype)
                 else:
                     out[key] = _resize(a.astype(np.float32), self.size, nearest=nearest)
+                if key == "edge_occlusion":
+                    out[key] = soften_edges(out[key][0] >= 0.5, edge_occlusion_sigma(self.size))[None]
                 if key == "normal":
                     n = out[key]
                     out[key] = (n / np.maximum(np.linalg.norm(n, axis=0, keepdims=True), 1e-6)).astype(np.float32)

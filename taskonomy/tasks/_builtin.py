@@ -1,8 +1,13 @@
-"""The 26 built-in tasks of ../shared/TASKS.md, on the built-in world."""
+"""The 26 built-in tasks on the built-in world, with their labels defined as Taskonomy defines them.
+
+Each description says exactly what the world renders for the task (``taskonomy tasks`` prints
+them); the conventions (camera frame, poses) are in :mod:`taskonomy.world`.
+"""
 
 from __future__ import annotations
 
 from taskonomy.tasks._constants import (
+    EGOMOTION_PAIRS,
     EMBEDDING_DIM,
     N_JIGSAW_PERMUTATIONS,
     OBJECT_CATEGORIES,
@@ -36,15 +41,20 @@ BUILTIN_TASKS: tuple[TaskSpec, ...] = (
     TaskSpec("random", "random", "Random Proj.", RGB, "", OutputSpec("none"), "none", "none",
              can_be_target=False, trainable=False, description="a frozen randomly initialised encoder"),
     TaskSpec("edge_texture", "edge2d", "2D Edges", RGB, "edge_texture", _pix(1), "l1", "l1",
-             description="texture edge strength: Canny without non-maximum suppression"),
+             description="texture edge strength in [0, 1]: Canny's Gaussian (sigma 1 px) and Sobel stages, without "
+                         "non-maximum suppression, scaled by 0.15"),
     TaskSpec("edge_occlusion", "edge3d", "Occlusion Edges", RGB, "edge_occlusion", _pix(1), "l1", "l1",
-             description="depth discontinuities"),
+             description="occlusion edges: the near side of depth discontinuities (not creases) as a soft map "
+                         "exp(-d^2 / 2 sigma^2) of the distance d to them, sigma = side/64 px (at least 1)"),
     TaskSpec("keypoints2d", "keypoint2d", "2D Keypoints", RGB, "keypoints2d", _pix(1), "l1", "l1",
-             description="Harris corner response of the image"),
+             description="Harris corner response of the image (sigma 1 px, k 0.05), square root of its share of the "
+                         "maximum"),
     TaskSpec("keypoints3d", "keypoint3d", "3D Keypoints", RGB, "keypoints3d", _pix(1), "l1", "l1",
-             description="corner response of the geometry (depth and normals)"),
+             description="Harris corner response of the geometry (normals and log depth), square root of its share "
+                         "of the maximum"),
     TaskSpec("reshading", "reshade", "Reshading", RGB, "reshading", _pix(1), "l1", "l1",
-             description="shading with constant albedo under a fixed light"),
+             description="shading of the geometry with constant albedo under one point light at the camera centre: "
+                         "max(0, n.v) min(1, (3 m / distance)^2); independent of the scene's light"),
     TaskSpec("depth_zbuffer", "rgb2depth", "Z-Depth", RGB, "depth_zbuffer", _pix(1), "l1", "l1",
              description="z-depth in metres"),
     TaskSpec("depth_euclidean", "rgb2mist", "Distance", RGB, "depth_euclidean", _pix(1), "l1", "l1",
@@ -52,13 +62,15 @@ BUILTIN_TASKS: tuple[TaskSpec, ...] = (
     TaskSpec("normal", "rgb2sfnorm", "Normals", RGB, "normal", _pix(3), "l1", "l1",
              description="unit surface normals in the camera frame"),
     TaskSpec("principal_curvature", "curvature", "Curvature", RGB, "principal_curvature", _pix(2), "l2", "l2",
-             description="the two principal curvatures (1/m) of the visible surface"),
+             description="the two principal curvatures k1 >= k2 (convex positive) divided by 5/m and clipped to "
+                         "[-1, 1] (0 = flat), as the dataset's 127-centred encoding"),
     TaskSpec("segment_unsup2d", "segment2d", "2D Segm.", RGB, "segment_unsup2d",
              OutputSpec("embedding", EMBEDDING_DIM), "metric_embedding", "metric_embedding",
              description="Felzenszwalb segmentation of the image"),
     TaskSpec("segment_unsup25d", "segment25d", "2.5D Segm.", RGB, "segment_unsup25d",
              OutputSpec("embedding", EMBEDDING_DIM), "metric_embedding", "metric_embedding",
-             description="segmentation of rgb, depth and normals together"),
+             description="Felzenszwalb segmentation of rgb, normals and depth together: surfaces, not texture "
+                         "patches"),
     TaskSpec("segment_semantic", "segmentsemantic_rb", "Semantic Segm.", RGB, "segment_semantic",
              OutputSpec("labels", len(SEMANTIC_CLASSES)), "cross_entropy", "cross_entropy",
              description="per-pixel class: " + ", ".join(SEMANTIC_CLASSES)),
@@ -70,19 +82,23 @@ BUILTIN_TASKS: tuple[TaskSpec, ...] = (
              description="room type: " + ", ".join(ROOM_TYPES)),
     TaskSpec("room_layout", "room_layout", "Layout", RGB, "room_layout",
              OutputSpec("vector", ROOM_LAYOUT_DIM), "l2", "l2",
-             description="room box relative to the camera: centre, half extents, orientation"),
+             description="room box in the camera frame: its centre (3) and shape tensor sum_i h_i e_i e_i^T (6: "
+                         "xx, yy, zz, xy, xz, yz), continuous and free of axis-labelling choices"),
     TaskSpec("vanishing_point", "vanishing_point_well_defined", "Vanishing Pts.", RGB, "vanishing_point",
              OutputSpec("vector", VANISHING_DIM), "l2", "l2",
-             description="the three Manhattan directions in the camera frame"),
+             description="the three Manhattan directions in the camera frame: vertical (down, 3) and the "
+                         "horizontal pair as (cos 4θ, sin 4θ), continuous under the room's symmetry"),
     TaskSpec("egomotion", "ego_motion", "Egomotion", ("rgb", "view1", "view2"), "egomotion",
-             OutputSpec("vector", 2 * POSE_DIM), "l2", "l2",
-             description="poses of views 1 and 2 relative to view 0"),
+             OutputSpec("vector", EGOMOTION_PAIRS * POSE_DIM), "l2", "l2",
+             description="relative poses (rotation vector, translation) of the pairs 0-1, 0-2, 1-2 of a view "
+                         "triplet (small motions)"),
     TaskSpec("fixated_pose", "fix_pose", "Cam. Pose (fix)", ("rgb", "view_fix"), "fixated_pose",
              OutputSpec("vector", POSE_DIM), "l2", "l2",
-             description="relative pose of two views fixating one 3D point"),
-    TaskSpec("nonfixated_pose", "non_fixated_pose", "Cam. Pose (nonfix)", ("rgb", "view1"), "nonfixated_pose",
+             description="relative pose of two views 0.3-1 m apart fixating one 3D point"),
+    TaskSpec("nonfixated_pose", "non_fixated_pose", "Cam. Pose (nonfix)", ("rgb", "view_nonfix"), "nonfixated_pose",
              OutputSpec("vector", POSE_DIM), "l2", "l2",
-             description="relative pose of two views"),
+             description="relative pose of two overlapping views 0.4-1.2 m apart, 10-35 degrees of yaw, with no "
+                         "common fixation point"),
     TaskSpec("point_matching", "point_match", "Matching", ("match_a", "match_b"), "point_matching",
              OutputSpec("binary", 1), "bce", "bce",
              description="whether the two patch centres show the same 3D point"),

@@ -13,6 +13,7 @@ N_JIGSAW_PERMUTATIONS: int = 64
 #: Dimension of the per-pixel embedding predicted for the unsupervised segmentations.
 EMBEDDING_DIM: int = 8
 #: Dimensions of the low-dimensional geometric targets.
-ROOM_LAYOUT_DIM: int = 9  # room centre (3) + half extents (3) + orientation as a rotation vector (3), camera frame
-VANISHING_DIM: int = 9  # three orthonormal Manhattan directions (3 x 3), camera frame
+ROOM_LAYOUT_DIM: int = 9  # room centre (3) + the box's shape tensor (6 unique entries), camera frame
+VANISHING_DIM: int = 5  # vertical direction (3) + the horizontal directions as (cos 4θ, sin 4θ), camera frame
 POSE_DIM: int = 6  # rotation vector (3) + translation (3) of view B relative to view A
+EGOMOTION_PAIRS: int = 3  # the pairs (0, 1), (0, 2), (1, 2) of a view triplet

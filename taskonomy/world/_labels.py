@@ -1,7 +1,8 @@
-"""Ground-truth maps computed from a rendered view.
+"""Ground-truth labels computed from a rendered view, defined as Taskonomy defines them.
 
-Image-based labels use scikit-image (Sobel for Canny's gradient stage, Harris, Felzenszwalb) on
-the rendered rgb; the geometric ones use the exact per-pixel geometry (camera-frame points and normals).
+Image-based labels use scikit-image (Sobel for Canny's gradient stage, Harris) and the compiled
+Felzenszwalb segmentation of :mod:`taskonomy.world._segment` on the rendered rgb; the geometric
+ones use the exact per-pixel geometry (camera-frame points and normals) and the cameras.
 """
 
 from __future__ import annotations
@@ -10,9 +11,10 @@ from collections.abc import Callable
 
 import numpy as np
 from numpy.typing import NDArray
-from scipy.ndimage import gaussian_filter
+from scipy.ndimage import distance_transform_edt, gaussian_filter
 
-from taskonomy.world._geometry import cross3, matrix_to_rotvec
+from taskonomy.world._geometry import cross3
+from taskonomy.world._segment import felzenszwalb
 
 F32 = NDArray[np.float32]
 F64 = NDArray[np.float64]
@@ -55,31 +57,32 @@ def keypoints2d(gray: F64) -> F32:
 
 def segment_unsup2d(rgb_hwc: F64) -> NDArray[np.int64]:
     """Felzenszwalb-Huttenlocher graph segmentation of the rgb image (segment ids)."""
-    from skimage.segmentation import felzenszwalb
-
-    return felzenszwalb(rgb_hwc, scale=60.0, sigma=0.5, min_size=20).astype(np.int64)
+    return felzenszwalb(rgb_hwc, scale=60.0, sigma=0.5, min_size=20)
 
 
-def segment_unsup25d(rgb_hwc: F64, points_hwc: F64, normal_hwc: F64) -> NDArray[np.int64]:
-    """Felzenszwalb segmentation of rgb, normals and tangent-plane offsets stacked (2.5D features).
+#: Weights of the 2.5D segmentation's features: rgb, unit normals, log distance (see segment_unsup25d).
+SEGMENT25D_WEIGHTS = (0.1, 0.1, 0.25)
 
-    The offset ``n . X`` (camera-frame point ``X``, normal ``n``) is constant over a plane and
-    jumps at occlusions, so planar surfaces are not cut into strips the way raw depth ramps are.
+
+def segment_unsup25d(rgb_hwc: F64, normal_hwc: F64, distance: F64) -> NDArray[np.int64]:
+    """Felzenszwalb segmentation of rgb, normals and log distance together (2.5D features).
+
+    The weights (:data:`SEGMENT25D_WEIGHTS`) make it segment surfaces: Felzenszwalb joins a
+    component only along edges barely heavier than its heaviest internal edge, so a feature that
+    changes faster and faster across a surface (normals towards a barrel's silhouette) cuts it into
+    strips unless its per-pixel change stays below the merge threshold (``scale / 255 / |C|``);
+    at weight 0.1 a smoothly curved surface stays one segment while a crease (a normal step of 1.4
+    for a right angle) and an occlusion (a step of log distance) still separate segments, and the
+    small rgb weight keeps texture from cutting a surface into patches.
     """
-    import warnings
-
-    from skimage.segmentation import felzenszwalb
-
-    offset = (points_hwc * normal_hwc).sum(-1, keepdims=True)
-    feats = np.concatenate([0.5 * rgb_hwc, normal_hwc, 0.3 * offset], axis=-1)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", RuntimeWarning)  # 7 channels: intended
-        return felzenszwalb(feats, scale=60.0, sigma=0.5, min_size=20, channel_axis=-1).astype(np.int64)
+    wc, wn, wd = SEGMENT25D_WEIGHTS
+    feats = np.concatenate([wc * rgb_hwc, wn * normal_hwc, wd * np.log(distance)[..., None]], axis=-1)
+    return felzenszwalb(feats, scale=60.0, sigma=0.5, min_size=20)
 
 
-def edge_occlusion(depth: F64, rays: F64, surface: NDArray[np.int64],
-                   depth_along: Callable[[F64], F64], *, levels: int = 4) -> F32:
-    """Occlusion edges: pixels on the near side of a depth discontinuity, as a 0/1 map.
+def occlusion_boundary(depth: F64, rays: F64, surface: NDArray[np.int64],
+                       depth_along: Callable[[F64], F64], *, levels: int = 4) -> NDArray[np.bool_]:
+    """Pixels on the near side of a depth discontinuity (a 1-pixel map; see :func:`edge_occlusion`).
 
     Candidates are 4-neighbours ``p, q`` on different surfaces whose z-depths differ by more than
     :data:`OCCLUSION_TAU` relatively. The segment between their rays is then refined ``levels``
@@ -105,7 +108,7 @@ def edge_occlusion(depth: F64, rays: F64, surface: NDArray[np.int64],
     pa, pb, za, zb = pa[cand], pb[cand], za[cand], zb[cand]
     m = len(pa)
     if m == 0:
-        return out.astype(np.float32)
+        return out
     flat_r = rays.reshape(-1, 3)
     lo_r, hi_r, lo_z, hi_z = flat_r[pa], flat_r[pb], za, zb
     ar = np.arange(m)
@@ -120,7 +123,42 @@ def edge_occlusion(depth: F64, rays: F64, surface: NDArray[np.int64],
     jump = np.abs(hi_z - lo_z) > 0.5 * OCCLUSION_TAU * np.minimum(lo_z, hi_z)
     flat_out = out.ravel()
     flat_out[np.where(za < zb, pa, pb)[jump]] = True
-    return out.astype(np.float32)
+    return out
+
+
+def edge_occlusion_sigma(size: int) -> float:
+    """Width (Gaussian sigma, pixels) of the soft occlusion edges at image side ``size``: Taskonomy
+    blurs its occlusion edges with sigma 4 at 256 px, i.e. 1/64 of the side; at least 1 pixel."""
+    return max(1.0, size / 64.0)
+
+
+def soften_edges(boundary: NDArray[np.bool_], sigma: float) -> F32:
+    """A soft edge map in [0, 1]: ``exp(-d^2 / (2 sigma^2))`` with ``d`` the distance (pixels) to the
+    nearest pixel of the 0/1 ``boundary``; 1 on the boundary, 0.61 one ``sigma`` away."""
+    if not boundary.any():
+        return np.zeros(boundary.shape, dtype=np.float32)
+    d = distance_transform_edt(~boundary)
+    return np.exp(-(d * d) / (2.0 * sigma * sigma)).astype(np.float32)
+
+
+def edge_occlusion(boundary: NDArray[np.bool_]) -> F32:
+    """Taskonomy's occlusion edges: the depth discontinuities of :func:`occlusion_boundary` as a
+    soft map a few pixels wide (:func:`soften_edges` with :func:`edge_occlusion_sigma`), where
+    Taskonomy blurs its edge images with a Gaussian of the same width."""
+    return soften_edges(boundary, edge_occlusion_sigma(boundary.shape[-1]))
+
+
+#: Curvature (1/m) that the encoded principal curvature maps to 1 (a radius of 0.2 m): balls and barrels
+#: (radius 0.15-0.35 m) span most of the range, thin poles and legs (3-8 cm) saturate, so that they carry
+#: about 15% of the squared values over the world's views instead of 40% (at 10/m) or most (unclipped).
+CURVATURE_SATURATION = 5.0
+
+
+def principal_curvature(k: F64) -> F32:
+    """The two principal curvatures ``(.., 2)`` in 1/m encoded as the dataset encodes them: zero
+    curvature at 0 (127 in the 8-bit files), scaled by :data:`CURVATURE_SATURATION` and clipped
+    to [-1, 1], so thin structures cannot dominate a squared loss."""
+    return np.clip(np.asarray(k, dtype=np.float64) / CURVATURE_SATURATION, -1.0, 1.0).astype(np.float32)
 
 
 def keypoints3d(depth: F64, normals_hwc: F64, *, focal: float) -> F32:
@@ -145,37 +183,73 @@ def keypoints3d(depth: F64, normals_hwc: F64, *, focal: float) -> F32:
     return _normalise_response(resp, floor=1e-3).astype(np.float32)
 
 
-def manhattan_frame(r_cam: F64) -> F64:
-    """The room's axes in the camera frame, as columns ``(e_x, e_y, e_z)``, by a fixed convention.
-
-    ``e_y`` is the world's down direction (the camera's ``y`` points down too); ``e_z`` is the
-    horizontal room axis most aligned with the optical axis, signed to point away from the camera
-    (positive ``z``); ``e_x = e_y x e_z``. The frame is right-handed and invariant to the room
-    box's symmetries, so the label is a function of the view. ``r_cam`` is camera-to-world.
-    """
-    world_to_cam = r_cam.T
-    down = world_to_cam @ np.array([0.0, -1.0, 0.0])
-    ax = world_to_cam @ np.array([1.0, 0.0, 0.0])
-    az = world_to_cam @ np.array([0.0, 0.0, 1.0])
-    e_z = ax if abs(ax[2]) > abs(az[2]) else az
-    e_z = e_z if e_z[2] >= 0 else -e_z
-    e_x = cross3(down, e_z)
-    return np.stack([e_x, down, e_z], axis=1)
+def room_axes(r_cam: F64) -> F64:
+    """The room's axes ``x, y (up), z`` in the camera frame, as the columns of ``R^T``."""
+    return np.asarray(r_cam, dtype=np.float64).T
 
 
-def room_layout(r_cam: F64, c_cam: F64, room_centre: F64, half: F64) -> F32:
-    """Room box in the camera frame: centre (3), half extents along the Manhattan frame (3), rotvec (3).
-
-    The half extents are listed along ``e_x, e_y, e_z`` of :func:`manhattan_frame`, and the
-    rotation vector is that frame's (columns = box axes in camera coordinates).
-    """
-    frame = manhattan_frame(r_cam)
-    centre = r_cam.T @ (room_centre - c_cam)
-    axes_world = r_cam @ frame  # columns: the box axes in world coordinates (each a +-unit axis)
-    extents = np.abs(axes_world.T) @ half
-    return np.concatenate([centre, extents, matrix_to_rotvec(frame)]).astype(np.float32)
+def horizontal_basis(down: F64) -> tuple[F64, F64]:
+    """Two orthonormal horizontal directions in the camera frame: the camera's ``x`` axis projected
+    onto the horizontal plane (``h1``, to the right) and ``h2 = h1 x down`` (forward)."""
+    h1 = np.array([1.0, 0.0, 0.0]) - down[0] * down
+    h1 = h1 / np.linalg.norm(h1)
+    return h1, cross3(h1, down)
 
 
 def vanishing_points(r_cam: F64) -> F32:
-    """The three Manhattan directions (rows ``e_x, e_y, e_z`` of :func:`manhattan_frame`), flattened."""
-    return manhattan_frame(r_cam).T.reshape(-1).astype(np.float32)
+    """The three Manhattan vanishing directions, in a form continuous under the room's symmetry.
+
+    ``[down (3), cos 4θ, sin 4θ]``: ``down`` is the vertical vanishing direction (world down in
+    the camera frame, unique); ``θ`` is the angle of a horizontal room axis in the horizontal
+    plane from ``h1`` towards ``h2`` (:func:`horizontal_basis`). The two horizontal directions
+    are the same set under any relabelling or sign flip of the room's axes, which shifts ``θ`` by
+    a multiple of 90 degrees, so ``4θ`` names them uniquely and continuously (no axis is picked
+    by a rule that switches at 45 degrees). :func:`decode_vanishing_points` gives the directions.
+    ``r_cam`` is camera-to-world.
+    """
+    axes = room_axes(r_cam)
+    down = -axes[:, 1]
+    h1, h2 = horizontal_basis(down)
+    a = axes[:, 0]
+    theta = np.arctan2(a @ h2, a @ h1)
+    return np.concatenate([down, [np.cos(4 * theta), np.sin(4 * theta)]]).astype(np.float32)
+
+
+def decode_vanishing_points(vp: F64) -> F64:
+    """Rows: the two horizontal Manhattan directions and the downward one, in the camera frame
+    (one of the four equivalent labellings), from a :func:`vanishing_points` vector."""
+    v = np.asarray(vp, dtype=np.float64)
+    down = v[:3] / np.linalg.norm(v[:3])
+    h1, h2 = horizontal_basis(down)
+    theta = np.arctan2(v[4], v[3]) / 4.0
+    a = np.cos(theta) * h1 + np.sin(theta) * h2
+    return np.stack([a, down, cross3(a, down)])
+
+
+_UPPER = ((0, 0), (1, 1), (2, 2), (0, 1), (0, 2), (1, 2))
+
+
+def room_layout(r_cam: F64, c_cam: F64, room_centre: F64, half: F64) -> F32:
+    """The room box relative to the camera: its centre (3) and its shape tensor (6), camera frame.
+
+    The shape tensor ``S = sum_i h_i e_i e_i^T`` (half extents ``h_i`` along the room axes
+    ``e_i``) lists ``S_xx, S_yy, S_zz, S_xy, S_xz, S_yz``. It does not depend on how the room's
+    axes are labelled or signed, and it varies continuously with the camera, so the label has no
+    jump anywhere; its eigenvectors are the box axes and its eigenvalues the half extents
+    (:func:`decode_room_layout`). ``r_cam`` is camera-to-world, ``c_cam`` the camera centre.
+    """
+    axes = room_axes(r_cam)
+    centre = axes @ (np.asarray(room_centre, dtype=np.float64) - np.asarray(c_cam, dtype=np.float64))
+    shape = (axes * np.asarray(half, dtype=np.float64)) @ axes.T
+    return np.concatenate([centre, [shape[i, j] for i, j in _UPPER]]).astype(np.float32)
+
+
+def decode_room_layout(layout: F64) -> tuple[F64, F64, F64]:
+    """``(centre, half_extents, axes)`` of the box of a :func:`room_layout` vector (camera frame;
+    ``axes`` has the box axes as columns)."""
+    v = np.asarray(layout, dtype=np.float64)
+    shape = np.zeros((3, 3))
+    for value, (i, j) in zip(v[3:9], _UPPER, strict=True):
+        shape[i, j] = shape[j, i] = value
+    extents, axes = np.linalg.eigh(shape)
+    return v[:3], extents, axes

@@ -8,8 +8,8 @@ import numpy as np
 from numpy.typing import NDArray
 
 from taskonomy.tasks import BUILTIN_TASKS, IMAGE_KEYS, OBJECT_CATEGORIES, ROOM_TYPES, SEMANTIC_CLASSES
-from taskonomy.world._geometry import rotvec_to_matrix
 from taskonomy.world._jigsaw import jigsaw_permutations
+from taskonomy.world._labels import decode_room_layout, decode_vanishing_points
 
 Sample = dict[str, NDArray[np.generic]]
 
@@ -28,8 +28,7 @@ def _project(points: NDArray[np.float64], k: NDArray[np.generic]) -> NDArray[np.
 
 def _layout_lines(layout: NDArray[np.generic], k: NDArray[np.generic]) -> list[NDArray[np.float64]]:
     """Image polylines of the 12 edges of the room box given by a room_layout vector."""
-    v = np.asarray(layout, dtype=np.float64)
-    centre, ext, frame = v[:3], v[3:6], rotvec_to_matrix(v[6:9])
+    centre, ext, frame = decode_room_layout(np.asarray(layout, dtype=np.float64))
     lines = []
     signs = [(a, b, c) for a in (-1, 1) for b in (-1, 1) for c in (-1, 1)]
     for i, s1 in enumerate(signs):
@@ -94,8 +93,8 @@ def preview_sheet(sample: Sample, path: str | Path, *, title: str = "", tasks: l
             fig.colorbar(im, ax=ax, fraction=0.046, pad=0.02).ax.tick_params(labelsize=6)
             label += " (m)"
         elif name == "principal_curvature":
-            c = np.asarray(tgt, dtype=np.float64)
-            rgb = np.stack([np.clip(c[0] / 5, 0, 1), np.clip(c[1] / 5, 0, 1), np.zeros_like(c[0])], -1)
+            c = np.asarray(tgt, dtype=np.float64)  # encoded: zero curvature 0, saturating at +-1
+            rgb = np.stack([np.clip(c[0], 0, 1), np.clip(c[1], 0, 1), np.clip(-c[0], 0, 1)], -1)
             ax.imshow(rgb)
             label += " (k1 red, k2 green)"
         elif spec.output.kind == "pixels":
@@ -124,7 +123,7 @@ def preview_sheet(sample: Sample, path: str | Path, *, title: str = "", tasks: l
             ax.set_ylim(size - 0.5, -0.5)
         elif name == "vanishing_point":
             ax.imshow(_hwc(sample["rgb"]))
-            dirs = np.asarray(tgt, dtype=np.float64).reshape(3, 3)
+            dirs = decode_vanishing_points(np.asarray(tgt, dtype=np.float64))
             for d, colour in zip(dirs, ("red", "lime", "cyan"), strict=True):
                 for off in (-0.6, 0.0, 0.6):
                     base = np.array([off, off * 0.5, 2.5])
@@ -133,7 +132,7 @@ def preview_sheet(sample: Sample, path: str | Path, *, title: str = "", tasks: l
                     ax.plot(uv[:, 0] - 0.5, uv[:, 1] - 0.5, color=colour, lw=0.8)
             ax.set_xlim(-0.5, size - 0.5)
             ax.set_ylim(size - 0.5, -0.5)
-            ax.set_xlabel("x red, y (down) green, z cyan", fontsize=6)
+            ax.set_xlabel("horizontal red, cyan; vertical green", fontsize=6)
         elif name == "jigsaw":
             perm = jigsaw_permutations()[int(tgt)]
             ax.imshow(_hwc(sample.get("jigsaw_image", sample["rgb"])))
@@ -145,9 +144,10 @@ def preview_sheet(sample: Sample, path: str | Path, *, title: str = "", tasks: l
             ax.set_xlabel("same point" if float(tgt[0]) > 0.5 else "different points", fontsize=8)
         else:  # poses
             v = np.asarray(tgt, dtype=np.float64).reshape(-1, 6)
-            text = "\n".join(f"rot {np.degrees(np.linalg.norm(r[:3])):.1f} deg\n"
-                             f"t ({r[3]:+.2f}, {r[4]:+.2f}, {r[5]:+.2f}) m" for r in v)
-            ax.text(0.5, 0.5, text, ha="center", va="center", fontsize=7)
+            pairs = ("0-1", "0-2", "1-2") if len(v) == 3 else ("",) * len(v)
+            text = "\n".join(f"{p} rot {np.degrees(np.linalg.norm(r[:3])):.1f} deg\n"
+                             f"t ({r[3]:+.2f}, {r[4]:+.2f}, {r[5]:+.2f}) m" for p, r in zip(pairs, v, strict=True))
+            ax.text(0.5, 0.5, text, ha="center", va="center", fontsize=7 if len(v) < 3 else 6)
         ax.set_title(label, fontsize=8)
     for ax in axes.ravel()[len(panels):]:
         ax.axis("off")

@@ -1,17 +1,23 @@
-"""Vectorised analytical ray casting against the room and its primitives.
+"""Analytical ray casting against the room and its primitives (compiled with numba).
 
-Every function works on all rays at once: origins ``(N, 3)`` (or one ``(3,)`` shared origin) and
-unit directions ``(N, 3)``. Surfaces are numbered: the six room faces (0..5, see
-:data:`taskonomy.world._scene.ROOM_FACES`), then the scene's primitives (6..).
+Rays share one origin ``o`` (a camera centre, the light, or a point whose visibility is tested)
+and have unit directions ``d`` of shape ``(N, 3)``. Surfaces are numbered: the six room faces
+(0..5, see :data:`taskonomy.world._scene.ROOM_FACES`), then the scene's primitives (6..).
 
-Intersections (``t`` is the distance along the unit direction ``d`` from the origin ``o``):
+Intersections (``t`` is the distance along ``d`` from ``o``):
 
 * sphere ``|p - c| = r``: ``t = -b - sqrt(b^2 - (|o - c|^2 - r^2))`` with ``b = d . (o - c)``;
 * box (slab method in the box frame, rotated by its yaw about ``y``):
-  ``t = max_i min(t1_i, t2_i)`` when it does not exceed ``min_i max(t1_i, t2_i)``;
+  ``t = max_i min(t1_i, t2_i)`` when it does not exceed ``min_i max(t1_i, t2_i)``; an axis the
+  ray is parallel to (``d_i = 0`` exactly) constrains nothing when the origin lies within its
+  slab and excludes the box otherwise;
 * vertical cylinder: the quadratic in ``x, z`` for the side (accepted within the height), and
-  the two cap planes (accepted within the radius);
-* the room, seen from inside: ``t = min_i (h_i^± - o_i) / d_i`` over the three axes.
+  the two cap planes (accepted within the radius); a vertical ray has no side hit, a
+  horizontal one no cap hit;
+* the room, seen from inside: ``t = min_i (h_i^± - o_i) / d_i`` over the axes with ``d_i != 0``.
+
+Every primitive is first culled by its bounding sphere: a ray from the shared origin can hit it
+only if its angle to the sphere's centre is within ``asin(r / |c - o|)``.
 
 Principal curvatures (1/m, convex positive, ``k1 >= k2``): sphere ``(1/r, 1/r)``, cylinder side
 ``(1/r, 0)``, planes ``(0, 0)``.
@@ -19,16 +25,21 @@ Principal curvatures (1/m, convex positive, ``k1 >= k2``): sphere ``(1/r, 1/r)``
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
+from numba import njit
 from numpy.typing import NDArray
 
-from taskonomy.world._geometry import mul3, outer3
 from taskonomy.world._scene import N_ROOM_FACES, Scene
 
 F64 = NDArray[np.float64]
 EPS = 1e-6
+
+# columns of the packed primitive table (Scene.packed["prims"])
+KIND, CX, CY, CZ, SX, SY, SZ, COS_YAW, SIN_YAW, BX, BY, BZ, BR = range(13)
+SPHERE, BOX, CYLINDER = 0, 1, 2
 
 
 @dataclass
@@ -43,241 +54,304 @@ class Hit:
     uv: F64
 
 
-def _yaw_matrix(yaw: float) -> F64:
-    c, s = np.cos(yaw), np.sin(yaw)
-    return np.array([[c, 0.0, s], [0.0, 1.0, 0.0], [-s, 0.0, c]])  # local -> world
+@njit(cache=True, inline="always")
+def _sphere_t(ox: float, oy: float, oz: float, dx: float, dy: float, dz: float, p: F64) -> float:
+    ocx, ocy, ocz = ox - p[CX], oy - p[CY], oz - p[CZ]
+    b = dx * ocx + dy * ocy + dz * ocz
+    disc = b * b - (ocx * ocx + ocy * ocy + ocz * ocz - p[SX] * p[SX])
+    if disc <= 0.0:
+        return math.inf
+    t = -b - math.sqrt(disc)
+    return t if t > EPS else math.inf
 
 
-def _sphere_t(o: F64, d: F64, c: F64, r: float) -> F64:
-    oc = o - c
-    b = np.einsum("ij,ij->i", oc, d) if oc.ndim == 2 else d[:, 0] * oc[0] + d[:, 1] * oc[1] + d[:, 2] * oc[2]
-    cc = (oc * oc).sum(-1) - r * r
-    disc = b * b - cc
-    with np.errstate(invalid="ignore"):
-        t = -b - np.sqrt(disc)
-    return np.where((disc > 0) & (t > EPS), t, np.inf)
+@njit(cache=True, inline="always")
+def _slab(lo_o: float, ld: float, h: float, tmin: float, tmax: float) -> tuple[float, float, bool]:
+    """Narrow ``[tmin, tmax]`` by the slab ``|x| <= h`` of one box axis; False when it is missed."""
+    if ld == 0.0:
+        return tmin, tmax, -h <= lo_o <= h
+    t1 = (-h - lo_o) / ld
+    t2 = (h - lo_o) / ld
+    if t1 > t2:
+        t1, t2 = t2, t1
+    return max(tmin, t1), min(tmax, t2), True
 
 
-def _box_t(o: F64, d: F64, c: F64, h: F64, yaw: float) -> F64:
-    rot = _yaw_matrix(yaw)
-    lo = mul3(o - c, rot).T  # world -> local: rot^T (o - c); rows are the local axes
-    ld = mul3(d, rot).T
-    tmin = np.full(len(d), -np.inf)
-    tmax = np.full(len(d), np.inf)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        for ax in range(3):
-            inv = 1.0 / ld[ax]
-            t1 = (-h[ax] - lo[ax]) * inv
-            t2 = (h[ax] - lo[ax]) * inv
-            np.maximum(tmin, np.minimum(t1, t2), out=tmin)
-            np.minimum(tmax, np.maximum(t1, t2), out=tmax)
-    return np.where((tmax >= tmin) & (tmin > EPS), tmin, np.inf)
+@njit(cache=True, inline="always")
+def _box_t(ox: float, oy: float, oz: float, dx: float, dy: float, dz: float, p: F64) -> float:
+    c, s = p[COS_YAW], p[SIN_YAW]
+    rx, ry, rz = ox - p[CX], oy - p[CY], oz - p[CZ]
+    # world -> box frame: R^T v with R the yaw rotation (local -> world)
+    lox, loy, loz = c * rx - s * rz, ry, s * rx + c * rz
+    ldx, ldy, ldz = c * dx - s * dz, dy, s * dx + c * dz
+    tmin, tmax = -math.inf, math.inf
+    tmin, tmax, ok = _slab(lox, ldx, p[SX], tmin, tmax)
+    if not ok:
+        return math.inf
+    tmin, tmax, ok = _slab(loy, ldy, p[SY], tmin, tmax)
+    if not ok:
+        return math.inf
+    tmin, tmax, ok = _slab(loz, ldz, p[SZ], tmin, tmax)
+    if not ok or tmax < tmin or tmin <= EPS:
+        return math.inf
+    return tmin
 
 
-def _cylinder_t(o: F64, d: F64, c: F64, r: float, height: float) -> F64:
-    ox = o[..., 0] - c[0]
-    oy = o[..., 1]
-    oz = o[..., 2] - c[2]
-    dx, dy, dz = d[:, 0], d[:, 1], d[:, 2]
+@njit(cache=True, inline="always")
+def _cylinder_t(ox: float, oy: float, oz: float, dx: float, dy: float, dz: float, p: F64) -> float:
+    r, y0 = p[SX], p[CY]
+    y1 = y0 + p[SY]
+    lx, lz = ox - p[CX], oz - p[CZ]
+    best = math.inf
     a = dx * dx + dz * dz
-    b = ox * dx + oz * dz
-    cc = ox * ox + oz * oz - r * r
-    disc = b * b - a * cc
-    y0, y1 = c[1], c[1] + height
-    with np.errstate(divide="ignore", invalid="ignore"):
-        ts = (-b - np.sqrt(disc)) / a
-        ys = oy + ts * dy
-        t_side = np.where((disc > 0) & (ts > EPS) & (ys >= y0) & (ys <= y1), ts, np.inf)
-        tcap = np.where(oy > y1, (y1 - oy) / dy, (y0 - oy) / dy)
-    xc = ox + tcap * dx
-    zc = oz + tcap * dz
-    t_cap = np.where((tcap > EPS) & (xc * xc + zc * zc <= r * r) & ((oy > y1) | (oy < y0)), tcap, np.inf)
-    return np.minimum(t_side, t_cap)
+    if a > 0.0:
+        b = lx * dx + lz * dz
+        disc = b * b - a * (lx * lx + lz * lz - r * r)
+        if disc > 0.0:
+            ts = (-b - math.sqrt(disc)) / a
+            ys = oy + ts * dy
+            if ts > EPS and y0 <= ys <= y1:
+                best = ts
+    if dy != 0.0 and (oy > y1 or oy < y0):
+        tc = ((y1 if oy > y1 else y0) - oy) / dy
+        if EPS < tc < best:
+            xc, zc = lx + tc * dx, lz + tc * dz
+            if xc * xc + zc * zc <= r * r:
+                best = tc
+    return best
 
 
-def _bounds(scene: Scene) -> tuple[F64, F64]:
-    """Bounding sphere (centre, radius) of every primitive."""
-    if "bound_c" not in scene.packed:
-        cs, rs = [], []
-        for p in scene.primitives:
-            c, sz = np.asarray(p.centre), np.asarray(p.size)
-            if p.kind == "sphere":
-                cs.append(c)
-                rs.append(sz[0])
-            elif p.kind == "box":
-                cs.append(c)
-                rs.append(float(np.linalg.norm(sz)))
-            else:
-                cs.append(c + np.array([0.0, sz[1] / 2, 0.0]))
-                rs.append(float(np.hypot(sz[0], sz[1] / 2)))
-        scene.packed["bound_c"] = np.array(cs, dtype=np.float64).reshape(-1, 3)
-        scene.packed["bound_r"] = np.array(rs, dtype=np.float64)
-    return scene.packed["bound_c"], scene.packed["bound_r"]
+@njit(cache=True, inline="always")
+def _primitive_t(ox: float, oy: float, oz: float, dx: float, dy: float, dz: float, p: F64) -> float:
+    kind = int(p[KIND])
+    if kind == SPHERE:
+        return _sphere_t(ox, oy, oz, dx, dy, dz, p)
+    if kind == BOX:
+        return _box_t(ox, oy, oz, dx, dy, dz, p)
+    return _cylinder_t(ox, oy, oz, dx, dy, dz, p)
 
 
-def _cone_candidates(bc: F64, br: F64, o: F64, d: F64) -> NDArray[np.bool_]:
-    """``(P, N)``: which rays from the one origin ``o`` cross each bounding sphere.
-
-    A ray ``d`` crosses the sphere iff its angle to the centre direction ``u`` is within
-    ``asin(r / |c - o|)``, i.e. ``d . u >= sqrt(1 - (r / |c - o|)^2)`` (all rays when inside).
-    """
-    v = bc - o[None, :]
-    dist = np.linalg.norm(v, axis=-1)
-    cos_t = np.where(dist > br, np.sqrt(np.clip(1.0 - (br / np.maximum(dist, 1e-12)) ** 2, 0.0, 1.0)), -2.0)
-    return outer3(v / np.maximum(dist, 1e-12)[:, None], d) >= cos_t[:, None]
-
-
-def _objects_t(scene: Scene, o: F64, d: F64) -> tuple[F64, NDArray[np.int64]]:
-    """Closest object hit: distance (inf for none) and surface id (-1 for none).
-
-    All rays are first tested against every primitive's bounding sphere at once; the exact test
-    runs only on the rays whose bounding sphere they cross. ``o`` is one origin ``(3,)`` (cone
-    test) or one per ray ``(N, 3)`` (quadratic test).
-    """
-    n = len(d)
-    best = np.full(n, np.inf)
-    sid = np.full(n, -1, dtype=np.int64)
-    if not scene.primitives:
-        return best, sid
-    bc, br = _bounds(scene)
-    # (P, N) layout: one contiguous row of every quantity per primitive
-    if o.ndim == 1:
-        cand = _cone_candidates(bc, br, o, d)
-    else:
-        d_o = np.einsum("ij,ij->i", d, o)
-        b = d_o[None, :] - outer3(bc, d)
-        cc = np.einsum("ij,ij->i", o, o)[None, :] - 2.0 * outer3(bc, o) + ((bc * bc).sum(-1) - br * br)[:, None]
-        # the far root -b + sqrt(disc) is positive iff b < 0 or the origin is inside (cc < 0)
-        cand = (b * b > cc) & ((b < 0) | (cc < 0))
-    for k, p in enumerate(scene.primitives):
-        rows = np.nonzero(cand[k])[0]
-        if len(rows) == 0:
-            continue
-        ok = o if o.ndim == 1 else o[rows]
-        dk = d[rows]
-        c = np.asarray(p.centre)
-        if p.kind == "sphere":
-            t = _sphere_t(ok, dk, c, p.size[0])
-        elif p.kind == "box":
-            t = _box_t(ok, dk, c, np.asarray(p.size), p.yaw)
+@njit(cache=True)
+def _cull(prims: F64, o: F64) -> tuple[F64, F64]:
+    """Per primitive: unit direction to its bounding sphere's centre and the cosine of the cone
+    of rays from ``o`` that can hit it (-2: every ray, the origin is inside the sphere)."""
+    n = prims.shape[0]
+    u = np.empty((n, 3))
+    cos_t = np.empty(n)
+    for k in range(n):
+        vx, vy, vz = prims[k, BX] - o[0], prims[k, BY] - o[1], prims[k, BZ] - o[2]
+        dist = math.sqrt(vx * vx + vy * vy + vz * vz)
+        r = prims[k, BR]
+        if dist <= r:
+            u[k, 0] = u[k, 1] = u[k, 2] = 0.0
+            cos_t[k] = -2.0
         else:
-            t = _cylinder_t(ok, dk, c, p.size[0], p.size[1])
-        closer = t < best[rows]
-        rc = rows[closer]
-        best[rc] = t[closer]
-        sid[rc] = N_ROOM_FACES + k
-    return best, sid
+            u[k, 0], u[k, 1], u[k, 2] = vx / dist, vy / dist, vz / dist
+            cos_t[k] = math.sqrt(max(0.0, 1.0 - (r / dist) ** 2))
+    return u, cos_t
 
 
-def _room_t(scene: Scene, o: F64, d: F64) -> tuple[F64, NDArray[np.int64]]:
-    lo = (-scene.half[0], 0.0, -scene.half[2])
-    hi = (scene.half[0], 2 * scene.half[1], scene.half[2])
-    t = np.full(len(d), np.inf)
-    face = np.zeros(len(d), dtype=np.int64)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        for ax in range(3):
-            da = d[:, ax]
-            oa = o[..., ax]
-            pos = da > 0
-            ta = (np.where(pos, hi[ax], lo[ax]) - oa) / da
-            closer = ta < t  # NaN (0 / 0) compares False; negative t cannot occur from inside
-            t = np.where(closer, ta, t)
-            face = np.where(closer, 2 * ax + pos, face)  # x-: 0, x+: 1, floor: 2, ceiling: 3, z-: 4, z+: 5
-    return t, face
+@njit(cache=True, inline="always")
+def _room_one(half: F64, ox: float, oy: float, oz: float, dx: float, dy: float, dz: float) -> tuple[float, int]:
+    """Distance to the room's walls seen from inside, and the face id (x-: 0, x+: 1, floor: 2,
+    ceiling: 3, z-: 4, z+: 5); axes a ray is parallel to are skipped."""
+    best = math.inf
+    face = 0
+    o = (ox, oy, oz)
+    d = (dx, dy, dz)
+    lo = (-half[0], 0.0, -half[2])
+    hi = (half[0], 2.0 * half[1], half[2])
+    for ax in range(3):
+        da = d[ax]
+        if da > 0.0:
+            ta = (hi[ax] - o[ax]) / da
+            if ta < best:
+                best, face = ta, 2 * ax + 1
+        elif da < 0.0:
+            ta = (lo[ax] - o[ax]) / da
+            if ta < best:
+                best, face = ta, 2 * ax
+    return best, face
 
 
-def occluded(scene: Scene, o: F64, d: F64, dist: F64) -> NDArray[np.bool_]:
-    """Whether an object blocks each ray before ``dist`` (shadow and visibility rays)."""
-    t, _ = _objects_t(scene, o, d)
-    return t < dist
+@njit(cache=True, inline="always")
+def _closest_one(prims: F64, u: F64, cos_t: F64, half: F64, ox: float, oy: float, oz: float,
+                 dx: float, dy: float, dz: float) -> tuple[float, int]:
+    """The closest hit (distance, surface id) of one ray from the origin ``_cull`` was given."""
+    t, sid = _room_one(half, ox, oy, oz, dx, dy, dz)
+    for k in range(prims.shape[0]):
+        if dx * u[k, 0] + dy * u[k, 1] + dz * u[k, 2] < cos_t[k]:
+            continue
+        tk = _primitive_t(ox, oy, oz, dx, dy, dz, prims[k])
+        if tk < t:
+            t, sid = tk, N_ROOM_FACES + k
+    return t, sid
+
+
+@njit(cache=True)
+def _closest_rays(prims: F64, half: F64, o: F64, d: F64) -> tuple[F64, NDArray[np.int64]]:
+    u, cos_t = _cull(prims, o)
+    n = d.shape[0]
+    t = np.empty(n)
+    s = np.empty(n, dtype=np.int64)
+    for i in range(n):
+        t[i], s[i] = _closest_one(prims, u, cos_t, half, o[0], o[1], o[2], d[i, 0], d[i, 1], d[i, 2])
+    return t, s
+
+
+@njit(cache=True)
+def _objects_blocked(prims: F64, o: F64, d: F64, dist: F64) -> NDArray[np.bool_]:
+    """Whether a primitive is hit before ``dist`` along each ray (any hit; shadow / visibility)."""
+    u, cos_t = _cull(prims, o)
+    out = np.zeros(d.shape[0], dtype=np.bool_)
+    ox, oy, oz = o[0], o[1], o[2]
+    for k in range(prims.shape[0]):
+        p = prims[k]
+        ux, uy, uz, ck = u[k, 0], u[k, 1], u[k, 2], cos_t[k]
+        for i in range(d.shape[0]):
+            if out[i]:
+                continue
+            dx, dy, dz = d[i, 0], d[i, 1], d[i, 2]
+            if dx * ux + dy * uy + dz * uz < ck:
+                continue
+            if _primitive_t(ox, oy, oz, dx, dy, dz, p) < dist[i]:
+                out[i] = True
+    return out
+
+
+def _origin(o: F64) -> F64:
+    o = np.asarray(o, dtype=np.float64)
+    if o.shape != (3,):
+        raise ValueError(f"rays share one origin of shape (3,), got {o.shape}")
+    return o
 
 
 def closest(scene: Scene, o: F64, d: F64) -> tuple[F64, NDArray[np.int64]]:
-    """Distance to and surface id of the closest hit of every ray."""
-    t_obj, s_obj = _objects_t(scene, o, d)
-    t_room, s_room = _room_t(scene, o, d)
-    use_obj = t_obj < t_room
-    return np.where(use_obj, t_obj, t_room), np.where(use_obj, s_obj, s_room)
+    """Distance to and surface id of the closest hit of every ray from the shared origin ``o``."""
+    d = np.ascontiguousarray(d, dtype=np.float64)
+    return _closest_rays(scene.packed["prims"], scene.packed["half"], _origin(o), d)
+
+
+def occluded(scene: Scene, o: F64, d: F64, dist: F64) -> NDArray[np.bool_]:
+    """Whether an object blocks each ray from the shared origin ``o`` before ``dist``."""
+    d = np.ascontiguousarray(d, dtype=np.float64)
+    return _objects_blocked(scene.packed["prims"], _origin(o), d, np.ascontiguousarray(dist, dtype=np.float64))
+
+
+@njit(cache=True, inline="always")
+def _surface_at(prims: F64, sid: int, px: float, py: float, pz: float
+                ) -> tuple[float, float, float, float, float, float, float]:
+    """Normal (3), principal curvatures (2) and texture coordinates (2) of surface ``sid`` at a point.
+
+    Texture coordinates are the two coordinates of the point in the surface's own frame that
+    are orthogonal to the dominant axis of its local normal (room faces: world coordinates; a
+    cylinder's side is unrolled to (arc length, height)).
+    """
+    nx = ny = nz = 0.0
+    k1 = k2 = 0.0
+    lx, ly, lz = px, py, pz  # the point in the surface's texture frame
+    dom = 0
+    if sid < N_ROOM_FACES:
+        ax = sid // 2
+        sign = -1.0 if sid % 2 == 1 else 1.0  # the + face's inward normal points to -axis
+        if ax == 0:
+            nx = sign
+        elif ax == 1:
+            ny = sign
+        else:
+            nz = sign
+        dom = ax
+    else:
+        p = prims[sid - N_ROOM_FACES]
+        kind = int(p[KIND])
+        rx, ry, rz = px - p[CX], py - p[CY], pz - p[CZ]
+        if kind == SPHERE:
+            r = p[SX]
+            nx, ny, nz = rx / r, ry / r, rz / r
+            k1 = k2 = 1.0 / r
+            lx, ly, lz = rx, ry, rz
+            best = abs(nx)
+            if abs(ny) > best:
+                dom, best = 1, abs(ny)
+            if abs(nz) > best:
+                dom = 2
+        elif kind == BOX:
+            c, s = p[COS_YAW], p[SIN_YAW]
+            lx, ly, lz = c * rx - s * rz, ry, s * rx + c * rz
+            qx, qy, qz = abs(lx) / p[SX], abs(ly) / p[SY], abs(lz) / p[SZ]
+            best = qx
+            if qy > best:
+                dom, best = 1, qy
+            if qz > best:
+                dom = 2
+            mx = my = mz = 0.0
+            if dom == 0:
+                mx = 1.0 if lx > 0 else (-1.0 if lx < 0 else 0.0)
+            elif dom == 1:
+                my = 1.0 if ly > 0 else (-1.0 if ly < 0 else 0.0)
+            else:
+                mz = 1.0 if lz > 0 else (-1.0 if lz < 0 else 0.0)
+            nx, ny, nz = c * mx + s * mz, my, -s * mx + c * mz  # box frame -> world: R m
+        else:
+            r, height = p[SX], p[SY]
+            side_gap = abs(math.sqrt(rx * rx + rz * rz) - r)
+            cap_gap = min(abs(ry), abs(ry - height))
+            if cap_gap < side_gap:
+                ny = 1.0 if ry > height / 2 else -1.0
+                lx, ly, lz = rx, ry, rz
+                dom = 1
+            else:
+                nx, nz = rx / r, rz / r
+                k1 = 1.0 / r
+                lx, ly, lz = math.atan2(rz, rx) * r, ry, 0.0  # unrolled side: arc length, height
+                dom = 2
+    u = lz if dom == 0 else lx
+    v = lz if dom == 1 else ly
+    return nx, ny, nz, k1, k2, u, v
+
+
+@njit(cache=True)
+def _attributes(prims: F64, o: F64, d: F64, t: F64, surface: NDArray[np.int64],
+                point: F64, normal: F64, curvature: F64, uv: F64) -> None:
+    """Hit points, normals, curvatures and texture coordinates of known closest hits (in place)."""
+    for i in range(d.shape[0]):
+        px, py, pz = o[0] + t[i] * d[i, 0], o[1] + t[i] * d[i, 1], o[2] + t[i] * d[i, 2]
+        point[i, 0], point[i, 1], point[i, 2] = px, py, pz
+        (normal[i, 0], normal[i, 1], normal[i, 2], curvature[i, 0], curvature[i, 1],
+         uv[i, 0], uv[i, 1]) = _surface_at(prims, surface[i], px, py, pz)
+
+
+def attributes(scene: Scene, o: F64, d: F64, t: F64, surface: NDArray[np.int64]) -> Hit:
+    """Hit points, normals, curvatures and texture coordinates of known closest hits."""
+    n = len(d)
+    point, normal, uv = np.empty((n, 3)), np.empty((n, 3)), np.empty((n, 2))
+    curvature = np.empty((n, 2))
+    surface = np.ascontiguousarray(surface, dtype=np.int64)
+    _attributes(scene.packed["prims"], _origin(o), np.ascontiguousarray(d, dtype=np.float64),
+                np.ascontiguousarray(t, dtype=np.float64), surface, point, normal, curvature, uv)
+    return Hit(t=np.asarray(t, dtype=np.float64), surface=surface, point=point, normal=normal,
+               curvature=curvature, uv=uv)
+
+
+@njit(cache=True)
+def _rotate(rays: F64, r: F64) -> F64:
+    """World directions ``R @ ray`` of camera-frame rays ``(N, 3)`` (``R`` camera-to-world)."""
+    out = np.empty_like(rays)
+    for i in range(rays.shape[0]):
+        x, y, z = rays[i, 0], rays[i, 1], rays[i, 2]
+        for j in range(3):
+            out[i, j] = r[j, 0] * x + r[j, 1] * y + r[j, 2] * z
+    return out
+
+
+def cast_camera(scene: Scene, rotation: F64, centre: F64, rays: F64) -> Hit:
+    """:func:`cast` of a camera's unit rays ``(N, 3)`` given in its own frame (``rotation`` is
+    camera-to-world, ``centre`` the origin); the hit ``t`` is the distance along each ray."""
+    d = _rotate(np.ascontiguousarray(rays, dtype=np.float64), np.ascontiguousarray(rotation, dtype=np.float64))
+    return cast(scene, centre, d)
 
 
 def cast(scene: Scene, o: F64, d: F64) -> Hit:
     """Closest hit of every ray (the closed room guarantees one) with its surface attributes."""
     t, surface = closest(scene, o, d)
     return attributes(scene, o, d, t, surface)
-
-
-def cast_views(scene: Scene, origins: list[F64], dirs: list[F64]) -> Hit:
-    """:func:`cast` for several views at once: one origin ``(3,)`` and ``(N_i, 3)`` rays per view.
-
-    Closest hits are found per view (a shared origin allows the cheap cone culling and the
-    shared-origin intersection formulas); attributes are computed once for all rays.
-    """
-    parts = [closest(scene, o, d) for o, d in zip(origins, dirs, strict=True)]
-    d_all = np.concatenate(dirs)
-    o_all = np.concatenate([np.broadcast_to(o, d.shape) for o, d in zip(origins, dirs, strict=True)])
-    return attributes(scene, o_all, d_all, np.concatenate([p[0] for p in parts]),
-                      np.concatenate([p[1] for p in parts]))
-
-
-def attributes(scene: Scene, o: F64, d: F64, t: F64, surface: NDArray[np.int64]) -> Hit:
-    """Hit points, normals, curvatures and texture coordinates of known closest hits."""
-    n = len(d)
-    s_room = np.where(surface < N_ROOM_FACES, surface, 0)
-    use_obj = surface >= N_ROOM_FACES
-    point = o + t[:, None] * d
-    normal = np.zeros((n, 3))
-    curvature = np.zeros((n, 2))
-    local = np.array(point)  # texture coordinates come from the point in the surface's frame
-
-    # room faces: inward normals, world coordinates as texture frame
-    room = ~use_obj
-    axis = s_room // 2
-    sign = np.where(s_room % 2 == 1, -1.0, 1.0)  # the + face's inward normal points to -axis
-    rows = np.nonzero(room)[0]
-    normal[rows, axis[rows]] = sign[rows]
-    dom = np.where(room, axis, 0)  # dominant axis of the normal in the texture frame
-
-    for k, p in enumerate(scene.primitives):
-        rows = np.nonzero(surface == N_ROOM_FACES + k)[0]
-        if len(rows) == 0:
-            continue
-        c = np.asarray(p.centre)
-        pt = point[rows]
-        if p.kind == "sphere":
-            nn = (pt - c) / p.size[0]
-            normal[rows] = nn
-            dom[rows] = np.abs(nn).argmax(-1)
-            curvature[rows] = 1.0 / p.size[0]
-            local[rows] = pt - c
-        elif p.kind == "box":
-            rot = _yaw_matrix(p.yaw)
-            lp = mul3(pt - c, rot)
-            rel = np.abs(lp) / np.asarray(p.size)
-            ax = rel.argmax(-1)
-            lnn = np.zeros_like(lp)
-            lnn[np.arange(len(rows)), ax] = np.sign(lp[np.arange(len(rows)), ax])
-            normal[rows] = mul3(lnn, rot.T)
-            dom[rows] = ax
-            local[rows] = lp
-        else:
-            r, height = p.size[0], p.size[1]
-            lp = pt - c
-            side_gap = np.abs(np.hypot(lp[:, 0], lp[:, 2]) - r)
-            cap_gap = np.minimum(np.abs(lp[:, 1]), np.abs(lp[:, 1] - height))
-            on_cap = cap_gap < side_gap
-            side = np.stack([lp[:, 0] / r, np.zeros(len(rows)), lp[:, 2] / r], -1)
-            cap = np.zeros_like(lp)
-            cap[:, 1] = np.where(lp[:, 1] > height / 2, 1.0, -1.0)
-            nn = np.where(on_cap[:, None], cap, side)
-            normal[rows] = nn
-            curvature[rows, 0] = np.where(on_cap, 0.0, 1.0 / r)
-            # unroll the side: u = arc length, v = height
-            ang = np.arctan2(lp[:, 2], lp[:, 0]) * r
-            local[rows] = np.where(on_cap[:, None], lp, np.stack([ang, lp[:, 1], np.zeros(len(rows))], -1))
-            dom[rows] = np.where(on_cap, 1, 2)
-    # texture uv: the two local coordinates orthogonal to the dominant local normal axis
-    u_axis = np.where(dom == 0, 2, 0)
-    v_axis = np.where(dom == 1, 2, 1)
-    ar = np.arange(n)
-    uv = np.stack([local[ar, u_axis], local[ar, v_axis]], -1)
-    return Hit(t=t, surface=surface.astype(np.int64), point=point, normal=normal, curvature=curvature, uv=uv)

@@ -252,20 +252,34 @@ def sample_scene(rng: np.random.Generator, *, min_objects: int = 2, max_objects:
     return scene
 
 
+def _bounding_sphere(p: Primitive) -> tuple[tuple[float, float, float], float]:
+    c, sz = p.centre, p.size
+    if p.kind == "sphere":
+        return c, sz[0]
+    if p.kind == "box":
+        return c, float(np.linalg.norm(sz))
+    return (c[0], c[1] + sz[1] / 2, c[2]), float(np.hypot(sz[0], sz[1] / 2))
+
+
 def pack(scene: Scene) -> dict[str, F64]:
-    """Per-kind arrays of primitive parameters for the vectorised ray caster."""
+    """Arrays of the scene for the compiled ray caster and the texture shader.
+
+    ``prims`` has one row per primitive: kind code (index in :data:`PRIMITIVE_KINDS`), centre
+    (3), size (3), cosine and sine of the yaw, bounding-sphere centre (3) and radius (see
+    :mod:`taskonomy.world._raycast` for the column names); ``half`` the room's half extents;
+    ``light`` the light's position; ``materials`` one row per surface id (room faces, then
+    primitives): pattern code, scale, colour a (3), colour b (3).
+    """
     out: dict[str, F64] = {}
-    for kind in PRIMITIVE_KINDS:
-        idx = [i for i, p in enumerate(scene.primitives) if p.kind == kind]
-        out[f"{kind}_id"] = np.array(idx, dtype=np.float64)
-        out[f"{kind}_centre"] = np.array([scene.primitives[i].centre for i in idx], dtype=np.float64).reshape(-1, 3)
-        out[f"{kind}_size"] = np.array([scene.primitives[i].size for i in idx], dtype=np.float64).reshape(-1, 3)
-        out[f"{kind}_yaw"] = np.array([scene.primitives[i].yaw for i in idx], dtype=np.float64)
+    rows = []
+    for p in scene.primitives:
+        bc, br = _bounding_sphere(p)
+        rows.append([PRIMITIVE_KINDS.index(p.kind), *p.centre, *p.size, np.cos(p.yaw), np.sin(p.yaw), *bc, br])
+    out["prims"] = np.array(rows, dtype=np.float64).reshape(-1, 13)
+    out["half"] = np.array(scene.half, dtype=np.float64)
+    out["light"] = np.array(scene.light, dtype=np.float64)
     mats = list(scene.room_materials) + [p.material for p in scene.primitives]
-    out["mat_pattern"] = np.array([m.pattern for m in mats], dtype=np.float64)
-    out["mat_a"] = np.array([m.color_a for m in mats], dtype=np.float64)
-    out["mat_b"] = np.array([m.color_b for m in mats], dtype=np.float64)
-    out["mat_scale"] = np.array([m.scale for m in mats], dtype=np.float64)
+    out["materials"] = np.array([[m.pattern, m.scale, *m.color_a, *m.color_b] for m in mats], dtype=np.float64)
     return out
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -210,7 +211,9 @@ def test_stacks_of_every_loss_equal_separate_training() -> None:
     """One loss call per stack: class labels per pixel (cross-entropy), one class per image,
     global vectors of two targets in one stack (l2) and 3-channel maps (l1) train as they do
     alone; readouts of one target on one label array share one target tensor."""
-    tasks = [get_task(t) for t in ("segment_semantic", "class_scene", "room_layout", "vanishing_point", "normal")]
+    layout = get_task("room_layout")
+    twin = replace(layout, name="room_box", alias="room_box", target="room_box")  # another 9-d l2 vector target
+    tasks = [get_task("segment_semantic"), get_task("class_scene"), layout, twin, get_task("normal")]
     data = synthetic_split(tasks, 24, SIZE, 11)
     sources = [_features(24, seed, ("rgb",)) for seed in (2, 4, 6)]
     readouts = [Readout(t, [src], data) for src in sources for t in tasks]
@@ -219,7 +222,7 @@ def test_stacks_of_every_loss_equal_separate_training() -> None:
     groups, singles = tr._partition(list(range(len(readouts))))
     assert singles == []
     by_target = sorted(sorted({readouts[i].target.name for i in g}) for g in groups)
-    assert by_target == [["class_scene"], ["normal"], ["room_layout", "vanishing_point"], ["segment_semantic"]]
+    assert by_target == [["class_scene"], ["normal"], ["room_box", "room_layout"], ["segment_semantic"]]
     assert tr.states[0].y is tr.states[len(tasks)].y  # segment_semantic's labels, once for all sources
     stacked = tr.run()
     _close(stacked, [train_transfer(r.target, r.features, r.data, model=MODEL, train=cfg) for r in readouts])

@@ -10,23 +10,28 @@ import numpy as np
 import pytest
 
 from taskonomy.world import WORLD_VERSION, WorldSpec, render_sample
+from taskonomy.world._labels import decode_room_layout
 
 GOLDEN = {
-    # index: (class_scene, jigsaw, point_matching, centre z-depth, semantic histogram, room half extents)
-    0: (5, 60, 0.0, 1.6795, [79, 156, 0, 0, 21, 0, 0, 0, 0, 0, 0], [1.8231, 1.2123, 2.1777]),
-    1: (3, 11, 1.0, 3.9492, [183, 34, 16, 10, 0, 13, 0, 0, 0, 0, 0], [3.1391, 1.4403, 2.58]),
-    2: (5, 23, 1.0, 1.3541, [158, 47, 0, 0, 0, 0, 0, 51, 0, 0, 0], [2.0031, 1.3804, 2.3634]),
+    # index: (class_scene, jigsaw, point_matching, centre z-depth, semantic histogram, room half extents (sorted),
+    #         non-fixated translation (m), egomotion 1-2 translation (m), mean reshading)
+    0: (5, 60, 0.0, 1.6795, [79, 156, 0, 0, 21, 0, 0, 0, 0, 0, 0], [1.2123, 1.8231, 2.1777], 0.6316, 0.8639, 0.7076),
+    1: (3, 11, 1.0, 3.9492, [183, 34, 16, 10, 0, 13, 0, 0, 0, 0, 0], [1.4403, 2.58, 3.1391], 0.9656, 0.5282, 0.4484),
+    2: (5, 23, 1.0, 1.3541, [158, 47, 0, 0, 0, 0, 0, 51, 0, 0, 0], [1.3804, 2.0031, 2.3634], 0.5116, 0.6754, 0.7491),
 }
 
 
 @pytest.mark.parametrize("index", sorted(GOLDEN))
 def test_golden_renders(index: int) -> None:
-    assert WORLD_VERSION == 2, "the world changed: update GOLDEN for the new version"
+    assert WORLD_VERSION == 3, "the world changed: update GOLDEN for the new version"
     s = render_sample(WorldSpec(seed=0, size=16), index)
-    scene, jig, match, depth, hist, extents = GOLDEN[index]
+    scene, jig, match, depth, hist, extents, nonfix, ego12, reshade = GOLDEN[index]
     assert int(s["class_scene"]) == scene
     assert int(s["jigsaw"]) == jig
     assert float(s["point_matching"][0]) == match
     assert np.isclose(s["depth_zbuffer"][0, 7:9, 7:9].mean(), depth, atol=2e-4)
     assert np.bincount(s["segment_semantic"].ravel(), minlength=11).tolist() == hist
-    assert np.allclose(s["room_layout"][3:6], extents, atol=2e-4)
+    assert np.allclose(sorted(decode_room_layout(s["room_layout"])[1]), extents, atol=2e-4)
+    assert np.isclose(np.linalg.norm(s["nonfixated_pose"][3:]), nonfix, atol=2e-4)
+    assert np.isclose(np.linalg.norm(s["egomotion"][15:]), ego12, atol=2e-4)
+    assert np.isclose(s["reshading"].mean(), reshade, atol=2e-4)

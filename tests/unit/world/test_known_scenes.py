@@ -6,6 +6,7 @@ import numpy as np
 
 from taskonomy.world import Camera, Material, Primitive, SceneObject, make_scene, render_view
 from taskonomy.world._geometry import look_at
+from taskonomy.world._labels import CURVATURE_SATURATION
 
 GREY = Material(0, (0.6, 0.6, 0.6), (0.6, 0.6, 0.6), 1.0)
 SIZE = 24
@@ -48,8 +49,8 @@ def test_sphere_curvature_normals_and_depth() -> None:
     view = render_view(scene, cam, SIZE)
     on = view["surface"] == 6
     assert 20 < on.sum() < SIZE * SIZE
-    k = view["principal_curvature"]
-    assert np.allclose(k[0][on], 1.0 / r) and np.allclose(k[1][on], 1.0 / r)
+    k = view["principal_curvature"]  # encoded: (1/r) / CURVATURE_SATURATION
+    assert np.allclose(k[:, on], 1.0 / r / CURVATURE_SATURATION)
     assert np.all(k[:, ~on] == 0.0)
     # hit points lie on the sphere, normals are (p - c) / r in the camera frame
     world = view["points"] @ cam.rotation.T + cam.centre
@@ -69,7 +70,7 @@ def test_cylinder_side_curvature_is_one_over_r_and_zero() -> None:
     view = render_view(scene, _camera((0.0, 1.2, -1.5), (0.0, 1.2, 1.0)), SIZE)
     on = view["surface"] == 6
     assert on.sum() > 10
-    assert np.allclose(view["principal_curvature"][0][on], 1.0 / r)
+    assert np.allclose(view["principal_curvature"][0][on], 1.0 / r / CURVATURE_SATURATION)
     assert np.allclose(view["principal_curvature"][1][on], 0.0)
 
 
@@ -77,7 +78,7 @@ def test_occlusion_edges_are_the_sphere_silhouette() -> None:
     scene = _sphere_scene()
     view = render_view(scene, _camera((0.0, 1.5, -1.5), (0.0, 1.5, 1.0)), SIZE)
     surface = view["surface"]
-    edges = view["edge_occlusion"][0].astype(bool)
+    edges = view["occlusion_boundary"]
     on = surface == 6
     padded = np.pad(~on, 1, constant_values=False)
     touches_wall = padded[:-2, 1:-1] | padded[2:, 1:-1] | padded[1:-1, :-2] | padded[1:-1, 2:]
@@ -91,7 +92,7 @@ def test_object_standing_on_the_floor_has_occlusion_edges_only_where_it_occludes
     prim = Primitive("box", 0, (0.0, h, 1.0), (h, h, h), 0.3, GREY)
     scene = make_scene(half=(2.0, 1.5, 2.0), objects=(SceneObject(1, (0.0, 1.0), 0.6, 2 * h),), primitives=(prim,))
     view = render_view(scene, _camera((0.0, 1.6, -1.2), (0.0, 0.3, 1.0)), 32)
-    edges = view["edge_occlusion"][0].astype(bool)
+    edges = view["occlusion_boundary"]
     on = view["surface"] == 6
     assert edges.any()
     assert not edges[~on].any()  # the floor and walls occlude nothing
