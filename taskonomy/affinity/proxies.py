@@ -78,8 +78,6 @@ from taskonomy.tasks import TaskSpec
 
 ProxyMethod = Literal["logme", "hscore"]
 PROXY_METHODS: tuple[str, ...] = ("logme", "hscore")
-#: Encoder stride: representation cells per image pixel (the nets' STRIDE, kept here torch-free).
-_STRIDE = 8
 
 
 def _check_matrix(features: np.ndarray) -> np.ndarray:
@@ -288,18 +286,19 @@ def _family(target: TaskSpec) -> str:
 
 
 def _feature_rows(target: TaskSpec, features: Sequence[Mapping[str, np.ndarray]], *, pixels_per_image: int,
-                  seed: int) -> tuple[np.ndarray, tuple[np.ndarray, ...]]:
-    """The rows' features and where they were sampled: ``()`` (global) or ``(img, py, px)`` pixel positions."""
+                  seed: int, side: int) -> tuple[np.ndarray, tuple[np.ndarray, ...]]:
+    """The rows' features and where they were sampled: ``()`` (global) or ``(img, py, px)`` pixel positions
+    of a ``side`` x ``side`` target (a multiple of the feature maps' side)."""
     maps = _source_maps(target, features)
     n, c, h, _ = maps.shape
     if not target.output.dense:
         return _standardise(maps.reshape(n, -1).astype(np.float64)), ()
-    side = h * _STRIDE
+    stride = side // h
     rng = np.random.default_rng(seed)
     p = min(pixels_per_image, side * side)
     flat = np.stack([rng.choice(side * side, size=p, replace=False) for _ in range(n)])  # (n, p)
     py, px = flat // side, flat % side
-    cy, cx = py // _STRIDE, px // _STRIDE
+    cy, cx = py // stride, px // stride
     padded = np.pad(maps, ((0, 0), (0, 0), (1, 1), (1, 1)))
     img = np.arange(n)[:, None]
     neigh = [padded[img, :, cy + dy, cx + dx] for dy in range(3) for dx in range(3)]  # each (n, p, c)
@@ -340,14 +339,13 @@ def proxy_rows(target: TaskSpec, features: Sequence[Mapping[str, np.ndarray]], d
     if y.shape[0] != n:
         raise InvalidInputError(f"target {target.target!r} has {y.shape[0]} images, features have {n}")
     kind = target.output.kind
-    if target.output.dense:
-        side = h * _STRIDE
-        if y.shape[-1] != side or y.shape[-2] != side:
-            raise InvalidInputError(f"dense target {target.target!r} must be {side}x{side} to match the features, "
-                                    f"got {y.shape}")
+    side = int(y.shape[-1]) if target.output.dense else 0
+    if target.output.dense and (y.shape[-2] != side or side % h or side < h):
+        raise InvalidInputError(f"dense target {target.target!r} must be square with a side that is a multiple "
+                                f"of the features' {h}, got {y.shape}")
 
     def build() -> tuple[np.ndarray, tuple[np.ndarray, ...]]:
-        return _feature_rows(target, features, pixels_per_image=pixels_per_image, seed=seed)
+        return _feature_rows(target, features, pixels_per_image=pixels_per_image, seed=seed, side=side)
 
     if cache is None:
         f, where = build()

@@ -7,9 +7,9 @@
 
 from __future__ import annotations
 
-from taskonomy.nets.config import NORMS, ModelConfig
+from taskonomy.nets.config import NORMS, STRIDES, ModelConfig
 from taskonomy.nets.decoders import DECODERS, build_decoder, decoder_family
-from taskonomy.nets.encoder import ENCODERS, STRIDE, build_encoder
+from taskonomy.nets.encoder import ENCODERS, build_encoder
 from taskonomy.nets.network import (
     NORMALISED_KINDS,
     TargetNorm,
@@ -22,7 +22,7 @@ from taskonomy.nets.network import (
 )
 
 __all__ = [
-    "DECODERS", "ENCODERS", "NORMALISED_KINDS", "NORMS", "STRIDE", "ModelConfig", "TargetNorm", "TaskNetwork",
+    "DECODERS", "ENCODERS", "NORMALISED_KINDS", "NORMS", "STRIDES", "ModelConfig", "TargetNorm", "TaskNetwork",
     "TransferFunction", "TransferNetwork", "build_decoder", "build_encoder", "build_task_network", "build_transfer",
     "decoder_family", "seeded",
 ]

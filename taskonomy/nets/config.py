@@ -10,6 +10,8 @@ from taskonomy._config import config_kwargs
 from taskonomy.errors import InvalidInputError
 
 NORMS: tuple[str, ...] = ("group", "batch", "none")
+#: Encoder downsampling factors: the representation is (rep_channels, H / stride, W / stride).
+STRIDES: tuple[int, ...] = (2, 4, 8, 16)
 
 
 @dataclass(frozen=True)
@@ -18,9 +20,11 @@ class ModelConfig:
 
     Attributes:
         width: channels of the first encoder stage (later stages use ``2 * width``).
-        rep_channels: channels C of the representation (B, C, H/8, W/8) — the bottleneck
-            (the paper used 16x16x8 for a 256 input).
-        blocks: residual blocks per encoder stage (three stages, each halving the resolution).
+        rep_channels: channels C of the representation (B, C, H/stride, W/stride) — the
+            bottleneck (the paper used 16x16x8 for a 256 input: stride 16).
+        stride: downsampling factor of the encoder, one of :data:`STRIDES`; the dense decoders
+            upsample by the same factor.
+        blocks: residual blocks per encoder stage (three stages; see :mod:`taskonomy.nets.encoder`).
         norm: normalisation layer inside encoder, decoders and transfer function: ``batch``
             (BatchNorm; running statistics at evaluation), ``group`` (GroupNorm, identical in
             training and evaluation) or ``none``. BatchNorm learned clearly faster on the
@@ -37,8 +41,12 @@ class ModelConfig:
     transfer_width: int = 32
     hidden: int = 128
     encoder: str = "resnet"
+    stride: int = 8
 
     def __post_init__(self) -> None:
+        if self.stride not in STRIDES or isinstance(self.stride, bool):
+            raise InvalidInputError(f"ModelConfig.stride must be one of {', '.join(map(str, STRIDES))}, "
+                                    f"got {self.stride!r}")
         for name in ("width", "rep_channels", "transfer_width", "hidden"):
             value = getattr(self, name)
             if not isinstance(value, int) or isinstance(value, bool) or not 1 <= value <= 4096:

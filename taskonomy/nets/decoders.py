@@ -30,7 +30,6 @@ from torch import nn
 from taskonomy.errors import InvalidInputError
 from taskonomy.nets._registry import Registry
 from taskonomy.nets.config import ModelConfig
-from taskonomy.nets.encoder import STRIDE
 from taskonomy.nets.layers import ConvNormAct
 from taskonomy.tasks import TaskSpec
 
@@ -57,18 +56,21 @@ def _as_list(reps: torch.Tensor | Sequence[torch.Tensor]) -> list[torch.Tensor]:
 
 
 class DenseDecoder(nn.Module):
-    """Representation(s) (B, V*r, H/8, W/8) → map (B, C, H, W); views concatenated channel-wise."""
+    """Representation(s) (B, V*r, H/s, W/s) → map (B, C, H, W); views concatenated channel-wise.
+
+    A convolution, then ``log2(s) - 1`` times a nearest 2x upsampling and a convolution (the last
+    one narrowing to ``width`` channels), then the last doubling by sub-pixel convolution.
+    """
 
     def __init__(self, *, in_channels: int, out_channels: int, cfg: ModelConfig) -> None:
         super().__init__()
         w = cfg.width
-        self.body = nn.Sequential(
-            ConvNormAct(in_channels, 2 * w, norm=cfg.norm),
-            nn.Upsample(scale_factor=2, mode="nearest"),
-            ConvNormAct(2 * w, 2 * w, norm=cfg.norm),
-            nn.Upsample(scale_factor=2, mode="nearest"),
-            ConvNormAct(2 * w, w, norm=cfg.norm),
-        )
+        ups = cfg.stride.bit_length() - 2  # doublings before the sub-pixel one
+        layers: list[nn.Module] = [ConvNormAct(in_channels, 2 * w if ups else w, norm=cfg.norm)]
+        for i in range(ups):
+            layers += [nn.Upsample(scale_factor=2, mode="nearest"),
+                       ConvNormAct(2 * w, w if i == ups - 1 else 2 * w, norm=cfg.norm)]
+        self.body = nn.Sequential(*layers)
         # Last doubling by sub-pixel convolution (Shi et al. 2016): a 1x1 conv predicts the 2x2
         # block of every output pixel at H/2, PixelShuffle lays it out at H. Full resolution
         # detail without any full-resolution convolution (about a third of a dense step saved).
@@ -86,7 +88,7 @@ class GlobalDecoder(nn.Module):
 
     def __init__(self, *, rep_channels: int, out_features: int, views: int, size: int, cfg: ModelConfig) -> None:
         super().__init__()
-        side = size // STRIDE
+        side = size // cfg.stride
         self.views = views
         self.per_view = ConvNormAct(rep_channels, cfg.width, norm=cfg.norm)
         self.fc = nn.Sequential(
@@ -120,10 +122,11 @@ def _global(task: TaskSpec, cfg: ModelConfig, size: int) -> nn.Module:
                          views=len(task.inputs), size=size, cfg=cfg)
 
 
-def check_size(size: int) -> None:
-    """Image sides must be positive multiples of the encoder stride (8)."""
-    if not isinstance(size, int) or isinstance(size, bool) or size < STRIDE or size % STRIDE:
-        raise InvalidInputError(f"image size must be a positive multiple of {STRIDE}, got {size!r}")
+def check_size(size: int, stride: int) -> None:
+    """Image sides must be positive multiples of the encoder stride."""
+    if not isinstance(size, int) or isinstance(size, bool) or size < stride or size % stride:
+        raise InvalidInputError(f"image size must be a positive multiple of the encoder stride {stride}, "
+                                f"got {size!r}")
 
 
 def check_decodable(task: TaskSpec) -> None:
@@ -144,5 +147,5 @@ def build_decoder(task: TaskSpec, cfg: ModelConfig, *, size: int) -> nn.Module:
     :class:`taskonomy.nets.network.TargetNorm`) or logits.
     """
     check_decodable(task)
-    check_size(size)
+    check_size(size, cfg.stride)
     return DECODERS.get(decoder_family(task.output.kind))(task, cfg, size)

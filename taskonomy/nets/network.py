@@ -140,14 +140,14 @@ class TransferNetwork(nn.Module):
 def build_task_network(task: TaskSpec, cfg: ModelConfig, *, size: int) -> TaskNetwork:
     """Encoder + fresh decoder for ``task`` (Siamese over ``task.inputs``) at image side ``size``."""
     check_decodable(task)
-    check_size(size)
+    check_size(size, cfg.stride)
     return TaskNetwork(task, cfg, size=size)
 
 
 def build_transfer(target: TaskSpec, n_sources: int, cfg: ModelConfig, *, size: int) -> TransferNetwork:
     """Transfer function (2 convs over ``n_sources`` concatenated representations) + fresh target decoder."""
     check_decodable(target)
-    check_size(size)
+    check_size(size, cfg.stride)
     if not isinstance(n_sources, int) or isinstance(n_sources, bool) or n_sources < 1:
         raise InvalidInputError(f"a transfer needs at least one source, got n_sources={n_sources!r}")
     return TransferNetwork(target, n_sources, cfg, size=size)

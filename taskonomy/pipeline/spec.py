@@ -162,6 +162,10 @@ class ExperimentSpec(_Model):
             raise ValueError("at least one task must be a source (role target or source_only)")
         if self.max_order > 1 and self.beam < 2:
             raise ValueError("higher-order transfers (max_order > 1) need beam >= 2")
+        stride = self.model.get("stride", 8)
+        if isinstance(stride, int) and stride > 0 and self.dataset.size % stride:
+            raise ValueError(f"dataset.size {self.dataset.size} must be a multiple of the encoder stride "
+                             f"(model.stride {stride})")
         return self
 
     # -- views -------------------------------------------------------------------------------

@@ -19,10 +19,11 @@ from taskonomy.tasks._constants import (
     VANISHING_DIM,
 )
 from taskonomy.tasks._registry import ENTRY_POINT_GROUP, TaskRegistry
-from taskonomy.tasks._spec import DENSE_KINDS, OutputSpec, TaskSpec
+from taskonomy.tasks._spec import DENSE_KINDS, FAMILIES, OutputSpec, TaskSpec
 
 __all__ = [
-    "BUILTIN_TASKS", "DENSE_KINDS", "EMBEDDING_DIM", "ENTRY_POINT_GROUP", "IMAGE_KEYS", "N_JIGSAW_PERMUTATIONS",
+    "BUILTIN_TASKS", "DENSE_KINDS", "EMBEDDING_DIM", "ENTRY_POINT_GROUP", "FAMILIES", "IMAGE_KEYS",
+    "N_JIGSAW_PERMUTATIONS",
     "OBJECT_CATEGORIES", "POSE_DIM", "ROOM_LAYOUT_DIM", "ROOM_TYPES", "SEMANTIC_CLASSES", "VANISHING_DIM",
     "OutputSpec", "TaskRegistry", "TaskSpec", "get_task", "registry", "task_names",
 ]

@@ -35,6 +35,10 @@ from typing import Literal
 OutputKind = Literal["pixels", "labels", "embedding", "vector", "class", "distribution", "binary", "none"]
 LossName = Literal["l1", "l2", "cross_entropy", "soft_cross_entropy", "bce", "metric_embedding", "none"]
 
+#: The paper's four task families (its task-similarity tree): 3D, 2D, low-dimensional geometric, semantic.
+FAMILIES: tuple[str, ...] = ("3d", "2d", "geometric", "semantic")
+Family = Literal["3d", "2d", "geometric", "semantic", ""]
+
 OUTPUT_KINDS: tuple[str, ...] = ("pixels", "labels", "embedding", "vector", "class", "distribution", "binary", "none")
 LOSS_NAMES: tuple[str, ...] = ("l1", "l2", "cross_entropy", "soft_cross_entropy", "bce", "metric_embedding", "none")
 DENSE_KINDS: frozenset[str] = frozenset({"pixels", "labels", "embedding"})
@@ -87,6 +91,8 @@ class TaskSpec:
         test_loss: per-image test loss name (win rates compare candidates image by image).
         can_be_target: whether transfers *into* this task are measured (source-only otherwise).
         description: one sentence on what the ground truth is.
+        family: the group of the paper's task-similarity tree the task belongs to (one of
+            :data:`FAMILIES`; ``""`` for none, e.g. the ``random`` control or a plugin task).
     """
 
     name: str
@@ -101,6 +107,7 @@ class TaskSpec:
     trainable: bool = True
     description: str = ""
     tags: tuple[str, ...] = field(default=())
+    family: Family = ""
 
     @property
     def multiview(self) -> bool:
@@ -122,4 +129,5 @@ class TaskSpec:
             "can_be_target": self.can_be_target,
             "trainable": self.trainable,
             "description": self.description,
+            "family": self.family,
         }

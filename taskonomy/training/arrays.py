@@ -12,7 +12,7 @@ import numpy as np
 import torch
 
 from taskonomy.errors import InvalidInputError
-from taskonomy.nets import NORMALISED_KINDS, STRIDE, TargetNorm
+from taskonomy.nets import NORMALISED_KINDS, TargetNorm
 from taskonomy.tasks import TaskSpec
 
 
@@ -23,7 +23,8 @@ def _get(data: Mapping[str, np.ndarray], key: str, what: str) -> np.ndarray:
 
 
 def image_size(data: Mapping[str, np.ndarray], keys: Sequence[str]) -> tuple[int, int]:
-    """(N, side) of the images under ``keys``; all must be (N, 3, S, S) float with S a multiple of 8."""
+    """(N, side) of the images under ``keys``; all must be (N, 3, S, S) float (networks check that S
+    is a multiple of their encoder's stride when they are built)."""
     if not keys:
         raise InvalidInputError("at least one image key is needed")
     n_side: tuple[int, int] | None = None
@@ -33,8 +34,6 @@ def image_size(data: Mapping[str, np.ndarray], keys: Sequence[str]) -> tuple[int
             raise InvalidInputError(f"image array {key!r} must have shape (N, 3, S, S), got {a.shape}")
         if not np.issubdtype(a.dtype, np.floating):
             raise InvalidInputError(f"image array {key!r} must be float (values in [0, 1]), got {a.dtype}")
-        if a.shape[2] % STRIDE or a.shape[2] < STRIDE:
-            raise InvalidInputError(f"image side must be a positive multiple of {STRIDE}, got {a.shape[2]} for {key!r}")
         if a.shape[0] == 0:
             raise InvalidInputError(f"image array {key!r} is empty")
         cur = (int(a.shape[0]), int(a.shape[2]))

@@ -68,7 +68,7 @@ import numpy as np
 import torch
 
 from taskonomy.errors import InvalidInputError
-from taskonomy.nets import STRIDE, ModelConfig, TransferNetwork, build_transfer, seeded
+from taskonomy.nets import ModelConfig, TransferNetwork, build_transfer, seeded
 from taskonomy.nets.decoders import check_decodable
 from taskonomy.tasks import TaskSpec
 from taskonomy.training._loop import Progress, _batch, test_losses, total_steps
@@ -201,7 +201,7 @@ class FusedTransferTrainer:
                 views, n, size = feature_tensors(r.target, r.features, model=model, device=self.device)
                 cache[key] = (views, *_feature_stats(views))
             views, mean, std = cache[key]
-            n, size = int(views[0].shape[0]), int(views[0].shape[2]) * STRIDE
+            n, size = int(views[0].shape[0]), int(views[0].shape[2]) * model.stride
             n_all.add(n)
             self.size = size
             # Readouts of one target on the same label array share one target tensor (and so one
@@ -519,7 +519,7 @@ def readout_step_flops(target: TaskSpec, *, n_sources: int = 1, model: ModelConf
 
     with seeded(0):
         net = build_transfer(target, n_sources, model, size=size)
-    h = size // STRIDE
+    h = size // model.stride
     xs = [torch.randn(batch_size, n_sources * model.rep_channels, h, h) for _ in target.inputs]
     counter = FlopCounterMode(display=False)
     with counter:

@@ -11,14 +11,13 @@ from collections.abc import Iterable
 import numpy as np
 
 from taskonomy.errors import InvalidInputError
-from taskonomy.nets import STRIDE
 from taskonomy.tasks import TaskSpec
 
 
 def synthetic_split(tasks: Iterable[TaskSpec], n: int, size: int, seed: int) -> dict[str, np.ndarray]:
     """Every input image key and target key of ``tasks``, stacked along N (local generator from ``seed``)."""
-    if n < 1 or size < STRIDE or size % 4:
-        raise InvalidInputError(f"need n >= 1 and a size >= {STRIDE} divisible by 4, got n={n}, size={size}")
+    if n < 1 or size < 8 or size % 4:
+        raise InvalidInputError(f"need n >= 1 and a size >= 8 divisible by 4, got n={n}, size={size}")
     rng = np.random.default_rng(seed)
     tasks = list(tasks)
     out: dict[str, np.ndarray] = {}

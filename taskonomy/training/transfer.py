@@ -15,7 +15,7 @@ import numpy as np
 import torch
 
 from taskonomy.errors import InvalidInputError
-from taskonomy.nets import STRIDE, ModelConfig, TransferNetwork, build_transfer, seeded
+from taskonomy.nets import ModelConfig, TransferNetwork, build_transfer, seeded
 from taskonomy.nets.decoders import check_decodable
 from taskonomy.tasks import TaskSpec
 from taskonomy.training._loop import Progress, fit, predict_raw, test_losses
@@ -50,7 +50,7 @@ def feature_tensors(target: TaskSpec, features: Sequence[Mapping[str, np.ndarray
         cat = parts[0] if len(parts) == 1 else np.concatenate(parts, axis=1)
         views.append(to_tensor(cat, device, dtype=torch.float32))
     assert shape is not None
-    return views, int(shape[0]), int(shape[2]) * STRIDE
+    return views, int(shape[0]), int(shape[2]) * model.stride
 
 
 def _feature_stats(views: Sequence[torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:

@@ -5,7 +5,7 @@ import torch
 
 from taskonomy.errors import InvalidInputError, NotFoundError
 from taskonomy.nets import (
-    STRIDE,
+    STRIDES,
     ModelConfig,
     build_decoder,
     build_encoder,
@@ -43,14 +43,37 @@ def test_26_tasks_25_trainable() -> None:
     assert {t.name for t in BUILTIN_TASKS} - {t.name for t in TRAINABLE} == {"random"}
 
 
+@pytest.mark.parametrize("stride", STRIDES)
 @pytest.mark.parametrize("size", [16, 32])
-def test_encoder_representation_shape(size: int) -> None:
-    cfg = ModelConfig()
+def test_encoder_representation_shape(size: int, stride: int) -> None:
+    cfg = ModelConfig(stride=stride)
     enc = build_encoder(cfg)
     rep = enc(torch.rand(2, 3, size, size))
-    assert rep.shape == (2, cfg.rep_channels, size // STRIDE, size // STRIDE)
+    assert rep.shape == (2, cfg.rep_channels, size // stride, size // stride)
     # Fully convolutional: no pooling over space, so different positions give different features.
     assert torch.isfinite(rep).all()
+
+
+@pytest.mark.parametrize("stride", STRIDES)
+def test_every_stride_decodes_to_full_resolution(stride: int) -> None:
+    cfg = ModelConfig(width=8, rep_channels=4, blocks=1, hidden=16, transfer_width=8, stride=stride)
+    for name in ("normal", "segment_semantic", "room_layout", "egomotion"):
+        task = get_task(name)
+        net = build_task_network(task, cfg, size=32)
+        out = net([torch.rand(2, 3, 32, 32) for _ in task.inputs])
+        assert out.shape == expected_shape(task, 2, 32)
+    with pytest.raises(InvalidInputError, match="multiple of the encoder stride 16"):
+        build_task_network(get_task("normal"), ModelConfig(stride=16), size=24)
+    with pytest.raises(InvalidInputError, match="stride"):
+        ModelConfig(stride=3)
+
+
+def test_stride_8_keeps_the_layer_names_of_earlier_networks() -> None:
+    """Stride 8 builds the same modules as before strides were configurable (saved weights load)."""
+    names = set(build_task_network(get_task("normal"), ModelConfig(), size=32).state_dict())
+    assert not any(n.startswith("encoder.down4") for n in names)
+    assert {"decoder.body.0.0.weight", "decoder.body.2.0.weight", "decoder.body.4.0.weight"} <= names
+    assert not any(n.startswith("decoder.body.6") for n in names)
 
 
 def test_encoder_has_no_global_pooling() -> None:
@@ -121,7 +144,7 @@ def test_seeded_is_reproducible_and_leaves_global_rng_alone() -> None:
 def test_bad_inputs_are_refused() -> None:
     with pytest.raises(InvalidInputError, match="no target"):
         build_task_network(get_task("random"), SMALL, size=16)
-    with pytest.raises(InvalidInputError, match="multiple of 8"):
+    with pytest.raises(InvalidInputError, match="multiple of the encoder stride 8"):
         build_task_network(get_task("normal"), SMALL, size=20)
     with pytest.raises(InvalidInputError, match="at least one source"):
         build_transfer(get_task("normal"), 0, SMALL, size=16)
