@@ -216,31 +216,39 @@ def validate(table: TransferTable, *, losses: Mapping[str, Mapping[str, np.ndarr
 
 # -- runs -----------------------------------------------------------------------------------------
 
-def run_losses(run_dir: str | os.PathLike[str]) -> tuple[Any, TransferTable, dict[str, dict[str, np.ndarray]]]:
-    """``(experiment, transfer table, per-image test losses by target and candidate)`` of a run
-    directory written by ``taskonomy run``; candidates are named by their single source task,
-    ``random`` for the random encoder (higher-order, self and own candidates are left out)."""
-    from taskonomy.modelbank import open_experiment
-    from taskonomy.pipeline import build_graph
-
-    exp = open_experiment(os.fspath(run_dir))
-    table_path = os.path.join(os.fspath(run_dir), "transfers.csv")
-    if not os.path.isfile(table_path):
-        raise InvalidInputError(f"{run_dir!s} has no transfers.csv: it is not a finished run of taskonomy run")
-    table = TransferTable.read(table_path)
-    fin = next(j for j in build_graph(exp.spec).jobs.values() if j.kind == "finalize")
+def losses_from_store(store: Any, finalize_params: Mapping[str, Any]) -> dict[str, dict[str, np.ndarray]]:
+    """Per-image test losses by target and candidate, from the finalize job's stacked losses:
+    first-order candidates named by their source task, the random encoder ``random`` (higher-order,
+    self, own and pixels rows are left out)."""
     losses: dict[str, dict[str, np.ndarray]] = {}
-    for target, key in fin.params["outputs"]["losses"].items():
-        stacked = np.asarray(exp.store.get_tensors(key)["losses"], dtype=np.float64)
-        cands = exp.store.meta(key)["candidates"]  # rows of the stacked losses (pixels last)
+    for target, key in finalize_params["outputs"].get("losses", {}).items():
+        if not store.exists(key):
+            continue
+        stacked = np.asarray(store.get_tensors(key)["losses"], dtype=np.float64)
         by_name: dict[str, np.ndarray] = {}
-        for row, cand in zip(stacked, cands, strict=False):
+        for row, cand in zip(stacked, store.meta(key)["candidates"], strict=False):  # pixels is the last row
             if cand["kind"] == "first_order":
                 by_name[cand["sources"][0]] = row
             elif cand["kind"] == "random_encoder":
                 by_name["random"] = row
         losses[target] = by_name
-    return exp, table, losses
+    return losses
+
+
+def _run(run_dir: str | os.PathLike[str]) -> tuple[TransferTable, dict[str, dict[str, np.ndarray]], dict[str, Any]]:
+    """``(transfer table, per-image losses, finalize parameters)`` of a ``taskonomy run`` directory."""
+    import io
+
+    from taskonomy.modelbank import open_experiment
+    from taskonomy.pipeline.graph import build_graph
+
+    exp = open_experiment(os.fspath(run_dir))
+    params = next(j for j in build_graph(exp.spec).jobs.values() if j.kind == "finalize").params
+    if not exp.store.exists(params["outputs"]["table"]):
+        raise InvalidInputError(f"{os.fspath(run_dir)!r} is not a finished run: its transfer table is not in the "
+                                f"store {exp.store.url}")
+    table = TransferTable.read(io.StringIO(exp.store.get_bytes(params["outputs"]["table"]).decode()), format="csv")
+    return table, losses_from_store(exp.store, params), dict(params)
 
 
 def validate_run(run_dir: str | os.PathLike[str], *, second: str | os.PathLike[str] | None = None,
@@ -248,22 +256,16 @@ def validate_run(run_dir: str | os.PathLike[str], *, second: str | os.PathLike[s
     """The validity report of a run directory (and, with ``second``, its stability against
     another run of the same experiment with another seed)."""
     from taskonomy.pipeline.finalize import problem_for
-    from taskonomy.pipeline.graph import build_graph
 
-    exp, table, losses = run_losses(run_dir)
-    second_table = None
-    problem = None
-    if second is not None:
-        exp2, second_table, _ = run_losses(second)
-        fin = next(j for j in build_graph(exp.spec).jobs.values() if j.kind == "finalize")
-        problem = problem_for(fin.params)
-    return validate(table, losses=losses, reference=reference, second=second_table, problem=problem,
+    table, losses, params = _run(run_dir)
+    second_table = _run(second)[0] if second is not None else None
+    return validate(table, losses=losses, reference=reference, second=second_table, problem=problem_for(params),
                     bootstrap=bootstrap, seed=seed)
 
 
-def write_validity(run_dir: str | os.PathLike[str], report: ValidityReport) -> str:
-    """Write ``validity.json`` into the run directory; returns its path."""
-    path = os.path.join(os.fspath(run_dir), VALIDITY_FILE)
+def write_validity(out_dir: str | os.PathLike[str], report: ValidityReport) -> str:
+    """Write ``validity.json`` into a run directory; returns its path."""
+    path = os.path.join(os.fspath(out_dir), VALIDITY_FILE)
     tmp = f"{path}.tmp-{os.getpid()}"
     with open(tmp, "w", encoding="utf-8") as fh:
         json.dump(report.to_dict(), fh, indent=1)

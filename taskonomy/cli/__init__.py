@@ -14,6 +14,7 @@ import typer
 #: Command modules, in help order. A module registers its commands on the root app.
 COMMAND_MODULES: tuple[str, ...] = (
     "run_cmd",      # taskonomy run
+    "validate_cmd",  # taskonomy validate
     "solve_cmd",    # taskonomy solve / sweep
     "tasks_cmd",    # taskonomy tasks
     "world_cmd",    # taskonomy world render / preview

@@ -16,7 +16,8 @@ def register(app: typer.Typer) -> None:
     @app.command("tasks")
     @handle_errors
     def tasks(json_out: Annotated[bool, typer.Option("--json", help="print a JSON list")] = False) -> None:
-        """List the registered tasks (the 26 built-in ones and plugins)."""
+        """List the registered tasks (the 26 built-in ones and plugins): family, inputs, output, loss and
+        exactly what each label is on the built-in world."""
         from taskonomy.tasks import registry
 
         specs = list(registry())
@@ -24,9 +25,10 @@ def register(app: typer.Typer) -> None:
             print(json.dumps([s.to_dict() for s in specs], indent=2))
             return
         table = Table(title=f"{len(specs)} tasks")
-        for col in ("name", "alias", "input", "output", "loss", "target?"):
+        for col in ("name", "alias", "family", "input", "output", "loss", "target?", "label"):
             table.add_column(col, no_wrap=col in ("name", "alias"))
         for s in specs:
-            table.add_row(s.name, s.alias, "+".join(s.inputs), f"{s.output.kind}[{s.output.channels}]",
-                          s.loss, "yes" if s.can_be_target else "source only")
+            table.add_row(s.name, s.alias, s.family or "-", "+".join(s.inputs),
+                          f"{s.output.kind}[{s.output.channels}]", s.loss, "yes" if s.can_be_target else "source only",
+                          s.description)
         Console().print(table)

@@ -53,43 +53,87 @@ def matrix_figure(matrix: np.ndarray, rows: Sequence[str], cols: Sequence[str], 
     return _save(fig, out_dir, name)
 
 
-def taxonomy_figure(solution: Mapping[str, Any], tasks: Sequence[str], *, out_dir: str, name: str) -> str:
-    """Roots on top, every other task below; an arrow per chosen transfer (sources → target)."""
+def taxonomy_layout(solution: Mapping[str, Any], tasks: Sequence[str]) -> dict[str, tuple[float, float]]:
+    """Positions of a layered tree: roots on the top row, each root's targets in a column under it.
+
+    A target of a transfer from several roots hangs under its first source; tasks outside the
+    taxonomy (unused source-only tasks) go in a last row. Coordinates: column index, and row
+    (0 on top, growing downwards).
+    """
     roots = list(solution.get("roots", []))
-    others = [t for t in tasks if t not in roots]
-    for e in solution.get("edges", []):
-        if e["target"] not in roots and e["target"] not in others:
-            others.append(e["target"])
-    width = max(len(roots), len(others), 1)
-    fig = _figure(max(4.0, 1.25 * width), 3.6)
-    ax = fig.add_subplot(1, 1, 1)
+    columns: dict[str, list[str]] = {r: [] for r in roots}
+    placed = set(roots)
+    for e in sorted(solution.get("edges", []), key=lambda e: (-(e.get("affinity") or 0.0), e["target"])):
+        head = next((s for s in e["sources"] if s in columns), None)
+        if head is not None and e["target"] not in placed:
+            columns[head].append(e["target"])
+            placed.add(e["target"])
     pos: dict[str, tuple[float, float]] = {}
-    for i, t in enumerate(roots):
-        pos[t] = ((i + 0.5) * width / max(len(roots), 1), 1.0)
-    for i, t in enumerate(others):
-        pos[t] = ((i + 0.5) * width / max(len(others), 1), 0.0)
-    for e in solution.get("edges", []):
-        tx, ty = pos[e["target"]]
-        for s in e["sources"]:
-            if s not in pos:
-                continue
-            sx, sy = pos[s]
-            ax.annotate("", xy=(tx, ty + 0.08), xytext=(sx, sy - 0.08),
-                        arrowprops={"arrowstyle": "->", "color": "#555555", "lw": 1.0})
+    for i, r in enumerate(roots):
+        pos[r] = (float(i), 0.0)
+        for j, t in enumerate(columns[r]):
+            pos[t] = (float(i), float(j + 1))
+    rest = [t for t in tasks if t not in placed]
+    depth = max((len(c) for c in columns.values()), default=0) + 1
+    width = max(len(roots), 1)
+    for k, t in enumerate(rest):
+        pos[t] = (k % width, float(depth + 0.6 + k // width))
+    return pos
+
+
+def taxonomy_figure(solution: Mapping[str, Any], tasks: Sequence[str], *, out_dir: str, name: str) -> str:
+    """The taxonomy as a layered tree (:func:`taxonomy_layout`): roots on top, the targets each root
+    transfers to listed under it like a file tree and labelled with the transfer's affinity (and
+    ``+ other`` for the further sources of a higher-order transfer); tasks outside the taxonomy
+    grey at the bottom."""
+    pos = taxonomy_layout(solution, tasks)
+    roots = list(solution.get("roots", []))
+    edges = {e["target"]: e for e in solution.get("edges", [])}
+    cols = max((x for x, _ in pos.values()), default=0.0) + 1
+    rows = max((y for _, y in pos.values()), default=0.0) + 1
+    fig = _figure(max(4.0, 2.1 * cols), max(2.2, 0.5 * rows + 0.9))
+    ax = fig.add_subplot(1, 1, 1)
+    ax.set_xlim(-0.6, cols + 0.1)
+    ax.set_ylim(rows - 0.4, -0.6)
+    ax.axis("off")
     supervised = set(solution.get("supervised", []))
+    boxes: dict[str, Any] = {}
     for t, (x, y) in pos.items():
-        is_root = t in roots
-        color = "#2a7ab9" if t in supervised else ("#8fbcdf" if is_root else "#f2c14e")
-        ax.text(x, y, t.replace("_", "\n", 1), ha="center", va="center", fontsize=7,
-                bbox={"boxstyle": "round,pad=0.3", "fc": color, "ec": "#333333"})
+        ha = "center"
+        if t in roots:
+            color, text, dx = ("#2a7ab9" if t in supervised else "#8fbcdf"), t, 0.0
+        elif t in edges:
+            aff = edges[t].get("affinity")
+            color, dx, ha = "#f2c14e", -0.3, "left"  # from just right of the trunk
+            others = [src for src in edges[t]["sources"] if pos.get(src, (None,))[0] != x]
+            text = t + (f"  {aff:.3f}" if isinstance(aff, int | float) else "") + (
+                f"\n+ {' + '.join(others)}" if others else "")
+        else:
+            color, text, dx = "#e6e6e6", t, 0.0
+        boxes[t] = ax.text(x + dx, y, text, ha=ha, va="center", fontsize=7,
+                           bbox={"boxstyle": "round,pad=0.3", "fc": color, "ec": "#333333"})
+    trunk: dict[str, float] = {}  # lowest child row under each root
+    for t, e in edges.items():
+        if t in pos and t not in roots:
+            head = next((s for s in e["sources"] if s in roots and pos[s][0] == pos[t][0]), None)
+            if head is not None:
+                trunk[head] = max(trunk.get(head, 0.0), pos[t][1])
+    for r, last in trunk.items():
+        x = pos[r][0] - 0.42
+        ax.plot([x, x], [0.28, last], color="#555555", lw=0.9)
+    for t, e in edges.items():
+        if t not in pos or t in roots:
+            continue
+        tx, ty = pos[t]
+        if any(src in trunk and pos[src][0] == tx for src in e["sources"]):  # from the root's trunk
+            ax.annotate("", xy=(tx, ty), xytext=(tx - 0.42, ty),
+                        arrowprops={"arrowstyle": "->", "color": "#555555", "lw": 0.9, "patchB": boxes[t],
+                                    "shrinkA": 0, "shrinkB": 2})
     value = solution.get("objective")
     status = solution.get("status", "")
     vtxt = f"{value:.3f}" if isinstance(value, int | float) else "n/a"
     ax.set_title(f"budget {solution.get('budget', 0):g}: {len(roots)} roots, objective {vtxt} ({status})",
                  fontsize=9)
-    ax.set_xlim(-0.2, width + 0.2)
-    ax.set_ylim(-0.4, 1.4)
-    ax.axis("off")
     return _save(fig, out_dir, name)
 
 

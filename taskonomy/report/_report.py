@@ -84,8 +84,13 @@ def _budgets(default: float, n_rootable: int) -> list[float]:
 
 def write_report(out_dir: str | os.PathLike[str], *, store: ArtifactStore, finalize_params: Mapping[str, Any],
                  title: str = "Taskonomy run", stats: Mapping[str, Any] | None = None,
-                 spec: Mapping[str, Any] | None = None) -> str:
-    """Write ``report.html`` and its figures into ``out_dir``; returns the HTML path."""
+                 spec: Mapping[str, Any] | None = None, validity: Any = None) -> str:
+    """Write ``report.html`` and its figures into ``out_dir``; returns the HTML path.
+
+    ``validity`` is a :class:`taskonomy.validity.ValidityReport` to show (e.g. with stability
+    across seeds, from ``taskonomy validate``); without one the run's own is computed against
+    ``paper-16k`` and written to ``validity.json`` too.
+    """
     from taskonomy.pipeline.finalize import problem_for
     from taskonomy.report import _figures as F
     from taskonomy.selection import solve_taxonomy, sweep_budgets
@@ -148,13 +153,20 @@ def write_report(out_dir: str | os.PathLike[str], *, store: ArtifactStore, final
         if proxy_rho:
             figs["proxy"] = proxy_figure(proxy_rho, out_dir=out)
 
+    if validity is None:
+        from taskonomy.validity import losses_from_store, validate, write_validity
+
+        validity = validate(data.table, losses=losses_from_store(store, params), problem=problem_for(params),
+                            seed=int(params.get("seed", 0)))
+        write_validity(out, validity)
+
     pred_figs = []
     for t, prev in data.previews.items():
         pred_figs.append((t, F.predictions_figure(get_task(t), prev, out_dir=out, name=f"predictions_{t}.png")))
 
     page = _html(title=title, data=data, figs=figs, taxonomies=taxonomies, default_sol=default_sol,
                  pred_figs=pred_figs, sweep=[(s.budget, s.objective, s.roots) for s in sweep], stats=stats, spec=spec,
-                 proxy=proxy_rho)
+                 proxy=proxy_rho, validity=validity.to_dict())
     path = os.path.join(out, "report.html")
     with open(path, "w", encoding="utf-8") as fh:
         fh.write(page)
@@ -172,7 +184,8 @@ def _img(name: str, alt: str) -> str:
 def _html(*, title: str, data: ReportData, figs: Mapping[str, str], taxonomies: Sequence[tuple[float, Any, str]],
           default_sol: Mapping[str, Any], pred_figs: Sequence[tuple[str, str]],
           sweep: Sequence[tuple[float, float | None, list[str]]], stats: Mapping[str, Any] | None,
-          spec: Mapping[str, Any] | None, proxy: Mapping[str, float] | None = None) -> str:
+          spec: Mapping[str, Any] | None, proxy: Mapping[str, float] | None = None,
+          validity: Mapping[str, Any] | None = None) -> str:
     parts = [
         "<!doctype html><html lang='en'><head><meta charset='utf-8'>",
         f"<title>{_esc(title)}</title>",
@@ -200,6 +213,8 @@ def _html(*, title: str, data: ReportData, figs: Mapping[str, str], taxonomies: 
     parts.append("<h2>Affinity before and after AHP</h2>")
     parts.append(_img(figs["before"], "first-order transfers before AHP: mean pairwise win rate"))
     parts.append(_img(figs["after"], "first-order transfers after AHP: affinity"))
+    if validity is not None:
+        parts += _validity_html(validity)
     parts.append("<h2>Gain and quality</h2>" + _img(figs["gain"], "gain and quality per target"))
     parts.append("<h2>Budget sweep</h2>" + _img(figs["sweep"], "objective against the supervision budget"))
     parts.append("<table><tr><th>budget</th><th>objective</th><th>roots</th></tr>")
@@ -234,6 +249,48 @@ def _html(*, title: str, data: ReportData, figs: Mapping[str, str], taxonomies: 
         parts.append("<h2>Experiment spec</h2><pre>" + _esc(json.dumps(dict(spec), indent=1)) + "</pre>")
     parts.append("</body></html>")
     return "\n".join(parts)
+
+
+_VALIDITY_ROWS = (
+    ("mean_spearman_vs_reference", "mean Spearman of first-order affinities vs {ref}", 2),
+    ("share_best_in_reference_top3", "best source among {ref}'s top 3 (share of targets)", 2),
+    ("share_best_from_own_family", "best source from the target's own family (share)", 2),
+    ("share_3d_best_from_own_family", "3D targets whose best source is 3D (share)", 2),
+    ("share_beats_random", "best source clearly beats the random encoder (share)", 2),
+    ("mean_spearman_between_seeds", "Spearman of affinities between two seeds (mean per target)", 2),
+    ("roots_agree_at_budget_6", "same roots at budget 6 across the two seeds", 0),
+)
+
+
+def _validity_html(validity: Mapping[str, Any]) -> list[str]:
+    """The 'Is the taxonomy right?' section: the summary, then one row per target."""
+    ref = _esc(validity.get("reference", "the reference"))
+    summary = validity.get("summary", {})
+    parts = ["<h2>Is the taxonomy right?</h2><p>Agreement with the published affinities "
+             f"(<code>{ref}</code>, first-order sources both tables have), the paper's task families, the best "
+             f"source against the random-encoder baseline ({int(validity.get('bootstrap', 0))} bootstrap "
+             "resamples of the test images; <i>clearly</i> when the 95% interval lies above 0.5) and, from "
+             "<code>taskonomy validate --seeds 2</code>, stability across seeds.</p><table>"]
+    for key, label, digits in _VALIDITY_ROWS:
+        value = summary.get(key)
+        shown = ("yes" if value else "no") if isinstance(value, bool) else _fmt(value, digits or 2)
+        parts.append(f"<tr><th>{_esc(label.format(ref=validity.get('reference', 'reference')))}</th>"
+                     f"<td>{shown}</td></tr>")
+    parts.append("</table><table><tr><th>target</th><th>family</th><th>best first-order source</th>"
+                 f"<th>Spearman vs {ref}</th><th>{ref} top 3</th><th>win rate vs random [95% interval]</th>"
+                 "<th>Spearman between seeds</th></tr>")
+    for t in validity.get("targets", []):
+        best = t.get("best_source") or "n/a"
+        fam_ok = {True: " ✓", False: " ✗"}.get(t.get("same_family"), "")
+        top = ", ".join(t.get("reference_top") or []) or "n/a"
+        win = (f"{_fmt(t.get('winrate_vs_random'), 2)} [{_fmt(t.get('winrate_vs_random_low'), 2)}, "
+               f"{_fmt(t.get('winrate_vs_random_high'), 2)}]") if t.get("winrate_vs_random") is not None else "n/a"
+        parts.append(f"<tr><td>{_esc(t['target'])}</td><td>{_esc(t.get('family') or '')}</td>"
+                     f"<td>{_esc(best)} ({_esc(t.get('best_source_family') or '-')}){fam_ok}</td>"
+                     f"<td>{_fmt(t.get('spearman_vs_reference'), 2)}</td><td>{_esc(top)}</td><td>{win}</td>"
+                     f"<td>{_fmt(t.get('spearman_between_seeds'), 2)}</td></tr>")
+    parts.append("</table>")
+    return parts
 
 
 def _fmt(v: Any, digits: int = 4) -> str:

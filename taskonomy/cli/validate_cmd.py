@@ -1,0 +1,115 @@
+"""`taskonomy validate`: is a run's taxonomy right? (agreement, families, chance, stability)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from taskonomy.cli._common import console, handle_errors
+
+
+def register(app: typer.Typer) -> None:
+    @app.command("validate")
+    @handle_errors
+    def validate(
+        run_dir: Annotated[Path, typer.Argument(help="a `taskonomy run --out` directory")],
+        second: Annotated[Path | None, typer.Option(
+            "--second", help="a second run of the same experiment with another seed (stability)")] = None,
+        seeds: Annotated[int, typer.Option(
+            "--seeds", min=1, max=2, help="2: run the experiment again with the next seed into RUN_DIR/seed-N "
+                                          "(sharing the artifact store) and compare the two")] = 1,
+        reference: Annotated[str, typer.Option(
+            "--reference", help="published table to compare with: paper-16k, paper-1k, paper-base or a table "
+                                "file")] = "paper-16k",
+        bootstrap: Annotated[int, typer.Option("--bootstrap", min=0, max=100_000,
+                                               help="resamples of the test images for win-rate intervals")] = 1000,
+        json_out: Annotated[bool, typer.Option("--json", help="print validity.json's content")] = False,
+        quiet: Annotated[bool, typer.Option("--quiet", help="no progress bars for --seeds 2")] = False,
+    ) -> None:
+        """Measure whether RUN_DIR's taxonomy is right; write RUN_DIR/validity.json (and its report section).
+
+        Per target: Spearman of the first-order affinities against a published table and whether the
+        best source is in its top 3, whether the best source is from the target's family, the best
+        source's win rate against the random encoder (bootstrap interval) and, with --second or
+        --seeds 2, the agreement of two seeds (affinities, and the roots at budgets 2 to 8).
+        """
+        import json
+        import os
+
+        from taskonomy.errors import InvalidInputError
+        from taskonomy.validity import validate_run, write_validity
+
+        if second is not None and seeds > 1:
+            raise InvalidInputError("give either --second DIR or --seeds 2, not both")
+        if not run_dir.is_dir():
+            raise InvalidInputError(f"RUN_DIR {str(run_dir)!r} is not a directory (a `taskonomy run --out` folder)")
+        if seeds > 1:
+            second = _run_next_seed(run_dir, show_progress=not quiet)
+        report = validate_run(run_dir, second=second, reference=reference, bootstrap=bootstrap)
+        path = write_validity(run_dir, report)
+        if os.path.exists(run_dir / "report.html"):
+            _rewrite_report(run_dir, report)
+        body = report.to_dict()
+        if json_out:
+            print(json.dumps(body, indent=1))
+            return
+        _print(body)
+        console.print(f"wrote {path}")
+
+
+def _run_next_seed(run_dir: Path, *, show_progress: bool) -> Path:
+    """Run the experiment of ``run_dir`` again with seed + 1 into ``run_dir/seed-<seed>`` (resumable)."""
+    from taskonomy.modelbank import open_experiment
+    from taskonomy.pipeline.run import run_experiment
+
+    exp = open_experiment(str(run_dir))
+    spec = exp.spec.model_copy(update={"seed": exp.spec.seed + 1})
+    out = run_dir / f"seed-{spec.seed}"
+    console.print(f"running {spec.name} again with seed {spec.seed} into {out} (store {exp.store.url})")
+    run_experiment(spec, out_dir=out, store=exp.store, show_progress=show_progress, report=False)
+    return out
+
+
+def _rewrite_report(run_dir: Path, report: object) -> None:
+    from taskonomy.modelbank import open_experiment
+    from taskonomy.pipeline.graph import build_graph
+    from taskonomy.report import write_report
+
+    exp = open_experiment(str(run_dir))
+    fin = next(j for j in build_graph(exp.spec).jobs.values() if j.kind == "finalize")
+    write_report(run_dir, store=exp.store, finalize_params=fin.params, title=f"Taskonomy: {exp.spec.name}",
+                 spec=exp.spec.model_dump(mode="json"), validity=report)
+
+
+def _print(body: dict[str, object]) -> None:
+    from rich.table import Table
+
+    summary = body["summary"]
+    assert isinstance(summary, dict)
+    table = Table(title=f"validity against {body['reference']}")
+    table.add_column("figure")
+    table.add_column("value", justify="right")
+    for key, value in summary.items():
+        if key == "roots_agree":
+            continue
+        shown = "n/a" if value is None else (("yes" if value else "no") if isinstance(value, bool) else
+                                              f"{value:.3f}" if isinstance(value, float) else str(value))
+        table.add_row(key.replace("_", " "), shown)
+    console.print(table)
+    per = Table(title="per target")
+    for col in ("target", "best source", "Spearman", "top 3", "family", "vs random", "seeds"):
+        per.add_column(col)
+    targets = body["targets"]
+    assert isinstance(targets, list)
+    for t in targets:
+        def f(v: object) -> str:
+            return "n/a" if v is None else f"{v:.2f}" if isinstance(v, float) else str(v)
+
+        per.add_row(t["target"], str(t["best_source"]), f(t["spearman_vs_reference"]),
+                    {True: "yes", False: "no"}.get(t["best_in_reference_top"], "n/a"),
+                    {True: "same", False: "other"}.get(t["same_family"], "n/a"),
+                    f"{f(t['winrate_vs_random'])} [{f(t['winrate_vs_random_low'])}]",
+                    f(t["spearman_between_seeds"]))
+    console.print(per)
