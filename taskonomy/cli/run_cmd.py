@@ -133,6 +133,18 @@ def register(app: typer.Typer) -> None:
                               f"gain {e['gain']:.2f}")
         else:
             console.print(f"taxonomy: {tax.get('status')} ({tax.get('reason')})")
+        validity_path = Path(result.out_dir) / "validity.json"
+        if result.report_path and validity_path.is_file():
+            v = json.loads(validity_path.read_text())["summary"]
+
+            def pct(x: object) -> str:
+                return "n/a" if x is None else f"{float(x):.0%}"  # type: ignore[arg-type]
+
+            rho = v.get("mean_spearman_vs_reference")
+            console.print(f"validity vs paper-16k: mean Spearman {'n/a' if rho is None else f'{rho:.2f}'}, best source "
+                          f"in its top 3 for {pct(v.get('share_best_in_reference_top3'))}, from the target's family "
+                          f"for {pct(v.get('share_best_from_own_family'))}, clearly beats the random encoder for "
+                          f"{pct(v.get('share_beats_random'))} of targets (validate --seeds 2 adds stability)")
         written = [result.table_path, result.taxonomy_path] + ([result.report_path] if result.report_path else [])
         for p in written:
             console.print(f"wrote {p}")

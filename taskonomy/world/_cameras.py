@@ -32,7 +32,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from taskonomy.world._geometry import focal_length, look_at, mul3, pixel_rays, rotvec_to_matrix, yaw_pitch_roll
-from taskonomy.world._raycast import closest, occluded
+from taskonomy.world._raycast import closest, segments_blocked
 from taskonomy.world._scene import N_ROOM_FACES, Scene, sample_scene
 from taskonomy.world._spec import WorldSpec
 
@@ -102,14 +102,12 @@ def _probe(scene: Scene, cam: Camera, pixels: F64, size: int) -> F64:
     return cam.centre + t[:, None] * d_world
 
 
-def _visible(scene: Scene, centres: F64, point: F64) -> NDArray[np.bool_]:
-    """Whether ``point`` is seen unobstructed from each candidate camera centre ``(M, 3)``."""
-    out = np.zeros(len(centres), dtype=bool)
-    for i, c in enumerate(centres):
-        v = point - c
-        dist = float(np.linalg.norm(v))
-        out[i] = dist > 0.3 and not occluded(scene, c, (v / dist)[None], np.array([dist - 1e-3]))[0]
-    return out
+def _visible(scene: Scene, centres: F64, points: F64) -> NDArray[np.bool_]:
+    """Whether each point is seen unobstructed from each camera centre, pair by pair (either
+    argument may be one point, ``(3,)``, shared by all pairs), and at least 0.3 m away."""
+    centres, points = np.broadcast_arrays(np.atleast_2d(centres), np.atleast_2d(points))
+    far = np.linalg.norm(points - centres, axis=-1) > 0.3
+    return far & ~segments_blocked(scene, centres, points)
 
 
 def _in_view(cam: Camera, points: F64, *, margin: float = 0.9) -> NDArray[np.bool_]:
@@ -205,7 +203,7 @@ def _nonfixated(scene: Scene, rng: np.random.Generator, main: Camera, seen: F64)
         yaw = float(rng.choice([-1.0, 1.0]) * rng.uniform(np.radians(10), np.radians(35)))
         turn = rotvec_to_matrix(np.array([rng.normal(0, 0.08), yaw, rng.normal(0, 0.04)]))
         cam = Camera(main.rotation @ turn, c, main.fov_deg)
-        shared = sum(1 for p in seen[_in_view(cam, seen)] if _visible(scene, c[None], p)[0])
+        shared = int(_visible(scene, c, seen[_in_view(cam, seen)]).sum())
         score = _score(scene, cam, need_object=False) + (0.0 if shared >= 2 else 0.5)
         if score == 0.0:
             return cam

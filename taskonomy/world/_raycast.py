@@ -219,6 +219,36 @@ def _objects_blocked(prims: F64, o: F64, d: F64, dist: F64) -> NDArray[np.bool_]
     return out
 
 
+@njit(cache=True)
+def _segments_blocked(prims: F64, starts: F64, ends: F64, gap: float) -> NDArray[np.bool_]:
+    """Whether a primitive is hit on the segment from each start to its end (``gap`` short of it)."""
+    out = np.zeros(starts.shape[0], dtype=np.bool_)
+    for i in range(starts.shape[0]):
+        ox, oy, oz = starts[i, 0], starts[i, 1], starts[i, 2]
+        dx, dy, dz = ends[i, 0] - ox, ends[i, 1] - oy, ends[i, 2] - oz
+        dist = math.sqrt(dx * dx + dy * dy + dz * dz)
+        if dist == 0.0:
+            continue
+        dx, dy, dz = dx / dist, dy / dist, dz / dist
+        for k in range(prims.shape[0]):
+            # bounding sphere: skip primitives the segment's line passes further from than their radius
+            vx, vy, vz = prims[k, BX] - ox, prims[k, BY] - oy, prims[k, BZ] - oz
+            along = vx * dx + vy * dy + vz * dz
+            if vx * vx + vy * vy + vz * vz - along * along > prims[k, BR] * prims[k, BR]:
+                continue
+            if _primitive_t(ox, oy, oz, dx, dy, dz, prims[k]) < dist - gap:
+                out[i] = True
+                break
+    return out
+
+
+def segments_blocked(scene: Scene, starts: F64, ends: F64, *, gap: float = 1e-3) -> NDArray[np.bool_]:
+    """Whether an object blocks the segment from each of ``starts`` ``(M, 3)`` to the matching
+    ``ends`` (stopping ``gap`` metres short of the end, so a surface point is not its own blocker)."""
+    starts, ends = (np.array(a, dtype=np.float64) for a in np.broadcast_arrays(starts, ends))  # own, writable
+    return _segments_blocked(scene.packed["prims"], starts, ends, float(gap))
+
+
 def _origin(o: F64) -> F64:
     o = np.asarray(o, dtype=np.float64)
     if o.shape != (3,):

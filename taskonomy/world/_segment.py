@@ -32,22 +32,27 @@ def _blur(img: F64, w: F64) -> F64:
     edges extended by their nearest pixel (``scipy.ndimage.gaussian_filter(mode="nearest")``)."""
     h, wd, c = img.shape
     r = w.shape[0] // 2
-    tmp = np.empty_like(img)
-    out = np.empty_like(img)
+    padded = np.empty((h + 2 * r, wd, c))  # rows extended by their edge rows
+    for y in range(h + 2 * r):
+        padded[y] = img[min(max(y - r, 0), h - 1)]
+    tmp = np.zeros((h, wd + 2 * r, c))
     for y in range(h):
-        for x in range(wd):
+        for j in range(2 * r + 1):
+            wj = w[j]
+            for x in range(wd):
+                for ch in range(c):
+                    tmp[y, x + r, ch] += wj * padded[y + j, x, ch]
+        for x in range(r):  # columns extended by their edge columns
             for ch in range(c):
-                acc = 0.0
-                for j in range(-r, r + 1):
-                    acc += w[j + r] * img[min(max(y + j, 0), h - 1), x, ch]
-                tmp[y, x, ch] = acc
+                tmp[y, x, ch] = tmp[y, r, ch]
+                tmp[y, wd + r + x, ch] = tmp[y, wd + r - 1, ch]
+    out = np.zeros((h, wd, c))
     for y in range(h):
-        for x in range(wd):
-            for ch in range(c):
-                acc = 0.0
-                for j in range(-r, r + 1):
-                    acc += w[j + r] * tmp[y, min(max(x + j, 0), wd - 1), ch]
-                out[y, x, ch] = acc
+        for j in range(2 * r + 1):
+            wj = w[j]
+            for x in range(wd):
+                for ch in range(c):
+                    out[y, x, ch] += wj * tmp[y, x + j, ch]
     return out
 
 
