@@ -9,8 +9,10 @@ from __future__ import annotations
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
-#: Job kinds of the pipeline's job graph (see taskonomy.pipeline).
-JOB_KINDS = ("train", "features", "transfer", "baseline", "evaluate", "plan", "finalize", "predict", "noop")
+#: Job kinds of the pipeline's job graph (see taskonomy.pipeline) and the predictions; any other kind
+#: (a plugin's, services.common.jobkinds) is labelled ``other``.
+JOB_KINDS = ("render", "train", "random_encoder", "features", "transfer", "transfer_group", "baseline", "evaluate",
+             "plan_higher_order", "finalize", "predict")
 
 REGISTRY = CollectorRegistry(auto_describe=True)
 

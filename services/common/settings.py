@@ -19,6 +19,7 @@ from pydantic import Field, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 from pydantic_settings.exceptions import SettingsError
 
+from services.common.tasknames import QUEUES
 from taskonomy.errors import InvalidInputError
 
 WorkerKind = Literal["trainer", "transfer"]
@@ -28,8 +29,6 @@ DEFAULT_QUEUES: dict[str, tuple[str, ...]] = {
     "trainer": ("train", "control"),
     "transfer": ("transfer", "control"),
 }
-#: Every queue a job may be routed to.
-QUEUES: tuple[str, ...] = ("train", "transfer", "control")
 
 
 class WorkerSettings(BaseSettings):
@@ -63,6 +62,8 @@ class WorkerSettings(BaseSettings):
     gpus: Annotated[tuple[int, ...], NoDecode] = Field(
         (), description="GPU indices; worker process i uses gpus[i % len(gpus)]")
     count_writes: bool = Field(False, description="count every artifact write in Redis (fault tests)")
+    job_plugins: Annotated[tuple[str, ...], NoDecode] = Field(
+        (), description="modules adding job kinds (services.common.jobkinds; the tests' synthetic jobs)")
     loglevel: str = Field("INFO")
 
     @field_validator("broker_url")
@@ -77,6 +78,13 @@ class WorkerSettings(BaseSettings):
     def _split_queues(cls, v: object) -> object:
         if isinstance(v, str):
             return tuple(q.strip() for q in v.split(",") if q.strip()) or None
+        return v
+
+    @field_validator("job_plugins", mode="before")
+    @classmethod
+    def _split_plugins(cls, v: object) -> object:
+        if isinstance(v, str):
+            return tuple(m.strip() for m in v.split(",") if m.strip())
         return v
 
     @field_validator("gpus", mode="before")

@@ -14,11 +14,13 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
+import redis
 from fastapi import FastAPI, Request
 from fastapi.openapi.utils import get_openapi
 from fastapi.responses import JSONResponse
 from fastapi.staticfiles import StaticFiles
 
+from services.common.submission import BrokerUnavailableError
 from services.gateway import problems
 from services.gateway.auth import install_redaction
 from services.gateway.context import GatewayContext
@@ -87,13 +89,17 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
 
 
 def _install_redis_errors(app: FastAPI, settings: GatewaySettings) -> None:
-    import redis
-
     async def on_redis_down(request: Request, exc: Exception) -> JSONResponse:
         log.warning("redis unavailable on %s: %s", request.url.path, type(exc).__name__)
         return problems.problem_response(503, "unavailable", "the state store (Redis) cannot be reached",
                                          instance=request.url.path,
                                          headers={"Retry-After": str(settings.retry_after_s)})
 
+    async def on_broker_down(request: Request, exc: Exception) -> JSONResponse:
+        log.warning("broker unavailable on %s: %s", request.url.path, exc)
+        return problems.problem_response(503, "unavailable", str(exc), instance=request.url.path,
+                                         headers={"Retry-After": str(settings.retry_after_s)})
+
+    app.add_exception_handler(BrokerUnavailableError, on_broker_down)
     app.add_exception_handler(redis.exceptions.ConnectionError, on_redis_down)
     app.add_exception_handler(redis.exceptions.TimeoutError, on_redis_down)

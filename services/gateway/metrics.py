@@ -21,6 +21,7 @@ from typing import Any
 
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 
+from services.common.jobmetrics import RedisJobMetricsCollector
 from services.common.metrics import EXPERIMENT_PROGRESS, EXPERIMENTS, JOBS, QUEUE_DEPTH, REGISTRY, WORKERS
 from services.common.state import STATES
 
@@ -75,13 +76,11 @@ class WorkerCounter:
             self._thread = None
 
 
-def job_registry(ctx: Any) -> CollectorRegistry:
+def job_registry(broker_url: str, *, prefix: str) -> CollectorRegistry:
     """A registry of this gateway's own collectors: the workers' job metrics, read from Redis at
     scrape time (:class:`services.common.jobmetrics.RedisJobMetricsCollector`)."""
-    from services.common.jobmetrics import RedisJobMetricsCollector
-
     registry = CollectorRegistry(auto_describe=False)
-    registry.register(RedisJobMetricsCollector(ctx.settings.broker_url, prefix=ctx.settings.state_prefix))
+    registry.register(RedisJobMetricsCollector(broker_url, prefix=prefix))
     return registry
 
 

@@ -19,8 +19,11 @@ from typing import Any
 
 import pytest
 
-from services.common.executor import RunBook, current_run, redis_client, submit, write_counts
+from services.common.redisconn import redis_client
+from services.common.runbook import RunBook, current_run
 from services.common.state import ExperimentStateStore
+from services.common.submission import submit
+from services.common.workerstore import write_counts
 from taskonomy.store import ArtifactStore
 from tests.fixtures_redis import RedisServer
 from tests.services.workers._harness import (

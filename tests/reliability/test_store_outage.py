@@ -12,8 +12,10 @@ from pathlib import Path
 
 import pytest
 
-from services.common.executor import redis_client, submit, write_counts
+from services.common.redisconn import redis_client
 from services.common.state import ExperimentStateStore
+from services.common.submission import submit
+from services.common.workerstore import write_counts
 from services.gateway.server import free_port
 from taskonomy.store import ArtifactStore
 from tests.reliability._tcp_proxy import TcpProxy

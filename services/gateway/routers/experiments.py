@@ -16,18 +16,19 @@ from fastapi import APIRouter, Path, Query, Request, Response
 from starlette.concurrency import run_in_threadpool
 
 from services.common.state import ExperimentRecord
+from services.common.submission import ACTIVE, experiment_id
 from services.gateway.deps import Ctx, Reader, Writer
 from services.gateway.problems import ProblemError, problem_responses
 from services.gateway.schemas import AddTaskIn, ExperimentList, ExperimentOut
 from services.gateway.tables import transfers_response
 from taskonomy.errors import InvalidInputError, NotFoundError, PreconditionError
+from taskonomy.pipeline.spec import ExperimentSpec
+from taskonomy.tasks import registry
 
 router = APIRouter(prefix="/v1/experiments", tags=["experiments"])
 
 ExperimentId = Annotated[str, Path(alias="id", pattern=r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,99}$",
                                    description="experiment id (from the Location of the submission)")]
-ACTIVE = frozenset({"PENDING", "RUNNING", "CANCELLING"})
-RERUNNABLE = frozenset({"FAILED", "CANCELLED"})
 
 SUBMIT_BODY: dict[str, Any] = {
     "required": True,
@@ -59,24 +60,10 @@ def _get(ctx: Ctx, exp_id: str) -> ExperimentRecord:
 
 
 def _submit(ctx: Ctx, body: Any) -> tuple[ExperimentRecord, bool]:
-    from taskonomy.pipeline.spec import ExperimentSpec
-
     if not isinstance(body, dict):
         raise InvalidInputError(f"experiment spec: expected a JSON object, got {type(body).__name__}")
     spec = ExperimentSpec.from_mapping(body, origin="experiment spec")
-    exp_id = spec.content_key()
-    spec_dict = spec.model_dump(mode="json")
-    record, created = ctx.state.create(exp_id, spec_dict)
-    if not created and record.state not in RERUNNABLE:
-        return record, False
-    if not created:
-        ctx.state.reset_for_rerun(exp_id, spec_dict)
-    try:
-        ctx.run_experiment(exp_id)
-    except Exception:
-        ctx.state.set_state(exp_id, "FAILED", error="could not be enqueued (broker unavailable); submit it again")
-        raise
-    return _get(ctx, exp_id), True
+    return ctx.submissions.submit(experiment_id(spec), spec.model_dump(mode="json"), store_url=ctx.settings.store_url)
 
 
 @router.post(
@@ -131,9 +118,7 @@ def cancel(ctx: Ctx, exp_id: ExperimentId, response: Response) -> ExperimentOut:
         return to_out(record)
     if record.state in ("SUCCEEDED", "FAILED"):
         raise PreconditionError(f"experiment {exp_id!r} already finished ({record.state}); nothing to cancel")
-    ctx.state.request_cancel(exp_id)
-    ctx.state.set_state(exp_id, "CANCELLING")
-    return to_out(_get(ctx, exp_id))
+    return to_out(ctx.submissions.cancel(exp_id))
 
 
 @router.post(
@@ -145,9 +130,6 @@ def cancel(ctx: Ctx, exp_id: ExperimentId, response: Response) -> ExperimentOut:
     responses=problem_responses(401, 403, 404, 409, 413, 422, 503),
 )
 def add_task(ctx: Ctx, exp_id: ExperimentId, body: AddTaskIn, response: Response) -> ExperimentOut:
-    from taskonomy.pipeline.spec import ExperimentSpec
-    from taskonomy.tasks import registry
-
     record = _get(ctx, exp_id)
     if record.state in ACTIVE:
         raise PreconditionError(f"experiment {exp_id!r} is {record.state}; add tasks once it has finished "
@@ -162,10 +144,9 @@ def add_task(ctx: Ctx, exp_id: ExperimentId, body: AddTaskIn, response: Response
                                 f"(role {spec.role(name)})")
     entries = [{"name": t.name, "role": t.role} for t in spec.tasks] + [{"name": name, "role": body.role}]
     new_spec = spec.with_tasks(entries)
-    ctx.state.reset_for_rerun(exp_id, new_spec.model_dump(mode="json"))
-    ctx.run_experiment(exp_id)
+    record = ctx.submissions.rerun(exp_id, spec_data=new_spec.model_dump(mode="json"), store_url=ctx.settings.store_url)
     response.headers["Location"] = location(exp_id)
-    return to_out(_get(ctx, exp_id))
+    return to_out(record)
 
 
 @router.get(

@@ -9,10 +9,13 @@ from pathlib import Path
 import pytest
 
 from services.common.celery_app import celery_config
-from services.common.executor import Lease, RunBook, WorkerStore, _expansion, is_transient, write_counts
 from services.common.jobmetrics import RedisJobMetricsCollector, record_job
+from services.common.jobrunner import expansion, is_transient
+from services.common.leases import Lease
 from services.common.metrics import JOB_DURATION_BUCKETS, METRIC_NAMES
+from services.common.runbook import RunBook
 from services.common.settings import load_worker_settings
+from services.common.workerstore import WorkerStore, write_counts
 from taskonomy.errors import CorruptArtifactError, InvalidInputError, NotFoundError
 
 ROOT = Path(__file__).resolve().parents[3]
@@ -57,9 +60,10 @@ def test_celery_config_is_json_only_and_at_least_once() -> None:
     assert conf["task_soft_time_limit"] < conf["task_time_limit"]
 
 
-def test_the_cli_module_imports_no_queueing_stack() -> None:
-    text = (ROOT / "taskonomy/cli/worker_cmd.py").read_text()
-    assert not re.search(r"^\s*(import|from)\s+(celery|redis|kombu)\b", text, re.M)
+def test_the_cli_modules_import_no_queueing_stack() -> None:
+    for module in ("services/commands/workers.py", "services/commands/serve.py"):
+        text = (ROOT / module).read_text()
+        assert not re.search(r"^\s*(import|from)\s+(celery|redis|kombu|grpc|fastapi|uvicorn)\b", text, re.M), module
 
 
 # -- job metrics through Redis ---------------------------------------------------------------------
@@ -189,11 +193,11 @@ def test_a_plan_job_extends_the_graph_before_finalize() -> None:
     graph = build_graph(spec)
     plan = next(j for j in graph.order() if j.kind == "plan_higher_order")
     sources = [c["sources"][0] for c in plan.params["first_order"]][:2]
-    jobs, deps, finals = _expansion(spec.model_dump(mode="json"), plan.to_dict(), {"candidates": [sources]})
+    jobs, deps, finals = expansion(spec.model_dump(mode="json"), plan.to_dict(), {"candidates": [sources]})
     assert len(jobs) == 1 and jobs[0]["stage"] == "higher_order" and jobs[0]["params"]["sources"] == sources
     assert plan.id in deps[jobs[0]["id"]]
     assert finals == [j.id for j in graph.jobs.values() if j.kind == "finalize"]
-    assert _expansion(spec.model_dump(mode="json"), plan.to_dict(), {"candidates": []})[0] == []
+    assert expansion(spec.model_dump(mode="json"), plan.to_dict(), {"candidates": []})[0] == []
 
 
 def test_worker_command_refuses_bad_settings_in_one_line(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -214,13 +218,16 @@ def test_worker_command_refuses_bad_settings_in_one_line(monkeypatch: pytest.Mon
 def test_lost_messages_are_found_and_sent_again_once(redis_url: str) -> None:
     """A job sent long enough ago that is not done, not leased and has no message in the broker
     (waiting or unacknowledged) is sent again; one that has, or runs, or is done, is not."""
-    from services.common.celery_app import RUN_JOB, client_app
-    from services.common.executor import _Context, queued_job_ids, redis_client, sweep_lost_jobs
+    from services.common.lostjobs import queued_job_ids, sweep_lost_jobs
+    from services.common.redisconn import redis_client
     from services.common.state import ExperimentStateStore
+    from services.common.submission import client_app
+    from services.common.tasknames import RUN_JOB
+    from services.common.workercontext import WorkerContext
 
     r = redis_client(redis_url)
     state = ExperimentStateStore(r)
-    ctx = _Context(settings=load_worker_settings(), r=r, state=state, stores={})
+    ctx = WorkerContext(settings=load_worker_settings(), r=r, state=state)
     state.create("exp", {"kind": "noop"})
     state.set_state("exp", "RUNNING")
     r.set("taskonomy:exp:exp:run", 1)
@@ -256,3 +263,15 @@ def test_lost_messages_are_found_and_sent_again_once(redis_url: str) -> None:
     state.set_state("exp", "FAILED")
     r.hset(book._k("sent_at"), "lost", past)
     assert sweep_lost_jobs(ctx, send, older_than=30) == []  # only running experiments are swept
+
+
+def test_metric_job_kinds_cover_every_kind_the_pipeline_makes() -> None:
+    from services.common.metrics import JOB_KINDS
+    from taskonomy.pipeline import ExperimentSpec, build_graph
+
+    kinds: set[str] = set()
+    for jobs in ("per-transfer", "per-source"):
+        spec = ExperimentSpec.parse({"tasks": ["autoencoding", "depth_zbuffer", "normal"], "max_order": 2, "beam": 2,
+                                     "splits": {"train": 4, "transfer": 4, "test": 2}, "transfer_jobs": jobs})
+        kinds |= {j.kind for j in build_graph(spec).jobs.values()}
+    assert kinds <= set(JOB_KINDS), sorted(kinds - set(JOB_KINDS))
