@@ -18,13 +18,16 @@ from typing import Any
 import redis
 
 from services.common.jobkinds import JobEnv
-from services.common.runbook import JobDict, RunBook
+from services.common.leases import leased
+from services.common.runbook import JobDict, RunBook, current_run, run_store_url, set_run_store_url
 from services.common.state import TERMINAL
 from services.common.workercontext import WorkerContext
 from services.common.workerstore import WorkerStore
-from taskonomy.errors import InvalidInputError, TaskonomyError
+from taskonomy.errors import TaskonomyError
+from taskonomy.modelbank import manifest, manifest_key
 from taskonomy.pipeline import ExperimentSpec, Job, build_graph, run_job
-from taskonomy.store import ArtifactStore
+from taskonomy.pipeline.run import validate_experiment
+from taskonomy.store import ArtifactStore, check_store
 
 log = logging.getLogger(__name__)
 
@@ -43,6 +46,7 @@ def graph_jobs(spec_data: Mapping[str, Any], ctx: WorkerContext | None = None
         jobs, deps = kind.graph(spec_data)
         return list(jobs), dict(deps), {}
     spec = ExperimentSpec.parse(dict(spec_data))
+    validate_experiment(spec)  # the core's own checks before any work (task data, network and training settings)
     graph = build_graph(spec)
     out = [job.to_dict() for job in graph.order()]
     deps = {j["id"]: sorted(graph.deps(j["id"])) for j in out}
@@ -61,6 +65,21 @@ def expansion(spec_data: Mapping[str, Any], plan_job: JobDict, plan: Any
     deps = {j.id: sorted(graph.deps(j.id) | {plan_job["id"]}) for j in added}
     finals = [j.id for j in graph.jobs.values() if j.kind == "finalize"]
     return jobs, deps, finals
+
+
+def open_store(ctx: WorkerContext, exp_id: str, spec_data: Mapping[str, Any], url: str) -> WorkerStore:
+    """The experiment's store, proven writable (:func:`taskonomy.store.check_store`), with the
+    experiment's manifest written into it (``experiments/<id>/manifest.json``, as ``taskonomy run``
+    writes it), so that ``taskonomy models list`` and ``taskonomy predict --experiment <id> --store
+    URL`` read a worker-run experiment like a local one. Raises a TaskonomyError naming the store."""
+    check_store(url)
+    store = ctx.store(url)
+    if str(spec_data.get("kind")) not in ctx.job_kinds:
+        body = {**manifest(ExperimentSpec.parse(dict(spec_data)), store), "id": exp_id}
+        data = json.dumps(body, sort_keys=True, indent=1).encode()
+        # rewritten by every run (a task added keeps the id), so not through the write-once path
+        ArtifactStore.put_bytes(store, manifest_key(exp_id), data)
+    return store
 
 
 # -- running one job --------------------------------------------------------------------------------
@@ -143,16 +162,22 @@ class JobRunner:
         return sent
 
     def cancelled(self, exp_id: str) -> bool:
-        """True (and the experiment moved to CANCELLED) when a cancel was asked or it ended."""
+        """True when a cancel was asked or the experiment ended; a cancelled experiment none of
+        whose jobs runs any more (holds a lease) becomes CANCELLED here."""
         rec = self.ctx.state.get(exp_id)
         if rec is None:
             return True
         if rec.cancel_requested and rec.state not in TERMINAL:
-            self.ctx.state.set_state(exp_id, "CANCELLED")
+            run = current_run(self.ctx.r, exp_id, prefix=self.ctx.prefix)
+            jobs = RunBook(self.ctx.r, exp_id, run, prefix=self.ctx.prefix).job_ids() if run is not None else []
+            if not leased(self.ctx.r, jobs, prefix=self.ctx.prefix):
+                self.ctx.state.set_state(exp_id, "CANCELLED")
             return True
         return rec.cancel_requested or rec.state in ("FAILED", "CANCELLED")
 
     def fail(self, book: RunBook, job: JobDict, message: str) -> None:
+        """Fail the experiment with ``message`` (in Redis always; in the store's record when it can
+        be written: a store that cannot be written must not hide the failure)."""
         if book.mark_failed(job["id"]):
             self.ctx.state.job_done(book.exp_id, job["stage"], failed=True)
         book.count("failed")
@@ -163,8 +188,9 @@ class JobRunner:
     def record_in_store(self, book: RunBook, store_url: str | None = None, *, state: str | None = None,
                         error: str | None = None) -> None:
         """Copy the experiment's record (state, per-stage progress, result, job counts) into the
-        store as ``experiments/<id>/record.json``, so the store describes its runs without Redis."""
-        url = store_url or self.ctx.r.get(f"{self.ctx.prefix}:exp:{book.exp_id}:store")
+        store as ``experiments/<id>/record.json``, so the store describes its runs without Redis.
+        A store that cannot be written is logged, never raised: Redis holds the state."""
+        url = store_url or run_store_url(self.ctx.r, book.exp_id, prefix=self.ctx.prefix)
         rec = self.ctx.state.get(book.exp_id)
         if not url or rec is None:
             return
@@ -177,12 +203,19 @@ class JobRunner:
             data = json.dumps(body, sort_keys=True, indent=1).encode()
             # not content-addressed (rewritten by every run), so not through the write-once path
             ArtifactStore.put_bytes(self.ctx.store(url), f"experiments/{book.exp_id}/record.json", data)
-        except InvalidInputError as exc:  # an experiment id that is not a valid key segment
-            log.warning("experiment %s: record not stored: %s", book.exp_id, exc)
+        except Exception as exc:  # an invalid key segment, or a store that cannot be written
+            log.warning("experiment %s: record not stored in %s: %s: %s", book.exp_id, url, type(exc).__name__, exc)
 
     def finished(self, book: RunBook, job: JobDict, *, executed: bool, store_url: str, token: str) -> None:
-        """Bookkeeping after a job ran or was skipped: extend, count, send ready jobs, finish."""
+        """Bookkeeping after a job ran or was skipped: extend, count, send ready jobs, finish.
+
+        A job of a superseded run (the experiment was re-run meanwhile) is only marked done in
+        its own run's book: the experiment's progress and state belong to the new run.
+        """
         ctx = self.ctx
+        if current_run(ctx.r, book.exp_id, prefix=ctx.prefix) != book.run:
+            book.mark_done(job["id"])
+            return
         candidates = book.children(job["id"])
         if job["kind"] == "plan_higher_order":
             rec = ctx.state.get(book.exp_id)
@@ -241,7 +274,7 @@ def start_run(ctx: WorkerContext, exp_id: str, jobs: list[JobDict], deps: Mappin
     else:
         run = int(r.incr(run_key))
         r.set(token_key, token)
-    r.set(f"{prefix}:exp:{exp_id}:store", store_url)
+    set_run_store_url(r, exp_id, store_url, prefix=prefix)
     book = RunBook(r, exp_id, run, prefix=prefix)
     book.set_results(results)
     for stage, n in book.register(jobs, deps).items():

@@ -185,6 +185,10 @@ def current_run(r: Any, exp_id: str, *, prefix: str = "taskonomy") -> int | None
 
 
 def run_store_url(r: Any, exp_id: str, *, prefix: str = "taskonomy") -> str | None:
-    """The artifact store URL of the experiment's latest run (None before its first start)."""
+    """The artifact store URL the experiment was submitted with or last ran on (None: not known)."""
     value = r.get(f"{prefix}:exp:{exp_id}:store")
     return str(value) if value else None
+
+
+def set_run_store_url(r: Any, exp_id: str, url: str, *, prefix: str = "taskonomy") -> None:
+    r.set(f"{prefix}:exp:{exp_id}:store", url)

@@ -27,7 +27,7 @@ from celery import Celery
 from kombu.exceptions import OperationalError
 
 from services.common.leases import leased
-from services.common.runbook import RunBook, current_run, run_store_url
+from services.common.runbook import RunBook, current_run, run_store_url, set_run_store_url
 from services.common.state import TERMINAL, ExperimentRecord, ExperimentStateStore
 from services.common.tasknames import CONTROL_QUEUE, RUN_EXPERIMENT
 from taskonomy.errors import InvalidInputError, NotFoundError, PreconditionError
@@ -82,10 +82,13 @@ def experiment_id(spec: Any) -> str:
 class Submissions:
     """Experiments' records in ``state`` and their starts sent through ``celery``."""
 
-    def __init__(self, state: ExperimentStateStore, celery: Celery, *, control_queue: str = CONTROL_QUEUE) -> None:
+    def __init__(self, state: ExperimentStateStore, celery: Celery, *, control_queue: str = CONTROL_QUEUE,
+                 default_store_url: str | None = None) -> None:
         self.state = state
         self.celery = celery
         self.control_queue = control_queue
+        #: the store of a re-run whose experiment never recorded one (None: the workers' TASKONOMY_STORE_URL)
+        self.default_store_url = default_store_url
 
     def get(self, exp_id: str) -> ExperimentRecord:
         record = self.state.get(exp_id)
@@ -94,6 +97,8 @@ class Submissions:
         return record
 
     def _send_start(self, exp_id: str, store_url: str | None) -> None:
+        if store_url:  # where it runs, also for a start sent again by the workers' sweep
+            set_run_store_url(self.state.r, exp_id, store_url, prefix=self.state.prefix)
         try:
             self.celery.send_task(RUN_EXPERIMENT, args=[exp_id], kwargs={"store_url": store_url},
                                   queue=self.control_queue)
@@ -122,13 +127,14 @@ class Submissions:
         """Start a new run of ``exp_id`` (with ``spec_data`` when given: e.g. a task added).
 
         An active experiment is re-run only with ``force`` (PreconditionError otherwise). The
-        store is ``store_url``, else the one its last run used.
+        store is ``store_url``, else the one it was submitted with or last ran on, else
+        :attr:`default_store_url`.
         """
         record = self.get(exp_id)
         if record.state in ACTIVE and not force:
             raise PreconditionError(f"experiment {exp_id!r} is {record.state}; re-run it once it has finished, "
                                     "or force the re-run (a stuck experiment: its running jobs are superseded)")
-        url = store_url or run_store_url(self.state.r, exp_id, prefix=self.state.prefix)
+        url = store_url or run_store_url(self.state.r, exp_id, prefix=self.state.prefix) or self.default_store_url
         self.state.reset_for_rerun(exp_id, dict(spec_data) if spec_data is not None else record.spec)
         self._send_start(exp_id, url)
         return self.get(exp_id)

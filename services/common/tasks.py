@@ -15,8 +15,9 @@ Delivery is at least once (acks_late, reject on worker lost), so everything is i
 - a second delivery of a running job waits for its lease instead of running concurrently;
 - a job that reads a corrupt input deletes it and sends the input's producer again; it is sent
   again itself when the producer finishes;
-- a job whose message was lost outright is sent again by the lost-job sweep
-  (:mod:`services.common.lostjobs`).
+- a job whose message went down with a killed worker (unacknowledged, or lost outright) is
+  restored or sent again by the lost-job sweep (:mod:`services.common.lostjobs`), which also
+  finishes the cancel of an experiment whose jobs died.
 
 A finished or failed run copies the record into the store as ``experiments/<id>/record.json``.
 """
@@ -32,16 +33,16 @@ from celery.exceptions import TimeLimitExceeded
 from celery.signals import task_failure
 
 from services.common.jobmetrics import record_job
-from services.common.jobrunner import JobRunner, execute, graph_jobs, is_transient, start_run
+from services.common.jobrunner import JobRunner, execute, graph_jobs, is_transient, open_store, start_run
 from services.common.leases import Lease, lease_key
 from services.common.lostjobs import lost_job_bootstep
 from services.common.runbook import JobDict, RunBook, current_run, run_store_url
 from services.common.settings import WorkerSettings
 from services.common.state import TERMINAL
 from services.common.submission import cancel_experiment
-from services.common.tasknames import CANCEL_EXPERIMENT, RUN_EXPERIMENT, RUN_JOB
+from services.common.tasknames import CANCEL_EXPERIMENT, CONTROL_QUEUE, RUN_EXPERIMENT, RUN_JOB
 from services.common.workercontext import worker_context
-from taskonomy.errors import CorruptArtifactError, InvalidInputError, NotFoundError, PreconditionError
+from taskonomy.errors import CorruptArtifactError, InvalidInputError, NotFoundError, PreconditionError, TaskonomyError
 
 log = logging.getLogger(__name__)
 
@@ -58,6 +59,9 @@ def register_tasks(app: Celery) -> None:
 
     def send(exp_id: str, run: int, job: JobDict, store_url: str, token: str) -> None:
         app.send_task(RUN_JOB, args=[exp_id, run, job, store_url], queue=job["queue"])
+
+    def start(exp_id: str, store_url: str | None) -> None:
+        app.send_task(RUN_EXPERIMENT, args=[exp_id], kwargs={"store_url": store_url}, queue=CONTROL_QUEUE)
 
     @app.task(name=RUN_JOB, bind=True, acks_late=True, reject_on_worker_lost=True, ignore_result=True)
     def run_job_task(self: Any, exp_id: str, run: int, job: JobDict, store_url: str) -> str:
@@ -81,7 +85,12 @@ def register_tasks(app: Celery) -> None:
             runner.fail(book, job, f"job {job['id']} ({job['kind']}) was started {attempts - 1} times without "
                                    "finishing (its worker process died each time: out of memory?)")
             return "failed"
-        store = ctx.store(store_url)
+        try:
+            store = ctx.store(store_url)
+        except TaskonomyError as exc:  # an unsupported store URL (a message not sent by us)
+            lease.release()
+            runner.fail(book, job, f"job {job['id']} ({job['kind']}): {exc}")
+            return "failed"
         t0 = time.perf_counter()
         try:
             try:
@@ -146,6 +155,12 @@ def register_tasks(app: Celery) -> None:
             ctx.state.set_state(exp_id, "FAILED", error=f"invalid experiment spec: {exc}")
             return "failed"
         try:
+            open_store(ctx, exp_id, rec.spec, url)
+        except TaskonomyError as exc:  # the store's scheme, reachability or permissions
+            ctx.state.set_state(exp_id, "FAILED", error=str(exc))
+            log.error("experiment %s FAILED: %s", exp_id, exc)
+            return "failed"
+        try:
             start_run(ctx, exp_id, jobs, deps, store_url=url, token=str(self.request.id), results=results, send=send)
         except Exception as exc:
             if is_transient(exc):
@@ -173,5 +188,5 @@ def register_tasks(app: Celery) -> None:
         record_job(ctx.r, kind=job["kind"], outcome="failed", seconds=ctx.settings.time_limit, prefix=ctx.prefix)
 
     task_failure.connect(on_task_failure, weak=False, dispatch_uid=f"taskonomy-task-failure-{id(app)}")
-    app.steps["worker"].add(lost_job_bootstep(send, worker_context))
+    app.steps["worker"].add(lost_job_bootstep(app, send, start, worker_context))
     _ = (run_job_task, run_experiment_task, cancel_experiment_task)

@@ -68,7 +68,8 @@ class GatewayContext:
 
     @property
     def submissions(self) -> Submissions:
-        return Submissions(self.state, self.celery, control_queue=self.settings.control_queue)
+        return Submissions(self.state, self.celery, control_queue=self.settings.control_queue,
+                           default_store_url=self.settings.store_url)
 
     # -- artifacts / solver ------------------------------------------------------------------
     @property

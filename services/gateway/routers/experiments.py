@@ -1,10 +1,13 @@
-"""``/v1/experiments``: submit (idempotent by content), list, status, cancel, add a task, transfers.
+"""``/v1/experiments``: submit (idempotent by content), list, status, cancel, re-run, add a task, transfers.
 
 Submission: the experiment id is ``ExperimentSpec.content_key()``, a hash of everything that
 determines the results (the name excluded). A new id is created and enqueued on the control
 queue by task name: **202 Accepted** with ``Location``. Submitting a spec whose experiment exists
 answers **200 OK** with the same ``Location`` and the current record and enqueues nothing, unless
-that experiment FAILED or was CANCELLED: then it is reset and run again (202).
+that experiment FAILED or was CANCELLED: then it is reset and run again (202). ``POST
+/v1/experiments/{id}/rerun`` runs any finished experiment again, and an active (stuck) one with
+``force=true``. ``DELETE`` cancels: CANCELLED at once when none of its jobs runs, else CANCELLING
+until the running ones end.
 """
 
 from __future__ import annotations
@@ -106,8 +109,9 @@ def get_experiment(ctx: Ctx, exp_id: ExperimentId) -> ExperimentOut:
 @router.delete(
     "/{id}", status_code=202, response_model=ExperimentOut, dependencies=[Writer],
     summary="Cancel an experiment",
-    description="Asks the executor to stop (state CANCELLING; it finishes the cancel). Cancelling a "
-                "cancelled experiment answers 200; a finished one (SUCCEEDED, FAILED) answers 409.",
+    description="Asks the executor to stop: CANCELLED at once when none of its jobs runs, else CANCELLING until "
+                "the running jobs end (or the workers find them dead). Cancelling a cancelled experiment answers "
+                "200; a finished one (SUCCEEDED, FAILED) answers 409.",
     responses={200: {"model": ExperimentOut, "description": "already cancelled"},
                **problem_responses(401, 403, 404, 409, 422, 503)},
 )
@@ -119,6 +123,23 @@ def cancel(ctx: Ctx, exp_id: ExperimentId, response: Response) -> ExperimentOut:
     if record.state in ("SUCCEEDED", "FAILED"):
         raise PreconditionError(f"experiment {exp_id!r} already finished ({record.state}); nothing to cancel")
     return to_out(ctx.submissions.cancel(exp_id))
+
+
+@router.post(
+    "/{id}/rerun", status_code=202, response_model=ExperimentOut, dependencies=[Writer],
+    summary="Run an experiment again (a failed, cancelled or stuck one)",
+    description="Starts a new run under the same id; content-addressed artifacts make every finished job a "
+                "no-op. An active experiment (PENDING, RUNNING, CANCELLING) is re-run only with `force=true` "
+                "(e.g. stuck after a fault: the old run's jobs are superseded); otherwise 409.",
+    responses=problem_responses(401, 403, 404, 409, 422, 503),
+)
+def rerun(
+    ctx: Ctx, exp_id: ExperimentId, response: Response,
+    force: Annotated[bool, Query(description="also re-run an experiment that is still active")] = False,
+) -> ExperimentOut:
+    record = ctx.submissions.rerun(exp_id, force=force)
+    response.headers["Location"] = location(exp_id)
+    return to_out(record)
 
 
 @router.post(
