@@ -64,6 +64,16 @@ def validate_key(key: str) -> str:
     return key
 
 
+def store_scheme(url: str) -> str:
+    """The scheme of an artifact store URL (``file`` for a plain path), if the store supports it
+    (:data:`STORE_SCHEMES`); otherwise an InvalidInputError naming the URL."""
+    protocol = url.split("://", 1)[0].lower() if "://" in url else "file"
+    if protocol not in STORE_SCHEMES:
+        raise InvalidInputError(f"artifact store {url!r}: unsupported scheme {protocol!r}; use a directory, a "
+                                "file:// or an s3:// URL")
+    return protocol
+
+
 def _to_numpy(value: Any) -> np.ndarray:
     if hasattr(value, "detach"):  # a torch tensor, converted without importing torch
         value = value.detach().cpu().numpy()
@@ -89,10 +99,7 @@ class ArtifactStore:
         if not url:
             raise InvalidInputError("artifact store URL must not be empty")
         options = dict(storage_options or {})
-        protocol = url.split("://", 1)[0].lower() if "://" in url else "file"
-        if protocol not in STORE_SCHEMES:
-            raise InvalidInputError(f"artifact store {url!r}: unsupported scheme {protocol!r}; use a directory, a "
-                                    "file:// or an s3:// URL")
+        protocol = store_scheme(url)
         if protocol == "s3":
             endpoint = os.environ.get(S3_ENDPOINT_ENV)
             if endpoint and "endpoint_url" not in options and "endpoint_url" not in options.get("client_kwargs", {}):

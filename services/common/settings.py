@@ -54,9 +54,9 @@ class WorkerSettings(BaseSettings):
     retry_backoff_max: float = Field(300.0, gt=0)
     lease_seconds: float = Field(30.0, gt=0, description="a running job's lease in Redis (renewed every third)")
     lost_job_seconds: float = Field(
-        300.0, gt=0, description="a job sent this long ago that is neither done, nor running (leased), nor a "
-                                 "message in the broker is sent again (its message went down with a killed worker); "
-                                 "workers look every quarter of this")
+        120.0, gt=0, description="recovery time of a message that went down with a killed worker: a job "
+                                 "delivered or sent this long ago that is neither done nor running (leased) "
+                                 "is restored or sent again; workers look every quarter of this")
 
     torch_threads: int = Field(1, ge=1, le=256, description="torch intra-op threads per worker process")
     gpus: Annotated[tuple[int, ...], NoDecode] = Field(

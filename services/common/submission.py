@@ -43,10 +43,12 @@ class BrokerUnavailableError(ConnectionError):
     """The broker (Redis) cannot be reached to send a message. HTTP: 503; CLI: one line, exit 2."""
 
 
-def check_broker_url(url: str, *, name: str = "--broker") -> str:
-    """``url`` if it is a Redis URL (the only broker the workers speak), else InvalidInputError."""
+def check_broker_url(url: str, *, name: str | None = "--broker") -> str:
+    """``url`` if it is a Redis URL (the only broker the workers speak), else InvalidInputError
+    (its message starts with ``name`` when given)."""
     if not isinstance(url, str) or not url.startswith(REDIS_SCHEMES):
-        raise InvalidInputError(f"{name} must be a redis://, rediss:// or unix:// URL, got {url!r}")
+        message = f"must be a redis://, rediss:// or unix:// URL, got {url!r}"
+        raise InvalidInputError(f"{name} {message}" if name else message)
     return url
 
 

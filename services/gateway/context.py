@@ -9,6 +9,7 @@ Experiments are submitted, re-run and cancelled through :class:`services.common.
 from __future__ import annotations
 
 import threading
+import time
 from typing import Any
 
 import redis
@@ -18,9 +19,11 @@ from prometheus_client import CollectorRegistry
 from services.common.state import ExperimentStateStore
 from services.common.submission import Submissions, client_app
 from services.gateway.metrics import WorkerCounter, job_registry
+from services.gateway.problems import ServiceUnavailable
 from services.gateway.settings import GatewaySettings
 from services.gateway.taxonomy_service import TaxonomyService
 from services.solver.client import SolverClient
+from taskonomy.errors import TaskonomyError
 from taskonomy.store import ArtifactStore
 
 
@@ -37,6 +40,7 @@ class GatewayContext:
         self._taxonomy: TaxonomyService | None = None
         self._job_metrics: CollectorRegistry | None = None
         self._stores: dict[str, ArtifactStore] = {}
+        self._store_ok_at: float | None = None
         self.workers = WorkerCounter(self, period_s=settings.workers_refresh_s)
 
     # -- Redis / state ---------------------------------------------------------------------
@@ -84,6 +88,20 @@ class GatewayContext:
             if store is None:
                 store = self._stores[url] = ArtifactStore(url)
             return store
+
+    def check_store(self) -> None:
+        """Prove the gateway's store can be written before accepting work (a probe object; a success
+        is trusted for ``store_check_s``): 503 naming the store and the problem otherwise."""
+        now = time.monotonic()
+        if self._store_ok_at is not None and now - self._store_ok_at < self.settings.store_check_s:
+            return
+        try:
+            self.artifacts.check_writable(timeout_s=10.0)
+        except TaskonomyError as exc:
+            self._store_ok_at = None
+            raise ServiceUnavailable(f"experiments cannot be accepted: {exc}",
+                                     retry_after_s=self.settings.retry_after_s) from None
+        self._store_ok_at = now
 
     @property
     def job_metrics(self) -> CollectorRegistry:

@@ -4,6 +4,7 @@
 raised                                         status  ``type``
 =============================================  ======  ==============================
 :class:`~taskonomy.errors.InvalidInputError`    422    ``urn:taskonomy:problem:invalid-input``
+an experiment spec refused at the door          422    ``...:validation`` (with ``errors``)
 :class:`~taskonomy.errors.NotFoundError`        404    ``...:not-found``
 :class:`~taskonomy.errors.PreconditionError`    409    ``...:failed-precondition``
 :class:`~taskonomy.errors.CorruptArtifactError` 409    ``...:corrupt-artifact``
@@ -128,7 +129,9 @@ def install(app: FastAPI) -> None:
 
     async def on_taskonomy_error(request: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, TaskonomyError)
-        return problem_response(status_of(exc), exc.code, str(exc), instance=request.url.path)
+        errors = getattr(exc, "errors", None)  # field by field, e.g. a spec refused at the door
+        extra: dict[str, Any] = {"errors": _validation_errors(errors)} if isinstance(errors, list) and errors else {}
+        return problem_response(status_of(exc), exc.code, str(exc), instance=request.url.path, **extra)
 
     async def on_problem(request: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, ProblemError)

@@ -27,6 +27,15 @@ PROBLEM_FIELDS = (
     "supervision_cost", "transfer_cost", "task_value",
 )
 STATUSES = ("OPTIMAL", "INFEASIBLE")
+#: Optional per-candidate values of a ComputeAffinity answer (server and client).
+CANDIDATE_VALUES = (
+    "affinity", "gain", "quality", "affinity_low", "affinity_high", "gain_low", "gain_high", "quality_low",
+    "quality_high",
+)
+#: Largest request/response (server and client): an inline table of every candidate of a
+#: paper-scale experiment is a few MB; per-image losses of 26 targets x ~100 candidates x 17k
+#: images are ~360 MB, so send those one target per call.
+MAX_MESSAGE_BYTES = 64 * 1024 * 1024
 #: Most bootstrap resamples one request may ask for (each costs one AHP solve per target).
 MAX_BOOTSTRAP = 10_000
 

@@ -20,6 +20,7 @@ from starlette.concurrency import run_in_threadpool
 
 from services.common.state import ExperimentRecord
 from services.common.submission import ACTIVE, experiment_id
+from services.gateway.admission import admit
 from services.gateway.deps import Ctx, Reader, Writer
 from services.gateway.problems import ProblemError, problem_responses
 from services.gateway.schemas import AddTaskIn, ExperimentList, ExperimentOut
@@ -63,9 +64,8 @@ def _get(ctx: Ctx, exp_id: str) -> ExperimentRecord:
 
 
 def _submit(ctx: Ctx, body: Any) -> tuple[ExperimentRecord, bool]:
-    if not isinstance(body, dict):
-        raise InvalidInputError(f"experiment spec: expected a JSON object, got {type(body).__name__}")
-    spec = ExperimentSpec.from_mapping(body, origin="experiment spec")
+    spec = admit(body, max_split_images=ctx.settings.max_split_images, dataset_roots=ctx.settings.dataset_roots)
+    ctx.check_store()
     return ctx.submissions.submit(experiment_id(spec), spec.model_dump(mode="json"), store_url=ctx.settings.store_url)
 
 
@@ -137,6 +137,7 @@ def rerun(
     ctx: Ctx, exp_id: ExperimentId, response: Response,
     force: Annotated[bool, Query(description="also re-run an experiment that is still active")] = False,
 ) -> ExperimentOut:
+    ctx.check_store()
     record = ctx.submissions.rerun(exp_id, force=force)
     response.headers["Location"] = location(exp_id)
     return to_out(record)
@@ -165,6 +166,7 @@ def add_task(ctx: Ctx, exp_id: ExperimentId, body: AddTaskIn, response: Response
                                 f"(role {spec.role(name)})")
     entries = [{"name": t.name, "role": t.role} for t in spec.tasks] + [{"name": name, "role": body.role}]
     new_spec = spec.with_tasks(entries)
+    ctx.check_store()
     record = ctx.submissions.rerun(exp_id, spec_data=new_spec.model_dump(mode="json"), store_url=ctx.settings.store_url)
     response.headers["Location"] = location(exp_id)
     return to_out(record)

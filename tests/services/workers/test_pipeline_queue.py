@@ -89,6 +89,32 @@ def _run(state: ExperimentStateStore, spec: Any, *, broker_url: str, store_url: 
     return rec
 
 
+def _read_like_a_local_run(exp_id: str, store_url: str, tmp_path: Path) -> None:
+    """A worker-run experiment has its manifest in the store (issue 17, item 5): ``taskonomy models
+    list`` and ``taskonomy predict --experiment <id> --store URL`` read it like a local run."""
+    import json
+
+    import numpy as np
+    from PIL import Image
+    from typer.testing import CliRunner
+
+    from taskonomy.cli import build_app
+    from taskonomy.modelbank import manifest_key
+
+    assert ArtifactStore(store_url).get_json(manifest_key(exp_id))["id"] == exp_id
+    listed = CliRunner().invoke(build_app(), ["models", "list", exp_id, "--store", store_url, "--json"])
+    assert listed.exit_code == 0, listed.output
+    models = json.loads(listed.stdout)["models"]
+    assert {m["role"] for m in models} == {"task_specific", "transfer"}
+    image = tmp_path / "photo.png"
+    Image.fromarray(np.random.default_rng(0).integers(0, 255, (40, 48, 3), dtype=np.uint8)).save(image)
+    out = tmp_path / "pred"
+    predicted = CliRunner().invoke(build_app(), ["predict", str(image), "--experiment", exp_id, "--store", store_url,
+                                                 "--out", str(out)])
+    assert predicted.exit_code == 0, predicted.output
+    assert sorted(p.name for p in out.glob("*.png"))  # one picture per task
+
+
 def _table(store: ArtifactStore, key: str) -> bytes:
     return store.get_bytes(key)
 
@@ -114,6 +140,7 @@ def test_queue_gives_the_local_table(backend, cluster, local, redis_url, tmp_pat
 
     if backend != "file":
         return
+    _read_like_a_local_run(rec.id, store_url, tmp_path)
     # a corrupted artifact (one transfer's per-image losses) is detected and recomputed
     victim = next(j for j in graph.order() if j.kind == "transfer").outputs[0]
     path = Path(store.root) / victim
