@@ -19,6 +19,7 @@ from fastapi import FastAPI, Request
 from fastapi.openapi.utils import get_openapi
 from fastapi.responses import JSONResponse
 from fastapi.staticfiles import StaticFiles
+from fastapi_offline import FastAPIOffline
 
 from services.common.submission import BrokerUnavailableError
 from services.gateway import problems
@@ -76,7 +77,9 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
         yield
         ctx.close()
 
-    app = FastAPI(title="Taskonomy gateway", version=API_VERSION, description=DESCRIPTION, lifespan=lifespan)
+    # /docs and /redoc with their assets served by the gateway itself (no CDN: air-gapped clusters)
+    app = FastAPIOffline(title="Taskonomy gateway", version=API_VERSION, description=DESCRIPTION, lifespan=lifespan,
+                         static_url="/docs-static")
     app.state.ctx = ctx
     problems.install(app)
     _install_redis_errors(app, settings)

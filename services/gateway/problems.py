@@ -9,7 +9,9 @@ an experiment spec refused at the door          422    ``...:validation`` (with 
 :class:`~taskonomy.errors.PreconditionError`    409    ``...:failed-precondition``
 :class:`~taskonomy.errors.CorruptArtifactError` 409    ``...:corrupt-artifact``
 request body fails its schema                   422    ``...:validation`` (with ``errors``)
-request body is not JSON                        400    ``...:malformed-body``
+request body is not JSON (malformed, not UTF-8, 400    ``...:malformed-body``
+too deeply nested)
+JSON route, body of another Content-Type        415    ``...:unsupported-media-type``
 request body too large                          413    ``...:body-too-large``
 :class:`ServiceUnavailable` (solver, Redis)     503    ``...:unavailable`` + Retry-After
 any other exception                             500    ``...:internal`` (no details; logged)
@@ -39,6 +41,10 @@ log = logging.getLogger("services.gateway")
 
 PROBLEM_JSON = "application/problem+json"
 TYPE_PREFIX = "urn:taskonomy:problem:"
+#: The problem of a request body that is not JSON, whichever parser found it.
+MALFORMED_BODY = "malformed-body"
+#: FastAPI's detail when it cannot parse a JSON body (not UTF-8, nested too deep...).
+_FASTAPI_PARSE_ERROR = "There was an error parsing the body"
 
 _STATUS_OF: tuple[tuple[type[TaskonomyError], int], ...] = (
     (InvalidInputError, 422),
@@ -147,8 +153,8 @@ def install(app: FastAPI) -> None:
         assert isinstance(exc, RequestValidationError)
         errors = _validation_errors(exc.errors())
         if any(e["type"] == "json_invalid" for e in errors):
-            return problem_response(400, "malformed-body", "the request body is not valid JSON",
-                                    instance=request.url.path, errors=errors)
+            return problem_response(400, MALFORMED_BODY, "the request body is not valid JSON",
+                                    instance=request.url.path)
         detail = "; ".join(f"{'.'.join(e['loc'])}: {e['msg']}" for e in errors) or "invalid request"
         return problem_response(422, "validation", detail, instance=request.url.path, errors=errors)
 
@@ -157,6 +163,9 @@ def install(app: FastAPI) -> None:
         code = {404: "not-found", 405: "method-not-allowed", 401: "unauthorized", 403: "forbidden"}.get(
             exc.status_code, f"http-{exc.status_code}")
         detail = exc.detail if isinstance(exc.detail, str) else _TITLES.get(exc.status_code, "error")
+        if exc.status_code == 400 and detail == _FASTAPI_PARSE_ERROR:
+            return problem_response(400, MALFORMED_BODY, "the request body is not valid JSON",
+                                    instance=request.url.path)
         if exc.status_code == 404 and detail == "Not Found":
             detail = f"no resource at {request.url.path}"
         return problem_response(exc.status_code, code, detail, instance=request.url.path,

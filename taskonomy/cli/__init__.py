@@ -17,6 +17,8 @@ from importlib.metadata import entry_points
 
 import typer
 
+from taskonomy.cli._common import silence_stdout
+
 #: Entry point group of the command modules of other packages.
 COMMANDS_GROUP = "taskonomy.commands"
 
@@ -61,4 +63,10 @@ def build_app() -> typer.Typer:
 
 
 def main() -> None:
-    build_app()()
+    try:
+        build_app()()
+    finally:  # output piped into `head`: the reader may be gone before the last flush
+        try:
+            sys.stdout.flush()
+        except BrokenPipeError:
+            silence_stdout()

@@ -12,7 +12,6 @@ until the running ones end.
 
 from __future__ import annotations
 
-import json
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Path, Query, Request, Response
@@ -21,8 +20,9 @@ from starlette.concurrency import run_in_threadpool
 from services.common.state import ExperimentRecord
 from services.common.submission import ACTIVE, experiment_id
 from services.gateway.admission import admit
+from services.gateway.bodies import JsonBody, parse_json
 from services.gateway.deps import Ctx, Reader, Writer
-from services.gateway.problems import ProblemError, problem_responses
+from services.gateway.problems import problem_responses
 from services.gateway.schemas import AddTaskIn, ExperimentList, ExperimentOut
 from services.gateway.tables import transfers_response
 from taskonomy.errors import InvalidInputError, NotFoundError, PreconditionError
@@ -70,17 +70,13 @@ def _submit(ctx: Ctx, body: Any) -> tuple[ExperimentRecord, bool]:
 
 
 @router.post(
-    "", status_code=202, response_model=ExperimentOut, dependencies=[Writer],
+    "", status_code=202, response_model=ExperimentOut, dependencies=[Writer, JsonBody],
     summary="Submit an experiment (idempotent by content)", openapi_extra={"requestBody": SUBMIT_BODY},
     responses={200: {"model": ExperimentOut, "description": "the experiment already exists (nothing enqueued)"},
                **problem_responses(400, 401, 403, 413, 422, 503)},
 )
 async def submit(request: Request, response: Response, ctx: Ctx) -> ExperimentOut:
-    raw = await request.body()
-    try:
-        body = json.loads(raw) if raw else None
-    except (json.JSONDecodeError, UnicodeDecodeError):
-        raise ProblemError(400, "malformed-body", "the request body is not valid JSON") from None
+    body = parse_json(await request.body())
     record, enqueued = await run_in_threadpool(_submit, ctx, body)
     response.status_code = 202 if enqueued else 200
     response.headers["Location"] = location(record.id)
@@ -144,7 +140,7 @@ def rerun(
 
 
 @router.post(
-    "/{id}/tasks", status_code=202, response_model=ExperimentOut, dependencies=[Writer],
+    "/{id}/tasks", status_code=202, response_model=ExperimentOut, dependencies=[Writer, JsonBody],
     summary="Add a task to a finished experiment (only its new jobs run)",
     description="The task joins the spec with its role and the experiment runs again under the same id; "
                 "content-addressed artifacts make every existing job a no-op. Refused (409) while the "

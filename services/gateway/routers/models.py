@@ -13,7 +13,6 @@ written the result (``?wait=S`` waits up to S seconds first).
 from __future__ import annotations
 
 import asyncio
-import json
 import time
 import uuid
 from collections.abc import Iterator
@@ -24,6 +23,7 @@ from fastapi.responses import StreamingResponse
 from starlette.concurrency import run_in_threadpool
 
 from services.common.tasknames import PREDICT, PREDICT_QUEUE
+from services.gateway.bodies import is_json, parse_json
 from services.gateway.deps import Ctx, Reader, Writer
 from services.gateway.problems import ProblemError, ServiceUnavailable, problem_responses
 from services.gateway.routers.experiments import ExperimentId
@@ -139,11 +139,8 @@ def _submit(ctx: Ctx, exp_id: str, body: bytes, content_type: str, transfers: bo
     store: ArtifactStore = ctx.artifacts
     request: dict[str, Any] = {"id": pid, "experiment": exp_id, "spec": exp.spec_dict(), "store": exp.store.url,
                                "transfers": transfers, "created_at": time.time()}
-    if content_type.split(";")[0].strip().lower() == "application/json":
-        try:
-            doc = json.loads(body)
-        except (ValueError, UnicodeDecodeError):
-            raise ProblemError(400, "malformed-body", "the request body is not valid JSON") from None
+    if is_json(content_type):
+        doc = parse_json(body)
         index = doc.get("world_sample") if isinstance(doc, dict) else None
         if isinstance(index, bool) or not isinstance(index, int):
             raise InvalidInputError("world_sample: give the index of a test image of the experiment's world "

@@ -17,7 +17,7 @@ import pytest
 
 from services.common.redisconn import redis_client
 from services.common.state import ExperimentStateStore
-from services.common.submission import submit
+from services.common.submission import submissions, submit
 from services.common.workerstore import write_counts
 from taskonomy.store import ArtifactStore
 from tests.services.workers._harness import (
@@ -146,7 +146,11 @@ def test_queue_gives_the_local_table(backend, cluster, local, redis_url, tmp_pat
     path = Path(store.root) / victim
     path.write_bytes(path.read_bytes()[:-8] + b"garbage!")
     state.r.delete("taskonomy:writes")
-    rec = _run(state, _spec(TINY), broker_url=redis_url, store_url=store_url)
+    exp_id = _spec(TINY).content_key()
+    submissions(redis_url).rerun(exp_id)  # the operator's re-run of a finished experiment
+    rec = wait_for(lambda: (r := state.get(exp_id)) and r.state in ("SUCCEEDED", "FAILED") and r, timeout=240,
+                   what="the re-run")
+    assert rec.state == "SUCCEEDED", rec.error
     assert rec.result["jobs"] == {"executed": 1, "skipped": len(graph) - 1}
     from taskonomy.modelbank import transfer_weights_key
 
