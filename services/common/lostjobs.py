@@ -10,7 +10,9 @@ timer, in its main process). With ``T = lost_job_seconds``:
    hand it out again only after the visibility timeout. A ``run_job`` message delivered ``T`` ago
    or more whose job holds no lease (it is not running anywhere), and a control message
    (``run_experiment``, ``cancel_experiment``) delivered ``T`` ago or more, are restored to their
-   queue with kombu's own restore (:meth:`kombu.transport.redis.QoS.restore_by_tag`).
+   queue (:func:`restore_message`: what kombu's ``QoS.restore_by_tag`` does, without its need to
+   have declared the message's exchange in this very process: a worker that consumes only the
+   transfer queue restores a dead trainer's message too).
 2. **Messages lost outright.** kombu's Redis transport pops a message before it records it as
    unacknowledged, so a worker killed in between takes it along (celery/celery#7950). A job of a
    RUNNING experiment sent ``T`` ago or more that is neither done, nor leased, nor a message in any
@@ -33,7 +35,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from celery import Celery, bootsteps
+from celery import bootsteps
 
 from services.common.jobrunner import Sender
 from services.common.leases import lease_key, leased
@@ -92,6 +94,30 @@ def _message(msg: Any, *, tag: str | None = None, delivered_at: float | None = N
     except (TypeError, IndexError, KeyError):
         return None
     return None
+
+
+def restore_message(r: Any, tag: str) -> bool:
+    """Put the unacknowledged message ``tag`` back at the head of its queue (marked redelivered) and
+    forget its delivery, atomically (a WATCHed transaction: two sweeps never restore it twice).
+    Celery's exchanges are direct, one per queue, so the routing key names the queue. True when
+    restored."""
+    restored: list[bool] = []
+
+    def transaction(pipe: Any) -> None:
+        raw = pipe.hget(UNACKED, tag)
+        pipe.multi()
+        pipe.hdel(UNACKED, tag)
+        pipe.zrem(UNACKED_INDEX, tag)
+        if raw:
+            message, exchange, routing_key = json.loads(raw)
+            for where in (message.get("headers"), message.get("properties", {}).get("delivery_info")):
+                if isinstance(where, dict):
+                    where["redelivered"] = True
+            pipe.rpush(routing_key or exchange, json.dumps(message))  # kombu pops from the right: next out
+            restored.append(True)
+
+    r.transaction(transaction, UNACKED)
+    return bool(restored)
 
 
 def broker_messages(r: Any, queues: Iterable[str] = QUEUES) -> list[BrokerMessage]:
@@ -199,12 +225,11 @@ def sweep(ctx: WorkerContext, *, send: Sender, start: Starter, restore: Restorer
     return report
 
 
-def lost_job_bootstep(app: Celery, send: Sender, start: Starter, context: Callable[[], WorkerContext]) -> type:
+def lost_job_bootstep(send: Sender, start: Starter, context: Callable[[], WorkerContext]) -> type:
     """A worker bootstep running :func:`sweep` on the worker's timer (main process)."""
 
     def restore(tag: str) -> None:
-        with app.connection_for_write() as conn:
-            conn.default_channel.qos.restore_by_tag(tag)
+        restore_message(context().r, tag)
 
     class LostJobSweep(bootsteps.StartStopStep):
         requires = {"celery.worker.components:Timer"}

@@ -50,8 +50,9 @@ class WorkerSettings(BaseSettings):
         None, gt=0, description="seconds between sweeps that restore unacked messages (kombu's default: ~100 s)")
 
     max_retries: int = Field(5, ge=0, le=100, description="retries of a job after a transient storage error")
-    retry_backoff: float = Field(2.0, gt=0, description="first retry delay in seconds; doubles each retry")
-    retry_backoff_max: float = Field(300.0, gt=0)
+    retry_backoff: int = Field(2, ge=1, description="first retry delay in whole seconds (Celery's retry_backoff); "
+                                                    "doubles each retry")
+    retry_backoff_max: int = Field(300, ge=1, description="longest retry delay in whole seconds")
     lease_seconds: float = Field(30.0, gt=0, description="a running job's lease in Redis (renewed every third)")
     lost_job_seconds: float = Field(
         120.0, gt=0, description="recovery time of a message that went down with a killed worker: a job "

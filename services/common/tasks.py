@@ -28,7 +28,7 @@ import logging
 import time
 from typing import Any
 
-from celery import Celery
+from celery import Celery, Task
 from celery.exceptions import TimeLimitExceeded
 from celery.signals import task_failure
 
@@ -37,7 +37,7 @@ from services.common.jobrunner import JobRunner, execute, graph_jobs, is_transie
 from services.common.leases import Lease, lease_key
 from services.common.lostjobs import lost_job_bootstep
 from services.common.runbook import JobDict, RunBook, current_run, run_store_url
-from services.common.settings import WorkerSettings
+from services.common.settings import load_worker_settings
 from services.common.state import TERMINAL
 from services.common.submission import cancel_experiment
 from services.common.tasknames import CANCEL_EXPERIMENT, CONTROL_QUEUE, RUN_EXPERIMENT, RUN_JOB
@@ -50,8 +50,29 @@ log = logging.getLogger(__name__)
 MAX_WORKER_LOSSES = 3
 
 
-def _retry_delay(settings: WorkerSettings, retries: int) -> float:
-    return float(min(settings.retry_backoff_max, settings.retry_backoff * (2 ** retries)))
+class TransientJobError(Exception):
+    """A job's transient storage or broker error, retried by Celery (``autoretry_for``)."""
+
+
+class JobTask(Task):
+    """The job task's retry policy, Celery's own: a :class:`TransientJobError` is retried with
+    exponential backoff (``retry_backoff`` seconds, doubling, at most ``retry_backoff_max``) up to
+    ``max_retries`` times, all from the worker settings (read when the worker starts)."""
+
+    autoretry_for = (TransientJobError,)
+    retry_jitter = False
+
+    @property
+    def max_retries(self) -> int:
+        return load_worker_settings().max_retries
+
+    @property
+    def retry_backoff(self) -> int:
+        return load_worker_settings().retry_backoff
+
+    @property
+    def retry_backoff_max(self) -> int:
+        return load_worker_settings().retry_backoff_max
 
 
 def register_tasks(app: Celery) -> None:
@@ -63,7 +84,7 @@ def register_tasks(app: Celery) -> None:
     def start(exp_id: str, store_url: str | None) -> None:
         app.send_task(RUN_EXPERIMENT, args=[exp_id], kwargs={"store_url": store_url}, queue=CONTROL_QUEUE)
 
-    @app.task(name=RUN_JOB, bind=True, acks_late=True, reject_on_worker_lost=True, ignore_result=True)
+    @app.task(name=RUN_JOB, base=JobTask, bind=True, acks_late=True, reject_on_worker_lost=True, ignore_result=True)
     def run_job_task(self: Any, exp_id: str, run: int, job: JobDict, store_url: str) -> str:
         ctx = worker_context()
         token = str(self.request.id)
@@ -111,10 +132,9 @@ def register_tasks(app: Celery) -> None:
         except Exception as exc:
             seconds = time.perf_counter() - t0
             if is_transient(exc) and self.request.retries < ctx.settings.max_retries:
-                delay = _retry_delay(ctx.settings, self.request.retries)
-                log.warning("job %s: transient error (%s), retry %d in %.1f s", job["id"], exc,
-                            self.request.retries + 1, delay)
-                raise self.retry(exc=exc, countdown=delay, max_retries=ctx.settings.max_retries) from None
+                log.warning("job %s: transient error (%s), retry %d of %d", job["id"], exc, self.request.retries + 1,
+                            ctx.settings.max_retries)
+                raise TransientJobError(f"{type(exc).__name__}: {exc}") from exc  # autoretry_for: Celery retries
             retried = f" after {self.request.retries} retries" if self.request.retries else ""
             runner.fail(book, job, f"job {job['id']} ({job['kind']}) failed{retried}: {type(exc).__name__}: {exc}")
             record_job(ctx.r, kind=job["kind"], outcome="failed", seconds=seconds, prefix=ctx.prefix)
@@ -126,7 +146,7 @@ def register_tasks(app: Celery) -> None:
             runner.finished(book, job, executed=executed, store_url=store_url, token=token)
         except Exception as exc:
             if is_transient(exc):  # the job is done (its outputs exist): redo only the bookkeeping
-                raise self.retry(exc=exc, countdown=_retry_delay(ctx.settings, 0), max_retries=None) from None
+                raise self.retry(exc=exc, countdown=ctx.settings.retry_backoff, max_retries=None) from None
             runner.fail(book, job, f"after job {job['id']} ({job['kind']}): {type(exc).__name__}: {exc}")
             return "failed"
         return "executed" if executed else "skipped"
@@ -188,5 +208,5 @@ def register_tasks(app: Celery) -> None:
         record_job(ctx.r, kind=job["kind"], outcome="failed", seconds=ctx.settings.time_limit, prefix=ctx.prefix)
 
     task_failure.connect(on_task_failure, weak=False, dispatch_uid=f"taskonomy-task-failure-{id(app)}")
-    app.steps["worker"].add(lost_job_bootstep(app, send, start, worker_context))
+    app.steps["worker"].add(lost_job_bootstep(send, start, worker_context))
     _ = (run_job_task, run_experiment_task, cancel_experiment_task)

@@ -44,8 +44,9 @@ def experiments_page() -> FileResponse:
 
 @router.get("/ui/experiments/{exp_id}")
 def experiment_page(exp_id: str, ctx: Ctx) -> FileResponse:
-    """The page of an experiment or a published table; 404 for a name that is neither."""
-    if exp_id not in BUILTIN_TABLES and ctx.state.get(exp_id) is None:
+    """The page of an experiment or a published table; 404 for a name that is neither (when reads are
+    open: with ``reads_require_token`` the page itself tells nothing, its API calls need the token)."""
+    if not ctx.settings.reads_require_token and exp_id not in BUILTIN_TABLES and ctx.state.get(exp_id) is None:
         raise NotFoundError(f"no experiment {exp_id!r} (and not a published table: {', '.join(BUILTIN_TABLES)})")
     return _page("experiment.html")
 

@@ -281,7 +281,7 @@ def test_cluster_view_outside_kubernetes(gw: Live) -> None:
 def test_ui_pages_are_served(gw: Live) -> None:
     with gw.client() as c:
         assert c.get("/", follow_redirects=False).headers["location"] == "/ui/"
-        for path in ("/ui/", "/ui/taxonomy", "/ui/experiments/abc", "/ui/static/common.js"):
+        for path in ("/ui/", "/ui/taxonomy", "/ui/experiments/paper-16k", "/ui/static/common.js"):
             resp = c.get(path)
             assert resp.status_code == 200, path
     assert AUTH  # the UI needs no token for reads

@@ -230,7 +230,7 @@ def test_the_sweep_restores_lost_and_stranded_messages(redis_url: str) -> None:
     PENDING experiment whose start message is nowhere is started again; a CANCELLING one none of
     whose jobs runs becomes CANCELLED."""
     from services.common.leases import lease_key
-    from services.common.lostjobs import broker_messages, queued_job_ids, sweep
+    from services.common.lostjobs import broker_messages, queued_job_ids, restore_message, sweep
     from services.common.redisconn import redis_client
     from services.common.state import ExperimentStateStore
     from services.common.submission import client_app
@@ -286,8 +286,8 @@ def test_the_sweep_restores_lost_and_stranded_messages(redis_url: str) -> None:
         sent.append((exp_id, run, job["id"], store_url, token))
 
     def restore(tag: str) -> None:
-        with app.connection_for_write() as conn:
-            conn.default_channel.qos.restore_by_tag(tag)
+        assert restore_message(r, tag)
+        assert not restore_message(r, tag)  # restored once only
 
     report = sweep(ctx, send=send, start=lambda e, u: started.append((e, u)), restore=restore, older_than=30,
                    now=now + 31)  # the PENDING records were created 31 s before this sweep
