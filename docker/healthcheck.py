@@ -8,6 +8,8 @@ Usage::
 
     taskonomy-healthcheck http http://127.0.0.1:8000/readyz    # 2xx -> healthy
     taskonomy-healthcheck grpc 127.0.0.1:50051 [--service NAME] # SERVING -> healthy
+    taskonomy-healthcheck auto   # the service image's own: TASKONOMY_SERVICE on TASKONOMY_SERVICE_PORT
+                                 # (gateway: GET /healthz over http; solver: gRPC health)
 
 Exit status 0 when healthy, 1 when not (with one line on stderr saying why), 2 on bad usage.
 """
@@ -15,6 +17,7 @@ Exit status 0 when healthy, 1 when not (with one line on stderr saying why), 2 o
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import urllib.error
 import urllib.request
@@ -61,12 +64,29 @@ def build_parser() -> argparse.ArgumentParser:
     grpc_parser = sub.add_parser("grpc", help="standard gRPC health Check, healthy on SERVING")
     grpc_parser.add_argument("address", help="HOST:PORT")
     grpc_parser.add_argument("--service", default="", help="service name ('' is the whole server)")
+    sub.add_parser("auto", help="the image's service (TASKONOMY_SERVICE, TASKONOMY_SERVICE_PORT)")
     return parser
+
+
+def auto_target(env: dict[str, str] | os._Environ[str]) -> tuple[str, str]:
+    """``(kind, target)`` of the probe for the service image's own service, from its environment."""
+    service, port = env.get("TASKONOMY_SERVICE", ""), env.get("TASKONOMY_SERVICE_PORT", "")
+    if not port.isdigit():
+        raise ValueError(f"TASKONOMY_SERVICE_PORT must be a port number, got {port!r}")
+    if service == "gateway":
+        return "http", f"http://127.0.0.1:{port}/healthz"
+    if service == "solver":
+        return "grpc", f"127.0.0.1:{port}"
+    raise ValueError(f"TASKONOMY_SERVICE must be gateway or solver, got {service!r}")
 
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
+        if args.kind == "auto":
+            args.kind, target = auto_target(os.environ)
+            args.url = args.address = target
+            args.service = ""
         if args.kind == "http":
             problem = check_http(args.url, timeout=args.timeout)
         else:

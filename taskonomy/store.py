@@ -17,17 +17,19 @@ unpickled.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
 import re
+import threading
 import uuid
 from collections.abc import Iterator, Mapping
 from typing import Any
 
 import numpy as np
 
-from taskonomy.errors import CorruptArtifactError, InvalidInputError, NotFoundError
+from taskonomy.errors import CorruptArtifactError, InvalidInputError, NotFoundError, PreconditionError
 
 #: Suffix of the sidecar that holds an artifact's checksum and metadata.
 META_SUFFIX = ".meta.json"
@@ -35,6 +37,9 @@ _TMP_MARK = ".tmp-"
 _SEGMENT = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.\-=+]*$")
 #: Environment variable naming the S3 endpoint (e.g. a MinIO or moto server) for ``s3://`` stores.
 S3_ENDPOINT_ENV = "TASKONOMY_S3_ENDPOINT"
+#: URL schemes whose writes are atomic as the store needs them (a rename on a local filesystem,
+#: one PUT on S3); a plain path is ``file``.
+STORE_SCHEMES: tuple[str, ...] = ("file", "s3")
 
 
 def validate_key(key: str) -> str:
@@ -57,6 +62,16 @@ def validate_key(key: str) -> str:
     if key.endswith(META_SUFFIX) or _TMP_MARK in key:
         raise InvalidInputError(f"artifact key {key!r} uses a reserved suffix ({META_SUFFIX!r} or {_TMP_MARK!r})")
     return key
+
+
+def store_scheme(url: str) -> str:
+    """The scheme of an artifact store URL (``file`` for a plain path), if the store supports it
+    (:data:`STORE_SCHEMES`); otherwise an InvalidInputError naming the URL."""
+    protocol = url.split("://", 1)[0].lower() if "://" in url else "file"
+    if protocol not in STORE_SCHEMES:
+        raise InvalidInputError(f"artifact store {url!r}: unsupported scheme {protocol!r}; use a directory, a "
+                                "file:// or an s3:// URL")
+    return protocol
 
 
 def _to_numpy(value: Any) -> np.ndarray:
@@ -84,7 +99,7 @@ class ArtifactStore:
         if not url:
             raise InvalidInputError("artifact store URL must not be empty")
         options = dict(storage_options or {})
-        protocol = url.split("://", 1)[0] if "://" in url else "file"
+        protocol = store_scheme(url)
         if protocol == "s3":
             endpoint = os.environ.get(S3_ENDPOINT_ENV)
             if endpoint and "endpoint_url" not in options and "endpoint_url" not in options.get("client_kwargs", {}):
@@ -253,3 +268,42 @@ class ArtifactStore:
 
     def __iter__(self) -> Iterator[str]:
         return iter(self.list())
+
+    def check_writable(self, *, timeout_s: float = 20.0) -> None:
+        """Prove the store can be reached and written: write a probe object and delete it.
+
+        Raises :class:`~taskonomy.errors.PreconditionError` naming the store and the problem (not
+        reachable, not writable, no answer within ``timeout_s``).
+        """
+        path = f"{self.root}/_probe/{uuid.uuid4().hex}"
+        outcome: list[BaseException | None] = []
+
+        def probe() -> None:
+            try:
+                self._write_atomic(path, b"taskonomy store probe")
+                self.fs.rm_file(path)
+                if self._local:
+                    with contextlib.suppress(OSError):  # another probe may be using it
+                        os.rmdir(os.path.dirname(path))
+                outcome.append(None)
+            except BaseException as exc:  # reported by the caller's thread
+                outcome.append(exc)
+
+        thread = threading.Thread(target=probe, name="store-probe", daemon=True)
+        thread.start()
+        thread.join(timeout_s)
+        if not outcome:
+            raise PreconditionError(f"artifact store {self.url!r} did not answer within {timeout_s:g} s")
+        exc = outcome[0]
+        if exc is not None:
+            reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc) or type(exc).__name__
+            raise PreconditionError(f"artifact store {self.url!r} cannot be written: {reason}") from None
+
+
+def check_store(url: str | os.PathLike[str], *, timeout_s: float = 20.0) -> ArtifactStore:
+    """The artifact store at ``url``, checked before any work is accepted: a supported scheme
+    (InvalidInputError), reachable and writable (PreconditionError, see
+    :meth:`ArtifactStore.check_writable`)."""
+    store = ArtifactStore(url)
+    store.check_writable(timeout_s=timeout_s)
+    return store

@@ -1,8 +1,9 @@
 """The Celery application factory shared by the trainer and transfer workers.
 
 Every worker app carries the same configuration and the same tasks (sent by name, see
-:mod:`services.common.executor`); the two worker kinds differ only in the queues they consume
-(``train`` + ``control`` and ``transfer`` + ``control`` by default).
+:mod:`services.common.tasks`); the two worker kinds differ only in the queues they consume
+(``train`` + ``control`` and ``transfer`` + ``control`` by default). Senders use the sending-only
+app of :mod:`services.common.submission`.
 
 Delivery settings (DESIGN.md §7):
 
@@ -13,7 +14,7 @@ Delivery settings (DESIGN.md §7):
 - Redis ``visibility_timeout`` longer than the hard time limit (validated in settings), so a job
   that is still running is not handed to a second worker;
 - soft and hard time limits; transient storage errors are retried with exponential backoff
-  (in the task, see executor);
+  (see :mod:`services.common.tasks`);
 - no result backend: progress and results live in the experiment state store, not in Celery.
 
 The configuration is read from the environment lazily, the first time Celery needs it (at
@@ -32,13 +33,9 @@ from celery import Celery
 from celery.signals import worker_process_init
 
 from services.common.settings import WorkerSettings, load_worker_settings
+from services.common.tasks import register_tasks
 
 log = logging.getLogger(__name__)
-
-#: Names of the tasks, the contract with every sender (the gateway sends by name).
-RUN_JOB = "taskonomy.run_job"
-RUN_EXPERIMENT = "taskonomy.control.run_experiment"
-CANCEL_EXPERIMENT = "taskonomy.control.cancel_experiment"
 
 
 def celery_config(settings: WorkerSettings) -> dict[str, Any]:
@@ -124,23 +121,10 @@ def create_app(main: str, *, settings: WorkerSettings | None = None) -> Celery:
         main: the app's name (``taskonomy-trainer``, ``taskonomy-transfer``...).
         settings: explicit settings; by default they are read from the environment lazily.
     """
-    from services.common.executor import register_tasks
-
     app = Celery(main, set_as_current=False)
     app.config_from_object(celery_config(settings) if settings is not None else _LazyConfig())
     register_tasks(app)
     worker_process_init.connect(_init_worker_process, weak=False, dispatch_uid="taskonomy-worker-process-init")
-    return app
-
-
-def client_app(broker_url: str) -> Celery:
-    """A sending-only app (no tasks) for submitters: ``send_task`` by name."""
-    app = Celery("taskonomy-client", set_as_current=False)
-    app.conf.update(
-        broker_url=broker_url, task_serializer="json", accept_content=["json"], task_ignore_result=True,
-        broker_connection_retry_on_startup=False, broker_connection_max_retries=3, task_publish_retry=True,
-        task_publish_retry_policy={"max_retries": 3, "interval_start": 0.2, "interval_step": 0.5, "interval_max": 1.0},
-    )
     return app
 
 

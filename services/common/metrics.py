@@ -9,13 +9,21 @@ from __future__ import annotations
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
-#: Job kinds of the pipeline's job graph (see taskonomy.pipeline).
-JOB_KINDS = ("train", "features", "transfer", "baseline", "evaluate", "plan", "finalize", "predict", "noop")
+#: Job kinds of the pipeline's job graph (see taskonomy.pipeline) and the predictions; any other kind
+#: (a plugin's, services.common.jobkinds) is labelled ``other``.
+JOB_KINDS = ("render", "train", "random_encoder", "features", "transfer", "transfer_group", "baseline", "evaluate",
+             "plan_higher_order", "finalize", "predict")
 
 REGISTRY = CollectorRegistry(auto_describe=True)
 
 QUEUE_DEPTH = Gauge(
     "taskonomy_queue_depth", "Messages waiting in each Celery queue (read from Redis).", ["queue"], registry=REGISTRY
+)
+REDIS_UP = Gauge(
+    "taskonomy_redis_up",
+    "1 when the gateway read the queues and experiment states from Redis at this scrape, 0 when it could not "
+    "(the queue and experiment gauges then have no samples: unknown, not zero).",
+    registry=REGISTRY,
 )
 WORKERS = Gauge("taskonomy_workers", "Celery workers answering a ping, per queue.", ["queue"], registry=REGISTRY)
 EXPERIMENTS = Gauge("taskonomy_experiments", "Experiments by state.", ["state"], registry=REGISTRY)
@@ -50,6 +58,7 @@ SOLVER_LATENCY = Histogram(
 METRIC_NAMES: frozenset[str] = frozenset(
     {
         "taskonomy_queue_depth",
+        "taskonomy_redis_up",
         "taskonomy_workers",
         "taskonomy_experiments",
         "taskonomy_experiment_progress_ratio",

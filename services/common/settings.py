@@ -19,6 +19,7 @@ from pydantic import Field, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 from pydantic_settings.exceptions import SettingsError
 
+from services.common.tasknames import QUEUES
 from taskonomy.errors import InvalidInputError
 
 WorkerKind = Literal["trainer", "transfer"]
@@ -28,8 +29,6 @@ DEFAULT_QUEUES: dict[str, tuple[str, ...]] = {
     "trainer": ("train", "control"),
     "transfer": ("transfer", "control"),
 }
-#: Every queue a job may be routed to.
-QUEUES: tuple[str, ...] = ("train", "transfer", "control")
 
 
 class WorkerSettings(BaseSettings):
@@ -51,18 +50,21 @@ class WorkerSettings(BaseSettings):
         None, gt=0, description="seconds between sweeps that restore unacked messages (kombu's default: ~100 s)")
 
     max_retries: int = Field(5, ge=0, le=100, description="retries of a job after a transient storage error")
-    retry_backoff: float = Field(2.0, gt=0, description="first retry delay in seconds; doubles each retry")
-    retry_backoff_max: float = Field(300.0, gt=0)
+    retry_backoff: int = Field(2, ge=1, description="first retry delay in whole seconds (Celery's retry_backoff); "
+                                                    "doubles each retry")
+    retry_backoff_max: int = Field(300, ge=1, description="longest retry delay in whole seconds")
     lease_seconds: float = Field(30.0, gt=0, description="a running job's lease in Redis (renewed every third)")
     lost_job_seconds: float = Field(
-        300.0, gt=0, description="a job sent this long ago that is neither done, nor running (leased), nor a "
-                                 "message in the broker is sent again (its message went down with a killed worker); "
-                                 "workers look every quarter of this")
+        120.0, gt=0, description="recovery time of a message that went down with a killed worker: a job "
+                                 "delivered or sent this long ago that is neither done nor running (leased) "
+                                 "is restored or sent again; workers look every quarter of this")
 
     torch_threads: int = Field(1, ge=1, le=256, description="torch intra-op threads per worker process")
     gpus: Annotated[tuple[int, ...], NoDecode] = Field(
         (), description="GPU indices; worker process i uses gpus[i % len(gpus)]")
     count_writes: bool = Field(False, description="count every artifact write in Redis (fault tests)")
+    job_plugins: Annotated[tuple[str, ...], NoDecode] = Field(
+        (), description="modules adding job kinds (services.common.jobkinds; the tests' synthetic jobs)")
     loglevel: str = Field("INFO")
 
     @field_validator("broker_url")
@@ -77,6 +79,13 @@ class WorkerSettings(BaseSettings):
     def _split_queues(cls, v: object) -> object:
         if isinstance(v, str):
             return tuple(q.strip() for q in v.split(",") if q.strip()) or None
+        return v
+
+    @field_validator("job_plugins", mode="before")
+    @classmethod
+    def _split_plugins(cls, v: object) -> object:
+        if isinstance(v, str):
+            return tuple(m.strip() for m in v.split(",") if m.strip())
         return v
 
     @field_validator("gpus", mode="before")

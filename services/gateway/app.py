@@ -14,11 +14,14 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
+import redis
 from fastapi import FastAPI, Request
 from fastapi.openapi.utils import get_openapi
 from fastapi.responses import JSONResponse
 from fastapi.staticfiles import StaticFiles
+from fastapi_offline import FastAPIOffline
 
+from services.common.submission import BrokerUnavailableError
 from services.gateway import problems
 from services.gateway.auth import install_redaction
 from services.gateway.context import GatewayContext
@@ -74,7 +77,9 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
         yield
         ctx.close()
 
-    app = FastAPI(title="Taskonomy gateway", version=API_VERSION, description=DESCRIPTION, lifespan=lifespan)
+    # /docs and /redoc with their assets served by the gateway itself (no CDN: air-gapped clusters)
+    app = FastAPIOffline(title="Taskonomy gateway", version=API_VERSION, description=DESCRIPTION, lifespan=lifespan,
+                         static_url="/docs-static")
     app.state.ctx = ctx
     problems.install(app)
     _install_redis_errors(app, settings)
@@ -87,13 +92,17 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
 
 
 def _install_redis_errors(app: FastAPI, settings: GatewaySettings) -> None:
-    import redis
-
     async def on_redis_down(request: Request, exc: Exception) -> JSONResponse:
         log.warning("redis unavailable on %s: %s", request.url.path, type(exc).__name__)
         return problems.problem_response(503, "unavailable", "the state store (Redis) cannot be reached",
                                          instance=request.url.path,
                                          headers={"Retry-After": str(settings.retry_after_s)})
 
+    async def on_broker_down(request: Request, exc: Exception) -> JSONResponse:
+        log.warning("broker unavailable on %s: %s", request.url.path, exc)
+        return problems.problem_response(503, "unavailable", str(exc), instance=request.url.path,
+                                         headers={"Retry-After": str(settings.retry_after_s)})
+
+    app.add_exception_handler(BrokerUnavailableError, on_broker_down)
     app.add_exception_handler(redis.exceptions.ConnectionError, on_redis_down)
     app.add_exception_handler(redis.exceptions.TimeoutError, on_redis_down)

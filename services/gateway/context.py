@@ -2,27 +2,29 @@
 solver), created lazily on first use so that building the app connects to nothing.
 
 Routes reach it through the ``Ctx`` dependency alias (:mod:`services.gateway.deps`).
+Experiments are submitted, re-run and cancelled through :class:`services.common.submission.Submissions`
+(the same code as ``taskonomy submit``), which sends them by task name.
 """
 
 from __future__ import annotations
 
 import threading
-from typing import TYPE_CHECKING, Any
+import time
+from typing import Any
+
+import redis
+from celery import Celery
+from prometheus_client import CollectorRegistry
 
 from services.common.state import ExperimentStateStore
+from services.common.submission import Submissions, client_app
+from services.gateway.metrics import WorkerCounter, job_registry
 from services.gateway.problems import ServiceUnavailable
 from services.gateway.settings import GatewaySettings
-
-if TYPE_CHECKING:
-    from celery import Celery
-    from prometheus_client import CollectorRegistry
-
-    from services.gateway.taxonomy_service import TaxonomyService
-    from services.solver.client import SolverClient
-    from taskonomy.store import ArtifactStore
-
-#: Celery task that runs a whole experiment (the Celery executor registers it).
-RUN_EXPERIMENT = "taskonomy.control.run_experiment"
+from services.gateway.taxonomy_service import TaxonomyService
+from services.solver.client import SolverClient
+from taskonomy.errors import TaskonomyError
+from taskonomy.store import ArtifactStore
 
 
 class GatewayContext:
@@ -38,8 +40,7 @@ class GatewayContext:
         self._taxonomy: TaxonomyService | None = None
         self._job_metrics: CollectorRegistry | None = None
         self._stores: dict[str, ArtifactStore] = {}
-        from services.gateway.metrics import WorkerCounter
-
+        self._store_ok_at: float | None = None
         self.workers = WorkerCounter(self, period_s=settings.workers_refresh_s)
 
     # -- Redis / state ---------------------------------------------------------------------
@@ -47,8 +48,6 @@ class GatewayContext:
     def redis(self) -> Any:
         with self._lock:
             if self._redis is None:
-                import redis
-
                 self._redis = redis.Redis.from_url(
                     self.settings.broker_url, decode_responses=True, socket_connect_timeout=2, socket_timeout=5,
                     health_check_interval=30)
@@ -65,32 +64,16 @@ class GatewayContext:
     # -- Celery ----------------------------------------------------------------------------
     @property
     def celery(self) -> Celery:
+        """The sending-only Celery app (tasks by name; see :func:`services.common.submission.client_app`)."""
         with self._lock:
             if self._celery is None:
-                from celery import Celery
-
-                app = Celery("taskonomy-gateway", broker=self.settings.broker_url, set_as_current=False)
-                app.conf.update(
-                    task_serializer="json", accept_content=["json"], broker_connection_timeout=3,
-                    broker_connection_retry_on_startup=False, broker_connection_max_retries=2,
-                    task_create_missing_queues=True,
-                )
-                self._celery = app
+                self._celery = client_app(self.settings.broker_url)
             return self._celery
 
-    def run_experiment(self, experiment_id: str) -> None:
-        """Enqueue the experiment on the control queue, by task name (no worker code imported)."""
-        from kombu.exceptions import OperationalError
-
-        try:
-            self.celery.send_task(
-                RUN_EXPERIMENT, args=[experiment_id], kwargs={"store_url": self.settings.store_url},
-                queue=self.settings.control_queue, retry=True,
-                retry_policy={"max_retries": 2, "interval_start": 0.0, "interval_step": 0.5, "interval_max": 1.0},
-            )
-        except OperationalError as exc:
-            raise ServiceUnavailable(f"the broker cannot be reached: {exc}",
-                                     retry_after_s=self.settings.retry_after_s) from None
+    @property
+    def submissions(self) -> Submissions:
+        return Submissions(self.state, self.celery, control_queue=self.settings.control_queue,
+                           default_store_url=self.settings.store_url)
 
     # -- artifacts / solver ------------------------------------------------------------------
     @property
@@ -103,26 +86,34 @@ class GatewayContext:
         with self._lock:
             store = self._stores.get(url)
             if store is None:
-                from taskonomy.store import ArtifactStore
-
                 store = self._stores[url] = ArtifactStore(url)
             return store
+
+    def check_store(self) -> None:
+        """Prove the gateway's store can be written before accepting work (a probe object; a success
+        is trusted for ``store_check_s``): 503 naming the store and the problem otherwise."""
+        now = time.monotonic()
+        if self._store_ok_at is not None and now - self._store_ok_at < self.settings.store_check_s:
+            return
+        try:
+            self.artifacts.check_writable(timeout_s=10.0)
+        except TaskonomyError as exc:
+            self._store_ok_at = None
+            raise ServiceUnavailable(f"experiments cannot be accepted: {exc}",
+                                     retry_after_s=self.settings.retry_after_s) from None
+        self._store_ok_at = now
 
     @property
     def job_metrics(self) -> CollectorRegistry:
         with self._lock:
             if self._job_metrics is None:
-                from services.gateway.metrics import job_registry
-
-                self._job_metrics = job_registry(self)
+                self._job_metrics = job_registry(self.settings.broker_url, prefix=self.settings.state_prefix)
             return self._job_metrics
 
     @property
     def solver(self) -> SolverClient:
         with self._lock:
             if self._solver is None:
-                from services.solver.client import SolverClient
-
                 self._solver = SolverClient(self.settings.solver_address, timeout_s=self.settings.solver_timeout_s,
                                             retries=2)
             return self._solver
@@ -131,8 +122,6 @@ class GatewayContext:
     def taxonomy(self) -> TaxonomyService:
         with self._lock:
             if self._taxonomy is None:
-                from services.gateway.taxonomy_service import TaxonomyService
-
                 self._taxonomy = TaxonomyService(self)
             return self._taxonomy
 

@@ -6,7 +6,9 @@ shared state refreshed from Redis at scrape time.
 - ``taskonomy_experiments{state}``: experiments by state, from the state store;
 - ``taskonomy_jobs{state}`` (pending, done, failed) and ``taskonomy_experiment_progress_ratio{stage}``:
   over the active (PENDING, RUNNING, CANCELLING) experiments;
-- ``taskonomy_workers{queue}``: workers consuming each queue, counted by :class:`WorkerCounter`.
+- ``taskonomy_workers{queue}``: workers consuming each queue, counted by :class:`WorkerCounter`;
+- ``taskonomy_redis_up``: 1 when this refresh read Redis, 0 when it could not (then the gauges
+  above have no samples, so an empty queue and an unknown one differ).
 
 The request latency histogram is observed by :mod:`services.gateway.middleware`; job durations
 and finished jobs are recorded by the workers in Redis and exported by
@@ -21,7 +23,8 @@ from typing import Any
 
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 
-from services.common.metrics import EXPERIMENT_PROGRESS, EXPERIMENTS, JOBS, QUEUE_DEPTH, REGISTRY, WORKERS
+from services.common.jobmetrics import RedisJobMetricsCollector
+from services.common.metrics import EXPERIMENT_PROGRESS, EXPERIMENTS, JOBS, QUEUE_DEPTH, REDIS_UP, REGISTRY, WORKERS
 from services.common.state import STATES
 
 log = logging.getLogger("services.gateway")
@@ -75,13 +78,11 @@ class WorkerCounter:
             self._thread = None
 
 
-def job_registry(ctx: Any) -> CollectorRegistry:
+def job_registry(broker_url: str, *, prefix: str) -> CollectorRegistry:
     """A registry of this gateway's own collectors: the workers' job metrics, read from Redis at
     scrape time (:class:`services.common.jobmetrics.RedisJobMetricsCollector`)."""
-    from services.common.jobmetrics import RedisJobMetricsCollector
-
     registry = CollectorRegistry(auto_describe=False)
-    registry.register(RedisJobMetricsCollector(ctx.settings.broker_url, prefix=ctx.settings.state_prefix))
+    registry.register(RedisJobMetricsCollector(broker_url, prefix=prefix))
     return registry
 
 
@@ -129,9 +130,14 @@ def refresh(ctx: Any) -> None:
 
 
 def exposition(ctx: Any) -> tuple[bytes, str]:
-    """The exposition text (after a refresh; an unreachable Redis leaves the gauges as they were)."""
+    """The exposition text, after a refresh. While Redis cannot be read, ``taskonomy_redis_up`` is 0
+    and the gauges read from it have no samples (unknown is not zero); the scrape never fails."""
     try:
         refresh(ctx)
+        REDIS_UP.set(1)
     except Exception as exc:  # never fail a scrape because Redis is away
         log.warning("metrics: cannot refresh from Redis: %s", type(exc).__name__)
+        REDIS_UP.set(0)
+        for gauge in (QUEUE_DEPTH, EXPERIMENTS, JOBS, EXPERIMENT_PROGRESS, WORKERS):
+            gauge.clear()
     return generate_latest(REGISTRY) + generate_latest(ctx.job_metrics), CONTENT_TYPE_LATEST

@@ -6,15 +6,13 @@ Pure ASGI (no BaseHTTPMiddleware) so streaming and background tasks are untouche
 
 from __future__ import annotations
 
-import json
 import logging
 import time
-from typing import Any
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from services.common.metrics import HTTP_LATENCY
-from services.gateway.problems import PROBLEM_JSON, problem_body
+from services.gateway.problems import problem_response
 
 log = logging.getLogger("services.gateway")
 
@@ -109,8 +107,7 @@ def _content_length(scope: Scope) -> int | None:
 
 
 async def _send_problem(send: Send, status: int, code: str, detail: str, scope: Scope) -> None:
-    body: dict[str, Any] = problem_body(status, code, detail, instance=str(scope.get("path", "")))
-    data = json.dumps(body).encode()
-    await send({"type": "http.response.start", "status": status,
-                "headers": [(b"content-type", PROBLEM_JSON.encode()), (b"content-length", str(len(data)).encode())]})
-    await send({"type": "http.response.body", "body": data})
+    """The same problem+json response (rendering and headers) as the exception handlers send."""
+    response = problem_response(status, code, detail, instance=str(scope.get("path", "")))
+    await send({"type": "http.response.start", "status": status, "headers": response.raw_headers})
+    await send({"type": "http.response.body", "body": response.body})

@@ -4,11 +4,14 @@
 raised                                         status  ``type``
 =============================================  ======  ==============================
 :class:`~taskonomy.errors.InvalidInputError`    422    ``urn:taskonomy:problem:invalid-input``
+an experiment spec refused at the door          422    ``...:validation`` (with ``errors``)
 :class:`~taskonomy.errors.NotFoundError`        404    ``...:not-found``
 :class:`~taskonomy.errors.PreconditionError`    409    ``...:failed-precondition``
 :class:`~taskonomy.errors.CorruptArtifactError` 409    ``...:corrupt-artifact``
 request body fails its schema                   422    ``...:validation`` (with ``errors``)
-request body is not JSON                        400    ``...:malformed-body``
+request body is not JSON (malformed, not UTF-8, 400    ``...:malformed-body``
+too deeply nested)
+JSON route, body of another Content-Type        415    ``...:unsupported-media-type``
 request body too large                          413    ``...:body-too-large``
 :class:`ServiceUnavailable` (solver, Redis)     503    ``...:unavailable`` + Retry-After
 any other exception                             500    ``...:internal`` (no details; logged)
@@ -38,6 +41,10 @@ log = logging.getLogger("services.gateway")
 
 PROBLEM_JSON = "application/problem+json"
 TYPE_PREFIX = "urn:taskonomy:problem:"
+#: The problem of a request body that is not JSON, whichever parser found it.
+MALFORMED_BODY = "malformed-body"
+#: FastAPI's detail when it cannot parse a JSON body (not UTF-8, nested too deep...).
+_FASTAPI_PARSE_ERROR = "There was an error parsing the body"
 
 _STATUS_OF: tuple[tuple[type[TaskonomyError], int], ...] = (
     (InvalidInputError, 422),
@@ -128,7 +135,9 @@ def install(app: FastAPI) -> None:
 
     async def on_taskonomy_error(request: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, TaskonomyError)
-        return problem_response(status_of(exc), exc.code, str(exc), instance=request.url.path)
+        errors = getattr(exc, "errors", None)  # field by field, e.g. a spec refused at the door
+        extra: dict[str, Any] = {"errors": _validation_errors(errors)} if isinstance(errors, list) and errors else {}
+        return problem_response(status_of(exc), exc.code, str(exc), instance=request.url.path, **extra)
 
     async def on_problem(request: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, ProblemError)
@@ -144,8 +153,8 @@ def install(app: FastAPI) -> None:
         assert isinstance(exc, RequestValidationError)
         errors = _validation_errors(exc.errors())
         if any(e["type"] == "json_invalid" for e in errors):
-            return problem_response(400, "malformed-body", "the request body is not valid JSON",
-                                    instance=request.url.path, errors=errors)
+            return problem_response(400, MALFORMED_BODY, "the request body is not valid JSON",
+                                    instance=request.url.path)
         detail = "; ".join(f"{'.'.join(e['loc'])}: {e['msg']}" for e in errors) or "invalid request"
         return problem_response(422, "validation", detail, instance=request.url.path, errors=errors)
 
@@ -154,6 +163,9 @@ def install(app: FastAPI) -> None:
         code = {404: "not-found", 405: "method-not-allowed", 401: "unauthorized", 403: "forbidden"}.get(
             exc.status_code, f"http-{exc.status_code}")
         detail = exc.detail if isinstance(exc.detail, str) else _TITLES.get(exc.status_code, "error")
+        if exc.status_code == 400 and detail == _FASTAPI_PARSE_ERROR:
+            return problem_response(400, MALFORMED_BODY, "the request body is not valid JSON",
+                                    instance=request.url.path)
         if exc.status_code == 404 and detail == "Not Found":
             detail = f"no resource at {request.url.path}"
         return problem_response(exc.status_code, code, detail, instance=request.url.path,

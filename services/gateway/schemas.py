@@ -4,12 +4,15 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from taskonomy.affinity import BUILTIN_TABLES
+from taskonomy.selection import MAX_BUDGET, MAX_COST, MAX_ORDER, MAX_TASK_NAME, MAX_TASKS, problem_from_mapping
 
-TaskName = Annotated[str, Field(min_length=1, max_length=64)]
-Cost = Annotated[float, Field(ge=0, le=1e6, allow_inf_nan=False)]
+# The taxonomy problem's bounds are the core's (taskonomy.selection), stated here for the OpenAPI
+# schema; TaxonomyIn then runs the core's own check, so there is one definition.
+TaskName = Annotated[str, Field(min_length=1, max_length=MAX_TASK_NAME)]
+Cost = Annotated[float, Field(ge=0, le=MAX_COST, allow_inf_nan=False)]
 
 
 class _In(BaseModel):
@@ -65,18 +68,26 @@ class TaxonomyIn(_In):
                        examples=["paper-16k"],
                        json_schema_extra={"anyOf": [{"enum": list(BUILTIN_TABLES)},
                                                     {"pattern": r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,99}$"}]})
-    targets: list[TaskName] | None = Field(None, max_length=64,
+    targets: list[TaskName] | None = Field(None, max_length=MAX_TASKS,
                                            description="tasks to solve for (default: every target of the table)")
-    source_only: list[TaskName] | None = Field(None, max_length=64,
+    source_only: list[TaskName] | None = Field(None, max_length=MAX_TASKS,
                                                description="tasks usable only as sources (default: the table's)")
-    target_only: list[TaskName] = Field(default_factory=list, max_length=64,
+    target_only: list[TaskName] = Field(default_factory=list, max_length=MAX_TASKS,
                                         description="tasks that must receive a transfer and cannot be roots")
-    budget: float = Field(6.0, ge=0, le=1e6, allow_inf_nan=False, description="supervision budget")
-    max_order: int = Field(5, ge=1, le=64, description="most sources of one transfer")
+    budget: float = Field(6.0, ge=0, le=MAX_BUDGET, allow_inf_nan=False, description="supervision budget")
+    max_order: int = Field(5, ge=1, le=MAX_ORDER, description="most sources of one transfer")
     objective: Literal["affinity", "gain", "quality"] = "affinity"
-    supervision_cost: dict[TaskName, Cost] = Field(default_factory=dict, description="per task (default 1)")
-    transfer_cost: dict[TaskName, Cost] = Field(default_factory=dict, description="per target (default 0)")
-    task_value: dict[TaskName, Cost] = Field(default_factory=dict, description="relative value per target (default 1)")
+    supervision_cost: dict[TaskName, Cost] = Field(default_factory=dict, max_length=MAX_TASKS,
+                                                   description="per task (default 1)")
+    transfer_cost: dict[TaskName, Cost] = Field(default_factory=dict, max_length=MAX_TASKS,
+                                                description="per target (default 0)")
+    task_value: dict[TaskName, Cost] = Field(default_factory=dict, max_length=MAX_TASKS,
+                                             description="relative value per target (default 1)")
+
+    @model_validator(mode="after")
+    def _the_cores_problem(self) -> TaxonomyIn:
+        problem_from_mapping(self.problem())  # the core's definition: the same checks as the solver's
+        return self
 
     def problem(self) -> dict[str, Any]:
         """The problem fields, as the solver client takes them."""

@@ -15,7 +15,9 @@ from typing import Annotated, Any
 from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from services.common.submission import check_broker_url
 from taskonomy.errors import InvalidInputError
+from taskonomy.store import store_scheme
 
 #: Shortest token accepted: anything shorter is guessable.
 MIN_TOKEN_LENGTH = 16
@@ -47,12 +49,44 @@ class GatewaySettings(BaseSettings):
     retry_after_s: int = Field(5, ge=1, le=3600, description="Retry-After of a 503 answer")
     workers_refresh_s: float = Field(15.0, ge=0, le=3600,
                                      description="seconds between counts of the Celery workers (0: never)")
+    max_split_images: int = Field(1_000_000, ge=1, description="most images in one split of a submitted experiment")
+    dataset_roots: Annotated[tuple[str, ...], NoDecode] = Field(
+        default=(), description="absolute directories (on the workers) that folder datasets may come from "
+                                "(comma-separated; none: folder datasets are refused)")
+    store_check_s: float = Field(30.0, ge=0, le=3600,
+                                 description="seconds a successful check that the store can be written is trusted")
 
     @field_validator("api_tokens", mode="before")
     @classmethod
     def _split_tokens(cls, value: Any) -> Any:
         if isinstance(value, str):
             return tuple(t.strip() for t in value.split(",") if t.strip())
+        return value
+
+    @field_validator("broker_url")
+    @classmethod
+    def _redis_url(cls, value: str) -> str:
+        return check_broker_url(value, name=None)
+
+    @field_validator("store_url")
+    @classmethod
+    def _store_url(cls, value: str) -> str:
+        store_scheme(value)
+        return value
+
+    @field_validator("dataset_roots", mode="before")
+    @classmethod
+    def _split_roots(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            return tuple(r.strip() for r in value.split(",") if r.strip())
+        return value
+
+    @field_validator("dataset_roots")
+    @classmethod
+    def _absolute_roots(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        for root in value:
+            if not root.startswith("/"):
+                raise ValueError(f"every dataset root must be an absolute path, got {root!r}")
         return value
 
     @field_validator("queues", mode="before")

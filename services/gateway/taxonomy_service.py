@@ -13,16 +13,17 @@ import io
 import threading
 import time
 from collections import OrderedDict
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 from services.common.metrics import TAXONOMY_QUERIES
+from services.common.state import ExperimentStateStore
 from services.gateway.problems import ProblemError, ServiceUnavailable
+from services.gateway.settings import GatewaySettings
+from services.solver.client import SolverClient, SolverError, SolverTimeoutError, SolverUnavailableError
 from taskonomy.affinity import BUILTIN_TABLES, TransferTable, load_table
 from taskonomy.errors import NotFoundError, PreconditionError
 from taskonomy.pipeline.keys import canonical_json
-
-if TYPE_CHECKING:
-    from services.gateway.context import GatewayContext
+from taskonomy.store import ArtifactStore
 
 #: Tables loaded from the artifact store kept in memory (they are immutable).
 _TABLE_CACHE_SIZE = 16
@@ -72,8 +73,24 @@ def _read_table_bytes(data: bytes) -> TransferTable:
     return TransferTable.read(io.BytesIO(data), format="csv")
 
 
+class Backends(Protocol):
+    """What the service reads: settings, experiment records, artifact stores and the solver (the
+    gateway's context provides them)."""
+
+    @property
+    def settings(self) -> GatewaySettings: ...
+
+    @property
+    def state(self) -> ExperimentStateStore: ...
+
+    @property
+    def solver(self) -> SolverClient: ...
+
+    def artifacts_at(self, url: str) -> ArtifactStore: ...
+
+
 class TaxonomyService:
-    def __init__(self, ctx: GatewayContext) -> None:
+    def __init__(self, ctx: Backends) -> None:
         self.ctx = ctx
         self.answers = TtlCache(size=ctx.settings.cache_size, ttl_s=ctx.settings.cache_ttl_s)
         self.tables = TtlCache(size=_TABLE_CACHE_SIZE, ttl_s=0)
@@ -122,8 +139,6 @@ class TaxonomyService:
     # -- taxonomy ----------------------------------------------------------------------------
     def solve(self, table_name: str, problem: dict[str, Any]) -> tuple[dict[str, Any], bool]:
         """The solver's answer for ``problem`` over ``table_name``, and whether it came from the cache."""
-        from services.solver.client import SolverError, SolverTimeoutError, SolverUnavailableError
-
         builtin = table_name in BUILTIN_TABLES
         identity = f"builtin:{table_name}" if builtin else "artifact:" + self.experiment_table_key(table_name)
         # role lists are sets: their order does not change the answer

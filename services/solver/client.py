@@ -15,17 +15,18 @@ same field names (absent = default).
 
 Status codes become the core's exceptions again, with the server's message:
 INVALID_ARGUMENT -> InvalidInputError, NOT_FOUND -> NotFoundError, FAILED_PRECONDITION ->
-PreconditionError, DATA_LOSS -> CorruptArtifactError. UNAVAILABLE is retried with exponential
-backoff within the call's deadline, then raised as :class:`SolverUnavailableError`; an expired
-deadline raises :class:`SolverTimeoutError` (both are OSErrors, so the CLI reports them in one
-line); anything else raises :class:`SolverError`. Each call's latency is recorded in the
-``taskonomy_solver_request_duration_seconds`` histogram by method.
+PreconditionError, DATA_LOSS -> CorruptArtifactError. UNAVAILABLE (a server down, restarting or
+busy) is retried by gRPC's own retry policy (the channel's service config: exponential
+backoff with jitter, within the call's deadline, at most 5 attempts), then raised as
+:class:`SolverUnavailableError`; an expired deadline raises :class:`SolverTimeoutError` (both are
+OSErrors, so the CLI reports them in one line); anything else raises :class:`SolverError`. Each
+call's latency is recorded in the ``taskonomy_solver_request_duration_seconds`` histogram by method.
 """
 
 from __future__ import annotations
 
+import json
 import logging
-import random
 import time
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, TypeVar
@@ -36,6 +37,7 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from services.common.metrics import SOLVER_LATENCY
 from services.solver import convert
+from services.solver.convert import CANDIDATE_VALUES, MAX_MESSAGE_BYTES
 from services.solver.generated import solver_pb2 as pb
 from services.solver.generated import solver_pb2_grpc as pb_grpc
 from taskonomy.affinity import TargetAffinity, TransferTable
@@ -43,7 +45,9 @@ from taskonomy.errors import CorruptArtifactError, InvalidInputError, NotFoundEr
 from taskonomy.selection import TaxonomyProblem
 
 log = logging.getLogger(__name__)
-MAX_MESSAGE_BYTES = 64 * 1024 * 1024
+#: gRPC's ceiling on the attempts of its retry policy.
+MAX_ATTEMPTS = 5
+_RETRYABLE = ("UNAVAILABLE",)
 _ERRORS: dict[grpc.StatusCode, type[TaskonomyError]] = {
     grpc.StatusCode.INVALID_ARGUMENT: InvalidInputError,
     grpc.StatusCode.NOT_FOUND: NotFoundError,
@@ -51,10 +55,6 @@ _ERRORS: dict[grpc.StatusCode, type[TaskonomyError]] = {
     grpc.StatusCode.DATA_LOSS: CorruptArtifactError,
 }
 T = TypeVar("T")
-_CANDIDATE_VALUES = (
-    "affinity", "gain", "quality", "affinity_low", "affinity_high", "gain_low", "gain_high", "quality_low",
-    "quality_high",
-)
 
 
 class SolverUnavailableError(ConnectionError):
@@ -77,7 +77,8 @@ class SolverClient:
     """Client of ``taskonomy.solver.v1.SolverService`` (thread-safe; one channel per client).
 
     ``timeout_s`` is each call's total deadline, retries included; ``retries`` is how many times
-    a call that got UNAVAILABLE is tried again, after ``backoff_s``, doubling, with jitter.
+    a call that got UNAVAILABLE is tried again (at most 4: gRPC's ceiling),
+    after a random pause of up to ``backoff_s``, doubling each time (gRPC's retry policy).
     """
 
     def __init__(
@@ -95,7 +96,7 @@ class SolverClient:
             raise InvalidInputError(f"retries: must be >= 0, got {retries}")
         self.address = address
         self.timeout_s = timeout_s
-        self.retries = retries
+        self.retries = min(retries, MAX_ATTEMPTS - 1)
         self.backoff_s = backoff_s
         self._channel = grpc.insecure_channel(
             address,
@@ -106,6 +107,8 @@ class SolverClient:
                 ("grpc.initial_reconnect_backoff_ms", max(20, int(1000 * backoff_s))),
                 ("grpc.min_reconnect_backoff_ms", max(20, int(1000 * backoff_s))),
                 ("grpc.max_reconnect_backoff_ms", 10_000),
+                ("grpc.enable_retries", 1),
+                ("grpc.service_config", json.dumps(retry_service_config(self.retries, backoff_s))),
             ],
         )
         self._stub = pb_grpc.SolverServiceStub(self._channel)
@@ -194,7 +197,7 @@ class SolverClient:
                         "sources": list(c.sources),
                         "kind": convert.kind_from_proto(c.kind, field="kind"),
                         "win_rates": list(c.win_rates),
-                        **{name: getattr(c, name) if c.HasField(name) else None for name in _CANDIDATE_VALUES},
+                        **{name: getattr(c, name) if c.HasField(name) else None for name in CANDIDATE_VALUES},
                     }
                     for c in t.candidates
                 ],
@@ -265,39 +268,37 @@ class SolverClient:
         try:
             reply = self._health.Check(request, timeout=timeout_s or self.timeout_s)
         except grpc.RpcError as exc:
-            raise _error(exc) from None
+            raise _error(exc, address=self.address, attempts=1) from None
         return str(health_pb2.HealthCheckResponse.ServingStatus.Name(reply.status))
 
     # ------------------------------------------------------------------ plumbing
 
     def _call(self, method: str, fn: Callable[..., T], request: Any, timeout_s: float | None) -> T:
-        deadline = time.monotonic() + (timeout_s or self.timeout_s)
-        delay = self.backoff_s
-        attempt = 0
         start = time.perf_counter()
         try:
-            while True:
-                remaining = deadline - time.monotonic()
-                if remaining <= 0:
-                    raise SolverTimeoutError(f"solver at {self.address}: {method} deadline expired")
-                try:
-                    return fn(request, timeout=remaining)
-                except grpc.RpcError as exc:
-                    code = exc.code()
-                    pause = delay * random.uniform(0.5, 1.5)  # noqa: S311 (jitter, not crypto)
-                    if (
-                        code != grpc.StatusCode.UNAVAILABLE
-                        or attempt >= self.retries
-                        or time.monotonic() + pause >= deadline
-                    ):
-                        raise _error(exc, address=self.address, attempts=attempt + 1) from None
-                    attempt += 1
-                    log.warning("solver at %s: %s got UNAVAILABLE (%s); retry %d/%d in %.2f s", self.address,
-                                method, exc.details(), attempt, self.retries, pause)
-                    time.sleep(pause)
-                    delay *= 2
+            return fn(request, timeout=timeout_s or self.timeout_s)
+        except grpc.RpcError as exc:
+            raise _error(exc, address=self.address, attempts=self.retries + 1) from None
         finally:
             SOLVER_LATENCY.labels(method=method).observe(time.perf_counter() - start)
+
+
+def retry_service_config(retries: int, backoff_s: float) -> dict[str, Any]:
+    """The channel's service config: gRPC retries UNAVAILABLE calls of the solver service
+    ``retries`` times (at most 4), after a random pause of up to ``backoff_s`` doubling each time,
+    within each call's deadline."""
+    if retries <= 0:
+        return {"methodConfig": []}
+    return {"methodConfig": [{
+        "name": [{"service": pb.DESCRIPTOR.services_by_name["SolverService"].full_name}],
+        "retryPolicy": {
+            "maxAttempts": min(MAX_ATTEMPTS, retries + 1),
+            "initialBackoff": f"{max(backoff_s, 0.001):.3f}s",
+            "maxBackoff": f"{max(backoff_s * 16, 1.0):.3f}s",
+            "backoffMultiplier": 2,
+            "retryableStatusCodes": list(_RETRYABLE),
+        },
+    }]}
 
 
 def _set_table(request: pb.SolveTaxonomyRequest | pb.SweepBudgetsRequest, table: str | TransferTable) -> None:
@@ -307,13 +308,14 @@ def _set_table(request: pb.SolveTaxonomyRequest | pb.SweepBudgetsRequest, table:
         request.transfer_table.CopyFrom(convert.table_to_proto(table))
 
 
-def _error(exc: grpc.RpcError, *, address: str = "", attempts: int = 1) -> Exception:
+def _error(exc: grpc.RpcError, *, address: str, attempts: int) -> Exception:
     code: grpc.StatusCode = exc.code()
     details: str = exc.details() or ""
     if code in _ERRORS:
         return _ERRORS[code](details)
     if code == grpc.StatusCode.UNAVAILABLE:
-        return SolverUnavailableError(f"solver at {address} unavailable after {attempts} attempt(s): {details}")
+        tries = f"after up to {attempts} attempts" if attempts > 1 else "(1 attempt)"
+        return SolverUnavailableError(f"solver at {address} unavailable {tries}: {details}")
     if code == grpc.StatusCode.DEADLINE_EXCEEDED:
         return SolverTimeoutError(f"solver at {address}: deadline exceeded: {details}")
     return SolverError(code, details)

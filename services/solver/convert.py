@@ -19,14 +19,18 @@ import numpy as np
 from services.solver.generated import solver_pb2 as pb
 from taskonomy.affinity import KINDS, TransferRow, TransferTable
 from taskonomy.errors import InvalidInputError
-from taskonomy.selection import OBJECTIVES, TaxonomyProblem, TaxonomySolution
+from taskonomy.selection import OBJECTIVES, PROBLEM_FIELDS, TaxonomyProblem, TaxonomySolution, problem_from_mapping
 
-#: Problem fields of :class:`~taskonomy.selection.TaxonomyProblem` that a request may set.
-PROBLEM_FIELDS = (
-    "targets", "source_only", "target_only", "budget", "max_order", "objective",
-    "supervision_cost", "transfer_cost", "task_value",
-)
 STATUSES = ("OPTIMAL", "INFEASIBLE")
+#: Optional per-candidate values of a ComputeAffinity answer (server and client).
+CANDIDATE_VALUES = (
+    "affinity", "gain", "quality", "affinity_low", "affinity_high", "gain_low", "gain_high", "quality_low",
+    "quality_high",
+)
+#: Largest request/response (server and client): an inline table of every candidate of a
+#: paper-scale experiment is a few MB; per-image losses of 26 targets x ~100 candidates x 17k
+#: images are ~360 MB, so send those one target per call.
+MAX_MESSAGE_BYTES = 64 * 1024 * 1024
 #: Most bootstrap resamples one request may ask for (each costs one AHP solve per target).
 MAX_BOOTSTRAP = 10_000
 
@@ -95,15 +99,6 @@ def _names(values: Iterable[str], *, field: str, unique: bool = False) -> tuple[
             raise InvalidInputError(f"{field}[{i}]: empty task name")
         if unique and name in out[:i]:
             raise InvalidInputError(f"{field}[{i}]: {name!r} is listed twice")
-    return out
-
-
-def _cost_map(values: Mapping[str, float], *, field: str, low: float = 0.0) -> dict[str, float]:
-    out: dict[str, float] = {}
-    for name in sorted(values):
-        if not name.strip():
-            raise InvalidInputError(f"{field}: empty task name as a key")
-        out[name] = _finite(values[name], field=f"{field}[{name!r}]", low=low)
     return out
 
 
@@ -178,6 +173,7 @@ def problem_to_proto(problem: TaxonomyProblem | Mapping[str, Any] | None) -> pb.
     for name in ("targets", "source_only", "target_only"):
         if isinstance(v.get(name), str):
             raise InvalidInputError(f"problem.{name}: must be a list of task names, got the string {v[name]!r}")
+    problem_from_mapping(v, prefix="problem.")  # the core's checks, before anything is sent
     msg = pb.TaxonomyProblem()
     for name in ("targets", "source_only"):
         if v.get(name) is not None:
@@ -187,8 +183,6 @@ def problem_to_proto(problem: TaxonomyProblem | Mapping[str, Any] | None) -> pb.
     if v.get("budget") is not None:
         msg.budget = float(v["budget"])
     if v.get("max_order") is not None:
-        if int(v["max_order"]) < 1:
-            raise InvalidInputError(f"problem.max_order: must be >= 1, got {v['max_order']}")
         msg.max_order = int(v["max_order"])
     msg.objective = objective_to_proto(v.get("objective") or "affinity")  # type: ignore[assignment]
     for name in ("supervision_cost", "transfer_cost", "task_value"):
@@ -197,25 +191,21 @@ def problem_to_proto(problem: TaxonomyProblem | Mapping[str, Any] | None) -> pb.
 
 
 def problem_from_proto(msg: pb.TaxonomyProblem | None, *, field: str = "problem") -> TaxonomyProblem:
-    """The core problem of a request; unset fields take the core's defaults."""
+    """The core problem of a request, checked by the core's one definition
+    (:func:`taskonomy.selection.problem_from_mapping`); unset fields take the core's defaults."""
     if msg is None:
         return TaxonomyProblem()
-    kw: dict[str, Any] = {}
+    values: dict[str, Any] = {"target_only": list(msg.target_only), "objective": objective_from_proto(
+        msg.objective, field=f"{field}.objective")}
     for name in ("targets", "source_only"):
         if msg.HasField(name):
-            kw[name] = _names(getattr(msg, name).tasks, field=f"{field}.{name}.tasks")
-    kw["target_only"] = _names(msg.target_only, field=f"{field}.target_only")
-    if msg.HasField("budget"):
-        kw["budget"] = _finite(msg.budget, field=f"{field}.budget", low=0.0)
-    if msg.HasField("max_order"):
-        if msg.max_order < 1:
-            raise InvalidInputError(f"{field}.max_order: must be >= 1, got {msg.max_order}")
-        kw["max_order"] = int(msg.max_order)
-    kw["objective"] = objective_from_proto(msg.objective, field=f"{field}.objective")
-    kw["supervision_cost"] = _cost_map(msg.supervision_cost, field=f"{field}.supervision_cost")
-    kw["transfer_cost"] = _cost_map(msg.transfer_cost, field=f"{field}.transfer_cost")
-    kw["task_value"] = _cost_map(msg.task_value, field=f"{field}.task_value")
-    return TaxonomyProblem(**kw)
+            values[name] = list(getattr(msg, name).tasks)
+    for name in ("budget", "max_order"):
+        if msg.HasField(name):
+            values[name] = getattr(msg, name)
+    for name in ("supervision_cost", "transfer_cost", "task_value"):
+        values[name] = dict(getattr(msg, name))
+    return problem_from_mapping(values, prefix=f"{field}.")
 
 
 def budgets_from_proto(values: Sequence[float], *, field: str = "budgets") -> list[float] | None:

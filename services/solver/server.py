@@ -6,6 +6,12 @@ server runs the standard ``grpc.health.v1.Health`` service (what Kubernetes' ``g
 speak): SERVING once started, NOT_SERVING as soon as a graceful stop begins, so that load
 balancers stop sending work while in-flight calls finish.
 
+Solves never starve the health service: they run in their own executor of ``max_workers``
+threads (:class:`SolveSlots`), and the gRPC server keeps threads beyond every solve it admits
+(running or queued) for the health checks, so a probe answers within its deadline under any
+load. A solve arriving when ``max_queued`` are already waiting is refused with UNAVAILABLE
+("busy"), which clients retry.
+
 Errors are mapped once, in :func:`_rpc`: the core's InvalidInputError -> INVALID_ARGUMENT,
 NotFoundError -> NOT_FOUND, PreconditionError -> FAILED_PRECONDITION, CorruptArtifactError ->
 DATA_LOSS, each with the core's message; anything else -> INTERNAL with a generic message (the
@@ -30,6 +36,7 @@ import numpy as np
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 
 from services.solver import convert
+from services.solver.convert import CANDIDATE_VALUES, MAX_MESSAGE_BYTES
 from services.solver.generated import solver_pb2 as pb
 from services.solver.generated import solver_pb2_grpc as pb_grpc
 from taskonomy import affinity, selection
@@ -47,10 +54,10 @@ log = logging.getLogger(__name__)
 #: Full name of the solver service (also a health-check service name).
 SERVICE_NAME: str = pb.DESCRIPTOR.services_by_name["SolverService"].full_name
 DEFAULT_PORT = 50051
-#: Largest request/response: an inline table of every candidate of a paper-scale experiment is a
-#: few MB; per-image losses of 26 targets x ~100 candidates x 17k images are ~360 MB, so send
-#: those one target per call.
-MAX_MESSAGE_BYTES = 64 * 1024 * 1024
+#: Threads of the gRPC server kept for the health service beyond every admitted solve.
+HEALTH_THREADS = 4
+#: Solves that may wait for a solve thread, per solve thread (beyond: UNAVAILABLE, busy).
+QUEUED_PER_WORKER = 4
 
 _STATUS: dict[type[TaskonomyError], grpc.StatusCode] = {
     InvalidInputError: grpc.StatusCode.INVALID_ARGUMENT,
@@ -72,6 +79,15 @@ def status_for(exc: TaskonomyError) -> grpc.StatusCode:
     return grpc.StatusCode.INVALID_ARGUMENT
 
 
+class _Abort(Exception):
+    """End the call with ``code`` and ``message`` (raised where no servicer context is at hand)."""
+
+    def __init__(self, code: grpc.StatusCode, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+
+
 def _rpc(fn: Handler[Req, Resp]) -> Handler[Req, Resp]:
     """Run one RPC: map core errors to canonical status codes, log the rest as INTERNAL."""
     method = fn.__name__
@@ -81,6 +97,9 @@ def _rpc(fn: Handler[Req, Resp]) -> Handler[Req, Resp]:
         start = time.perf_counter()
         try:
             response = fn(self, request, context)
+        except _Abort as exc:
+            log.info("%s -> %s: %s", method, exc.code.name, exc.message)
+            context.abort(exc.code, exc.message)
         except TaskonomyError as exc:
             code = status_for(exc)
             log.info("%s -> %s: %s", method, code.name, exc)
@@ -121,12 +140,6 @@ def _problem_fields() -> Iterator[None]:
         raise
 
 
-_CANDIDATE_VALUES = (
-    "affinity", "gain", "quality", "affinity_low", "affinity_high", "gain_low", "gain_high", "quality_low",
-    "quality_high",
-)
-
-
 def _target_stats(item: convert.AffinityInput, *, bootstrap: int, seed: int,
                   confidence: float) -> affinity.TargetAffinity:
     """The core's statistics of one target, from losses or from a given win-rate matrix."""
@@ -148,13 +161,49 @@ def _target_stats(item: convert.AffinityInput, *, bootstrap: int, seed: int,
     )
 
 
+class SolveSlots:
+    """The solver's own executor: ``workers`` threads run solves, ``queued`` more may wait; a
+    call beyond that is refused at once (UNAVAILABLE: busy), so the gRPC server's threads
+    beyond ``workers + queued`` always remain for the health service."""
+
+    def __init__(self, *, workers: int, queued: int) -> None:
+        self.capacity = workers + queued
+        self._free = threading.BoundedSemaphore(self.capacity)
+        self._pool = futures.ThreadPoolExecutor(max_workers=workers, thread_name_prefix="solve")
+
+    def run(self, fn: Callable[[], Resp], context: grpc.ServicerContext) -> Resp:
+        if not self._free.acquire(blocking=False):
+            raise _Abort(grpc.StatusCode.UNAVAILABLE,
+                         f"solver busy: {self.capacity} solves running or queued; retry later")
+        try:
+            future = self._pool.submit(fn)
+        except RuntimeError:  # shutting down
+            self._free.release()
+            raise _Abort(grpc.StatusCode.UNAVAILABLE, "the solver is shutting down") from None
+        future.add_done_callback(lambda _f: self._free.release())
+        try:
+            return future.result(timeout=context.time_remaining())
+        except futures.TimeoutError:
+            future.cancel()  # not started yet: dropped; running: finishes, its answer unread
+            raise _Abort(grpc.StatusCode.DEADLINE_EXCEEDED, "the call's deadline passed while solving") from None
+
+    def shutdown(self) -> None:
+        self._pool.shutdown(wait=False, cancel_futures=True)
+
+
 class SolverServicer(pb_grpc.SolverServiceServicer):
-    """The three RPCs: parse and validate, call one core function, convert back."""
+    """The three RPCs: parse and validate, call one core function (in the solve executor), convert back."""
+
+    def __init__(self, slots: SolveSlots) -> None:
+        self.slots = slots
 
     @_rpc
     def ComputeAffinity(  # noqa: N802 (gRPC method names)
         self, request: pb.ComputeAffinityRequest, context: grpc.ServicerContext
     ) -> pb.ComputeAffinityResponse:
+        return self.slots.run(lambda: self._compute_affinity(request), context)
+
+    def _compute_affinity(self, request: pb.ComputeAffinityRequest) -> pb.ComputeAffinityResponse:
         inputs = convert.affinity_inputs_from_proto(request)
         confidence = request.confidence if request.HasField("confidence") else 0.95
         response = pb.ComputeAffinityResponse()
@@ -167,7 +216,7 @@ class SolverServicer(pb_grpc.SolverServiceServicer):
                     sources=list(sources), kind=convert.kind_to_proto(kind),
                     win_rates=stats.win_rates[i].tolist(),
                 )
-                for name in _CANDIDATE_VALUES:
+                for name in CANDIDATE_VALUES:
                     values = getattr(stats, name)
                     if values is not None and np.isfinite(values[i]):
                         setattr(c, name, float(values[i]))
@@ -177,6 +226,9 @@ class SolverServicer(pb_grpc.SolverServiceServicer):
     def SolveTaxonomy(  # noqa: N802
         self, request: pb.SolveTaxonomyRequest, context: grpc.ServicerContext
     ) -> pb.SolveTaxonomyResponse:
+        return self.slots.run(lambda: self._solve_taxonomy(request), context)
+
+    def _solve_taxonomy(self, request: pb.SolveTaxonomyRequest) -> pb.SolveTaxonomyResponse:
         problem = convert.problem_from_proto(request.problem if request.HasField("problem") else None)
         table = _table(request)
         with _problem_fields():
@@ -187,6 +239,9 @@ class SolverServicer(pb_grpc.SolverServiceServicer):
     def SweepBudgets(  # noqa: N802
         self, request: pb.SweepBudgetsRequest, context: grpc.ServicerContext
     ) -> pb.SweepBudgetsResponse:
+        return self.slots.run(lambda: self._sweep_budgets(request), context)
+
+    def _sweep_budgets(self, request: pb.SweepBudgetsRequest) -> pb.SweepBudgetsResponse:
         problem = convert.problem_from_proto(request.problem if request.HasField("problem") else None)
         budgets = convert.budgets_from_proto(request.budgets)
         table = _table(request)
@@ -201,10 +256,12 @@ class SolverServer:
     Use :func:`create_server` to build one.
     """
 
-    def __init__(self, server: grpc.Server, health_servicer: health.HealthServicer, *, drain_s: float) -> None:
+    def __init__(self, server: grpc.Server, health_servicer: health.HealthServicer, *, drain_s: float,
+                 slots: SolveSlots | None = None) -> None:
         self.server = server
         self.health = health_servicer
         self.drain_s = drain_s
+        self.slots = slots
         self._stopping = threading.Event()
 
     def start(self) -> None:
@@ -221,7 +278,16 @@ class SolverServer:
             log.info("solver: NOT_SERVING, draining for %.1f s, then %s s of grace", self.drain_s, grace)
             if self.drain_s > 0:
                 time.sleep(self.drain_s)
-        return self.server.stop(grace)
+        stopped = self.server.stop(grace)
+        if self.slots is not None:
+            slots = self.slots
+
+            def release() -> None:
+                stopped.wait()
+                slots.shutdown()
+
+            threading.Thread(target=release, name="solve-executor-stop", daemon=True).start()
+        return stopped
 
     def wait_for_termination(self, timeout: float | None = None) -> bool:
         return self.server.wait_for_termination(timeout)
@@ -231,29 +297,37 @@ def create_server(
     address: str = f"[::]:{DEFAULT_PORT}",
     *,
     max_workers: int | None = None,
+    max_queued: int | None = None,
     max_message_bytes: int = MAX_MESSAGE_BYTES,
     drain_s: float = 0.0,
     reuse_port: bool = False,
 ) -> tuple[SolverServer, int]:
     """Build a solver server bound to ``address`` (``host:0`` picks a free port); not started.
 
-    ``max_workers`` sizes the thread pool (default: the CPU count, at least 2): solves are
-    CPU-bound, so more threads than cores only queue. ``reuse_port`` lets several processes
-    share the port (:mod:`services.solver.processes`); otherwise binding a port in use fails.
-    Returns the server and the bound port.
+    ``max_workers`` sizes the solve executor (default: the CPU count, at least 2): solves are
+    CPU-bound, so more threads than cores only queue. ``max_queued`` solves may wait beyond
+    them (default ``QUEUED_PER_WORKER`` per worker); the gRPC server gets ``HEALTH_THREADS``
+    threads more, for the health service. ``reuse_port`` lets several processes share the port
+    (:mod:`services.solver.processes`); otherwise binding a port in use fails. Returns the
+    server and the bound port.
     """
     workers = max_workers if max_workers is not None else max(2, os.cpu_count() or 1)
     if workers < 1:
         raise InvalidInputError(f"max_workers: must be >= 1, got {workers}")
+    queued = max_queued if max_queued is not None else QUEUED_PER_WORKER * workers
+    if queued < 0:
+        raise InvalidInputError(f"max_queued: must be >= 0, got {queued}")
+    slots = SolveSlots(workers=workers, queued=queued)
     options = [
         ("grpc.max_receive_message_length", max_message_bytes),
         ("grpc.max_send_message_length", max_message_bytes),
         ("grpc.so_reuseport", int(reuse_port)),
     ]
     server = grpc.server(
-        futures.ThreadPoolExecutor(max_workers=workers, thread_name_prefix="solver"), options=options
+        futures.ThreadPoolExecutor(max_workers=slots.capacity + HEALTH_THREADS, thread_name_prefix="grpc"),
+        options=options,
     )
-    pb_grpc.add_SolverServiceServicer_to_server(SolverServicer(), server)
+    pb_grpc.add_SolverServiceServicer_to_server(SolverServicer(slots), server)
     health_servicer = health.HealthServicer(experimental_non_blocking=True)
     for name in ("", SERVICE_NAME):
         health_servicer.set(name, health_pb2.HealthCheckResponse.NOT_SERVING)
@@ -264,7 +338,7 @@ def create_server(
         raise OSError(f"cannot listen on {address}: {exc}") from None
     if port == 0:
         raise OSError(f"cannot listen on {address} (address in use or invalid)")
-    return SolverServer(server, health_servicer, drain_s=drain_s), port
+    return SolverServer(server, health_servicer, drain_s=drain_s, slots=slots), port
 
 
 def serve(

@@ -11,10 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
-#: Name of the task: the contract with the gateway, which sends it by name.
-PREDICT = "taskonomy.predict"
-#: Queue the gateway sends it to (the transfer workers consume it).
-PREDICT_QUEUE = "transfer"
+from services.common.tasknames import PREDICT
 
 
 def run_predict(prediction_id: str, store_url: str) -> str:

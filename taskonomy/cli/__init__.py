@@ -1,15 +1,26 @@
 """The `taskonomy` command line (typer).
 
 Each command group lives in its own module exposing ``register(app)``; heavy imports (torch,
-OR-Tools, servers) happen inside the commands so that ``taskonomy --help`` stays fast.
+OR-Tools, servers) happen inside the commands so that ``taskonomy --help`` stays fast. Commands
+of other packages (the services' ``worker``, ``submit``, ``serve``...) are found through the
+``taskonomy.commands`` entry point group, each naming a ``register(app)`` function: the core
+never imports them.
 """
 
 from __future__ import annotations
 
 import importlib
 import importlib.util
+import os
+import sys
+from importlib.metadata import entry_points
 
 import typer
+
+from taskonomy.cli._common import silence_stdout
+
+#: Entry point group of the command modules of other packages.
+COMMANDS_GROUP = "taskonomy.commands"
 
 #: Command modules, in help order. A module registers its commands on the root app.
 COMMAND_MODULES: tuple[str, ...] = (
@@ -19,8 +30,6 @@ COMMAND_MODULES: tuple[str, ...] = (
     "tasks_cmd",    # taskonomy tasks
     "world_cmd",    # taskonomy world render / preview
     "models_cmd",   # taskonomy models / predict
-    "worker_cmd",   # taskonomy worker / submit / status
-    "serve_cmd",    # taskonomy serve solver / gateway
 )
 
 
@@ -42,8 +51,22 @@ def build_app() -> typer.Typer:
         if importlib.util.find_spec(qualified) is None:
             continue
         importlib.import_module(qualified).register(app)
+    for ep in sorted(entry_points(group=COMMANDS_GROUP), key=lambda e: e.name):
+        try:
+            register = ep.load()
+        except ImportError as exc:  # an installation whose metadata names a module it lacks
+            if os.environ.get("TASKONOMY_DEBUG"):
+                print(f"taskonomy: commands {ep.value!r} not loaded: {exc}", file=sys.stderr)
+            continue
+        register(app)
     return app
 
 
 def main() -> None:
-    build_app()()
+    try:
+        build_app()()
+    finally:  # output piped into `head`: the reader may be gone before the last flush
+        try:
+            sys.stdout.flush()
+        except BrokenPipeError:
+            silence_stdout()

@@ -27,6 +27,13 @@ def fail(message: str) -> typer.Exit:
     return typer.Exit(EXIT_USAGE)
 
 
+def silence_stdout() -> None:
+    """Point stdout at /dev/null, so the interpreter's final flush does not fail on the closed pipe."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
+    os.close(devnull)
+
+
 def handle_errors(fn: Callable[P, R]) -> Callable[P, R]:
     """Decorator for commands: TaskonomyError and OSError → one line, exit 2; no tracebacks.
 
@@ -39,6 +46,9 @@ def handle_errors(fn: Callable[P, R]) -> Callable[P, R]:
             return fn(*args, **kwargs)
         except (typer.Exit, typer.Abort, KeyboardInterrupt):
             raise
+        except BrokenPipeError:  # `taskonomy status ... | head -1`: the reader has gone, nothing to say
+            silence_stdout()
+            raise typer.Exit(0) from None
         except TaskonomyError as exc:
             raise fail(str(exc)) from None
         except OSError as exc:

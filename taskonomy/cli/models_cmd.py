@@ -90,10 +90,16 @@ def register(app: typer.Typer) -> None:
         from taskonomy.pipeline.run import check_writable_dir
 
         exp = open_experiment(experiment, store=store)
+        created = not out.exists()
         check_writable_dir(out)
-        pixels = decode_image(image.read_bytes())
-        pset = render(predict_sample(exp, image_sample(exp, pixels), transfers=transfers))
-        write_pngs(pset, out)
+        try:
+            pixels = decode_image(image.read_bytes())
+            pset = render(predict_sample(exp, image_sample(exp, pixels), transfers=transfers))
+            write_pngs(pset, out)
+        except BaseException:
+            if created and out.is_dir() and not any(out.iterdir()):  # a failed prediction leaves no empty folder
+                out.rmdir()
+            raise
         for name, why in pset.skipped.items():
             console.print(f"skipped {name}: {why}")
         console.print(f"wrote {len(pset.predictions)} predictions to {out}")

@@ -57,7 +57,7 @@ def register(app: typer.Typer) -> None:
         from taskonomy.pipeline.run import check_writable_dir, default_store_url, run_experiment, validate_experiment
         from taskonomy.pipeline.spec import PRESETS, ExperimentSpec
         from taskonomy.pipeline.spec import preset as make_preset
-        from taskonomy.store import ArtifactStore
+        from taskonomy.store import check_store
 
         if mode not in ("per-job", "fused", "halving"):
             raise InvalidInputError(f"--mode: unknown transfer mode {mode!r}; known: per-job, fused, halving")
@@ -86,7 +86,7 @@ def register(app: typer.Typer) -> None:
             spec = ExperimentSpec.from_mapping(body, origin="--precision")
         out_dir = check_writable_dir(out)
         validate_experiment(spec, out_dir=out_dir)
-        art = ArtifactStore(store or default_store_url(out_dir))
+        art = check_store(store or default_store_url(out_dir))  # scheme, reachable, writable: before any work
         if threads is not None:
             import torch
 

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import json
-from typing import TYPE_CHECKING, Annotated
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
@@ -12,13 +13,33 @@ from taskonomy.cli._common import handle_errors
 if TYPE_CHECKING:
     from taskonomy.selection import TaxonomyProblem, TaxonomySolution
 
-TABLE_HELP = "a transfer table file (csv | parquet | json) or a built-in one: paper-16k, paper-1k, paper-base"
+TABLE_HELP = ("a transfer table file (csv | parquet | json), a `taskonomy run --out` directory (its transfers.csv) "
+              "or a built-in one: paper-16k, paper-1k, paper-base")
 TargetsOpt = Annotated[list[str] | None, typer.Option("--targets", help="targets (ours or paper names)")]
 SourceOnlyOpt = Annotated[list[str] | None, typer.Option("--source-only", help="tasks that may only be sources")]
 TargetOnlyOpt = Annotated[list[str] | None, typer.Option("--target-only", help="tasks that must get an edge")]
 MaxOrderOpt = Annotated[int, typer.Option("--max-order", help="most sources in one transfer")]
 ObjectiveOpt = Annotated[str, typer.Option("--objective", help="affinity | gain | quality")]
 JsonOpt = Annotated[bool, typer.Option("--json", help="print one JSON object")]
+
+
+def _load(table: str) -> Any:
+    """The table named on the command line; a run directory means its ``transfers.csv``."""
+    from taskonomy.affinity import BUILTIN_TABLES, load_table
+    from taskonomy.errors import InvalidInputError
+
+    path = Path(table)
+    if table not in BUILTIN_TABLES and path.is_dir():
+        if not (path / "transfers.csv").is_file():
+            raise InvalidInputError(f"TABLE: {table!r} is a directory without transfers.csv; give a table file "
+                                    "(.csv, .parquet or .json), a `taskonomy run --out` directory or a built-in "
+                                    f"table ({', '.join(BUILTIN_TABLES)})")
+        table = str(path / "transfers.csv")
+    elif table not in BUILTIN_TABLES and path.is_file() and path.suffix.lower() not in (".csv", ".parquet", ".pq",
+                                                                                          ".json"):
+        raise InvalidInputError(f"TABLE: cannot tell the format of {table!r}: name a .csv, .parquet or .json file, "
+                                f"a `taskonomy run --out` directory or a built-in table ({', '.join(BUILTIN_TABLES)})")
+    return load_table(table)
 
 
 def _split(values: list[str] | None) -> tuple[str, ...] | None:
@@ -76,10 +97,9 @@ def register(app: typer.Typer) -> None:
         json_out: JsonOpt = False,
     ) -> None:
         """Solve the taxonomy BIP: which tasks to supervise and where to transfer from."""
-        from taskonomy.affinity import load_table
         from taskonomy.selection import root_stability, solve_taxonomy
 
-        data = load_table(table)
+        data = _load(table)
         problem = _problem(targets, source_only, target_only, budget, max_order, objective)
         sol = solve_taxonomy(data, problem)
         share = root_stability(data, problem, samples=stability) if stability else None
@@ -106,10 +126,9 @@ def register(app: typer.Typer) -> None:
         json_out: JsonOpt = False,
     ) -> None:
         """The optimal taxonomy for every budget: the Pareto curve of value against supervision."""
-        from taskonomy.affinity import load_table
         from taskonomy.selection import sweep_budgets
 
-        sols = sweep_budgets(load_table(table),
+        sols = sweep_budgets(_load(table),
                              _problem(targets, source_only, target_only, 0.0, max_order, objective), budgets)
         if json_out:
             print(json.dumps({"curve": [s.to_dict() for s in sols]}))

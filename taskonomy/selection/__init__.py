@@ -12,18 +12,25 @@ from __future__ import annotations
 
 from taskonomy.selection._candidates import higher_order_candidates
 from taskonomy.selection._problem import (
+    MAX_BUDGET,
+    MAX_COST,
+    MAX_ORDER,
+    MAX_TASK_NAME,
+    MAX_TASKS,
     OBJECTIVES,
+    PROBLEM_FIELDS,
     Edge,
     TaxonomyProblem,
     TaxonomySolution,
     default_roles,
+    problem_from_mapping,
     resolve_roles,
 )
 from taskonomy.selection._reference import solve_brute_force
 from taskonomy.selection._solve import default_budgets, root_stability, solve_taxonomy, sweep_budgets
 
 __all__ = [
-    "OBJECTIVES", "Edge", "TaxonomyProblem", "TaxonomySolution", "default_budgets", "default_roles",
-    "higher_order_candidates", "resolve_roles", "root_stability", "solve_brute_force", "solve_taxonomy",
-    "sweep_budgets",
+    "MAX_BUDGET", "MAX_COST", "MAX_ORDER", "MAX_TASKS", "MAX_TASK_NAME", "OBJECTIVES", "PROBLEM_FIELDS",
+    "Edge", "TaxonomyProblem", "TaxonomySolution", "default_budgets", "default_roles", "higher_order_candidates",
+    "problem_from_mapping", "resolve_roles", "root_stability", "solve_brute_force", "solve_taxonomy", "sweep_budgets",
 ]

@@ -38,6 +38,21 @@ Status = Literal["OPTIMAL", "INFEASIBLE"]
 #: Clip of every objective coefficient before the relative task value.
 COEF_CLIP: tuple[float, float] = (1e-5, 1.0)
 
+#: The fields of a :class:`TaxonomyProblem` a caller sets, and their bounds: defined here once and
+#: checked by :func:`problem_from_mapping` (the CLI, the solver service and the gateway all use it;
+#: the gateway's request schema states the same bounds).
+PROBLEM_FIELDS: tuple[str, ...] = (
+    "targets", "source_only", "target_only", "budget", "max_order", "objective",
+    "supervision_cost", "transfer_cost", "task_value",
+)
+MAX_BUDGET = 1e6
+MAX_ORDER = 64
+#: Most per-task values (supervision cost, transfer cost, task value).
+MAX_COST = 1e6
+#: Most tasks in a role list, and the longest task name.
+MAX_TASKS = 64
+MAX_TASK_NAME = 64
+
 
 @dataclass(frozen=True)
 class TaxonomyProblem:
@@ -130,7 +145,7 @@ def coefficient(value: float, objective: str, weight: float) -> float:
     return weight * min(max(v, COEF_CLIP[0]), COEF_CLIP[1])
 
 
-def _finite_nonneg(name: str, value: object) -> float:
+def _finite_nonneg(name: str, value: object, *, high: float | None = None) -> float:
     if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
         raise InvalidInputError(f"{name}: must be a number, got {value!r}")
     v = float(value)
@@ -138,7 +153,71 @@ def _finite_nonneg(name: str, value: object) -> float:
         raise InvalidInputError(f"{name}: must be a finite number, got {v}")
     if v < 0:
         raise InvalidInputError(f"{name}: must be >= 0, got {value:g}")
+    if high is not None and v > high:
+        raise InvalidInputError(f"{name}: must be <= {high:g}, got {value:g}")
     return v
+
+
+def _task_list(name: str, value: object) -> tuple[str, ...]:
+    if isinstance(value, str) or not isinstance(value, (list, tuple)):
+        raise InvalidInputError(f"{name}: must be a list of task names, got {value!r}")
+    if len(value) > MAX_TASKS:
+        raise InvalidInputError(f"{name}: at most {MAX_TASKS} tasks, got {len(value)}")
+    out: list[str] = []
+    for i, task in enumerate(value):
+        if not isinstance(task, str) or not task.strip():
+            raise InvalidInputError(f"{name}[{i}]: must be a task name, got {task!r}")
+        if len(task) > MAX_TASK_NAME:
+            raise InvalidInputError(f"{name}[{i}]: a task name has at most {MAX_TASK_NAME} characters")
+        out.append(task)
+    return tuple(out)
+
+
+def _value_map(name: str, value: object) -> dict[str, float]:
+    if not isinstance(value, Mapping):
+        raise InvalidInputError(f"{name}: must be a mapping task -> number, got {value!r}")
+    if len(value) > MAX_TASKS:
+        raise InvalidInputError(f"{name}: at most {MAX_TASKS} tasks, got {len(value)}")
+    out: dict[str, float] = {}
+    for task, v in value.items():
+        if not isinstance(task, str) or not task.strip() or len(task) > MAX_TASK_NAME:
+            raise InvalidInputError(f"{name}: keys must be task names of at most {MAX_TASK_NAME} characters, "
+                                    f"got {task!r}")
+        out[task] = _finite_nonneg(f"{name}[{task}]", v, high=MAX_COST)
+    return out
+
+
+def problem_from_mapping(values: Mapping[str, Any], *, prefix: str = "") -> TaxonomyProblem:
+    """A :class:`TaxonomyProblem` from a mapping of its fields (absent = default), every field
+    checked against its bounds; an unknown field or a bad value is an InvalidInputError naming the
+    field (after ``prefix``, e.g. ``problem.``). Roles and maps are checked against a table only
+    when the problem is solved."""
+    unknown = sorted(str(k) for k in values if k not in PROBLEM_FIELDS)
+    if unknown:
+        raise InvalidInputError(f"{prefix.rstrip('.') or 'problem'}: unknown field(s) {', '.join(unknown)}; allowed: "
+                                f"{', '.join(PROBLEM_FIELDS)}")
+    kw: dict[str, Any] = {}
+    for name in ("targets", "source_only"):
+        if values.get(name) is not None:
+            kw[name] = _task_list(prefix + name, values[name])
+    if values.get("target_only") is not None:
+        kw["target_only"] = _task_list(prefix + "target_only", values["target_only"])
+    if values.get("budget") is not None:
+        kw["budget"] = _finite_nonneg(prefix + "budget", values["budget"], high=MAX_BUDGET)
+    if values.get("max_order") is not None:
+        mo = values["max_order"]
+        if isinstance(mo, bool) or not isinstance(mo, (int, np.integer)) or not 1 <= mo <= MAX_ORDER:
+            raise InvalidInputError(f"{prefix}max_order: must be an integer in 1..{MAX_ORDER}, got {mo!r}")
+        kw["max_order"] = int(mo)
+    if values.get("objective") is not None:
+        if values["objective"] not in OBJECTIVES:
+            raise InvalidInputError(f"{prefix}objective: must be one of {', '.join(OBJECTIVES)}; "
+                                    f"got {values['objective']!r}")
+        kw["objective"] = values["objective"]
+    for name in ("supervision_cost", "transfer_cost", "task_value"):
+        if values.get(name) is not None:
+            kw[name] = _value_map(prefix + name, values[name])
+    return TaxonomyProblem(**kw)
 
 
 def _names(field_name: str, names: object, known: Sequence[str], *, skip_absent: bool = False) -> list[str]:
@@ -221,7 +300,7 @@ def _costs(field_name: str, mapping: Mapping[str, float], known: Sequence[str]) 
         if not isinstance(k, str):
             raise InvalidInputError(f"{field_name}: keys must be task names, got {k!r}")
         name = resolve_task_name(k, known, field=field_name)
-        out[name] = _finite_nonneg(f"{field_name}[{k}]", v)
+        out[name] = _finite_nonneg(f"{field_name}[{k}]", v, high=MAX_COST)
     return out
 
 

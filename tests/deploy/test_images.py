@@ -1,6 +1,8 @@
-"""The container images: Dockerfile structure (multi-stage, non-root, torch only in the workers),
-the build context, and every command the images, docker-compose and the chart run, checked
-against the real CLI (``taskonomy``), the health-check script and the Celery app modules.
+"""The container images: two Dockerfiles (docker/service for the gateway and the solver, docker/worker
+for the trainer and transfer workers) parametrised by build arguments; their structure (multi-stage,
+non-root, torch only in the workers), the build context, and every command the images (for each
+build docker-compose makes), docker-compose and the chart run, checked against the real CLI
+(``taskonomy``), the entry point, the health-check script and the Celery app modules.
 
 There is no Docker engine here: the Dockerfiles are parsed, not built.
 """
@@ -30,8 +32,9 @@ import yaml
 
 ROOT = Path(__file__).resolve().parents[2]
 SERVICES = ("gateway", "solver", "trainer", "transfer")
-TORCH_FREE = ("gateway", "solver")
-WORKERS = ("trainer", "transfer")
+#: The two Dockerfiles, and which one builds each component.
+DOCKERFILES = ("service", "worker")
+DOCKERFILE_OF = {"gateway": "service", "solver": "service", "trainer": "worker", "transfer": "worker"}
 
 
 def _load_script(name: str) -> ModuleType:
@@ -90,12 +93,16 @@ def _exec_form(value: str) -> list[str]:
 
 @pytest.fixture(scope="module")
 def dockerfiles() -> dict[str, list[tuple[str, str]]]:
-    return {service: parse_dockerfile(ROOT / "docker" / service / "Dockerfile") for service in SERVICES}
+    return {name: parse_dockerfile(ROOT / "docker" / name / "Dockerfile") for name in DOCKERFILES}
 
 
-@pytest.mark.parametrize("service", SERVICES)
-def test_dockerfile_is_multi_stage_and_runs_as_non_root(service: str, dockerfiles: dict[str, Any]) -> None:
-    instructions = dockerfiles[service]
+def test_there_are_two_dockerfiles() -> None:
+    assert sorted(p.parent.name for p in (ROOT / "docker").glob("*/Dockerfile")) == sorted(DOCKERFILES)
+
+
+@pytest.mark.parametrize("name", DOCKERFILES)
+def test_dockerfile_is_multi_stage_and_runs_as_non_root(name: str, dockerfiles: dict[str, Any]) -> None:
+    instructions = dockerfiles[name]
     stages = _stages(instructions)
     assert len(stages) >= 2, "build and runtime stages"
     runtime = stages[-1]
@@ -106,16 +113,16 @@ def test_dockerfile_is_multi_stage_and_runs_as_non_root(service: str, dockerfile
         "copy only what the image needs"
     )
     entrypoint = [_exec_form(rest) for keyword, rest in runtime if keyword == "ENTRYPOINT"]
-    assert entrypoint == [["taskonomy"]]
+    assert entrypoint == [["taskonomy-entrypoint"]]
+    assert not [rest for keyword, rest in runtime if keyword == "CMD"], "the default command comes from the build"
     # the installs never resolve torch themselves: pins come from pyproject minus torch, then --no-deps
     runs = " ".join(rest for keyword, rest in instructions if keyword == "RUN")
     assert "requirements.py pyproject.toml --extra services --exclude torch" in runs
     assert "pip install --no-deps ." in runs
 
 
-@pytest.mark.parametrize("service", TORCH_FREE)
-def test_gateway_and_solver_images_are_slim_and_torch_free(service: str, dockerfiles: dict[str, Any]) -> None:
-    instructions = dockerfiles[service]
+def test_the_service_image_is_slim_and_torch_free(dockerfiles: dict[str, Any]) -> None:
+    instructions = dockerfiles["service"]
     base = _arg_defaults(instructions)["PYTHON_IMAGE"]
     assert re.fullmatch(r"python:3\.11-slim(-\w+)?", base), base
     froms = [rest.split()[0] for keyword, rest in instructions if keyword == "FROM"]
@@ -125,9 +132,8 @@ def test_gateway_and_solver_images_are_slim_and_torch_free(service: str, dockerf
     )
 
 
-@pytest.mark.parametrize("service", WORKERS)
-def test_worker_images_use_a_cuda_pytorch_base_matching_the_pin(service: str, dockerfiles: dict[str, Any]) -> None:
-    base = _arg_defaults(dockerfiles[service])["TORCH_IMAGE"]
+def test_the_worker_image_uses_a_cuda_pytorch_base_matching_the_pin(dockerfiles: dict[str, Any]) -> None:
+    base = _arg_defaults(dockerfiles["worker"])["TORCH_IMAGE"]
     match = re.fullmatch(r"pytorch/pytorch:(\d+\.\d+\.\d+)-cuda[\d.]+-cudnn\d+-runtime", base)
     assert match, base
     pyproject = (ROOT / "pyproject.toml").read_text(encoding="utf-8")
@@ -224,24 +230,65 @@ def _port(argv: list[str]) -> str:
     return argv[argv.index("--port") + 1]
 
 
+def _build_args(service: str) -> dict[str, str]:
+    """The build arguments docker-compose builds ``service``'s image with."""
+    compose = yaml.safe_load((ROOT / "docker-compose.yml").read_text(encoding="utf-8"))
+    build = compose["services"][service]["build"]
+    assert build["dockerfile"] == f"docker/{DOCKERFILE_OF[service]}/Dockerfile"
+    return {k: str(v) for k, v in build.get("args", {}).items()}
+
+
+def _runtime_env(runtime: list[tuple[str, str]], args: dict[str, str]) -> dict[str, str]:
+    """The runtime stage's ARGs (defaults, then the build arguments) and ENVs, ``${...}`` expanded."""
+    values: dict[str, str] = {}
+    for keyword, rest in runtime:
+        if keyword == "ARG":
+            name, _, default = rest.partition("=")
+            values[name] = args.get(name, default)
+        elif keyword == "ENV":
+            for token in shlex.split(rest):
+                name, _, value = token.partition("=")
+                values[name] = re.sub(r"\$\{(\w+)\}|\$(\w+)", lambda m: values.get(m.group(1) or m.group(2), ""),
+                                      value)
+    return values
+
+
 @pytest.mark.parametrize("service", SERVICES)
 def test_image_default_command_is_a_real_cli_command(
     service: str, dockerfiles: dict[str, Any], cli: Any
 ) -> None:
-    runtime = _stages(dockerfiles[service])[-1]
-    entrypoint = next(_exec_form(rest) for keyword, rest in runtime if keyword == "ENTRYPOINT")
-    cmd = next(_exec_form(rest) for keyword, rest in runtime if keyword == "CMD")
-    argv = entrypoint + cmd
+    runtime = _stages(dockerfiles[DOCKERFILE_OF[service]])[-1]
+    env = _runtime_env(runtime, _build_args(service))
+    argv = ["taskonomy", *env["TASKONOMY_DEFAULT_ARGS"].split()]
     check_cli(cli, argv)
     assert argv[1:3] in (["serve", service], ["worker", service])
     for keyword, rest in runtime:
         if keyword == "HEALTHCHECK":
             probe = _exec_form(rest.split(" CMD ", 1)[1])
-            args = check_healthcheck(probe)
-            target = args.url if args.kind == "http" else args.address
+            assert check_healthcheck(probe).kind == "auto"
+            kind, target = healthcheck.auto_target(env)
+            assert kind == {"gateway": "http", "solver": "grpc"}[service]
             assert f"127.0.0.1:{_port(argv)}" in target
         if keyword == "EXPOSE":
-            assert rest == _port(argv)
+            assert re.sub(r"\$\{(\w+)\}", lambda m: env[m.group(1)], rest) == _port(argv)
+
+
+def test_the_entrypoint_runs_the_cli_with_the_built_default_or_the_given_arguments(tmp_path: Path) -> None:
+    """docker/entrypoint.sh with the real CLI on PATH: no arguments run TASKONOMY_DEFAULT_ARGS."""
+    import os
+
+    env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}",
+           "TASKONOMY_DEFAULT_ARGS": "solve paper-base --budget 2 --json"}
+    script = str(ROOT / "docker" / "entrypoint.sh")
+    default = subprocess.run(["sh", script], env=env, capture_output=True, text=True, timeout=120, cwd=tmp_path)
+    assert default.returncode == 0, default.stderr
+    assert json.loads(default.stdout)["budget"] == 2
+    given = subprocess.run(["sh", script, "solve", "paper-base", "--budget", "3", "--json"], env=env,
+                           capture_output=True, text=True, timeout=120, cwd=tmp_path)
+    assert given.returncode == 0 and json.loads(given.stdout)["budget"] == 3
+    env.pop("TASKONOMY_DEFAULT_ARGS")
+    missing = subprocess.run(["sh", script], env=env, capture_output=True, text=True, timeout=30, cwd=tmp_path)
+    assert missing.returncode != 0 and "TASKONOMY_DEFAULT_ARGS is not set" in missing.stderr
 
 
 def _compose_default(value: str) -> str:

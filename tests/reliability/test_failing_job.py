@@ -9,8 +9,10 @@ from pathlib import Path
 import httpx
 import pytest
 
-from services.common.executor import redis_client, submit, write_counts
+from services.common.redisconn import redis_client
 from services.common.state import ExperimentStateStore
+from services.common.submission import submit
+from services.common.workerstore import write_counts
 from services.gateway.app import create_app
 from services.gateway.server import BackgroundServer
 from taskonomy.store import ArtifactStore

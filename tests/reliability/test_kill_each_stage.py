@@ -19,34 +19,20 @@ from typing import Any
 
 import pytest
 
-from services.common.executor import RunBook, current_run, redis_client, submit, write_counts
+from services.common.redisconn import redis_client
+from services.common.runbook import RunBook, current_run
 from services.common.state import ExperimentStateStore
+from services.common.submission import submit
 from taskonomy.store import ArtifactStore
 from tests.fixtures_redis import RedisServer
-from tests.services.workers._harness import (
-    Worker,
-    run_like_the_workers,
-    running_workers,
-    tiny_spec,
-    wait_for,
-    wait_terminal,
-)
+from tests.reliability.conftest import RELIABILITY_SPEC, check_nothing_lost
+from tests.services.workers._harness import Worker, running_workers, wait_for, wait_terminal
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
-SPEC: dict[str, Any] = tiny_spec("kill-each-stage")
+SPEC: dict[str, Any] = RELIABILITY_SPEC
 #: Stages whose jobs run long enough (on 2 shared cores) that a kill always lands mid-stage.
 MUST_HIT = {"render", "train", "features", "transfers", "baselines"}
-
-
-@pytest.fixture(scope="module")
-def reference(tmp_path_factory: pytest.TempPathFactory) -> tuple[Any, ArtifactStore]:
-    """The undisturbed run: the local executor with the workers' settings."""
-    from taskonomy.pipeline import ExperimentSpec
-
-    store = ArtifactStore(tmp_path_factory.mktemp("reference"))
-    graph, _ = run_like_the_workers(ExperimentSpec.parse(SPEC), store)
-    return graph, store
 
 
 def _running_stage(state: ExperimentStateStore, exp_id: str) -> list[tuple[str, str, list[str]]]:
@@ -61,24 +47,6 @@ def _running_stage(state: ExperimentStateStore, exp_id: str) -> list[tuple[str, 
         if job is not None:
             out.append((job["stage"], job["id"], job["outputs"]))
     return out
-
-
-def _check_nothing_lost(rec: Any, graph: Any, reference: ArtifactStore, store: ArtifactStore, r: Any) -> None:
-    """Same table and taxonomy as the undisturbed run; every artifact once, with a valid checksum."""
-    assert rec.result["transfers"] == graph.results["table"]
-    assert store.get_bytes(rec.result["transfers"]) == reference.get_bytes(graph.results["table"])
-    got, want = store.get_json(rec.result["taxonomy"]), reference.get_json(graph.results["taxonomy"])
-    for t in (got, want):
-        t.pop("solve_time_s", None)
-    assert got == want
-    assert {s: p.done for s, p in rec.stages.items()} == {s: n for s, n in graph.stage_counts().items() if n}
-    assert all(p.failed == 0 for p in rec.stages.values())
-    keys = [k for k in store.list() if not k.startswith("experiments/")]
-    assert keys == sorted(k for k in reference.list() if not k.startswith("experiments/"))
-    for k in keys:
-        assert store.verify(k), k  # checksum
-    counts = write_counts(r)
-    assert sorted(counts) == keys and set(counts.values()) == {1}, {k: v for k, v in counts.items() if v != 1}
 
 
 def test_kill_9_workers_in_every_stage_loses_and_duplicates_nothing(
@@ -131,7 +99,7 @@ def test_kill_9_workers_in_every_stage_loses_and_duplicates_nothing(
     assert MUST_HIT <= set(killed) <= stages, (sorted(killed), sorted(stages))
     assert not all(done for _, done in killed.values())  # at least one kill interrupted a job's writes
 
-    _check_nothing_lost(rec, graph, reference_store, store, state.r)
+    check_nothing_lost(rec, graph, reference_store, store, state.r)
 
 
 def test_kill_9_redis_mid_experiment_with_aof_loses_nothing(reference: tuple[Any, ArtifactStore],
@@ -158,6 +126,6 @@ def test_kill_9_redis_mid_experiment_with_aof_loses_nothing(reference: tuple[Any
             server.start()  # same port, same directory: replays the AOF
             rec = wait_terminal(state, exp_id, timeout=240)
             assert rec.state == "SUCCEEDED", rec.error
-            _check_nothing_lost(rec, graph, reference_store, ArtifactStore(store_url), state.r)
+            check_nothing_lost(rec, graph, reference_store, ArtifactStore(store_url), state.r)
     finally:
         server.stop()

@@ -12,8 +12,10 @@ from pathlib import Path
 
 import pytest
 
-from services.common.executor import redis_client, submit, write_counts
+from services.common.redisconn import redis_client
 from services.common.state import ExperimentStateStore
+from services.common.submission import submit
+from services.common.workerstore import write_counts
 from services.gateway.server import free_port
 from taskonomy.store import ArtifactStore
 from tests.reliability._tcp_proxy import TcpProxy
@@ -27,7 +29,7 @@ OUTAGE_S = 10.0
 #: doubling, 5 retries). botocore's own retries are turned off (AWS_MAX_ATTEMPTS=1): with its default
 #: jittered backoff they alone may ride out a 10 s outage (up to ~15 s), and the workers' retry path is
 #: what this test is about.
-RETRY_ENV = {"TASKONOMY_MAX_RETRIES": "10", "TASKONOMY_RETRY_BACKOFF": "0.5", "TASKONOMY_RETRY_BACKOFF_MAX": "2",
+RETRY_ENV = {"TASKONOMY_MAX_RETRIES": "10", "TASKONOMY_RETRY_BACKOFF": "1", "TASKONOMY_RETRY_BACKOFF_MAX": "2",
              "AWS_MAX_ATTEMPTS": "1"}
 
 

@@ -73,7 +73,8 @@ def test_no_unsafe_load_in_the_code() -> None:
 
 def test_celery_apps_accept_json_only() -> None:
     """The configured apps themselves, not only their source: workers and the gateway's client."""
-    from services.common.celery_app import client_app, create_app
+    from services.common.celery_app import create_app
+    from services.common.submission import client_app
     from services.gateway.context import GatewayContext
     from services.gateway.settings import load_settings
 

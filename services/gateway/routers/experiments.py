@@ -1,33 +1,38 @@
-"""``/v1/experiments``: submit (idempotent by content), list, status, cancel, add a task, transfers.
+"""``/v1/experiments``: submit (idempotent by content), list, status, cancel, re-run, add a task, transfers.
 
 Submission: the experiment id is ``ExperimentSpec.content_key()``, a hash of everything that
 determines the results (the name excluded). A new id is created and enqueued on the control
 queue by task name: **202 Accepted** with ``Location``. Submitting a spec whose experiment exists
 answers **200 OK** with the same ``Location`` and the current record and enqueues nothing, unless
-that experiment FAILED or was CANCELLED: then it is reset and run again (202).
+that experiment FAILED or was CANCELLED: then it is reset and run again (202). ``POST
+/v1/experiments/{id}/rerun`` runs any finished experiment again, and an active (stuck) one with
+``force=true``. ``DELETE`` cancels: CANCELLED at once when none of its jobs runs, else CANCELLING
+until the running ones end.
 """
 
 from __future__ import annotations
 
-import json
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Path, Query, Request, Response
 from starlette.concurrency import run_in_threadpool
 
 from services.common.state import ExperimentRecord
+from services.common.submission import ACTIVE, experiment_id
+from services.gateway.admission import admit
+from services.gateway.bodies import JsonBody, parse_json
 from services.gateway.deps import Ctx, Reader, Writer
-from services.gateway.problems import ProblemError, problem_responses
+from services.gateway.problems import problem_responses
 from services.gateway.schemas import AddTaskIn, ExperimentList, ExperimentOut
 from services.gateway.tables import transfers_response
 from taskonomy.errors import InvalidInputError, NotFoundError, PreconditionError
+from taskonomy.pipeline.spec import ExperimentSpec
+from taskonomy.tasks import registry
 
 router = APIRouter(prefix="/v1/experiments", tags=["experiments"])
 
 ExperimentId = Annotated[str, Path(alias="id", pattern=r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,99}$",
                                    description="experiment id (from the Location of the submission)")]
-ACTIVE = frozenset({"PENDING", "RUNNING", "CANCELLING"})
-RERUNNABLE = frozenset({"FAILED", "CANCELLED"})
 
 SUBMIT_BODY: dict[str, Any] = {
     "required": True,
@@ -59,38 +64,19 @@ def _get(ctx: Ctx, exp_id: str) -> ExperimentRecord:
 
 
 def _submit(ctx: Ctx, body: Any) -> tuple[ExperimentRecord, bool]:
-    from taskonomy.pipeline.spec import ExperimentSpec
-
-    if not isinstance(body, dict):
-        raise InvalidInputError(f"experiment spec: expected a JSON object, got {type(body).__name__}")
-    spec = ExperimentSpec.from_mapping(body, origin="experiment spec")
-    exp_id = spec.content_key()
-    spec_dict = spec.model_dump(mode="json")
-    record, created = ctx.state.create(exp_id, spec_dict)
-    if not created and record.state not in RERUNNABLE:
-        return record, False
-    if not created:
-        ctx.state.reset_for_rerun(exp_id, spec_dict)
-    try:
-        ctx.run_experiment(exp_id)
-    except Exception:
-        ctx.state.set_state(exp_id, "FAILED", error="could not be enqueued (broker unavailable); submit it again")
-        raise
-    return _get(ctx, exp_id), True
+    spec = admit(body, max_split_images=ctx.settings.max_split_images, dataset_roots=ctx.settings.dataset_roots)
+    ctx.check_store()
+    return ctx.submissions.submit(experiment_id(spec), spec.model_dump(mode="json"), store_url=ctx.settings.store_url)
 
 
 @router.post(
-    "", status_code=202, response_model=ExperimentOut, dependencies=[Writer],
+    "", status_code=202, response_model=ExperimentOut, dependencies=[Writer, JsonBody],
     summary="Submit an experiment (idempotent by content)", openapi_extra={"requestBody": SUBMIT_BODY},
     responses={200: {"model": ExperimentOut, "description": "the experiment already exists (nothing enqueued)"},
                **problem_responses(400, 401, 403, 413, 422, 503)},
 )
 async def submit(request: Request, response: Response, ctx: Ctx) -> ExperimentOut:
-    raw = await request.body()
-    try:
-        body = json.loads(raw) if raw else None
-    except (json.JSONDecodeError, UnicodeDecodeError):
-        raise ProblemError(400, "malformed-body", "the request body is not valid JSON") from None
+    body = parse_json(await request.body())
     record, enqueued = await run_in_threadpool(_submit, ctx, body)
     response.status_code = 202 if enqueued else 200
     response.headers["Location"] = location(record.id)
@@ -119,8 +105,9 @@ def get_experiment(ctx: Ctx, exp_id: ExperimentId) -> ExperimentOut:
 @router.delete(
     "/{id}", status_code=202, response_model=ExperimentOut, dependencies=[Writer],
     summary="Cancel an experiment",
-    description="Asks the executor to stop (state CANCELLING; it finishes the cancel). Cancelling a "
-                "cancelled experiment answers 200; a finished one (SUCCEEDED, FAILED) answers 409.",
+    description="Asks the executor to stop: CANCELLED at once when none of its jobs runs, else CANCELLING until "
+                "the running jobs end (or the workers find them dead). Cancelling a cancelled experiment answers "
+                "200; a finished one (SUCCEEDED, FAILED) answers 409.",
     responses={200: {"model": ExperimentOut, "description": "already cancelled"},
                **problem_responses(401, 403, 404, 409, 422, 503)},
 )
@@ -131,13 +118,29 @@ def cancel(ctx: Ctx, exp_id: ExperimentId, response: Response) -> ExperimentOut:
         return to_out(record)
     if record.state in ("SUCCEEDED", "FAILED"):
         raise PreconditionError(f"experiment {exp_id!r} already finished ({record.state}); nothing to cancel")
-    ctx.state.request_cancel(exp_id)
-    ctx.state.set_state(exp_id, "CANCELLING")
-    return to_out(_get(ctx, exp_id))
+    return to_out(ctx.submissions.cancel(exp_id))
 
 
 @router.post(
-    "/{id}/tasks", status_code=202, response_model=ExperimentOut, dependencies=[Writer],
+    "/{id}/rerun", status_code=202, response_model=ExperimentOut, dependencies=[Writer],
+    summary="Run an experiment again (a failed, cancelled or stuck one)",
+    description="Starts a new run under the same id; content-addressed artifacts make every finished job a "
+                "no-op. An active experiment (PENDING, RUNNING, CANCELLING) is re-run only with `force=true` "
+                "(e.g. stuck after a fault: the old run's jobs are superseded); otherwise 409.",
+    responses=problem_responses(401, 403, 404, 409, 422, 503),
+)
+def rerun(
+    ctx: Ctx, exp_id: ExperimentId, response: Response,
+    force: Annotated[bool, Query(description="also re-run an experiment that is still active")] = False,
+) -> ExperimentOut:
+    ctx.check_store()
+    record = ctx.submissions.rerun(exp_id, force=force)
+    response.headers["Location"] = location(exp_id)
+    return to_out(record)
+
+
+@router.post(
+    "/{id}/tasks", status_code=202, response_model=ExperimentOut, dependencies=[Writer, JsonBody],
     summary="Add a task to a finished experiment (only its new jobs run)",
     description="The task joins the spec with its role and the experiment runs again under the same id; "
                 "content-addressed artifacts make every existing job a no-op. Refused (409) while the "
@@ -145,9 +148,6 @@ def cancel(ctx: Ctx, exp_id: ExperimentId, response: Response) -> ExperimentOut:
     responses=problem_responses(401, 403, 404, 409, 413, 422, 503),
 )
 def add_task(ctx: Ctx, exp_id: ExperimentId, body: AddTaskIn, response: Response) -> ExperimentOut:
-    from taskonomy.pipeline.spec import ExperimentSpec
-    from taskonomy.tasks import registry
-
     record = _get(ctx, exp_id)
     if record.state in ACTIVE:
         raise PreconditionError(f"experiment {exp_id!r} is {record.state}; add tasks once it has finished "
@@ -162,10 +162,10 @@ def add_task(ctx: Ctx, exp_id: ExperimentId, body: AddTaskIn, response: Response
                                 f"(role {spec.role(name)})")
     entries = [{"name": t.name, "role": t.role} for t in spec.tasks] + [{"name": name, "role": body.role}]
     new_spec = spec.with_tasks(entries)
-    ctx.state.reset_for_rerun(exp_id, new_spec.model_dump(mode="json"))
-    ctx.run_experiment(exp_id)
+    ctx.check_store()
+    record = ctx.submissions.rerun(exp_id, spec_data=new_spec.model_dump(mode="json"), store_url=ctx.settings.store_url)
     response.headers["Location"] = location(exp_id)
-    return to_out(_get(ctx, exp_id))
+    return to_out(record)
 
 
 @router.get(

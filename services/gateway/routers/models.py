@@ -13,7 +13,6 @@ written the result (``?wait=S`` waits up to S seconds first).
 from __future__ import annotations
 
 import asyncio
-import json
 import time
 import uuid
 from collections.abc import Iterator
@@ -23,6 +22,8 @@ from fastapi import APIRouter, Path, Query, Request, Response
 from fastapi.responses import StreamingResponse
 from starlette.concurrency import run_in_threadpool
 
+from services.common.tasknames import PREDICT, PREDICT_QUEUE
+from services.gateway.bodies import is_json, parse_json
 from services.gateway.deps import Ctx, Reader, Writer
 from services.gateway.problems import ProblemError, ServiceUnavailable, problem_responses
 from services.gateway.routers.experiments import ExperimentId
@@ -39,9 +40,6 @@ from taskonomy.store import ArtifactStore, validate_key
 
 router = APIRouter(tags=["models"])
 
-#: Name and queue of the worker task (services.transfer.predict); sent by name, never imported.
-PREDICT_TASK = "taskonomy.predict"
-PREDICT_QUEUE = "transfer"
 CHUNK = 1 << 20
 PredictionId = Annotated[str, Path(alias="id", pattern=r"^[0-9a-f]{32}$", description="prediction id")]
 PictureName = Annotated[str, Path(pattern=r"^[A-Za-z0-9_.+\-]{1,200}\.png$", description="a picture of the result")]
@@ -141,11 +139,8 @@ def _submit(ctx: Ctx, exp_id: str, body: bytes, content_type: str, transfers: bo
     store: ArtifactStore = ctx.artifacts
     request: dict[str, Any] = {"id": pid, "experiment": exp_id, "spec": exp.spec_dict(), "store": exp.store.url,
                                "transfers": transfers, "created_at": time.time()}
-    if content_type.split(";")[0].strip().lower() == "application/json":
-        try:
-            doc = json.loads(body)
-        except (ValueError, UnicodeDecodeError):
-            raise ProblemError(400, "malformed-body", "the request body is not valid JSON") from None
+    if is_json(content_type):
+        doc = parse_json(body)
         index = doc.get("world_sample") if isinstance(doc, dict) else None
         if isinstance(index, bool) or not isinstance(index, int):
             raise InvalidInputError("world_sample: give the index of a test image of the experiment's world "
@@ -168,7 +163,7 @@ def _send(ctx: Ctx, pid: str, store_url: str) -> None:
     from kombu.exceptions import OperationalError
 
     try:
-        ctx.celery.send_task(PREDICT_TASK, args=[pid, store_url], queue=PREDICT_QUEUE, retry=True,
+        ctx.celery.send_task(PREDICT, args=[pid, store_url], queue=PREDICT_QUEUE, retry=True,
                              retry_policy={"max_retries": 2, "interval_start": 0.0, "interval_step": 0.5,
                                            "interval_max": 1.0})
     except OperationalError as exc:

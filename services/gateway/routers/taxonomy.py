@@ -8,6 +8,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Body
 from fastapi.responses import JSONResponse
 
+from services.gateway.bodies import JsonBody
 from services.gateway.deps import Ctx, Reader
 from services.gateway.problems import problem_responses
 from services.gateway.schemas import TaxonomyIn, TaxonomyOut
@@ -26,7 +27,7 @@ EXAMPLES: dict[str, Any] = {
 
 
 @router.post(
-    "", dependencies=[Reader], summary="Solve a taxonomy (the options of `taskonomy solve`)",
+    "", dependencies=[Reader, JsonBody], summary="Solve a taxonomy (the options of `taskonomy solve`)",
     description="The answer has the keys of `taskonomy solve --json`. An infeasible problem is an answer "
                 "(status INFEASIBLE), not an error. The `X-Cache` header says whether it came from the cache.",
     responses={200: {"model": TaxonomyOut, "description": "the solution"},

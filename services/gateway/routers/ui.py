@@ -13,6 +13,10 @@ from pathlib import Path
 from fastapi import APIRouter
 from fastapi.responses import FileResponse, RedirectResponse
 
+from services.gateway.deps import Ctx
+from taskonomy.affinity import BUILTIN_TABLES
+from taskonomy.errors import NotFoundError
+
 STATIC_DIR = Path(__file__).resolve().parent.parent / "static"
 
 router = APIRouter(include_in_schema=False)
@@ -39,7 +43,11 @@ def experiments_page() -> FileResponse:
 
 
 @router.get("/ui/experiments/{exp_id}")
-def experiment_page(exp_id: str) -> FileResponse:
+def experiment_page(exp_id: str, ctx: Ctx) -> FileResponse:
+    """The page of an experiment or a published table; 404 for a name that is neither (when reads are
+    open: with ``reads_require_token`` the page itself tells nothing, its API calls need the token)."""
+    if not ctx.settings.reads_require_token and exp_id not in BUILTIN_TABLES and ctx.state.get(exp_id) is None:
+        raise NotFoundError(f"no experiment {exp_id!r} (and not a published table: {', '.join(BUILTIN_TABLES)})")
     return _page("experiment.html")
 
 

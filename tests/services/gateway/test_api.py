@@ -10,7 +10,7 @@ import json
 import pytest
 import redis
 
-from services.gateway.context import RUN_EXPERIMENT
+from services.common.tasknames import RUN_EXPERIMENT
 from taskonomy.affinity import load_table
 from tests.services.gateway._fixtures import AUTH, TOKEN, Live
 
@@ -136,15 +136,30 @@ def test_status_list_and_not_found(gw: Live) -> None:
 def test_cancel(gw: Live) -> None:
     exp_id = submit(gw)
     with gw.client(auth=True) as c:
-        resp = c.delete(f"/v1/experiments/{exp_id}")
-        assert resp.status_code == 202 and resp.json()["state"] == "CANCELLING"
+        resp = c.delete(f"/v1/experiments/{exp_id}")  # nothing of it runs (still PENDING): cancelled at once
+        assert resp.status_code == 202 and resp.json()["state"] == "CANCELLED"
         assert gw.ctx.state.cancel_requested(exp_id)
-        gw.ctx.state.set_state(exp_id, "CANCELLED")  # what the executor does
         assert c.delete(f"/v1/experiments/{exp_id}").status_code == 200
         gw.ctx.state.set_state(exp_id, "SUCCEEDED")
         finished = c.delete(f"/v1/experiments/{exp_id}")
         assert finished.status_code == 409 and "already finished" in finished.json()["detail"]
         assert c.delete("/v1/experiments/nope").status_code == 404
+
+
+def test_cancel_waits_for_a_running_job(gw: Live) -> None:
+    """A job of the experiment holds its lease (it runs on a worker): CANCELLING until it ends."""
+    from services.common.leases import lease_key
+    from services.common.runbook import RunBook
+
+    exp_id = submit(gw)
+    r = gw.ctx.redis
+    r.set(f"taskonomy:exp:{exp_id}:run", 1)  # what a worker's start of the run records
+    RunBook(r, exp_id, 1).register([{"id": "j1", "stage": "train", "outputs": []}], {})
+    gw.ctx.state.set_state(exp_id, "RUNNING")
+    r.set(lease_key("j1"), "holder", px=60_000)
+    with gw.client(auth=True) as c:
+        resp = c.delete(f"/v1/experiments/{exp_id}")
+    assert resp.status_code == 202 and resp.json()["state"] == "CANCELLING"
 
 
 def test_add_task_reruns_the_same_experiment(gw: Live) -> None:
@@ -266,7 +281,7 @@ def test_cluster_view_outside_kubernetes(gw: Live) -> None:
 def test_ui_pages_are_served(gw: Live) -> None:
     with gw.client() as c:
         assert c.get("/", follow_redirects=False).headers["location"] == "/ui/"
-        for path in ("/ui/", "/ui/taxonomy", "/ui/experiments/abc", "/ui/static/common.js"):
+        for path in ("/ui/", "/ui/taxonomy", "/ui/experiments/paper-16k", "/ui/static/common.js"):
             resp = c.get(path)
             assert resp.status_code == 200, path
     assert AUTH  # the UI needs no token for reads

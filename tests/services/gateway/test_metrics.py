@@ -173,3 +173,41 @@ def test_workers_are_counted_per_queue(redis_url: str, solver_address: str, tmp_
         if worker.poll() is None:
             worker.kill()
             worker.wait()
+
+
+def test_an_unknown_queue_depth_is_not_zero_while_redis_is_down(solver_address: str, tmp_path) -> None:
+    """Redis stopped and started again under a running gateway: while it is down, /metrics says so
+    (taskonomy_redis_up 0) and has no queue-depth or experiment samples; then both are back."""
+    import httpx
+
+    from services.gateway.app import create_app
+    from services.gateway.server import BackgroundServer
+    from tests.fixtures_redis import RedisServer
+    from tests.services.gateway._fixtures import make_settings
+
+    server = RedisServer(tmp_path / "redis")
+    server.start()
+
+    def scrape_text(c: httpx.Client) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
+        resp = c.get("/metrics")
+        assert resp.status_code == 200
+        return {(s.name, tuple(sorted(s.labels.items()))): s.value
+                for family in text_string_to_metric_families(resp.text) for s in family.samples}
+
+    try:
+        with BackgroundServer(create_app(make_settings(server.url, solver_address, tmp_path / "store"))) as srv, \
+                httpx.Client(base_url=srv.url, timeout=30) as c:
+            up = scrape_text(c)
+            server.stop(kill=True)
+            down = scrape_text(c)
+            server.start()
+            back = scrape_text(c)
+    finally:
+        server.stop()
+    for samples, redis_up in ((up, 1.0), (back, 1.0)):
+        assert samples[("taskonomy_redis_up", ())] == redis_up
+        assert samples[("taskonomy_queue_depth", (("queue", "train"),))] == 0.0  # known to be empty
+        assert ("taskonomy_experiments", (("state", "RUNNING"),)) in samples
+    assert down[("taskonomy_redis_up", ())] == 0.0
+    unknown = [k for k in down if k[0] in ("taskonomy_queue_depth", "taskonomy_experiments", "taskonomy_jobs")]
+    assert unknown == [], unknown

@@ -16,8 +16,9 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[3]
 
 #: Fast redelivery for tests (INFRA.md): visibility 4 s, restore sweep every second, short lease, lost
-#: messages sent again after 3 s.
+#: messages sent again after 3 s; the synthetic ``noop`` jobs loaded as a plugin.
 FAST_ENV = {
+    "TASKONOMY_JOB_PLUGINS": "tests.services.workers.noop_jobs",
     "TASKONOMY_VISIBILITY_TIMEOUT": "4",
     "TASKONOMY_ALLOW_SHORT_VISIBILITY": "1",
     "TASKONOMY_UNACKED_RESTORE_INTERVAL": "1",
@@ -26,7 +27,7 @@ FAST_ENV = {
     "TASKONOMY_SOFT_TIME_LIMIT": "120",
     "TASKONOMY_TIME_LIMIT": "150",
     "TASKONOMY_COUNT_WRITES": "1",
-    "TASKONOMY_RETRY_BACKOFF": "0.5",
+    "TASKONOMY_RETRY_BACKOFF": "1",
     "TASKONOMY_MAX_RETRIES": "2",
     "TASKONOMY_TORCH_THREADS": "1",
     "OMP_NUM_THREADS": "1",

@@ -15,8 +15,10 @@ from typing import Any
 
 import pytest
 
-from services.common.executor import redis_client, submit, write_counts
+from services.common.redisconn import redis_client
 from services.common.state import ExperimentStateStore
+from services.common.submission import submissions, submit
+from services.common.workerstore import write_counts
 from taskonomy.store import ArtifactStore
 from tests.services.workers._harness import (
     Worker,
@@ -87,6 +89,32 @@ def _run(state: ExperimentStateStore, spec: Any, *, broker_url: str, store_url: 
     return rec
 
 
+def _read_like_a_local_run(exp_id: str, store_url: str, tmp_path: Path) -> None:
+    """A worker-run experiment has its manifest in the store (issue 17, item 5): ``taskonomy models
+    list`` and ``taskonomy predict --experiment <id> --store URL`` read it like a local run."""
+    import json
+
+    import numpy as np
+    from PIL import Image
+    from typer.testing import CliRunner
+
+    from taskonomy.cli import build_app
+    from taskonomy.modelbank import manifest_key
+
+    assert ArtifactStore(store_url).get_json(manifest_key(exp_id))["id"] == exp_id
+    listed = CliRunner().invoke(build_app(), ["models", "list", exp_id, "--store", store_url, "--json"])
+    assert listed.exit_code == 0, listed.output
+    models = json.loads(listed.stdout)["models"]
+    assert {m["role"] for m in models} == {"task_specific", "transfer"}
+    image = tmp_path / "photo.png"
+    Image.fromarray(np.random.default_rng(0).integers(0, 255, (40, 48, 3), dtype=np.uint8)).save(image)
+    out = tmp_path / "pred"
+    predicted = CliRunner().invoke(build_app(), ["predict", str(image), "--experiment", exp_id, "--store", store_url,
+                                                 "--out", str(out)])
+    assert predicted.exit_code == 0, predicted.output
+    assert sorted(p.name for p in out.glob("*.png"))  # one picture per task
+
+
 def _table(store: ArtifactStore, key: str) -> bytes:
     return store.get_bytes(key)
 
@@ -112,12 +140,17 @@ def test_queue_gives_the_local_table(backend, cluster, local, redis_url, tmp_pat
 
     if backend != "file":
         return
+    _read_like_a_local_run(rec.id, store_url, tmp_path)
     # a corrupted artifact (one transfer's per-image losses) is detected and recomputed
     victim = next(j for j in graph.order() if j.kind == "transfer").outputs[0]
     path = Path(store.root) / victim
     path.write_bytes(path.read_bytes()[:-8] + b"garbage!")
     state.r.delete("taskonomy:writes")
-    rec = _run(state, _spec(TINY), broker_url=redis_url, store_url=store_url)
+    exp_id = _spec(TINY).content_key()
+    submissions(redis_url).rerun(exp_id)  # the operator's re-run of a finished experiment
+    rec = wait_for(lambda: (r := state.get(exp_id)) and r.state in ("SUCCEEDED", "FAILED") and r, timeout=240,
+                   what="the re-run")
+    assert rec.state == "SUCCEEDED", rec.error
     assert rec.result["jobs"] == {"executed": 1, "skipped": len(graph) - 1}
     from taskonomy.modelbank import transfer_weights_key
 
@@ -132,7 +165,8 @@ def test_queue_gives_the_local_table(backend, cluster, local, redis_url, tmp_pat
     state.r.delete("taskonomy:writes")
     exp_id = _spec(TINY).content_key()
     state.reset_for_rerun(exp_id, bigger.model_dump(mode="json"))
-    from services.common.celery_app import RUN_EXPERIMENT, client_app
+    from services.common.submission import client_app
+    from services.common.tasknames import RUN_EXPERIMENT
 
     client_app(redis_url).send_task(RUN_EXPERIMENT, args=[exp_id], queue="control")
     rec = wait_for(lambda: (r := state.get(exp_id)) and r.state in ("SUCCEEDED", "FAILED") and r, timeout=240,

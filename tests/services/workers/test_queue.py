@@ -13,9 +13,11 @@ from typing import Any
 
 import pytest
 
-from services.common.executor import cancel_experiment, redis_client, submit, write_counts
 from services.common.jobmetrics import RedisJobMetricsCollector
+from services.common.redisconn import redis_client
 from services.common.state import ExperimentStateStore
+from services.common.submission import cancel_experiment, submissions, submit
+from services.common.workerstore import write_counts
 from taskonomy.store import ArtifactStore
 from tests.services.workers._harness import Worker, noop_graph, running_workers, wait_for, wait_terminal
 
@@ -51,8 +53,9 @@ def test_fan_out_and_chain_complete_with_each_artifact_written_once(state, redis
     # the chain ran in order: each job was sent only after its predecessor finished
     times = [store.fs.info(store._path(f"noop/chain-{i}"))["mtime"] for i in range(6)]
     assert times == sorted(times)
-    # resubmitting a finished experiment re-runs nothing
-    submit("fan", noop_graph(12, tag="fan"), broker_url=redis_url, store_url=store_url)
+    # submitting it again sends nothing; re-running it computes nothing
+    assert submit("fan", noop_graph(12, tag="fan"), broker_url=redis_url, store_url=store_url) == ("fan", False)
+    submissions(redis_url).rerun("fan")
     rec = wait_for(lambda: (r := state.get("fan")) and r.state == "SUCCEEDED" and r.result.get("run") == 2 and r,
                    timeout=60, what="the rerun")
     assert rec.result["jobs"] == {"skipped": 12}
@@ -65,9 +68,9 @@ def test_job_metrics_reach_the_collector_through_redis(state, redis_url, tmp_pat
     families = {f.name: f for f in RedisJobMetricsCollector(redis_url).collect()}
     finished = {(s.labels["kind"], s.labels["outcome"]): s.value for s in families["taskonomy_jobs_finished"].samples
                 if s.name == "taskonomy_jobs_finished_total"}
-    assert finished == {("noop", "executed"): 5.0}
+    assert finished == {("other", "executed"): 5.0}  # a plugin's job kind is labelled "other"
     count = [s.value for s in families["taskonomy_job_duration_seconds"].samples
-             if s.name == "taskonomy_job_duration_seconds_count" and s.labels["kind"] == "noop"]
+             if s.name == "taskonomy_job_duration_seconds_count" and s.labels["kind"] == "other"]
     assert count == [5.0]
 
 

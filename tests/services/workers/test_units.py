@@ -9,10 +9,13 @@ from pathlib import Path
 import pytest
 
 from services.common.celery_app import celery_config
-from services.common.executor import Lease, RunBook, WorkerStore, _expansion, is_transient, write_counts
 from services.common.jobmetrics import RedisJobMetricsCollector, record_job
+from services.common.jobrunner import expansion, is_transient
+from services.common.leases import Lease
 from services.common.metrics import JOB_DURATION_BUCKETS, METRIC_NAMES
+from services.common.runbook import RunBook
 from services.common.settings import load_worker_settings
+from services.common.workerstore import WorkerStore, write_counts
 from taskonomy.errors import CorruptArtifactError, InvalidInputError, NotFoundError
 
 ROOT = Path(__file__).resolve().parents[3]
@@ -57,9 +60,10 @@ def test_celery_config_is_json_only_and_at_least_once() -> None:
     assert conf["task_soft_time_limit"] < conf["task_time_limit"]
 
 
-def test_the_cli_module_imports_no_queueing_stack() -> None:
-    text = (ROOT / "taskonomy/cli/worker_cmd.py").read_text()
-    assert not re.search(r"^\s*(import|from)\s+(celery|redis|kombu)\b", text, re.M)
+def test_the_cli_modules_import_no_queueing_stack() -> None:
+    for module in ("services/commands/workers.py", "services/commands/serve.py"):
+        text = (ROOT / module).read_text()
+        assert not re.search(r"^\s*(import|from)\s+(celery|redis|kombu|grpc|fastapi|uvicorn)\b", text, re.M), module
 
 
 # -- job metrics through Redis ---------------------------------------------------------------------
@@ -189,11 +193,11 @@ def test_a_plan_job_extends_the_graph_before_finalize() -> None:
     graph = build_graph(spec)
     plan = next(j for j in graph.order() if j.kind == "plan_higher_order")
     sources = [c["sources"][0] for c in plan.params["first_order"]][:2]
-    jobs, deps, finals = _expansion(spec.model_dump(mode="json"), plan.to_dict(), {"candidates": [sources]})
+    jobs, deps, finals = expansion(spec.model_dump(mode="json"), plan.to_dict(), {"candidates": [sources]})
     assert len(jobs) == 1 and jobs[0]["stage"] == "higher_order" and jobs[0]["params"]["sources"] == sources
     assert plan.id in deps[jobs[0]["id"]]
     assert finals == [j.id for j in graph.jobs.values() if j.kind == "finalize"]
-    assert _expansion(spec.model_dump(mode="json"), plan.to_dict(), {"candidates": []})[0] == []
+    assert expansion(spec.model_dump(mode="json"), plan.to_dict(), {"candidates": []})[0] == []
 
 
 def test_worker_command_refuses_bad_settings_in_one_line(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -211,48 +215,106 @@ def test_worker_command_refuses_bad_settings_in_one_line(monkeypatch: pytest.Mon
     assert result.exit_code == 2 and "--store is required" in result.stderr
 
 
-def test_lost_messages_are_found_and_sent_again_once(redis_url: str) -> None:
-    """A job sent long enough ago that is not done, not leased and has no message in the broker
-    (waiting or unacknowledged) is sent again; one that has, or runs, or is done, is not."""
-    from services.common.celery_app import RUN_JOB, client_app
-    from services.common.executor import _Context, queued_job_ids, redis_client, sweep_lost_jobs
+def _deliver(r, raw: str, queue: str, tag: str, at: float) -> None:
+    """What kombu's Redis transport does when it hands a message to a worker (acks_late): the
+    message goes to the 'unacked' hash ([message, exchange, routing key]) and its delivery time to
+    the 'unacked_index' sorted set."""
+    r.hset("unacked", tag, f'[{raw}, "{queue}", "{queue}"]')
+    r.zadd("unacked_index", {tag: at})
+
+
+def test_the_sweep_restores_lost_and_stranded_messages(redis_url: str) -> None:
+    """Jobs sent long ago that are not done, not leased and have no message in the broker are sent
+    again; a message delivered long ago that nothing runs (its worker died with it) is restored to
+    its queue (kombu's own restore); one delivered just now, or whose job runs, is left alone. A
+    PENDING experiment whose start message is nowhere is started again; a CANCELLING one none of
+    whose jobs runs becomes CANCELLED."""
+    from services.common.leases import lease_key
+    from services.common.lostjobs import broker_messages, queued_job_ids, restore_message, sweep
+    from services.common.redisconn import redis_client
     from services.common.state import ExperimentStateStore
+    from services.common.submission import client_app
+    from services.common.tasknames import RUN_EXPERIMENT, RUN_JOB
+    from services.common.workercontext import WorkerContext
 
     r = redis_client(redis_url)
     state = ExperimentStateStore(r)
-    ctx = _Context(settings=load_worker_settings(), r=r, state=state, stores={})
+    ctx = WorkerContext(settings=load_worker_settings(), r=r, state=state)
     state.create("exp", {"kind": "noop"})
     state.set_state("exp", "RUNNING")
     r.set("taskonomy:exp:exp:run", 1)
     r.set("taskonomy:exp:exp:store", "/tmp/store")
     book = RunBook(r, "exp", 1)
+    names = ("lost", "queued", "leased", "done", "fresh", "acked", "stranded", "stranded-leased")
     jobs = {j: {"id": j, "kind": "noop", "stage": "train", "queue": "train", "params": {}, "inputs": [],
-                "outputs": [f"out/{j}"]} for j in ("lost", "queued", "leased", "done", "fresh", "acked")}
+                "outputs": [f"out/{j}"]} for j in names}
     book.register(list(jobs.values()), {})
     for j in jobs:
         assert book.claim(j, "sender-token")
-    past = repr(time.time() - 60)
-    for j in jobs:
-        if j != "fresh":
-            r.hset(book._k("sent_at"), j, past)
+    now = time.time()
+    for j in jobs:  # the sweep below looks at now + 31 s: "fresh" was sent 1 s before, the others 91 s before
+        r.hset(book._k("sent_at"), j, repr(now + 30 if j == "fresh" else now - 60))
     book.mark_done("done")
-    r.set("taskonomy:lease:leased", "x")
+    for j in ("leased", "stranded-leased"):
+        r.set(lease_key(j), "x")
     app = client_app(redis_url)
     app.send_task(RUN_JOB, args=["exp", 1, jobs["queued"], "/tmp/store"], queue="train")  # waiting in its queue
-    # delivered and not acknowledged yet: kombu keeps [message, exchange, routing key] in the 'unacked' hash
-    app.send_task(RUN_JOB, args=["exp", 1, jobs["acked"], "/tmp/store"], queue="transfer")
-    raw = r.rpop("transfer")
-    r.hset("unacked", "tag", f'[{raw}, "", "transfer"]')
-    assert queued_job_ids(r, ("train", "transfer", "control")) == {"queued", "acked"}
+    for tag, (j, at) in {"t-acked": ("acked", now + 30), "t-stranded": ("stranded", now - 60),
+                         "t-stranded-leased": ("stranded-leased", now - 60)}.items():
+        app.send_task(RUN_JOB, args=["exp", 1, jobs[j], "/tmp/store"], queue="transfer")
+        _deliver(r, r.rpop("transfer"), "transfer", tag, at)
+    assert queued_job_ids(r) == {"queued", "acked", "stranded", "stranded-leased"}
+    # a start whose worker died while it ran, and a PENDING experiment whose start message is gone
+    state.create("stuck-start", {"kind": "noop"})
+    app.send_task(RUN_EXPERIMENT, args=["stuck-start"], kwargs={"store_url": "/tmp/s"}, queue="control")
+    _deliver(r, r.rpop("control"), "control", "t-start", now - 60)
+    state.create("lost-start", {"kind": "noop"})
+    r.set("taskonomy:exp:lost-start:store", "/tmp/lost")
+    # cancels: one whose job died (its lease lapsed), one whose job still runs
+    for exp_id, job_id in (("cancel-dead", "cd"), ("cancel-busy", "cb")):
+        state.create(exp_id, {"kind": "noop"})
+        state.request_cancel(exp_id)
+        state.set_state(exp_id, "CANCELLING")
+        r.set(f"taskonomy:exp:{exp_id}:run", 1)
+        RunBook(r, exp_id, 1).register([{**jobs["lost"], "id": job_id}], {})
+    r.set(lease_key("cb"), "x")
 
     sent: list[tuple[str, int, str, str, str]] = []
+    started: list[tuple[str, str | None]] = []
 
     def send(exp_id: str, run: int, job: dict, store_url: str, token: str) -> None:
         sent.append((exp_id, run, job["id"], store_url, token))
 
-    assert sweep_lost_jobs(ctx, send, older_than=30) == ["lost"]
-    assert sent == [("exp", 1, "lost", "/tmp/store", "sender-token")]
-    assert sweep_lost_jobs(ctx, send, older_than=30) == []  # sent again just now: not again before 30 s
+    def restore(tag: str) -> None:
+        assert restore_message(r, tag)
+        assert not restore_message(r, tag)  # restored once only
+
+    report = sweep(ctx, send=send, start=lambda e, u: started.append((e, u)), restore=restore, older_than=30,
+                   now=now + 31)  # the PENDING records were created 31 s before this sweep
+    assert sorted((m.task, m.exp_id, m.job_id) for m in report.restored) == sorted([
+        (RUN_JOB, "exp", "stranded"), (RUN_EXPERIMENT, "stuck-start", None)])
+    assert sorted(r.hkeys("unacked")) == ["t-acked", "t-stranded-leased"]
+    waiting = {(m.task, m.exp_id, m.job_id) for m in broker_messages(r) if not m.unacked}
+    assert waiting == {(RUN_JOB, "exp", "queued"), (RUN_JOB, "exp", "stranded"), (RUN_EXPERIMENT, "stuck-start", None)}
+    assert report.resent == ["lost"] and sent == [("exp", 1, "lost", "/tmp/store", "sender-token")]
+    assert report.restarted == ["lost-start"] and started == [("lost-start", "/tmp/lost")]
+    assert report.cancelled == ["cancel-dead"]
+    assert state.get("cancel-dead").state == "CANCELLED" and state.get("cancel-busy").state == "CANCELLING"
+
+    again = sweep(ctx, send=send, start=lambda e, u: started.append((e, u)), restore=restore, older_than=30)
+    assert again.resent == [] and again.restored == []  # sent again just now: not again before 30 s
     state.set_state("exp", "FAILED")
-    r.hset(book._k("sent_at"), "lost", past)
-    assert sweep_lost_jobs(ctx, send, older_than=30) == []  # only running experiments are swept
+    r.hset(book._k("sent_at"), "lost", repr(now - 60))
+    assert sweep(ctx, send=send, start=lambda e, u: None, restore=restore, older_than=30).resent == []  # only running
+
+
+def test_metric_job_kinds_cover_every_kind_the_pipeline_makes() -> None:
+    from services.common.metrics import JOB_KINDS
+    from taskonomy.pipeline import ExperimentSpec, build_graph
+
+    kinds: set[str] = set()
+    for jobs in ("per-transfer", "per-source"):
+        spec = ExperimentSpec.parse({"tasks": ["autoencoding", "depth_zbuffer", "normal"], "max_order": 2, "beam": 2,
+                                     "splits": {"train": 4, "transfer": 4, "test": 2}, "transfer_jobs": jobs})
+        kinds |= {j.kind for j in build_graph(spec).jobs.values()}
+    assert kinds <= set(JOB_KINDS), sorted(kinds - set(JOB_KINDS))

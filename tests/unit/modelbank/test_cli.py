@@ -61,6 +61,7 @@ def test_predict_refuses_what_is_not_an_image(tiny_run: Path, tmp_path: Path, co
     res = _cli("predict", str(bad), "--experiment", str(tiny_run), "--out", str(tmp_path / "o"))
     assert res.exit_code == 2
     assert "PNG or JPEG" in res.stderr and "Traceback" not in res.output
+    assert not (tmp_path / "o").exists()  # a failed prediction leaves no empty folder behind
 
 
 def test_unknown_experiment_is_a_clear_error(tmp_path: Path) -> None:

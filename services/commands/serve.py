@@ -1,8 +1,9 @@
 """`taskonomy serve ...`: run one service in the foreground until SIGTERM/SIGINT.
 
-One function per service, registered on the ``serve`` group in :func:`register`; adding a
-service is one function and one line there. Service modules (grpc, fastapi, ...) are imported
-inside the commands, so the core CLI never loads them unless asked to.
+Registered on the core CLI through the ``taskonomy.commands`` entry point. One function per
+service, registered on the ``serve`` group in :func:`register`; adding a service is one function
+and one line there. Service modules (grpc, fastapi, ...) are imported inside the commands, so
+``taskonomy --help`` never loads them.
 """
 
 from __future__ import annotations

@@ -1,0 +1,53 @@
+"""Per-process handles of a worker: its settings, Redis client, experiment state, artifact stores
+and plugin job kinds. Built on first use in each process (a forked pool process builds its own
+connections), never at import."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from typing import Any
+
+from services.common.jobkinds import JobKind, load_job_kinds
+from services.common.redisconn import redis_client
+from services.common.settings import WorkerSettings, load_worker_settings
+from services.common.state import ExperimentStateStore
+from services.common.workerstore import WorkerStore
+
+
+@dataclass
+class WorkerContext:
+    settings: WorkerSettings
+    r: Any
+    state: ExperimentStateStore
+    stores: dict[str, WorkerStore] = field(default_factory=dict)
+    job_kinds: dict[str, JobKind] = field(default_factory=dict)
+
+    @classmethod
+    def create(cls, settings: WorkerSettings) -> WorkerContext:
+        r = redis_client(settings.broker_url)
+        return cls(settings=settings, r=r, state=ExperimentStateStore(r, prefix=settings.state_prefix),
+                   job_kinds=load_job_kinds(settings.job_plugins))
+
+    @property
+    def prefix(self) -> str:
+        return self.settings.state_prefix
+
+    def store(self, url: str) -> WorkerStore:
+        if url not in self.stores:
+            self.stores[url] = WorkerStore(url, r=self.r, count_writes=self.settings.count_writes,
+                                           prefix=self.settings.state_prefix)
+        return self.stores[url]
+
+
+_CONTEXT: dict[int, WorkerContext] = {}
+
+
+def worker_context() -> WorkerContext:
+    """This process's context (settings read from the environment the first time)."""
+    pid = os.getpid()
+    if pid not in _CONTEXT:
+        context = WorkerContext.create(load_worker_settings())
+        _CONTEXT.clear()
+        _CONTEXT[pid] = context
+    return _CONTEXT[pid]
