@@ -125,3 +125,25 @@ def test_grouped_transfer_jobs_keep_the_transfers_outputs(by):
     order = grouped.order()
     pos = {j.id: i for i, j in enumerate(order)}
     assert all(pos[d] < pos[j.id] for j in order for d in grouped.deps(j.id))
+
+
+def test_an_experiments_taxonomy_does_not_charge_budget_for_the_random_encoder() -> None:
+    """The random encoder needs no labels: with budget 2 both targets stay supervised and the
+    target-only task still takes its best edge, the one from the random encoder (issue 17.9)."""
+    from taskonomy.affinity import TransferRow, TransferTable
+    from taskonomy.pipeline.finalize import problem_for
+    from taskonomy.selection import solve_taxonomy
+
+    rows = []
+    for t, other in (("normal", "depth_zbuffer"), ("depth_zbuffer", "normal")):
+        rows += [TransferRow(target=t, sources=("self",), kind="self_full_supervision", affinity=0.5, gain=0.6, quality=0.5),
+                 TransferRow(target=t, sources=(other,), kind="first_order", affinity=0.3, gain=0.6, quality=0.4),
+                 TransferRow(target=t, sources=("random",), kind="random_encoder", affinity=0.2, gain=0.6, quality=0.4)]
+    rows += [TransferRow(target="reshading", sources=("normal",), kind="first_order", affinity=0.2, gain=0.6, quality=0.4),
+             TransferRow(target="reshading", sources=("random",), kind="random_encoder", affinity=0.8, gain=0.6, quality=0.4)]
+    params = {"roles": {"normal": "target", "depth_zbuffer": "target", "reshading": "target_only"},
+              "budget": 2, "max_order": 1}
+    sol = solve_taxonomy(TransferTable.from_rows(rows), problem_for(params)).to_dict()
+    assert sol["status"] == "OPTIMAL" and sol["cost"] == 2.0
+    assert set(sol["supervised"]) == {"normal", "depth_zbuffer"}
+    assert [e["sources"] for e in sol["edges"]] == [["random"]]
