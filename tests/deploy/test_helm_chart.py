@@ -406,6 +406,7 @@ def test_dashboard_configmap_ships_the_dashboard_file(default_docs: list[Doc]) -
         ({"gateway": {"auth": {"tokens": ["short"]}}}, "/gateway/auth/tokens/0': minLength"),
         ({"workers": {"trainer": {"gpu": {"count": -1}}}}, "/workers/trainer/gpu/count': minimum"),
         ({"gatway": {}}, "additional properties 'gatway' not allowed"),
+        ({"gateway": {"datasetRoots": ["relative/dir"]}}, "/gateway/datasetRoots/0': 'relative/dir' does not match"),
     ],
 )
 def test_invalid_values_fail_clearly(chart: Any, values: dict[str, Any], message: str) -> None:
@@ -520,6 +521,9 @@ def test_gateway_env_is_accepted_by_the_gateway_settings(
     assert settings.solver_address == f"{RELEASE}-taskonomy-solver:50051"
     assert settings.reads_require_token is (name == "ci")
     assert settings.tokens() == (b"a-token-of-sixteen-or-more",)
+    # the operator's door: folder datasets only under these roots, splits bounded
+    assert settings.dataset_roots == (("/data/taskonomy", "/data/extra") if name == "ci" else ())
+    assert settings.max_split_images == (50_000 if name == "ci" else 1_000_000)
 
 
 @pytest.mark.parametrize(
