@@ -174,9 +174,20 @@ def _material(rng: np.random.Generator, hue: tuple[float, float], sat: tuple[flo
     return Material(pattern, a, b, float(rng.uniform(*scale)))
 
 
+#: Categories drawn in one of two shapes (the second with probability 1/2), so that a category does
+#: not decide its surfaces' curvature or normals: round or rectangular table tops, round cabinets,
+#: box or cylinder lamp shades, cylindrical vases. Balls, barrels, crates and beds keep one shape.
+VARIED_SHAPES: tuple[str, ...] = ("table", "cabinet", "lamp", "vase")
+
+
 def _object_primitives(cat: str, obj: int, x: float, z: float, rng: np.random.Generator,
-                       mat: Material, mat2: Material) -> tuple[list[Primitive], float, float]:
-    """Primitives of one object of category ``cat`` at floor position ``(x, z)``: (prims, radius, height)."""
+                       mat: Material, mat2: Material, *, alternative: bool = False
+                       ) -> tuple[list[Primitive], float, float]:
+    """Primitives of one object of category ``cat`` at floor position ``(x, z)``: (prims, radius, height).
+
+    ``alternative`` picks the second shape of a category in :data:`VARIED_SHAPES`; the draws from
+    ``rng`` are the same either way.
+    """
     u = rng.uniform
     yaw = float(u(0, np.pi))
     if cat == "ball":
@@ -188,12 +199,17 @@ def _object_primitives(cat: str, obj: int, x: float, z: float, rng: np.random.Ge
     if cat == "table":
         w, d, top = float(u(0.4, 0.7)), float(u(0.25, 0.45)), float(u(0.65, 0.8))
         leg = float(u(0.04, 0.08))
-        return [Primitive("box", obj, (x, top - 0.03, z), (w, 0.03, d), yaw, mat),
-                Primitive("cylinder", obj, (x, 0.0, z), (leg, top - 0.06, leg), 0.0, mat2)], float(np.hypot(w, d)), top
+        legs = Primitive("cylinder", obj, (x, 0.0, z), (leg, top - 0.06, leg), 0.0, mat2)
+        if alternative:  # a round top
+            r = 0.5 * (w + d)
+            return [Primitive("cylinder", obj, (x, top - 0.06, z), (r, 0.06, r), 0.0, mat), legs], r, top
+        return [Primitive("box", obj, (x, top - 0.03, z), (w, 0.03, d), yaw, mat), legs], float(np.hypot(w, d)), top
     if cat == "lamp":
         h, r = float(u(1.1, 1.6)), float(u(0.13, 0.2))
-        return [Primitive("cylinder", obj, (x, 0.0, z), (0.03, h, 0.03), 0.0, mat2),
-                Primitive("sphere", obj, (x, h + r * 0.8, z), (r, r, r), 0.0, mat)], r, h + 1.8 * r
+        pole = Primitive("cylinder", obj, (x, 0.0, z), (0.03, h, 0.03), 0.0, mat2)
+        if alternative:  # a cylindrical shade
+            return [pole, Primitive("cylinder", obj, (x, h - 0.2 * r, z), (r, 1.6 * r, r), 0.0, mat)], r, h + 1.4 * r
+        return [pole, Primitive("sphere", obj, (x, h + r * 0.8, z), (r, r, r), 0.0, mat)], r, h + 1.8 * r
     if cat == "barrel":
         r, h = float(u(0.2, 0.35)), float(u(0.6, 1.0))
         return [Primitive("cylinder", obj, (x, 0.0, z), (r, h, r), 0.0, mat)], r, h
@@ -206,16 +222,28 @@ def _object_primitives(cat: str, obj: int, x: float, z: float, rng: np.random.Ge
             float(np.hypot(w, d)), 1.0
     if cat == "cabinet":
         w, d, h = float(u(0.25, 0.5)), float(u(0.2, 0.3)), float(u(0.6, 1.0))
+        if alternative:  # a round cabinet
+            r = 0.5 * (w + d)
+            return [Primitive("cylinder", obj, (x, 0.0, z), (r, 2 * h, r), 0.0, mat)], r, 2 * h
         return [Primitive("box", obj, (x, h, z), (w, h, d), yaw, mat)], float(np.hypot(w, d)), 2 * h
     if cat == "vase":
         r = float(u(0.12, 0.2))
-        return [Primitive("sphere", obj, (x, r, z), (r, r, r), 0.0, mat),
-                Primitive("cylinder", obj, (x, 1.5 * r, z), (0.4 * r, 1.3 * r, 0.4 * r), 0.0, mat2)], r, 2.8 * r
+        neck = Primitive("cylinder", obj, (x, 1.5 * r, z), (0.4 * r, 1.3 * r, 0.4 * r), 0.0, mat2)
+        if alternative:  # a cylindrical body
+            return [Primitive("cylinder", obj, (x, 0.0, z), (r, 1.8 * r, r), 0.0, mat),
+                    Primitive("cylinder", obj, (x, 1.8 * r, z), (0.4 * r, r, 0.4 * r), 0.0, mat2)], r, 2.8 * r
+        return [Primitive("sphere", obj, (x, r, z), (r, r, r), 0.0, mat), neck], r, 2.8 * r
     raise AssertionError(cat)
 
 
-def sample_scene(rng: np.random.Generator, *, min_objects: int = 2, max_objects: int = 6) -> Scene:
-    """Draw a room: type, size, palettes, objects (placed without overlap) and a ceiling light."""
+def sample_scene(rng: np.random.Generator, *, min_objects: int = 2, max_objects: int = 6,
+                 shapes: np.random.Generator | None = None) -> Scene:
+    """Draw a room: type, size, palettes, objects (placed without overlap) and a ceiling light.
+
+    ``shapes`` draws which shape each object of a category in :data:`VARIED_SHAPES` takes (default:
+    a generator spawned from ``rng``, which draws nothing from ``rng`` itself).
+    """
+    shapes = shapes if shapes is not None else rng.spawn(1)[0]
     room_type = int(rng.integers(len(ROOM_TYPES)))
     style = ROOM_STYLES[ROOM_TYPES[room_type]]
     half = (float(rng.uniform(1.8, 3.2)), float(rng.uniform(1.2, 1.5)), float(rng.uniform(1.8, 3.2)))
@@ -237,10 +265,11 @@ def sample_scene(rng: np.random.Generator, *, min_objects: int = 2, max_objects:
         hue = CATEGORY_HUES[cat]
         mat = _material(rng, hue, (0.4, 0.8), (0.45, 0.85), CATEGORY_PATTERNS[cat], (3.0, 8.0))
         mat2 = _material(rng, hue, (0.3, 0.6), (0.25, 0.5), ("plain",), (1.0, 1.0))
+        alternative = cat in VARIED_SHAPES and bool(shapes.random() < 0.5)
         for _ in range(30):
             x = float(rng.uniform(-half[0] + 0.4, half[0] - 0.4))
             z = float(rng.uniform(-half[2] + 0.4, half[2] - 0.4))
-            ps, radius, height = _object_primitives(cat, len(objects), x, z, rng, mat, mat2)
+            ps, radius, height = _object_primitives(cat, len(objects), x, z, rng, mat, mat2, alternative=alternative)
             fits = abs(x) + radius < half[0] - 0.05 and abs(z) + radius < half[2] - 0.05
             if fits and all(np.hypot(x - o.position[0], z - o.position[1]) > radius + o.radius + 0.1 for o in objects):
                 objects.append(SceneObject(ci, (x, z), radius, height))

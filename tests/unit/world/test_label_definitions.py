@@ -199,3 +199,21 @@ def test_the_2_5d_segmentation_keeps_a_barrel_side_whole() -> None:
     for g in np.unique(seg25d[side]):
         members = seg25d == g
         assert (side & members).sum() / members.sum() > 0.9
+
+
+# --- shapes do not follow from categories -------------------------------------------------------
+
+def test_tables_cabinets_lamps_and_vases_come_in_two_shapes() -> None:
+    """Curvature and normals are geometry, not semantics: a category in VARIED_SHAPES takes both of its
+    shapes across scenes (round and rectangular tables, ...), while the main random stream is untouched."""
+    from taskonomy.tasks import OBJECT_CATEGORIES
+    from taskonomy.world._scene import VARIED_SHAPES, sample_scene
+
+    kinds: dict[str, set[tuple[str, ...]]] = {c: set() for c in VARIED_SHAPES}
+    for i in range(120):
+        scene = sample_scene(np.random.default_rng([5, i]))
+        for k, obj in enumerate(scene.objects):
+            name = OBJECT_CATEGORIES[obj.category]
+            if name in kinds:
+                kinds[name].add(tuple(sorted(p.kind for p in scene.primitives if p.obj == k)))
+    assert all(len(shapes) == 2 for shapes in kinds.values()), kinds
