@@ -19,7 +19,7 @@ dataset: {kind: world, seed: 0, size: 32}
 tasks: {depth_zbuffer: target, normal: target, depth_euclidean: source_only, reshading: source_only,
         autoencoding: source_only, edge_texture: source_only}
 splits: {train: 768, transfer: 128, test: 128}
-model: {width: 16, rep_channels: 8, blocks: 1}
+model: {width: 16, rep_channels: 8, blocks: 1, stride: 4}
 train: {epochs: 8, batch_size: 64, lr: 0.002}
 transfer: {epochs: 12, batch_size: 32, lr: 0.002}
 """

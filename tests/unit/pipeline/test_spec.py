@@ -60,11 +60,15 @@ def test_presets_are_valid(name):
     spec = preset(name)
     assert spec.targets()
     if name == "quick":
-        assert 6 <= len(spec.tasks) <= 8
-        assert {"autoencoding", "edge_texture", "depth_zbuffer", "normal", "reshading",
+        assert 6 <= len(spec.tasks) <= 9
+        assert {"autoencoding", "denoising", "edge_texture", "depth_zbuffer", "normal", "reshading",
                 "segment_semantic"} <= set(spec.task_names())
     if name == "standard":
         assert len(spec.tasks) == 26 and spec.max_order == 2
+    if name in ("quick", "standard"):  # an 8 x 8 x 8 representation of a 32 px image
+        assert spec.dataset.size == 32 and spec.model["stride"] == 4 and spec.model["rep_channels"] == 8
+    if name == "paper":  # the paper's 16 x 16 x 8 representation of a 256 px image
+        assert spec.dataset.size // spec.model["stride"] == 16 and spec.model["rep_channels"] == 8
     with pytest.raises(InvalidInputError, match="unknown preset"):
         preset("huge")
 
