@@ -134,13 +134,14 @@ def test_an_experiments_taxonomy_does_not_charge_budget_for_the_random_encoder()
     from taskonomy.pipeline.finalize import problem_for
     from taskonomy.selection import solve_taxonomy
 
+    def row(target: str, source: str, kind: str, affinity: float) -> TransferRow:
+        return TransferRow(target=target, sources=(source,), kind=kind, affinity=affinity, gain=0.6, quality=0.4)
+
     rows = []
     for t, other in (("normal", "depth_zbuffer"), ("depth_zbuffer", "normal")):
-        rows += [TransferRow(target=t, sources=("self",), kind="self_full_supervision", affinity=0.5, gain=0.6, quality=0.5),
-                 TransferRow(target=t, sources=(other,), kind="first_order", affinity=0.3, gain=0.6, quality=0.4),
-                 TransferRow(target=t, sources=("random",), kind="random_encoder", affinity=0.2, gain=0.6, quality=0.4)]
-    rows += [TransferRow(target="reshading", sources=("normal",), kind="first_order", affinity=0.2, gain=0.6, quality=0.4),
-             TransferRow(target="reshading", sources=("random",), kind="random_encoder", affinity=0.8, gain=0.6, quality=0.4)]
+        rows += [row(t, "self", "self_full_supervision", 0.5), row(t, other, "first_order", 0.3),
+                 row(t, "random", "random_encoder", 0.2)]
+    rows += [row("reshading", "normal", "first_order", 0.2), row("reshading", "random", "random_encoder", 0.8)]
     params = {"roles": {"normal": "target", "depth_zbuffer": "target", "reshading": "target_only"},
               "budget": 2, "max_order": 1}
     sol = solve_taxonomy(TransferTable.from_rows(rows), problem_for(params)).to_dict()
