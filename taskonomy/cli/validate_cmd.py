@@ -63,12 +63,13 @@ def _run_next_seed(run_dir: Path, *, show_progress: bool) -> Path:
     """Run the experiment of ``run_dir`` again with seed + 1 into ``run_dir/seed-<seed>`` (resumable)."""
     from taskonomy.modelbank import open_experiment
     from taskonomy.pipeline.run import run_experiment
+    from taskonomy.publish import publish_run
 
     exp = open_experiment(str(run_dir))
     spec = exp.spec.model_copy(update={"seed": exp.spec.seed + 1})
     out = run_dir / f"seed-{spec.seed}"
     console.print(f"running {spec.name} again with seed {spec.seed} into {out} (store {exp.store.url})")
-    run_experiment(spec, out_dir=out, store=exp.store, show_progress=show_progress, report=False)
+    publish_run(run_experiment(spec, out_dir=out, store=exp.store, show_progress=show_progress), report=False)
     return out
 
 
