@@ -36,6 +36,7 @@ from scipy.stats import spearmanr
 
 from taskonomy.affinity import TransferTable, load_table
 from taskonomy.errors import InvalidInputError
+from taskonomy.files import atomic_write
 
 #: Budgets at which the roots of two runs' taxonomies are compared.
 STABILITY_BUDGETS: tuple[int, ...] = (2, 3, 4, 5, 6, 7, 8)
@@ -266,8 +267,5 @@ def validate_run(run_dir: str | os.PathLike[str], *, second: str | os.PathLike[s
 def write_validity(out_dir: str | os.PathLike[str], report: ValidityReport) -> str:
     """Write ``validity.json`` into a run directory; returns its path."""
     path = os.path.join(os.fspath(out_dir), VALIDITY_FILE)
-    tmp = f"{path}.tmp-{os.getpid()}"
-    with open(tmp, "w", encoding="utf-8") as fh:
-        json.dump(report.to_dict(), fh, indent=1)
-    os.replace(tmp, path)
+    atomic_write(path, json.dumps(report.to_dict(), indent=1))
     return path
