@@ -1,7 +1,7 @@
 """Artifact keys, job ids, experiment ids and the job order did not change with the typed spec.
 
-``data/keys_before_issue18.json`` was recorded with the same function on ``main`` (at 430abb0, the
-world v3 tasks) before the spec's ``model``, ``train``/``transfer`` and ``dataset.options`` became
+``data/keys_before_issue18.json`` was recorded with the same function on ``main`` (at aeb5d88: world v3,
+the stride-4 CPU presets) before the spec's ``model``, ``train``/``transfer`` and ``dataset.options`` became
 typed blocks (issue 18):
 the presets and two custom specs (a world with options, partial model and training blocks, a
 target-only task, second order; a folder dataset with options). The same spec must give the same
