@@ -1,5 +1,6 @@
-"""One helper for the frozen config dataclasses (WorldSpec, ModelConfig, TrainConfig): turning a
-JSON-like mapping into constructor arguments, refusing what the dataclass does not know."""
+"""The helper :class:`~taskonomy.world.WorldSpec` (a frozen dataclass) uses to turn a JSON-like
+mapping into constructor arguments, refusing what it does not know. The experiment's other
+configuration blocks are pydantic models in :mod:`taskonomy.config`."""
 
 from __future__ import annotations
 

@@ -7,8 +7,8 @@ an artifact "exists" only when its sidecar does, so a write interrupted half-way
 absent and gets recomputed. Reads verify the checksum and raise
 :class:`~taskonomy.errors.CorruptArtifactError` on a mismatch, never returning bad bytes.
 
-Writes are atomic: on a local filesystem the bytes go to a temporary name in the same
-directory and are renamed into place; on S3 each object is one PUT.
+Writes are atomic: on a local filesystem through :func:`taskonomy.files.atomic_write` (a
+temporary name in the same directory, renamed into place); on S3 each object is one PUT.
 
 Tensors are stored as safetensors through its numpy API (the store never imports torch;
 torch tensors are accepted and converted with ``.detach().cpu().numpy()``). Nothing is ever
@@ -30,6 +30,7 @@ from typing import Any
 import numpy as np
 
 from taskonomy.errors import CorruptArtifactError, InvalidInputError, NotFoundError, PreconditionError
+from taskonomy.files import atomic_write
 
 #: Suffix of the sidecar that holds an artifact's checksum and metadata.
 META_SUFFIX = ".meta.json"
@@ -129,12 +130,7 @@ class ArtifactStore:
     def _write_atomic(self, path: str, data: bytes) -> None:
         if self._local:
             os.makedirs(os.path.dirname(path), exist_ok=True)
-            tmp = f"{path}{_TMP_MARK}{uuid.uuid4().hex}"
-            with open(tmp, "wb") as fh:
-                fh.write(data)
-                fh.flush()
-                os.fsync(fh.fileno())
-            os.replace(tmp, path)
+            atomic_write(path, data)
         else:
             self.fs.pipe_file(path, data)  # one PUT: atomic on S3
 

@@ -24,11 +24,12 @@ References: Zamir et al., "Taskonomy: Disentangling Task Transfer Learning", CVP
 
 from __future__ import annotations
 
+import io
 import json
 import math
 import os
 from collections.abc import Mapping, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -36,6 +37,12 @@ from scipy.stats import spearmanr
 
 from taskonomy.affinity import TransferTable, load_table
 from taskonomy.errors import InvalidInputError
+from taskonomy.files import atomic_write
+from taskonomy.modelbank import open_experiment
+from taskonomy.pipeline.finalize import problem_for
+from taskonomy.pipeline.graph import build_graph
+from taskonomy.selection import solve_taxonomy
+from taskonomy.tasks import get_task, registry
 
 #: Budgets at which the roots of two runs' taxonomies are compared.
 STABILITY_BUDGETS: tuple[int, ...] = (2, 3, 4, 5, 6, 7, 8)
@@ -109,8 +116,6 @@ class ValidityReport:
 
 
 def _family(name: str) -> str:
-    from taskonomy.tasks import get_task, registry
-
     return get_task(name).family if name in registry() else ""
 
 
@@ -160,10 +165,6 @@ def winrate_interval(ours: np.ndarray, baseline: np.ndarray, *, bootstrap: int, 
 def roots_by_budget(table: TransferTable, problem: Any, budgets: Sequence[int] = STABILITY_BUDGETS
                     ) -> dict[int, list[str]]:
     """The optimal taxonomy's roots at each budget (``problem``: a TaxonomyProblem to vary)."""
-    from dataclasses import replace
-
-    from taskonomy.selection import solve_taxonomy
-
     out: dict[int, list[str]] = {}
     for b in budgets:
         sol = solve_taxonomy(table, replace(problem, budget=float(b)))
@@ -237,11 +238,6 @@ def losses_from_store(store: Any, finalize_params: Mapping[str, Any]) -> dict[st
 
 def _run(run_dir: str | os.PathLike[str]) -> tuple[TransferTable, dict[str, dict[str, np.ndarray]], dict[str, Any]]:
     """``(transfer table, per-image losses, finalize parameters)`` of a ``taskonomy run`` directory."""
-    import io
-
-    from taskonomy.modelbank import open_experiment
-    from taskonomy.pipeline.graph import build_graph
-
     exp = open_experiment(os.fspath(run_dir))
     params = next(j for j in build_graph(exp.spec).jobs.values() if j.kind == "finalize").params
     if not exp.store.exists(params["outputs"]["table"]):
@@ -255,7 +251,6 @@ def validate_run(run_dir: str | os.PathLike[str], *, second: str | os.PathLike[s
                  reference: str = "paper-16k", bootstrap: int = 1000, seed: int = 0) -> ValidityReport:
     """The validity report of a run directory (and, with ``second``, its stability against
     another run of the same experiment with another seed)."""
-    from taskonomy.pipeline.finalize import problem_for
 
     table, losses, params = _run(run_dir)
     second_table = _run(second)[0] if second is not None else None
@@ -266,8 +261,5 @@ def validate_run(run_dir: str | os.PathLike[str], *, second: str | os.PathLike[s
 def write_validity(out_dir: str | os.PathLike[str], report: ValidityReport) -> str:
     """Write ``validity.json`` into a run directory; returns its path."""
     path = os.path.join(os.fspath(out_dir), VALIDITY_FILE)
-    tmp = f"{path}.tmp-{os.getpid()}"
-    with open(tmp, "w", encoding="utf-8") as fh:
-        json.dump(report.to_dict(), fh, indent=1)
-    os.replace(tmp, path)
+    atomic_write(path, json.dumps(report.to_dict(), indent=1))
     return path

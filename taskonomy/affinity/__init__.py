@@ -1,23 +1,27 @@
-"""Transfer tables, win rates, AHP affinities, gain and quality, bootstrap intervals.
+"""Transfer tables, win rates, AHP affinities, gain and quality, bootstrap intervals, proxies.
 
 >>> from taskonomy.affinity import load_table
 >>> len(load_table("paper-16k").targets())
 22
+
+Where things live:
+
+- ``_rows``: one row of the transfer table (:class:`TransferRow`), its kinds and columns, its checks;
+- ``_table``: :class:`TransferTable` (validated rows and the queries selection needs), task names;
+- ``_table_io``: tables in CSV, JSON and Parquet files;
+- ``_builtin``: the published Taskonomy tables (``paper-16k``, ``paper-1k``, ``paper-base``);
+- ``_ahp``: win-rate matrices and AHP; ``_target``: one target's affinities, gain, quality, intervals;
+- ``_estimators``: LogME and H-score; ``_proxy_rows``: the feature rows they score;
+  ``proxies``: scoring candidates with them (training-free affinity estimates).
 """
 
 from __future__ import annotations
 
 from taskonomy.affinity._ahp import ahp, ahp_with_consistency, consistency_ratio, reciprocal_matrix, win_rate_matrix
 from taskonomy.affinity._builtin import BUILTIN_TABLES, load_table, published_file
-from taskonomy.affinity._table import (
-    COLUMNS,
-    FORMATS,
-    KINDS,
-    TRANSFER_KINDS,
-    TransferRow,
-    TransferTable,
-    resolve_task_name,
-)
+from taskonomy.affinity._rows import COLUMNS, KINDS, OPTIONAL_COLUMNS, TRANSFER_KINDS, TransferRow
+from taskonomy.affinity._table import TransferTable, resolve_task_name
+from taskonomy.affinity._table_io import FORMATS
 from taskonomy.affinity._target import TargetAffinity, target_affinity
 from taskonomy.affinity.proxies import (
     PROXY_METHODS,
@@ -32,7 +36,7 @@ from taskonomy.affinity.proxies import (
 
 __all__ = [
     "PROXY_METHODS", "ProxyCache", "Spectrum", "h_score", "logme", "proxy_affinities", "proxy_scores", "transfer_proxy",
-    "BUILTIN_TABLES", "COLUMNS", "FORMATS", "KINDS", "TRANSFER_KINDS", "TargetAffinity", "TransferRow",
-    "TransferTable", "ahp", "ahp_with_consistency", "consistency_ratio", "load_table", "published_file",
-    "reciprocal_matrix", "resolve_task_name", "target_affinity", "win_rate_matrix",
+    "BUILTIN_TABLES", "COLUMNS", "FORMATS", "KINDS", "OPTIONAL_COLUMNS", "TRANSFER_KINDS", "TargetAffinity",
+    "TransferRow", "TransferTable", "ahp", "ahp_with_consistency", "consistency_ratio", "load_table",
+    "published_file", "reciprocal_matrix", "resolve_task_name", "target_affinity", "win_rate_matrix",
 ]

@@ -1,9 +1,11 @@
 """The `taskonomy` command line (typer).
 
 Each command group lives in its own module exposing ``register(app)``; heavy imports (torch,
-OR-Tools, servers) happen inside the commands so that ``taskonomy --help`` stays fast. Commands
-of other packages (the services' ``worker``, ``submit``, ``serve``...) are found through the
-``taskonomy.commands`` entry point group, each naming a ``register(app)`` function: the core
+OR-Tools, pydantic, the world, servers) happen inside the commands so that ``taskonomy --help``
+stays fast. ``run`` composes the pipeline with what reads its artifacts
+(:func:`taskonomy.publish.publish_run`); ``spec`` prints the spec's JSON schema or checks a config.
+Commands of other packages (the services' ``worker``, ``submit``, ``serve``...) are found through
+the ``taskonomy.commands`` entry point group, each naming a ``register(app)`` function: the core
 never imports them.
 """
 
@@ -26,6 +28,7 @@ COMMANDS_GROUP = "taskonomy.commands"
 COMMAND_MODULES: tuple[str, ...] = (
     "run_cmd",      # taskonomy run
     "validate_cmd",  # taskonomy validate
+    "spec_cmd",     # taskonomy spec --schema | --preset | --config
     "solve_cmd",    # taskonomy solve / sweep
     "tasks_cmd",    # taskonomy tasks
     "world_cmd",    # taskonomy world render / preview

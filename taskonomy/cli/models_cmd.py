@@ -12,6 +12,7 @@ from typing import Annotated
 import typer
 
 from taskonomy.cli._common import console, handle_errors
+from taskonomy.files import check_writable_dir
 
 StoreOpt = Annotated[str | None, typer.Option("--store", help="artifact store (directory or s3:// URL); needed "
                                                               "when EXPERIMENT is an id rather than a run dir")]
@@ -31,7 +32,7 @@ def register(app: typer.Typer) -> None:
         """List the model cards of every trained network (task-specific and transfers)."""
         import json
 
-        from taskonomy.modelbank import list_models, open_experiment
+        from taskonomy.modelbank import list_models, open_experiment  # pydantic, the world: not at --help
 
         exp = open_experiment(experiment, store=store)
         cards = list_models(exp)
@@ -61,7 +62,7 @@ def register(app: typer.Typer) -> None:
         """
         import json
 
-        from taskonomy.modelbank import export_models, open_experiment
+        from taskonomy.modelbank import export_models, open_experiment  # pydantic, the world: not at --help
 
         exp = open_experiment(experiment, store=store)
         index = export_models(exp, out, roles=("task_specific",) if task_only else None)
@@ -85,9 +86,9 @@ def register(app: typer.Typer) -> None:
         """
         import json
 
+        # the model bank and torch load when the command runs, not at `taskonomy --help`
         from taskonomy.modelbank import decode_image, open_experiment
         from taskonomy.modelbank.predict import image_sample, predict_sample, render, write_pngs
-        from taskonomy.pipeline.run import check_writable_dir
 
         exp = open_experiment(experiment, store=store)
         created = not out.exists()

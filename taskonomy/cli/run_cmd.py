@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
 from taskonomy.cli._common import console, handle_errors
+from taskonomy.errors import InvalidInputError
+from taskonomy.files import check_writable_dir
 
 
 def register(app: typer.Typer) -> None:
@@ -53,10 +56,15 @@ def register(app: typer.Typer) -> None:
         import json
         import time
 
-        from taskonomy.errors import InvalidInputError
-        from taskonomy.pipeline.run import check_writable_dir, default_store_url, run_experiment, validate_experiment
+        # Imported here, not at the top: every command module loads at `taskonomy --help`, and these
+        # bring pydantic, the world (scipy) and torch.
+        from taskonomy.config import PRECISIONS
+        from taskonomy.pipeline.fast import mode_store, prefill_transfers
+        from taskonomy.pipeline.proxy import run_proxy_only
+        from taskonomy.pipeline.run import default_store_url, run_experiment, validate_experiment
         from taskonomy.pipeline.spec import PRESETS, ExperimentSpec
         from taskonomy.pipeline.spec import preset as make_preset
+        from taskonomy.publish import publish_run
         from taskonomy.store import check_store
 
         if mode not in ("per-job", "fused", "halving"):
@@ -76,8 +84,6 @@ def register(app: typer.Typer) -> None:
                 raise InvalidInputError("--tasks: give at least one task name")
             spec = spec.with_tasks(names)
         if precision is not None:
-            from taskonomy.training.config import PRECISIONS
-
             if precision not in PRECISIONS:
                 raise InvalidInputError(f"--precision: unknown precision {precision!r}; known: {', '.join(PRECISIONS)}")
             body = spec.model_dump(mode="json")
@@ -96,8 +102,6 @@ def register(app: typer.Typer) -> None:
                       f"{spec.dataset.kind} {spec.dataset.size}px, splits {spec.splits.train}/"
                       f"{spec.splits.transfer}/{spec.splits.test}, max order {spec.max_order}; store {art.url}")
         if proxy_only:
-            from taskonomy.pipeline.proxy import run_proxy_only
-
             pres = run_proxy_only(spec, out_dir=out_dir, store=art, show_progress=not quiet)
             roots = pres.taxonomy.get("roots") or []
             console.print(f"proxy-only taxonomy ({pres.n_scored} candidates scored in "
@@ -109,17 +113,14 @@ def register(app: typer.Typer) -> None:
                               "stage_seconds": {k: round(v, 2) for k, v in pres.seconds.items()}}))
             return
         if mode != "per-job":
-            import os as _os
-
-            from taskonomy.pipeline.fast import mode_store, prefill_transfers
-
             art = mode_store(art, mode)
-            info = prefill_transfers(spec, art, mode=mode, workers=max(1, threads or _os.cpu_count() or 1),
+            info = prefill_transfers(spec, art, mode=mode, workers=max(1, threads or os.cpu_count() or 1),
                                      budget=halving_budget, show_progress=not quiet)
             share = f", {info['compute_fraction']:.0%} of full compute" if "compute_fraction" in info else ""
             console.print(f"{mode}: {info['transfers']} first-order transfers in "
                           f"{info.get('transfer_seconds', 0.0):.1f} s{share}")
-        result = run_experiment(spec, out_dir=out_dir, store=art, show_progress=not quiet, report=not no_report)
+        result = run_experiment(spec, out_dir=out_dir, store=art, show_progress=not quiet)
+        published = publish_run(result, report=not no_report)  # the pipeline's artifacts read by cards and report
         tax = result.taxonomy
         st = result.stats
         console.print(f"jobs: {len(st.executed)} run, {len(st.skipped)} already done; "
@@ -134,7 +135,7 @@ def register(app: typer.Typer) -> None:
         else:
             console.print(f"taxonomy: {tax.get('status')} ({tax.get('reason')})")
         validity_path = Path(result.out_dir) / "validity.json"
-        if result.report_path and validity_path.is_file():
+        if published.report_path and validity_path.is_file():
             v = json.loads(validity_path.read_text())["summary"]
 
             def pct(x: object) -> str:
@@ -145,11 +146,11 @@ def register(app: typer.Typer) -> None:
                           f"in its top 3 for {pct(v.get('share_best_in_reference_top3'))}, from the target's family "
                           f"for {pct(v.get('share_best_from_own_family'))}, clearly beats the random encoder for "
                           f"{pct(v.get('share_beats_random'))} of targets (validate --seeds 2 adds stability)")
-        written = [result.table_path, result.taxonomy_path] + ([result.report_path] if result.report_path else [])
+        written = [result.table_path, result.taxonomy_path] + ([published.report_path] if published.report_path else [])
         for p in written:
             console.print(f"wrote {p}")
         print(json.dumps({"out": result.out_dir, "transfers": result.table_path, "taxonomy": result.taxonomy_path,
-                          "report": result.report_path, "executed": len(st.executed), "skipped": len(st.skipped),
+                          "report": published.report_path, "executed": len(st.executed), "skipped": len(st.skipped),
                           "seconds": round(time.perf_counter() - t0, 2),
                           "stage_seconds": {k: round(v, 2) for k, v in st.stage_seconds.items()},
                           "stage_cpu_seconds": {k: round(v, 2) for k, v in st.stage_cpu_seconds.items()}}))

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from taskonomy.cli._common import handle_errors
+from taskonomy.errors import InvalidInputError
 
 if TYPE_CHECKING:
     from taskonomy.selection import TaxonomyProblem, TaxonomySolution
@@ -25,8 +26,7 @@ JsonOpt = Annotated[bool, typer.Option("--json", help="print one JSON object")]
 
 def _load(table: str) -> Any:
     """The table named on the command line; a run directory means its ``transfers.csv``."""
-    from taskonomy.affinity import BUILTIN_TABLES, load_table
-    from taskonomy.errors import InvalidInputError
+    from taskonomy.affinity import BUILTIN_TABLES, load_table  # numpy: not at `taskonomy --help`
 
     path = Path(table)
     if table not in BUILTIN_TABLES and path.is_dir():
@@ -51,7 +51,7 @@ def _split(values: list[str] | None) -> tuple[str, ...] | None:
 
 def _problem(targets: list[str] | None, source_only: list[str] | None, target_only: list[str] | None,
              budget: float, max_order: int, objective: str) -> TaxonomyProblem:
-    from taskonomy.selection import TaxonomyProblem
+    from taskonomy.selection import TaxonomyProblem  # numpy, OR-Tools: not at `taskonomy --help`
 
     return TaxonomyProblem(targets=_split(targets), source_only=_split(source_only),
                            target_only=_split(target_only) or (), budget=budget, max_order=max_order,
@@ -97,7 +97,7 @@ def register(app: typer.Typer) -> None:
         json_out: JsonOpt = False,
     ) -> None:
         """Solve the taxonomy BIP: which tasks to supervise and where to transfer from."""
-        from taskonomy.selection import root_stability, solve_taxonomy
+        from taskonomy.selection import root_stability, solve_taxonomy  # numpy, OR-Tools: not at `taskonomy --help`
 
         data = _load(table)
         problem = _problem(targets, source_only, target_only, budget, max_order, objective)
@@ -126,7 +126,7 @@ def register(app: typer.Typer) -> None:
         json_out: JsonOpt = False,
     ) -> None:
         """The optimal taxonomy for every budget: the Pareto curve of value against supervision."""
-        from taskonomy.selection import sweep_budgets
+        from taskonomy.selection import sweep_budgets  # numpy, OR-Tools: not at `taskonomy --help`
 
         sols = sweep_budgets(_load(table),
                              _problem(targets, source_only, target_only, 0.0, max_order, objective), budgets)

@@ -18,7 +18,7 @@ def register(app: typer.Typer) -> None:
     def tasks(json_out: Annotated[bool, typer.Option("--json", help="print a JSON list")] = False) -> None:
         """List the registered tasks (the 26 built-in ones and plugins): family, inputs, output, loss and
         exactly what each label is on the built-in world."""
-        from taskonomy.tasks import registry
+        from taskonomy.tasks import registry  # numpy and the plugins: not at `taskonomy --help`
 
         specs = list(registry())
         if json_out:

@@ -8,6 +8,7 @@ from typing import Annotated
 import typer
 
 from taskonomy.cli._common import console, handle_errors
+from taskonomy.errors import InvalidInputError
 
 
 def register(app: typer.Typer) -> None:
@@ -38,8 +39,7 @@ def register(app: typer.Typer) -> None:
         import json
         import os
 
-        from taskonomy.errors import InvalidInputError
-        from taskonomy.validity import validate_run, write_validity
+        from taskonomy.validity import validate_run, write_validity  # the model bank, the world: not at --help
 
         if second is not None and seeds > 1:
             raise InvalidInputError("give either --second DIR or --seeds 2, not both")
@@ -61,18 +61,21 @@ def register(app: typer.Typer) -> None:
 
 def _run_next_seed(run_dir: Path, *, show_progress: bool) -> Path:
     """Run the experiment of ``run_dir`` again with seed + 1 into ``run_dir/seed-<seed>`` (resumable)."""
+    # the pipeline (torch when it trains) loads when the command runs, not at `taskonomy --help`
     from taskonomy.modelbank import open_experiment
     from taskonomy.pipeline.run import run_experiment
+    from taskonomy.publish import publish_run
 
     exp = open_experiment(str(run_dir))
     spec = exp.spec.model_copy(update={"seed": exp.spec.seed + 1})
     out = run_dir / f"seed-{spec.seed}"
     console.print(f"running {spec.name} again with seed {spec.seed} into {out} (store {exp.store.url})")
-    run_experiment(spec, out_dir=out, store=exp.store, show_progress=show_progress, report=False)
+    publish_run(run_experiment(spec, out_dir=out, store=exp.store, show_progress=show_progress), report=False)
     return out
 
 
 def _rewrite_report(run_dir: Path, report: object) -> None:
+    # the model bank and the report (pydantic, the world) load when the command runs, not at `taskonomy --help`
     from taskonomy.modelbank import open_experiment
     from taskonomy.pipeline.graph import build_graph
     from taskonomy.report import write_report

@@ -10,13 +10,13 @@ from typing import Annotated
 import typer
 
 from taskonomy.cli._common import handle_errors
+from taskonomy.errors import InvalidInputError, NotFoundError
+from taskonomy.files import check_writable_dir
 
 MAX_COUNT = 1_000_000
 
 
 def _check_count(name: str, n: int, *, lo: int) -> None:
-    from taskonomy.errors import InvalidInputError
-
     if not lo <= n <= MAX_COUNT:
         raise InvalidInputError(f"{name} must be in {lo}..{MAX_COUNT}, got {n}")
 
@@ -39,9 +39,8 @@ def register(app: typer.Typer) -> None:
         quiet: Annotated[bool, typer.Option("--quiet", help="no progress bar")] = False,
     ) -> None:
         """Render N samples (and optional transfer/test splits) into shards under OUT/<world key>/."""
+        # the world (scipy) loads when the command runs, not at `taskonomy --help`
         from taskonomy.data import SplitSizes, build_world_dataset
-        from taskonomy.errors import InvalidInputError
-        from taskonomy.pipeline.run import check_writable_dir
         from taskonomy.world import WorldSpec
 
         _check_count("--n", n, lo=1)
@@ -68,7 +67,7 @@ def register(app: typer.Typer) -> None:
         task: Annotated[list[str] | None, typer.Option("--task", help="only this task (repeatable)")] = None,
     ) -> None:
         """Write one picture with the inputs and every task's ground truth of sample INDEX."""
-        from taskonomy.errors import InvalidInputError
+        # the world (scipy, matplotlib) loads when the command runs, not at `taskonomy --help`
         from taskonomy.tasks import BUILTIN_TASKS, get_task
         from taskonomy.world import WorldSpec, render_sample
         from taskonomy.world._preview import preview_sheet
@@ -98,8 +97,7 @@ def register(app: typer.Typer) -> None:
     @handle_errors
     def inspect(shard: Annotated[Path, typer.Argument(help="a .safetensors world shard")]) -> None:
         """Verify a shard's checksum and list its keys, shapes and dtypes (one JSON line)."""
-        from taskonomy.data import read_shard
-        from taskonomy.errors import NotFoundError
+        from taskonomy.data import read_shard  # the world (scipy): not at `taskonomy --help`
 
         if not shard.is_file():
             raise NotFoundError(f"shard {shard} does not exist")

@@ -34,7 +34,7 @@ __all__ = [
 
 def __getattr__(name: str) -> Any:
     if name == "TaskDataset":
-        from taskonomy.data._torch import TaskDataset
+        from taskonomy.data._torch import TaskDataset  # torch: only for whoever asks for it
 
         return TaskDataset
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

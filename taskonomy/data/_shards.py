@@ -16,15 +16,14 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
-import tempfile
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 
 import numpy as np
 from numpy.typing import NDArray
 
-from taskonomy.errors import CorruptArtifactError
+from taskonomy.errors import CorruptArtifactError, NotFoundError
+from taskonomy.files import atomic_write
 from taskonomy.tasks import IMAGE_KEYS
 
 U8_KEYS: frozenset[str] = frozenset(
@@ -81,19 +80,12 @@ def _checksum(arrays: Mapping[str, NDArray[np.generic]]) -> str:
 
 def write_shard(path: Path, arrays: Mapping[str, NDArray[np.generic]], *, info: Mapping[str, object]) -> None:
     """Encode and write stacked arrays atomically with their checksum."""
-    from safetensors.numpy import save_file
+    from safetensors.numpy import save
 
     stored, enc = encode(arrays)
     meta = {"format": FORMAT, "encoding": json.dumps(enc), "sha256": _checksum(stored), "info": json.dumps(dict(info))}
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(fd)
-    try:
-        save_file(stored, tmp, metadata=meta)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    atomic_write(path, save(stored, metadata=meta))
 
 
 def read_shard(path: Path, *, keys: Iterable[str] | None = None) -> dict[str, NDArray[np.generic]]:
@@ -120,7 +112,5 @@ def read_shard(path: Path, *, keys: Iterable[str] | None = None) -> dict[str, ND
     wanted = list(stored) if keys is None else list(keys)
     missing = [k for k in wanted if k not in stored]
     if missing:
-        from taskonomy.errors import NotFoundError
-
         raise NotFoundError(f"shard {path} has no key(s) {', '.join(missing)}")
     return {k: decode(k, stored[k], enc[k]) for k in wanted}

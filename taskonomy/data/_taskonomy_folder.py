@@ -1,8 +1,8 @@
 """Reader for the real Taskonomy dataset's folder layout.
 
 Files live at ``<root>/<domain>/<building>/point_<p>_view_<v>_domain_<domain>.png`` (``.npy`` for
-the class distributions). Decoding follows the dataset's encodings
-(shared/anchors/taskonomy-data-format.md):
+the class distributions). Decoding follows the encodings documented with the dataset
+(github.com/StanfordVL/taskonomy, ``data/``):
 
 * ``rgb``: 8-bit RGB → [0, 1];
 * ``depth_zbuffer``, ``depth_euclidean``: 16-bit, metres = value / 512; 65535 = missing
@@ -36,6 +36,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from taskonomy.errors import CorruptArtifactError, InvalidInputError, NotFoundError
+from taskonomy.tasks import registry
 from taskonomy.world._labels import edge_occlusion_sigma, soften_edges
 
 log = logging.getLogger(__name__)
@@ -171,8 +172,6 @@ class TaskonomyFolderDataset:
 
     def tasks(self) -> list[str]:
         """Names of registered tasks whose input and target keys this folder provides."""
-        from taskonomy.tasks import registry
-
         keys = set(self.domains)
         return [t.name for t in registry() if t.target and set(t.inputs) <= keys and t.target in keys]
 

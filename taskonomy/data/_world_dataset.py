@@ -29,6 +29,7 @@ from numpy.typing import NDArray
 
 from taskonomy.data._shards import read_shard, write_shard
 from taskonomy.errors import CorruptArtifactError, InvalidInputError, PreconditionError
+from taskonomy.files import atomic_write
 from taskonomy.world import WorldSpec, render_sample
 
 log = logging.getLogger(__name__)
@@ -187,9 +188,7 @@ def build_world_dataset(spec: WorldSpec, splits: SplitSizes, root: str | Path, *
     ds.folder.mkdir(parents=True, exist_ok=True)
     spec_file = ds.folder / "world.json"
     if not spec_file.exists():
-        tmp = ds.folder / ".world.json.tmp"
-        tmp.write_text(json.dumps({"key": spec.key(), "spec": spec.to_dict()}, indent=2))
-        os.replace(tmp, spec_file)
+        atomic_write(spec_file, json.dumps({"key": spec.key(), "spec": spec.to_dict()}, indent=2))
     todo = [j for j in ds.jobs if not _shard_ok(j)]
     total = sum(j.count for j in todo)
     n_workers = min(workers or os.cpu_count() or 1, max(1, len(todo)))

@@ -5,7 +5,9 @@
 'nets/normal-0123.card.json'
 
 Listing, cards and image decoding need no torch (the gateway uses them); prediction
-(:mod:`taskonomy.modelbank.predict`) does and is imported on demand.
+(:mod:`taskonomy.modelbank.predict`) does and is imported on demand. The model bank reads what the
+pipeline wrote (its keys, e.g. :func:`~taskonomy.pipeline.keys.transfer_weights_key`, come from
+:mod:`taskonomy.pipeline`); the pipeline never imports it.
 """
 
 from __future__ import annotations
@@ -19,7 +21,6 @@ from taskonomy.modelbank._cards import (
     card_key,
     index_key,
     read_card,
-    transfer_weights_key,
     weights_header,
 )
 from taskonomy.modelbank._export import export_models, export_name
@@ -46,6 +47,7 @@ from taskonomy.modelbank._listing import (
     open_experiment,
     write_manifest,
 )
+from taskonomy.pipeline.keys import transfer_weights_key  # where the pipeline stores a transfer's weights
 
 __all__ = [
     "CARD_FIELDS", "CARD_FORMAT", "IMAGE_FORMATS", "MANIFEST", "MAX_IMAGE_BYTES", "MAX_IMAGE_SIDE", "MIN_IMAGE_SIDE",

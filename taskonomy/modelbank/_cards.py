@@ -9,8 +9,8 @@ AHP affinity, gain (win rate against ``pixels``) and quality (win rate against `
 experiment that listed it.
 
 Keys: the weights of a task network live under its ``nets/...`` key (written by the ``train``
-job), a transfer's under :func:`transfer_weights_key` of its losses key (written by the
-``transfer`` job); the card lives under :func:`card_key` (``<weights key>.card.json``). The
+job), a transfer's under :func:`~taskonomy.pipeline.keys.transfer_weights_key` of its losses
+key (written by the ``transfer`` job); the card lives under :func:`card_key` (``<weights key>.card.json``). The
 experiment's list of cards is the index ``experiments/<id>/models.json``.
 """
 
@@ -24,6 +24,7 @@ from typing import Any
 
 from taskonomy.errors import CorruptArtifactError, NotFoundError
 from taskonomy.store import ArtifactStore
+from taskonomy.tasks import get_task
 
 #: Format tag of a card.
 CARD_FORMAT = "taskonomy.modelcard/1"
@@ -39,13 +40,6 @@ ROLES: tuple[str, ...] = ("task_specific", "transfer")
 def card_key(weights_key: str) -> str:
     """The key of the card beside ``weights_key``."""
     return weights_key + CARD_SUFFIX
-
-
-def transfer_weights_key(losses_key: str) -> str:
-    """Where the ``transfer`` job stores the network behind the per-image losses ``losses_key``."""
-    kind, _, rest = losses_key.partition("/")
-    assert kind == "losses" and rest, losses_key
-    return f"transfers/{rest}"
 
 
 def index_key(experiment_id: str) -> str:
@@ -103,8 +97,6 @@ def build_card(entry: ModelEntry, *, store: ArtifactStore, spec: Mapping[str, An
     ``test`` is null for a task network that was not evaluated (a source-only task); ``transfer``
     is null for a task network that is not a target of the experiment.
     """
-    from taskonomy.tasks import get_task
-
     blob = store.get_bytes(entry.key)
     header = weights_header(blob)
     task = get_task(entry.task)

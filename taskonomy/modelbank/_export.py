@@ -9,6 +9,7 @@ import os
 import re
 from typing import Any
 
+from taskonomy.files import atomic_write, check_writable_dir
 from taskonomy.modelbank._listing import Experiment, list_models
 
 _UNSAFE = re.compile(r"[^A-Za-z0-9_.+-]+")
@@ -28,8 +29,6 @@ def export_models(exp: Experiment, out_dir: str | os.PathLike[str], *, roles: tu
                   ) -> list[dict[str, Any]]:
     """Write every trained network of ``exp`` (optionally only ``roles``) with its card; returns the
     index entries (``name``, ``weights`` file, ``card`` file, ``task``, ``role``, ``sha256``)."""
-    from taskonomy.pipeline.run import check_writable_dir
-
     out = check_writable_dir(out_dir, what="export directory")
     index: list[dict[str, Any]] = []
     for card in list_models(exp):
@@ -37,17 +36,11 @@ def export_models(exp: Experiment, out_dir: str | os.PathLike[str], *, roles: tu
             continue
         name = export_name(card)
         blob = exp.store.get_bytes(card["weights"])
-        _write(os.path.join(out, f"{name}.safetensors"), blob)
-        _write(os.path.join(out, f"{name}.json"), json.dumps(card, indent=1, sort_keys=True).encode())
+        atomic_write(os.path.join(out, f"{name}.safetensors"), blob)
+        atomic_write(os.path.join(out, f"{name}.json"), json.dumps(card, indent=1, sort_keys=True).encode())
         index.append({"name": name, "weights": f"{name}.safetensors", "card": f"{name}.json", "task": card["task"],
                       "role": card["role"], "sources": card["sources"], "sha256": card["sha256"]})
-    _write(os.path.join(out, "models.json"),
+    atomic_write(os.path.join(out, "models.json"),
            json.dumps({"experiment": exp.id, "models": index}, indent=1, sort_keys=True).encode())
     return index
 
-
-def _write(path: str, data: bytes) -> None:
-    tmp = f"{path}.tmp-{os.getpid()}"
-    with open(tmp, "wb") as fh:
-        fh.write(data)
-    os.replace(tmp, path)

@@ -13,14 +13,11 @@ from dataclasses import dataclass
 from typing import Any
 
 from taskonomy.errors import InvalidInputError, NotFoundError
-from taskonomy.modelbank._cards import (
-    CARD_FORMAT,
-    ModelEntry,
-    build_card,
-    card_key,
-    index_key,
-    transfer_weights_key,
-)
+from taskonomy.files import atomic_write
+from taskonomy.modelbank._cards import CARD_FORMAT, ModelEntry, build_card, card_key, index_key
+from taskonomy.pipeline.graph import build_graph
+from taskonomy.pipeline.keys import transfer_weights_key
+from taskonomy.pipeline.spec import ExperimentSpec
 from taskonomy.store import ArtifactStore
 
 #: Name of the run directory's record of the experiment it ran.
@@ -36,38 +33,30 @@ class Experiment:
     """An experiment whose artifacts are in ``store``."""
 
     id: str
-    spec: Any  # taskonomy.pipeline.spec.ExperimentSpec
+    spec: ExperimentSpec
     store: ArtifactStore
 
     def spec_dict(self) -> dict[str, Any]:
         return dict(self.spec.model_dump(mode="json"))
 
 
-def manifest(spec: Any, store: ArtifactStore) -> dict[str, Any]:
+def manifest(spec: ExperimentSpec, store: ArtifactStore) -> dict[str, Any]:
     """What ``DIR/experiment.json`` holds."""
-    from taskonomy.pipeline import build_graph
-
     graph = build_graph(spec)
     return {"format": "taskonomy.experiment/1", "id": spec.content_key(), "store": store.url,
             "spec": spec.model_dump(mode="json"), "results": dict(graph.results)}
 
 
-def write_manifest(spec: Any, store: ArtifactStore, out_dir: str | os.PathLike[str]) -> dict[str, Any]:
+def write_manifest(spec: ExperimentSpec, store: ArtifactStore, out_dir: str | os.PathLike[str]) -> dict[str, Any]:
     """Record the experiment in ``out_dir/experiment.json`` and in the store; returns the manifest."""
     body = manifest(spec, store)
     store.put_json(manifest_key(body["id"]), body)
-    path = os.path.join(os.fspath(out_dir), MANIFEST)
-    tmp = f"{path}.tmp-{os.getpid()}"
-    with open(tmp, "w", encoding="utf-8") as fh:
-        json.dump(body, fh, indent=1, sort_keys=True)
-    os.replace(tmp, path)
+    atomic_write(os.path.join(os.fspath(out_dir), MANIFEST), json.dumps(body, indent=1, sort_keys=True))
     return body
 
 
 def open_experiment(ref: str, *, store: str | None = None) -> Experiment:
     """An experiment by run directory (``taskonomy run --out DIR``) or by id with ``store``."""
-    from taskonomy.pipeline.spec import ExperimentSpec
-
     path = os.path.join(ref, MANIFEST) if os.path.isdir(ref) else ref
     if os.path.isfile(path):
         try:
@@ -92,11 +81,9 @@ def open_experiment(ref: str, *, store: str | None = None) -> Experiment:
     return Experiment(id=exp_id, spec=spec, store=art)
 
 
-def model_entries(spec: Any, store: ArtifactStore) -> tuple[list[ModelEntry], str]:
+def model_entries(spec: ExperimentSpec, store: ArtifactStore) -> tuple[list[ModelEntry], str]:
     """Every network the experiment's graph trains (task-specific, then transfers incl. higher
     order ones its plans chose) and the key of its finalize summary."""
-    from taskonomy.pipeline import build_graph
-
     graph = build_graph(spec)
     evaluated = {j.params["net"]: j.params["output"] for j in graph.jobs.values() if j.kind == "evaluate"}
     targets = set(spec.targets())
@@ -160,8 +147,6 @@ def list_models(exp: Experiment, *, refresh: bool = False) -> list[dict[str, Any
 
 def chosen_transfers(exp: Experiment) -> list[dict[str, Any]]:
     """The edges of the experiment's taxonomy (``taxonomy.json``): ``{"target", "sources"}`` each."""
-    from taskonomy.pipeline import build_graph
-
     key = build_graph(exp.spec).results["taxonomy"]
     if not exp.store.exists(key):
         return []

@@ -21,10 +21,17 @@ from typing import Any
 
 import numpy as np
 
-from taskonomy.errors import InvalidInputError, PreconditionError
+from taskonomy.data import split_indices
+from taskonomy.errors import InvalidInputError, PreconditionError, TaskonomyError
 from taskonomy.modelbank._cards import ModelEntry
-from taskonomy.modelbank._image import fit_image
+from taskonomy.modelbank._image import decode_image, encode_png, fit_image
 from taskonomy.modelbank._listing import Experiment, chosen_transfers, model_entries
+from taskonomy.pipeline.graph import RANDOM, build_graph
+from taskonomy.pipeline.spec import ExperimentSpec, WorldDataset, WorldOptions
+from taskonomy.store import ArtifactStore, validate_key
+from taskonomy.tasks import get_task
+from taskonomy.world import apply_jigsaw, intrinsics, jigsaw_permutations, render_sample
+from taskonomy.world._preview import preview_sheet
 
 #: Image keys a single image can stand in for (every single-view task input of the built-in world).
 SINGLE_VIEW_KEYS: tuple[str, ...] = ("rgb", "gray", "rgb_noisy", "rgb_masked", "jigsaw_image")
@@ -71,8 +78,6 @@ def experiment_size(exp: Experiment) -> int:
 
 def derive_inputs(rgb: np.ndarray, *, noise_sigma: float = 0.1, seed: int = 0) -> dict[str, np.ndarray]:
     """The single-view inputs of every built-in task from one rgb image (3, S, S) in [0, 1]."""
-    from taskonomy.world import apply_jigsaw, jigsaw_permutations
-
     rgb = np.asarray(rgb, dtype=np.float32)
     s = rgb.shape[-1]
     luma = 0.299 * rgb[0] + 0.587 * rgb[1] + 0.114 * rgb[2]
@@ -93,7 +98,8 @@ def derive_inputs(rgb: np.ndarray, *, noise_sigma: float = 0.1, seed: int = 0) -
 def image_sample(exp: Experiment, image: np.ndarray) -> dict[str, np.ndarray]:
     """An uploaded image (3, H, W) as a sample of the experiment's resolution."""
     size = experiment_size(exp)
-    sigma = float(exp.spec.dataset.options.get("noise_sigma", 0.1)) if exp.spec.dataset.kind == "world" else 0.1
+    d = exp.spec.dataset
+    sigma = d.options.noise_sigma if isinstance(d, WorldDataset) else WorldOptions().noise_sigma
     sample = derive_inputs(fit_image(image, size), noise_sigma=sigma)
     sample["meta.K"] = _intrinsics(exp, size)
     return sample
@@ -101,25 +107,19 @@ def image_sample(exp: Experiment, image: np.ndarray) -> dict[str, np.ndarray]:
 
 def world_sample(exp: Experiment, index: int) -> dict[str, np.ndarray]:
     """Test image ``index`` of the experiment's world (every view and every ground truth)."""
-    from taskonomy.world import WorldSpec, render_sample
-
-    if exp.spec.dataset.kind != "world":
-        raise PreconditionError(f"experiment {exp.id!r} was trained on a {exp.spec.dataset.kind} dataset, "
+    d = exp.spec.dataset
+    if not isinstance(d, WorldDataset):
+        raise PreconditionError(f"experiment {exp.id!r} was trained on a {d.kind} dataset, "
                                 "not the built-in world: upload an image instead")
     n_test = int(exp.spec.splits.test)
     if not isinstance(index, int) or isinstance(index, bool) or not 0 <= index < n_test:
         raise InvalidInputError(f"world sample index must be an integer in 0..{n_test - 1}, got {index!r}")
-    d = exp.spec.dataset
-    world = WorldSpec.from_dict({"seed": d.seed, "size": d.size, **d.options})
-    from taskonomy.data import split_indices  # the indices the pipeline rendered its test split from
-
-    return dict(render_sample(world, split_indices("test", n_test)[index]))
+    return dict(render_sample(d.world(), split_indices("test", n_test)[index]))
 
 
 def _intrinsics(exp: Experiment, size: int) -> np.ndarray:
-    from taskonomy.world import intrinsics
-
-    fov = float(exp.spec.dataset.options.get("fov_deg", 60.0)) if exp.spec.dataset.kind == "world" else 60.0
+    d = exp.spec.dataset
+    fov = d.options.fov_deg if isinstance(d, WorldDataset) else WorldOptions().fov_deg
     return np.asarray(intrinsics(size, fov), dtype=np.float32)
 
 
@@ -137,7 +137,7 @@ def target_form(task: Any, pred: np.ndarray) -> np.ndarray:
 
 
 def _load(exp: Experiment, key: str) -> Any:
-    from taskonomy.training import network_from_bytes
+    from taskonomy.training import network_from_bytes  # torch: only when predicting
 
     return network_from_bytes(exp.store.get_bytes(key))
 
@@ -145,12 +145,10 @@ def _load(exp: Experiment, key: str) -> Any:
 def _encoder(exp: Experiment, source: str, nets: Mapping[str, str]) -> dict[str, Any]:
     import torch
 
-    from taskonomy.pipeline.graph import RANDOM
-    from taskonomy.pipeline.keys import net_key
-    from taskonomy.training import encoder_state
+    from taskonomy.training import encoder_state  # torch: only when predicting
 
     if source == RANDOM:
-        key = net_key(RANDOM, data=[], model=dict(exp.spec.model), train={}, seed=exp.spec.seed)
+        key = next(j.outputs[0] for j in build_graph(exp.spec).jobs.values() if j.kind == "random_encoder")
         return {k: torch.from_numpy(np.array(v)) for k, v in exp.store.get_tensors(key).items()}
     return dict(encoder_state(_load(exp, nets[source])))
 
@@ -159,11 +157,9 @@ def predict_sample(exp: Experiment, sample: Mapping[str, np.ndarray], *, transfe
                    tasks: Sequence[str] | None = None, device: str = "cpu") -> PredictionSet:
     """Run every task-specific network of ``exp`` (and with ``transfers`` every transfer its
     taxonomy chose) on ``sample``; tasks whose inputs the sample lacks are skipped with a reason."""
-    from taskonomy.nets import ModelConfig
-    from taskonomy.tasks import get_task
-    from taskonomy.training import extract_features, predict, predict_transfer
+    from taskonomy.training import extract_features, predict, predict_transfer  # torch: when predicting
 
-    model = ModelConfig.from_dict(dict(exp.spec.model))
+    model = exp.spec.model
     size = int(np.asarray(sample["rgb"]).shape[-1])
     out = PredictionSet(size=size, sample=dict(sample))
     entries, _ = model_entries(exp.spec, exp.store)
@@ -220,9 +216,6 @@ def predict_sample(exp: Experiment, sample: Mapping[str, np.ndarray], *, transfe
 
 def render_task_png(task_name: str, value: np.ndarray, sample: Mapping[str, np.ndarray], *, title: str = "") -> bytes:
     """One task's output (prediction or ground truth) as a PNG, drawn by the world preview."""
-    from taskonomy.tasks import get_task
-    from taskonomy.world._preview import preview_sheet
-
     task = get_task(task_name)
     sheet = {k: np.asarray(v) for k, v in sample.items() if not k.startswith("meta.") or k == "meta.K"}
     sheet[task.target] = np.asarray(value)
@@ -237,8 +230,6 @@ def render_task_png(task_name: str, value: np.ndarray, sample: Mapping[str, np.n
 
 def render(pset: PredictionSet, *, ground_truth: bool = False) -> PredictionSet:
     """Fill every prediction's PNG (and, for a world sample, the ground truth's)."""
-    from taskonomy.tasks import get_task
-
     for p in pset.predictions:
         label = "prediction" if p.role == "task_specific" else f"transfer from {' + '.join(p.sources)}"
         p.png = render_task_png(p.task, p.value, pset.sample, title=label)
@@ -255,8 +246,6 @@ def write_pngs(pset: PredictionSet, out_dir: str | os.PathLike[str]) -> list[str
     """Write ``input.png``, one ``<name>.png`` per prediction, ``truth.<task>.png`` and
     ``predictions.json``; returns the paths written."""
     import json
-
-    from taskonomy.modelbank._image import encode_png
 
     out = os.fspath(out_dir)
     os.makedirs(out, exist_ok=True)
@@ -281,8 +270,6 @@ def write_pngs(pset: PredictionSet, out_dir: str | os.PathLike[str]) -> list[str
 
 def request_key(prediction_id: str, name: str = "request.json") -> str:
     """Keys of one prediction: ``predictions/<id>/request.json``, ``upload``, ``result.json``, ``<name>.png``."""
-    from taskonomy.store import validate_key
-
     return validate_key(f"predictions/{prediction_id}/{name}")
 
 
@@ -294,11 +281,6 @@ def run_prediction_request(store: Any, prediction_id: str) -> dict[str, Any]:
     and either ``upload`` (the key of the uploaded image bytes) or ``world_sample`` (a test index).
     A request already answered is not run again (at-least-once delivery is harmless).
     """
-    from taskonomy.errors import TaskonomyError
-    from taskonomy.modelbank._image import decode_image, encode_png
-    from taskonomy.pipeline.spec import ExperimentSpec
-    from taskonomy.store import ArtifactStore
-
     result_key = request_key(prediction_id, "result.json")
     if store.exists(result_key):
         return dict(store.get_json(result_key))

@@ -1,5 +1,8 @@
 """Networks: the shared encoder, the decoders per output kind, transfer functions.
 
+Their architecture is one :class:`~taskonomy.config.ModelConfig` (defined with its bounds in
+:mod:`taskonomy.config`, torch-free, re-exported here), including the encoder's ``stride``.
+
 >>> from taskonomy.nets import ModelConfig, build_task_network
 >>> from taskonomy.tasks import get_task
 >>> net = build_task_network(get_task("normal"), ModelConfig(), size=32)
@@ -7,7 +10,7 @@
 
 from __future__ import annotations
 
-from taskonomy.nets.config import NORMS, STRIDES, ModelConfig
+from taskonomy.config import NORMS, STRIDES, ModelConfig
 from taskonomy.nets.decoders import DECODERS, build_decoder, decoder_family
 from taskonomy.nets.encoder import ENCODERS, build_encoder
 from taskonomy.nets.network import (

@@ -27,9 +27,9 @@ from collections.abc import Callable, Sequence
 import torch
 from torch import nn
 
+from taskonomy.config import ModelConfig
 from taskonomy.errors import InvalidInputError
 from taskonomy.nets._registry import Registry
-from taskonomy.nets.config import ModelConfig
 from taskonomy.nets.layers import ConvNormAct
 from taskonomy.tasks import TaskSpec
 

@@ -15,8 +15,8 @@ from collections.abc import Callable
 import torch
 from torch import nn
 
+from taskonomy.config import ModelConfig
 from taskonomy.nets._registry import Registry
-from taskonomy.nets.config import ModelConfig
 from taskonomy.nets.layers import ConvNormAct, ResBlock
 
 #: Encoder builders by name (``ModelConfig.encoder``).

@@ -5,7 +5,12 @@
 >>> sorted(graph.stage_counts())[:2]
 ['baselines', 'features']
 
-Importing this package does not import torch (the gateway validates specs with it).
+Modules: ``spec`` (the experiment spec and presets), ``keys`` (artifact keys), ``graph`` (the
+job graph, pure), ``jobs`` (running one job), ``local`` (the local executor), ``run`` (a whole
+run: validate, execute, copy out the table and taxonomy), ``finalize`` (AHP, table, taxonomy),
+``proxy`` and ``fast`` (the proxy-only and fused/halving modes), ``datasets`` (folder datasets).
+The pipeline only produces artifacts: it imports neither the model bank nor the report, which
+read them. Importing this package does not import torch (the gateway validates specs with it).
 """
 
 from __future__ import annotations

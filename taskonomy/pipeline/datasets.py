@@ -8,6 +8,7 @@ from typing import Any
 
 import numpy as np
 
+from taskonomy.data import TaskonomyFolderDataset
 from taskonomy.errors import InvalidInputError
 
 SPLIT_ORDER: tuple[str, ...] = ("train", "transfer", "test")
@@ -25,8 +26,6 @@ class FolderSplits:
     """A Taskonomy-layout folder cut into train, transfer and test splits in item order."""
 
     def __init__(self, dataset: Mapping[str, Any], splits: Mapping[str, int]) -> None:
-        from taskonomy.data import TaskonomyFolderDataset
-
         check_folder_dataset(dataset)
         self.ds = TaskonomyFolderDataset(str(dataset["root"]), size=int(dataset.get("size", 64)),
                                          **dict(dataset.get("options", {})))

@@ -21,8 +21,10 @@ from __future__ import annotations
 import time
 from typing import Any
 
+from taskonomy.affinity.proxies import ProxyCache, transfer_proxy
 from taskonomy.errors import InvalidInputError
 from taskonomy.pipeline.graph import build_graph
+from taskonomy.pipeline.jobs import FusedTransfers, store_transfer
 from taskonomy.pipeline.local import run_stages
 from taskonomy.pipeline.spec import ExperimentSpec
 from taskonomy.store import ArtifactStore
@@ -43,9 +45,7 @@ def mode_store(store: ArtifactStore, mode: str) -> ArtifactStore:
 def prefill_transfers(spec: ExperimentSpec, store: ArtifactStore, *, mode: str, workers: int = 1,
                       budget: float = 0.25, show_progress: bool = False) -> dict[str, Any]:
     """Run render/train/features, then every first-order transfer job's output at once (see module)."""
-    from taskonomy.affinity.proxies import ProxyCache, transfer_proxy
-    from taskonomy.pipeline.jobs import FusedTransfers, store_transfer
-    from taskonomy.training.halving import successive_halving
+    from taskonomy.training.halving import successive_halving  # torch: only when a mode runs
 
     if mode not in ("fused", "halving"):
         raise InvalidInputError(f"prefill_transfers: mode must be fused or halving, got {mode!r}")

@@ -15,7 +15,9 @@ from typing import Any
 
 import numpy as np
 
+from taskonomy.affinity import TransferRow, TransferTable, target_affinity
 from taskonomy.errors import CorruptArtifactError
+from taskonomy.selection import TaxonomyProblem, solve_taxonomy
 from taskonomy.store import ArtifactStore
 
 ARRAY = "x"
@@ -38,13 +40,6 @@ def target_candidates(params: Mapping[str, Any], store: ArtifactStore, target: s
     return cands
 
 
-def affinity_function() -> Any:
-    """The AHP of one target: :func:`taskonomy.affinity.target_affinity`."""
-    from taskonomy.affinity import target_affinity
-
-    return target_affinity
-
-
 def table_sources(target: str, cand: Mapping[str, Any]) -> tuple[str, ...]:
     """How the paper tables write a candidate's ``sources`` (``self`` for full supervision)."""
     if cand["kind"] == "self_full_supervision":
@@ -53,12 +48,9 @@ def table_sources(target: str, cand: Mapping[str, Any]) -> tuple[str, ...]:
 
 
 def finalize(params: Mapping[str, Any], store: ArtifactStore) -> None:
-    from taskonomy.affinity import TransferRow, TransferTable
-
-    _target_affinity = affinity_function()
-
+    """AHP per target over its candidates' stacked losses, then the table, the taxonomy and the summary."""
     outputs = params["outputs"]
-    rows: list[Any] = []
+    rows: list[TransferRow] = []
     summary_targets: dict[str, Any] = {}
     for target in params["targets"]:
         cands = target_candidates(params, store, target)
@@ -67,20 +59,19 @@ def finalize(params: Mapping[str, Any], store: ArtifactStore) -> None:
         losses = np.stack([*stacked, pixels])
         pixels_index = len(cands)
         self_index = next((i for i, c in enumerate(cands) if c["kind"] == "self_full_supervision"), None)
-        res = _target_affinity(losses, self_index=self_index, pixels_index=pixels_index,
+        res = target_affinity(losses, self_index=self_index, pixels_index=pixels_index,
                                bootstrap=int(params.get("bootstrap", 0)), seed=int(params.get("seed", 0)))
         aff = np.asarray(res.affinity, dtype=np.float64)
         gain = np.asarray(res.gain, dtype=np.float64)
         quality = None if res.quality is None else np.asarray(res.quality, dtype=np.float64)
-        low = getattr(res, "affinity_low", None)
-        high = getattr(res, "affinity_high", None)
+        low, high = res.affinity_low, res.affinity_high
         for i, c in enumerate(cands):
             rows.append(TransferRow(
                 target=target, sources=table_sources(target, c), kind=c["kind"],
                 affinity=float(aff[i]), gain=float(gain[i]),
                 quality=None if quality is None else float(quality[i]),
-                affinity_low=None if low is None else float(np.asarray(low)[i]),
-                affinity_high=None if high is None else float(np.asarray(high)[i]),
+                affinity_low=None if low is None else float(low[i]),
+                affinity_high=None if high is None else float(high[i]),
             ))
         meta = {"target": target, "candidates": [{"sources": list(table_sources(target, c)), "kind": c["kind"],
                                                   "losses": c["losses"]} for c in cands],
@@ -92,7 +83,7 @@ def finalize(params: Mapping[str, Any], store: ArtifactStore) -> None:
             "quality": None if quality is None else quality[: len(cands)].tolist(),
             "mean_loss": [float(x.mean()) for x in stacked], "pixels_mean_loss": float(pixels.mean()),
             "win_rates": np.asarray(res.win_rates)[: len(cands), : len(cands)].tolist(),
-            "consistency_ratio": _float_or_none(getattr(res, "consistency_ratio", None)),
+            "consistency_ratio": float(res.consistency_ratio),
             "preview": params.get("previews", {}).get(target),
         }
     table = TransferTable.from_rows(rows)
@@ -106,21 +97,12 @@ def finalize(params: Mapping[str, Any], store: ArtifactStore) -> None:
                                         "table": outputs["table"], "taxonomy": outputs["taxonomy"]})
 
 
-def _float_or_none(v: Any) -> float | None:
-    try:
-        return None if v is None else float(v)
-    except (TypeError, ValueError):
-        return None
-
-
-def problem_for(params: Mapping[str, Any], *, budget: float | None = None) -> Any:
+def problem_for(params: Mapping[str, Any], *, budget: float | None = None) -> TaxonomyProblem:
     """The taxonomy problem of an experiment: its roles, ``random`` source-only, its max order.
 
     The random encoder needs no labels, so making it a root costs no supervision budget here
     (the published tables keep the authors' semantics, where every source-only task costs 1).
     """
-    from taskonomy.selection import TaxonomyProblem
-
     roles: Mapping[str, str] = params["roles"]
     targets = tuple(t for t, r in roles.items() if r == "target")
     target_only = tuple(t for t, r in roles.items() if r == "target_only")
@@ -130,7 +112,6 @@ def problem_for(params: Mapping[str, Any], *, budget: float | None = None) -> An
                            max_order=int(params["max_order"]), supervision_cost={"random": 0.0})
 
 
-def solve(table: Any, params: Mapping[str, Any], *, budget: float | None = None) -> dict[str, Any]:
-    from taskonomy.selection import solve_taxonomy
-
+def solve(table: TransferTable, params: Mapping[str, Any], *, budget: float | None = None) -> dict[str, Any]:
+    """The experiment's taxonomy over ``table`` (at its budget, or ``budget``), as JSON."""
     return dict(solve_taxonomy(table, problem_for(params, budget=budget)).to_dict())

@@ -29,6 +29,8 @@ work asked for by two experiments is the same job.
 
 from __future__ import annotations
 
+import graphlib
+import heapq
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
@@ -36,6 +38,7 @@ from typing import Any, Literal
 from taskonomy.errors import InvalidInputError, PreconditionError
 from taskonomy.pipeline import keys as K
 from taskonomy.pipeline.spec import ExperimentSpec
+from taskonomy.tasks import get_task
 
 Queue = Literal["train", "transfer", "control"]
 #: Stages in execution order (progress bars are shown per stage).
@@ -120,26 +123,26 @@ class JobGraph:
         return iter(self.order())
 
     def order(self) -> list[Job]:
-        """Topological order, stage by stage, stable within a stage (Kahn's algorithm)."""
+        """Topological order, stage by stage, stable within a stage.
+
+        :class:`graphlib.TopologicalSorter` yields the jobs whose dependencies are done; of those,
+        the earliest stage (then the earliest added) runs first.
+        """
         rank = {s: i for i, s in enumerate(STAGES)}
-        indeg = {j: len(self.deps(j)) for j in self.jobs}
-        users: dict[str, list[str]] = {j: [] for j in self.jobs}
-        for j in self.jobs:
-            for d in self.deps(j):
-                users[d].append(j)
         seq = {j: i for i, j in enumerate(self.jobs)}
-        ready = sorted((j for j, n in indeg.items() if n == 0), key=lambda j: (rank[self.jobs[j].stage], seq[j]))
+        sorter = graphlib.TopologicalSorter({j: self.deps(j) for j in self.jobs})
+        try:
+            sorter.prepare()
+        except graphlib.CycleError:
+            raise PreconditionError("the job graph has a cycle") from None
+        ready: list[tuple[int, int, str]] = []
         out: list[Job] = []
-        while ready:
-            j = ready.pop(0)
+        while sorter.is_active():
+            for j in sorter.get_ready():
+                heapq.heappush(ready, (rank[self.jobs[j].stage], seq[j], j))
+            _, _, j = heapq.heappop(ready)
             out.append(self.jobs[j])
-            for u in users[j]:
-                indeg[u] -= 1
-                if indeg[u] == 0:
-                    ready.append(u)
-            ready.sort(key=lambda x: (rank[self.jobs[x].stage], seq[x]))
-        if len(out) != len(self.jobs):
-            raise PreconditionError("the job graph has a cycle")
+            sorter.done(j)
         return out
 
     def stage_counts(self) -> dict[str, int]:
@@ -198,15 +201,10 @@ def candidate_kind(target: str, sources: tuple[str, ...]) -> str:
 
 def build_graph(spec: ExperimentSpec) -> JobGraph:
     """All jobs of ``spec`` that can be known before anything runs (higher orders come from plan jobs)."""
-    from taskonomy.tasks import get_task
-
     g = JobGraph(spec=spec)
-    dataset = spec.dataset.model_dump(mode="json")
-    splits = spec.splits.model_dump(mode="json")
+    body = spec.model_dump(mode="json")  # the blocks as the artifact keys hash them (spec.py's docstring)
+    dataset, splits, model, train, ttrain = (body[k] for k in ("dataset", "splits", "model", "train", "transfer"))
     ds_id = K.dataset_key(dataset, splits)
-    model = dict(spec.model)
-    train = spec.train.model_dump(mode="json")
-    ttrain = spec.transfer.model_dump(mode="json")
     targets = spec.targets()
     sources = spec.sources()
     trained = [s for s in sources if get_task(s).trainable]

@@ -4,8 +4,8 @@ A job reads its inputs and writes its outputs only through the
 :class:`~taskonomy.store.ArtifactStore`, so the local executor and a Celery worker on another
 machine run exactly the same code. ``run_job`` is idempotent: when every output already
 exists it does nothing (Celery's at-least-once delivery is then harmless, and an interrupted
-run resumes where it stopped). Heavy imports (torch, the networks, OR-Tools) happen inside the
-handlers, so importing this module is cheap.
+run resumes where it stopped). The handlers import :mod:`taskonomy.training` (torch) when they
+run, so importing this module (the gateway and the control queue do) never loads torch.
 """
 
 from __future__ import annotations
@@ -17,9 +17,17 @@ from typing import Any
 
 import numpy as np
 
+from taskonomy.config import ModelConfig, TrainConfig
+from taskonomy.data import SplitSizes, build_world_dataset
 from taskonomy.errors import CorruptArtifactError, InvalidInputError, PreconditionError
+from taskonomy.pipeline.datasets import load_folder_dataset
+from taskonomy.pipeline.finalize import finalize
 from taskonomy.pipeline.graph import PIXELS, RANDOM, SELF, Job, candidate_kind, transfer_job
+from taskonomy.pipeline.keys import transfer_weights_key
+from taskonomy.pipeline.spec import WorldDataset
+from taskonomy.selection import higher_order_candidates
 from taskonomy.store import ArtifactStore
+from taskonomy.tasks import TaskSpec, get_task
 
 #: ``progress(done, total)`` inside one job (e.g. training steps); may be None.
 Progress = Callable[[int, int], None] | None
@@ -95,27 +103,21 @@ def _arrays(store: ArtifactStore, keys: Mapping[str, str]) -> dict[str, np.ndarr
     return {name: _array(store, key) for name, key in keys.items()}
 
 
-def _model(model: Mapping[str, Any]) -> Any:
-    from taskonomy.nets import ModelConfig
-
+def _model(model: Mapping[str, Any]) -> ModelConfig:
     return ModelConfig.from_dict(dict(model))
 
 
-def _train_config(train: Mapping[str, Any], seed: int) -> Any:
-    from taskonomy.training import TrainConfig
-
+def _train_config(train: Mapping[str, Any], seed: int) -> TrainConfig:
     return TrainConfig(**dict(train), seed=seed)
 
 
-def _task(name: str) -> Any:
-    from taskonomy.tasks import get_task
-
+def _task(name: str) -> TaskSpec:
     return get_task(name)
 
 
 def save_network(store: ArtifactStore, key: str, net: Any) -> None:
     """Store a ``TrainedNetwork`` as safetensors (the training package's own format)."""
-    from taskonomy.training import network_to_bytes
+    from taskonomy.training import network_to_bytes  # torch: only when a job runs (module docstring)
 
     store.put_bytes(key, network_to_bytes(net), meta={"task": net.task, "kind": net.kind,
                                                       "metrics": _jsonable_metrics(net.metrics)})
@@ -123,7 +125,7 @@ def save_network(store: ArtifactStore, key: str, net: Any) -> None:
 
 def load_network(store: ArtifactStore, key: str) -> Any:
     """A stored task network as ``taskonomy.training.TrainedNetwork``."""
-    from taskonomy.training import network_from_bytes
+    from taskonomy.training import network_from_bytes  # torch: when the job runs
 
     return network_from_bytes(store.get_bytes(key))
 
@@ -134,7 +136,7 @@ def _encoder_state(store: ArtifactStore, key: str) -> dict[str, Any]:
     meta = store.meta(key)
     if meta.get("encoder_only"):
         return {k: torch.from_numpy(np.array(v)) for k, v in store.get_tensors(key).items()}
-    from taskonomy.training import encoder_state
+    from taskonomy.training import encoder_state  # torch: when the job runs
 
     return dict(encoder_state(load_network(store, key)))
 
@@ -161,19 +163,13 @@ def _render(job: Job, store: ArtifactStore, progress: Progress) -> None:
     dataset = dict(p["dataset"])
     keys: Mapping[str, Mapping[str, str]] = p["keys"]
     if dataset.get("kind") == "world":
-        from taskonomy.world import WorldSpec
-
-        world = WorldSpec.from_dict({"seed": dataset["seed"], "size": dataset["size"], **dataset.get("options", {})})
+        world = WorldDataset.model_validate(dataset).world()
         sizes = {k: int(v) for k, v in p["splits"].items()}
-        from taskonomy.data import SplitSizes, build_world_dataset
-
         with tempfile.TemporaryDirectory(prefix="taskonomy-render-") as tmp:
             ds = build_world_dataset(world, SplitSizes(**sizes), tmp, workers=_workers(sum(sizes.values())),
                                      progress=False)
             _store_splits(store, ds, keys, dataset)
     else:
-        from taskonomy.pipeline.datasets import load_folder_dataset
-
         folder = load_folder_dataset(dataset, p["splits"], sample_keys=sorted({k for m in keys.values() for k in m}))
         _store_splits(store, folder, keys, dataset)
 
@@ -205,7 +201,7 @@ def _store_splits(store: ArtifactStore, ds: Any, keys: Mapping[str, Mapping[str,
 
 
 def _train(job: Job, store: ArtifactStore, progress: Progress) -> None:
-    from taskonomy.training import train_task_network
+    from taskonomy.training import train_task_network  # torch: when the job runs
 
     p = job.params
     data = _arrays(store, p["data"])
@@ -215,7 +211,7 @@ def _train(job: Job, store: ArtifactStore, progress: Progress) -> None:
 
 
 def _random_encoder(job: Job, store: ArtifactStore, progress: Progress) -> None:
-    from taskonomy.training import random_encoder_state
+    from taskonomy.training import random_encoder_state  # torch: when the job runs
 
     p = job.params
     state = random_encoder_state(_model(p["model"]), seed=int(p["seed"]))
@@ -223,7 +219,7 @@ def _random_encoder(job: Job, store: ArtifactStore, progress: Progress) -> None:
 
 
 def _features(job: Job, store: ArtifactStore, progress: Progress) -> None:
-    from taskonomy.training import extract_features
+    from taskonomy.training import extract_features  # torch: when the job runs
 
     p = job.params
     todo = {k: out for k, out in p["output"].items() if not store.exists(out)}
@@ -244,7 +240,7 @@ def _labels_and_feats(store: ArtifactStore, p: Mapping[str, Any], split: str) ->
 
 
 def _transfer(job: Job, store: ArtifactStore, progress: Progress) -> None:
-    from taskonomy.training import evaluate_transfer, train_transfer
+    from taskonomy.training import evaluate_transfer, train_transfer  # torch: when the job runs
 
     p = job.params
     model = _model(p["model"])
@@ -260,8 +256,6 @@ def store_transfer(store: ArtifactStore, p: Mapping[str, Any], net: Any | None, 
                    **metadata: Any) -> None:
     """A transfer job's per-test-image losses, and the trained network's weights for the model
     bank (``net`` None: a partly trained one, e.g. stopped by successive halving, is not kept)."""
-    from taskonomy.modelbank import transfer_weights_key
-
     if net is not None:
         save_network(store, transfer_weights_key(p["output"]), net)
     store.put_tensors(p["output"], {ARRAY: np.asarray(losses, dtype=np.float64)},
@@ -278,7 +272,7 @@ class FusedTransfers:
     """
 
     def __init__(self, params: Sequence[Mapping[str, Any]], store: ArtifactStore, *, workers: int = 1) -> None:
-        from taskonomy.training.fused import FusedTransferTrainer, Readout
+        from taskonomy.training.fused import FusedTransferTrainer, Readout  # torch: when the job runs
 
         if not params:
             raise InvalidInputError("no transfer jobs to train together")
@@ -316,7 +310,7 @@ def _transfer_group(job: Job, store: ArtifactStore, progress: Progress) -> None:
 
 
 def _baseline(job: Job, store: ArtifactStore, progress: Progress) -> None:
-    from taskonomy.training import evaluate_network, train_pixels_baseline
+    from taskonomy.training import evaluate_network, train_pixels_baseline  # torch: when the job runs
 
     p = job.params
     model = _model(p["model"])
@@ -329,7 +323,7 @@ def _baseline(job: Job, store: ArtifactStore, progress: Progress) -> None:
 
 
 def _evaluate(job: Job, store: ArtifactStore, progress: Progress) -> None:
-    from taskonomy.training import evaluate_network, predict
+    from taskonomy.training import evaluate_network, predict  # torch: when the job runs
 
     p = job.params
     task = _task(p["task"])
@@ -361,8 +355,6 @@ def rank_first_order(losses: np.ndarray) -> np.ndarray:
 
 
 def _plan(job: Job, store: ArtifactStore, progress: Progress) -> None:
-    from taskonomy.selection import higher_order_candidates
-
     p = job.params
     fo = list(p["first_order"])
     losses = np.stack([_array(store, c["losses"]) for c in fo])
@@ -382,8 +374,6 @@ def _plan(job: Job, store: ArtifactStore, progress: Progress) -> None:
 
 
 def _finalize(job: Job, store: ArtifactStore, progress: Progress) -> None:
-    from taskonomy.pipeline.finalize import finalize
-
     finalize(job.params, store)
 
 

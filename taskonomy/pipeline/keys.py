@@ -1,4 +1,4 @@
-"""Content-addressed artifact keys (DESIGN.md §5).
+"""Content-addressed artifact keys.
 
 An artifact's key is ``<kind>/<hint>-<digest>`` where the digest hashes *exactly* the inputs
 that determine the artifact: the dataset spec, the task, the model and training configs, the
@@ -79,3 +79,11 @@ def losses_key(kind: str, target: str, sources: tuple[str, ...], *, inputs: list
     hint = "__".join((*sources, target)) if sources else target
     return artifact_key("losses", f"{kind}.{hint}", kind=kind, target=target, sources=list(sources),
                         inputs=sorted(inputs), model=model, train=train, seed=seed)
+
+
+def transfer_weights_key(losses_key: str) -> str:
+    """Where a ``transfer`` job stores the trained network behind its per-image losses ``losses_key``
+    (the model bank reads it from there)."""
+    kind, _, rest = losses_key.partition("/")
+    assert kind == "losses" and rest, losses_key
+    return f"transfers/{rest}"

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from taskonomy.pipeline.graph import STAGES, Job, JobGraph
-from taskonomy.pipeline.jobs import outputs_exist, run_job
+from taskonomy.pipeline.jobs import run_job
 from taskonomy.store import ArtifactStore
 
 #: ``on_progress(stage, done, total)`` after every job (done counts executed and skipped jobs).
@@ -144,7 +144,3 @@ def run_stages(graph: JobGraph, store: ArtifactStore, stages: tuple[str, ...], *
             sub.add(job)
     return LocalExecutor(store, show_progress=show_progress).run(sub)
 
-
-def pending_jobs(graph: JobGraph, store: ArtifactStore) -> list[Job]:
-    """Jobs whose outputs are not all in ``store`` yet (higher orders appear once planned)."""
-    return [j for j in graph.order() if not outputs_exist(j, store)]

@@ -29,12 +29,21 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
+from scipy.stats import spearmanr
 
+from taskonomy.affinity import TransferRow, TransferTable
+from taskonomy.affinity.proxies import PROXY_METHODS, ProxyCache, proxy_affinities, transfer_proxy
+from taskonomy.errors import InvalidInputError
+from taskonomy.files import atomic_write, check_writable_dir
+from taskonomy.pipeline.finalize import solve
 from taskonomy.pipeline.graph import RANDOM, build_graph, candidate_kind
 from taskonomy.pipeline.jobs import StoredArrays
 from taskonomy.pipeline.local import run_stages
+from taskonomy.pipeline.run import default_store_url, validate_experiment
 from taskonomy.pipeline.spec import ExperimentSpec
+from taskonomy.selection import higher_order_candidates
 from taskonomy.store import ArtifactStore
+from taskonomy.tasks import get_task
 
 PROXY_STAGES: tuple[str, ...] = ("render", "train", "features")
 
@@ -55,14 +64,6 @@ class ProxyRunResult:
 def run_proxy_only(spec: ExperimentSpec, *, out_dir: str | os.PathLike[str], store: ArtifactStore | None = None,
                    method: str = "logme", show_progress: bool = False) -> ProxyRunResult:
     """Features only, then proxies → table → taxonomy (see the module docstring)."""
-    from taskonomy.affinity import TransferRow, TransferTable
-    from taskonomy.affinity.proxies import PROXY_METHODS, ProxyCache, proxy_affinities, transfer_proxy
-    from taskonomy.errors import InvalidInputError
-    from taskonomy.pipeline.finalize import solve
-    from taskonomy.pipeline.run import _write, check_writable_dir, default_store_url, validate_experiment
-    from taskonomy.selection import higher_order_candidates
-    from taskonomy.tasks import get_task
-
     if method not in PROXY_METHODS:
         raise InvalidInputError(f"unknown proxy method {method!r}; known: {', '.join(PROXY_METHODS)}")
     validate_experiment(spec, out_dir=out_dir)
@@ -131,13 +132,13 @@ def run_proxy_only(spec: ExperimentSpec, *, out_dir: str | os.PathLike[str], sto
     w = csv.DictWriter(buf, fieldnames=["target", "sources", "kind", "method", "score", "affinity"])
     w.writeheader()
     w.writerows(scored)
-    _write(proxies_path, buf.getvalue().encode())
+    atomic_write(proxies_path, buf.getvalue().encode())
     table_path = os.path.join(out, "transfers.csv")
     tb = io.BytesIO()
     table.write(tb, format="csv")
-    _write(table_path, tb.getvalue())
+    atomic_write(table_path, tb.getvalue())
     taxonomy_path = os.path.join(out, "taxonomy.json")
-    _write(taxonomy_path, json.dumps({**taxonomy, "source": f"proxy:{method}"}, indent=2).encode())
+    atomic_write(taxonomy_path, json.dumps({**taxonomy, "source": f"proxy:{method}"}, indent=2).encode())
     return ProxyRunResult(out_dir=out, proxies_path=proxies_path, table_path=table_path, taxonomy_path=taxonomy_path,
                           taxonomy=taxonomy, seconds=seconds, n_scored=len(scored))
 
@@ -151,9 +152,6 @@ def proxy_vs_trained(store: ArtifactStore, spec: ExperimentSpec, summary: dict[s
     transfer-split features, the affinities come from the run's summary. Targets with fewer than
     3 candidates, or with constant scores or affinities, are left out.
     """
-    from taskonomy.affinity.proxies import ProxyCache, transfer_proxy
-    from taskonomy.tasks import get_task
-
     graph = build_graph(spec)
     fkeys: dict[str, dict[str, str]] = {}
     lkeys: dict[str, str] = {}
@@ -179,43 +177,5 @@ def proxy_vs_trained(store: ArtifactStore, spec: ExperimentSpec, summary: dict[s
                                          seed=int(spec.seed), cache=proxy_cache))
             affs.append(float(a))
         if len(scores) >= 3 and np.ptp(scores) > 0 and np.ptp(affs) > 0:
-            out[target] = _spearman(np.asarray(scores), np.asarray(affs))
+            out[target] = float(spearmanr(scores, affs).statistic)
     return out
-
-
-def _spearman(a: np.ndarray, b: np.ndarray) -> float:
-    """Spearman's ρ: Pearson correlation of the (average-tie) ranks."""
-    def ranks(x: np.ndarray) -> np.ndarray:
-        order = np.argsort(x, kind="stable")
-        r = np.empty(len(x))
-        r[order] = np.arange(len(x), dtype=np.float64)
-        for v in np.unique(x):  # average ranks of ties
-            m = x == v
-            r[m] = r[m].mean()
-        return r
-
-    ra, rb = ranks(a), ranks(b)
-    ra, rb = ra - ra.mean(), rb - rb.mean()
-    return float((ra @ rb) / np.sqrt((ra @ ra) * (rb @ rb)))
-
-
-def proxy_figure(rho: dict[str, float], *, out_dir: str, name: str = "proxy_vs_trained.png") -> str:
-    """Bar chart of the per-target Spearman ρ (proxy vs trained affinity); returns the file name."""
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
-    from matplotlib.figure import Figure
-
-    names = list(rho)
-    fig = Figure(figsize=(max(4.0, 0.45 * len(names) + 1.5), 3.2), dpi=100)
-    FigureCanvasAgg(fig)
-    ax = fig.add_subplot(1, 1, 1)
-    vals = [rho[n] for n in names]
-    ax.bar(range(len(names)), vals, color=["#3b7dd8" if v >= 0 else "#d8613b" for v in vals])
-    ax.axhline(float(np.mean(vals)) if vals else 0.0, color="#444", lw=1, ls="--", label="mean")
-    ax.set_xticks(range(len(names)))
-    ax.set_xticklabels(names, rotation=60, ha="right", fontsize=8)
-    ax.set_ylim(-1, 1)
-    ax.set_ylabel("Spearman ρ")
-    ax.set_title("LogME (no training) vs trained AHP affinity, per target", fontsize=10)
-    ax.legend(fontsize=8)
-    fig.savefig(os.path.join(out_dir, name), dpi=100, bbox_inches="tight")
-    return name

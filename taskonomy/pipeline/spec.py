@@ -3,9 +3,17 @@
 An :class:`ExperimentSpec` names a dataset (the built-in world or a folder in the Taskonomy
 layout), the tasks with their roles, split sizes, the network and training settings, the
 highest transfer order and the beam that picks higher-order candidates. It is a pydantic v2
-model so the REST gateway validates request bodies with the same class; it imports no torch.
+model and imports no torch, so every entry point (``taskonomy run``, the gateway, ``taskonomy
+submit``, the workers) validates a spec with this one class, and its JSON schema
+(``taskonomy spec --schema``, the gateway's ``/openapi.json``) shows every bound. Its blocks are
+typed: ``model`` is a :class:`~taskonomy.config.ModelConfig`, ``train`` and ``transfer`` are
+:class:`~taskonomy.config.TrainSettings`, ``dataset.options`` are the world's
+(:class:`WorldOptions`, bounds of :class:`~taskonomy.world.WorldSpec`) or the folder's
+(:class:`FolderOptions`). Unknown keys are refused everywhere; ``model_validate`` raises pydantic's
+``ValidationError`` (its ``loc`` names the field), :meth:`ExperimentSpec.parse` the same problems
+as one :class:`~taskonomy.errors.InvalidInputError` line.
 
-Roles (the authors' solver semantics, see shared/anchors/taskonomy-paper/README.md):
+Roles (the semantics of the authors' taxonomy solver):
 
 - ``target``: gets a fully supervised task network (usable as a source) and receives transfers;
 - ``source_only``: gets a task network and serves as a source, receives no transfers;
@@ -18,6 +26,10 @@ source trains every transfer reading it together: one batch gather for all) or `
 (one job per target trains all its candidates together: one architecture, so on a GPU they
 train as one stack of grouped kernels). Grouped jobs use :mod:`taskonomy.training.fused`: the
 same results within float rounding. It is left out of :meth:`ExperimentSpec.content_key`.
+
+Artifact keys hash the blocks as given: ``model`` and ``dataset.options`` are serialised with
+the fields that were set only (``model: {width: 16}`` and ``model: {}`` are different
+experiments, as they always were), ``train`` and ``transfer`` with every field.
 """
 
 from __future__ import annotations
@@ -25,28 +37,79 @@ from __future__ import annotations
 import json
 import os
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, ClassVar, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+import yaml
+from pydantic import (
+    Field,
+    FieldSerializationInfo,
+    ValidationError,
+    field_serializer,
+    field_validator,
+    model_validator,
+)
 
-from taskonomy.errors import InvalidInputError, NotFoundError
+from taskonomy.config import ConfigModel, FrozenModel, Int, ModelConfig, TrainSettings
+from taskonomy.errors import InvalidInputError, NotFoundError, format_validation_error
+from taskonomy.pipeline.keys import digest
+from taskonomy.tasks import BUILTIN_TASKS, registry
+from taskonomy.world import WorldSpec
+from taskonomy.world._spec import _RANGES as WORLD_RANGES
 
 Role = Literal["target", "source_only", "target_only"]
 ROLES: tuple[str, ...] = ("target", "source_only", "target_only")
 PRESETS: tuple[str, ...] = ("quick", "standard", "paper")
 
+__all__ = [
+    "PRESETS", "QUICK_TASKS", "ROLES", "TRANSFER_JOBS", "DatasetSpec", "ExperimentSpec", "FolderDataset",
+    "FolderOptions", "SplitSpec", "TaskEntry", "TrainSpec", "WorldDataset", "WorldOptions",
+    "format_validation_error", "paper", "preset", "quick", "standard",
+]
 
-class _Model(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+
+_Model = FrozenModel
+
+
+#: The spec's name of the training blocks (``train`` and ``transfer``).
+TrainSpec = TrainSettings
+_WORLD_DEFAULTS = WorldSpec()
+
+
+def _world_field(name: str, description: str) -> Any:
+    lo, hi = WORLD_RANGES[name]
+    return Field(default=getattr(_WORLD_DEFAULTS, name), ge=lo, le=hi, description=description)
+
+
+class WorldOptions(ConfigModel):
+    """The built-in world's knobs besides seed and size (:class:`~taskonomy.world.WorldSpec`'s
+    fields, defaults and bounds)."""
+
+    config_name: ClassVar[str] = "world options"
+
+    min_objects: Int = _world_field("min_objects", "fewest objects per room")
+    max_objects: Int = _world_field("max_objects", "most objects per room")
+    fov_deg: float = _world_field("fov_deg", "horizontal field of view of the main, egomotion and fixated views")
+    patch_fov_deg: float = _world_field("patch_fov_deg", "field of view of the point-matching patch views")
+    noise_sigma: float = _world_field("noise_sigma", "standard deviation of the Gaussian noise of rgb_noisy")
+    ambient: float = _world_field("ambient", "ambient share of the lighting")
+
+
+class FolderOptions(ConfigModel):
+    """Options of :class:`~taskonomy.data.TaskonomyFolderDataset`."""
+
+    config_name: ClassVar[str] = "folder options"
+
+    buildings: Annotated[tuple[str, ...] | None, Field(description="only these buildings (default: all)")] = None
 
 
 class WorldDataset(_Model):
     """The built-in procedural world: every sample a pure function of (seed, index)."""
 
     kind: Literal["world"] = "world"
-    seed: Annotated[int, Field(ge=0)] = 0
-    size: Annotated[int, Field(ge=8, le=1024, description="image side in pixels (a multiple of 8)")] = 32
-    options: dict[str, Any] = Field(default_factory=dict, description="extra WorldSpec fields")
+    seed: Int = Field(default=0, ge=WORLD_RANGES["seed"][0], le=WORLD_RANGES["seed"][1])
+    size: Int = Field(default=32, ge=WORLD_RANGES["size"][0], le=WORLD_RANGES["size"][1],
+                  description="image side in pixels (a multiple of 8 and of model.stride)")
+    options: WorldOptions = Field(default_factory=WorldOptions, description="more WorldSpec fields")
 
     @field_validator("size")
     @classmethod
@@ -55,14 +118,31 @@ class WorldDataset(_Model):
             raise ValueError(f"size must be a multiple of 8 (the encoder downsamples 8x), got {v}")
         return v
 
+    @model_validator(mode="after")
+    def _buildable(self) -> WorldDataset:
+        self.world()  # what WorldSpec checks across fields (min_objects <= max_objects)
+        return self
+
+    @field_serializer("options")
+    def _options_as_given(self, options: WorldOptions, info: FieldSerializationInfo) -> dict[str, Any]:
+        return options.model_dump(mode=info.mode, exclude_unset=True)
+
+    def world(self) -> WorldSpec:
+        """The :class:`~taskonomy.world.WorldSpec` this dataset renders."""
+        return WorldSpec.from_dict({"seed": self.seed, "size": self.size, **self.options.model_dump()})
+
 
 class FolderDataset(_Model):
     """A dataset on disk in the Taskonomy folder layout (``<domain>/<building>/...png``)."""
 
     kind: Literal["folder"] = "folder"
-    root: str
-    size: Annotated[int, Field(ge=8, le=1024)] = 64
-    options: dict[str, Any] = Field(default_factory=dict)
+    root: Annotated[str, Field(min_length=1)]
+    size: Int = Field(default=64, ge=8, le=1024, description="image side in pixels (a multiple of model.stride)")
+    options: FolderOptions = Field(default_factory=FolderOptions)
+
+    @field_serializer("options")
+    def _options_as_given(self, options: FolderOptions, info: FieldSerializationInfo) -> dict[str, Any]:
+        return options.model_dump(mode=info.mode, exclude_unset=True)
 
 
 DatasetSpec = Annotated[WorldDataset | FolderDataset, Field(discriminator="kind")]
@@ -77,18 +157,9 @@ class SplitSpec(_Model):
     """Number of images in each split: ``train`` for task networks, ``transfer`` (small) for
     transfers and the pixels baseline, ``test`` for the per-image losses behind win rates."""
 
-    train: Annotated[int, Field(ge=1)]
-    transfer: Annotated[int, Field(ge=1)]
-    test: Annotated[int, Field(ge=2)]
-
-
-class TrainSpec(_Model):
-    epochs: Annotated[int, Field(ge=1, le=10_000)] = 5
-    batch_size: Annotated[int, Field(ge=1, le=65_536)] = 32
-    lr: Annotated[float, Field(gt=0, le=10)] = 1e-3
-    weight_decay: Annotated[float, Field(ge=0)] = 0.0
-    precision: Annotated[Literal["auto", "fp32", "bf16"], Field(  # = taskonomy.training.config.PRECISIONS
-        description="auto: bf16 autocast on CUDA, float32 on the CPU; bf16: also on the CPU (fast with AMX)")] = "auto"
+    train: Int = Field(ge=1)
+    transfer: Int = Field(ge=1)
+    test: Int = Field(ge=2)
 
 
 #: How first-order transfers become jobs (see the module docstring).
@@ -103,17 +174,21 @@ class ExperimentSpec(_Model):
     dataset: DatasetSpec = WorldDataset()
     tasks: list[TaskEntry]
     splits: SplitSpec
-    model: dict[str, Any] = Field(default_factory=dict, description="taskonomy.nets.ModelConfig fields")
+    model: ModelConfig = Field(default_factory=ModelConfig, description="architecture of every network")
     train: Annotated[TrainSpec, Field(description="task-specific networks")] = TrainSpec()
     transfer: Annotated[TrainSpec, Field(description="transfers and the pixels baseline")] = TrainSpec()
-    max_order: Annotated[int, Field(ge=1, le=24, description="largest source set of a transfer")] = 1
-    beam: Annotated[int, Field(ge=1, le=26, description="top-k first-order sources that higher orders combine")] = 4
-    seed: Annotated[int, Field(ge=0)] = 0
+    max_order: Int = Field(default=1, ge=1, le=24, description="largest source set of a transfer")
+    beam: Int = Field(default=4, ge=1, le=26, description="top-k first-order sources that higher orders combine")
+    seed: Int = Field(default=0, ge=0)
     budget: Annotated[float, Field(gt=0, description="supervision budget of the taxonomy in taxonomy.json")] = 6.0
-    bootstrap: Annotated[int, Field(ge=0, le=10_000, description="bootstrap resamples for affinity intervals")] = 0
+    bootstrap: Int = Field(default=0, ge=0, le=10_000, description="bootstrap resamples for affinity intervals")
     transfer_jobs: Annotated[Literal["per-transfer", "per-source", "per-target"], Field(  # = TRANSFER_JOBS
         description="per-transfer: one job per first-order transfer; per-source / per-target: one job per source / "
                     "target trains its transfers together (same results within float rounding)")] = "per-transfer"
+
+    @field_serializer("model")
+    def _model_as_given(self, model: ModelConfig, info: FieldSerializationInfo) -> dict[str, Any]:
+        return model.model_dump(mode=info.mode, exclude_unset=True)  # see the module docstring: artifact keys
 
     @field_validator("tasks", mode="before")
     @classmethod
@@ -130,8 +205,6 @@ class ExperimentSpec(_Model):
     @field_validator("tasks")
     @classmethod
     def _canonical_tasks(cls, entries: list[TaskEntry]) -> list[TaskEntry]:
-        from taskonomy.tasks import registry
-
         reg = registry()
         out: list[TaskEntry] = []
         seen: set[str] = set()
@@ -162,8 +235,8 @@ class ExperimentSpec(_Model):
             raise ValueError("at least one task must be a source (role target or source_only)")
         if self.max_order > 1 and self.beam < 2:
             raise ValueError("higher-order transfers (max_order > 1) need beam >= 2")
-        stride = self.model.get("stride", 8)
-        if isinstance(stride, int) and stride > 0 and self.dataset.size % stride:
+        stride = self.model.stride
+        if self.dataset.size % stride:
             raise ValueError(f"dataset.size {self.dataset.size} must be a multiple of the encoder stride "
                              f"(model.stride {stride})")
         return self
@@ -188,8 +261,6 @@ class ExperimentSpec(_Model):
 
     def content_key(self) -> str:
         """A short hash of everything that determines the results (not the name, not ``transfer_jobs``)."""
-        from taskonomy.pipeline.keys import digest
-
         body = self.model_dump(mode="json")
         body.pop("name", None)
         body.pop("transfer_jobs", None)
@@ -210,7 +281,7 @@ class ExperimentSpec(_Model):
         try:
             return cls.model_validate(data)
         except ValidationError as exc:
-            raise InvalidInputError(f"{origin}: {format_validation_error(exc)}") from None
+            raise InvalidInputError(f"{origin}: {format_validation_error(exc, cls)}") from None
 
     @classmethod
     def from_file(cls, path: str | os.PathLike[str]) -> ExperimentSpec:
@@ -226,8 +297,6 @@ class ExperimentSpec(_Model):
             if p.suffix.lower() == ".json":
                 data = json.loads(text)
             else:
-                import yaml
-
                 data = yaml.safe_load(text)
         except Exception as exc:
             first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
@@ -252,16 +321,6 @@ class ExperimentSpec(_Model):
         return cls.parse(data, origin=origin)
 
 
-def format_validation_error(exc: ValidationError) -> str:
-    """One line per problem: ``field.path: message``."""
-    parts = []
-    for err in exc.errors():
-        loc = ".".join(str(p) for p in err.get("loc", ()))
-        msg = str(err.get("msg", "invalid")).removeprefix("Value error, ")
-        parts.append(f"{loc}: {msg}" if loc else msg)
-    return "; ".join(parts)
-
-
 # -- presets -----------------------------------------------------------------------------------
 
 #: The quick preset's tasks: the physics in miniature — appearance (autoencoding, denoising, 2D
@@ -273,7 +332,7 @@ QUICK_TASKS: tuple[str, ...] = (
 #: The CPU presets' network: a 32 px image encoded into an 8 x 8 x 8 representation (stride 4). At
 #: stride 8 (4 x 4 x 8) the quick preset agreed with the paper at a mean Spearman of 0.23; at 8 x 8 x 8,
 #: 0.34 at 32 px and 0.35 at 64 px (three times the cost); see the README's validity section.
-CPU_MODEL: dict[str, Any] = {"width": 16, "rep_channels": 8, "blocks": 1, "stride": 4}
+CPU_MODEL = ModelConfig(width=16, rep_channels=8, blocks=1, stride=4)
 
 
 def quick() -> ExperimentSpec:
@@ -287,7 +346,7 @@ def quick() -> ExperimentSpec:
         dataset=WorldDataset(seed=0, size=32),
         tasks=[TaskEntry(name=t) for t in QUICK_TASKS],
         splits=SplitSpec(train=1024, transfer=256, test=512),
-        model=dict(CPU_MODEL),
+        model=CPU_MODEL,
         train=TrainSpec(epochs=20, batch_size=64, lr=2e-3),
         transfer=TrainSpec(epochs=15, batch_size=32, lr=2e-3),
         max_order=1,
@@ -302,16 +361,14 @@ def standard() -> ExperimentSpec:
     25 task networks, the first-order transfers, then the planned second-order ones. Measured
     figures are in the README and ``benchmarks/results/validity-standard-cpu2.json``.
     """
-    from taskonomy.tasks import registry
-
     entries = [TaskEntry(name=t.name, role="target" if t.can_be_target else "source_only") for t in registry()
-               if t.name in {b.name for b in _builtin()}]
+               if t.name in {b.name for b in BUILTIN_TASKS}]
     return ExperimentSpec(
         name="standard",
         dataset=WorldDataset(seed=0, size=32),
         tasks=entries,
         splits=SplitSpec(train=2048, transfer=512, test=1024),
-        model=dict(CPU_MODEL),
+        model=CPU_MODEL,
         train=TrainSpec(epochs=20, batch_size=64, lr=2e-3),
         transfer=TrainSpec(epochs=15, batch_size=32, lr=2e-3),
         max_order=2,
@@ -332,18 +389,12 @@ def paper() -> ExperimentSpec:
         "name": "paper",
         "dataset": WorldDataset(seed=0, size=256),
         "splits": SplitSpec(train=120_000, transfer=1_000, test=16_000),
-        "model": {"width": 64, "rep_channels": 8, "stride": 16},
+        "model": ModelConfig(width=64, rep_channels=8, stride=16),
         "train": TrainSpec(epochs=30, batch_size=64, lr=1e-3),
         "transfer": TrainSpec(epochs=50, batch_size=64, lr=1e-3),
         "max_order": 4,
         "beam": 6,
     })
-
-
-def _builtin() -> tuple[Any, ...]:
-    from taskonomy.tasks import BUILTIN_TASKS
-
-    return BUILTIN_TASKS
 
 
 def preset(name: str) -> ExperimentSpec:

@@ -11,10 +11,13 @@ from typing import Any
 
 import numpy as np
 
+from taskonomy.report._render import dense_pair, global_pair, image_rgb
+
 DPI = 110
 
 
 def _figure(w: float, h: float) -> Any:
+    # matplotlib loads with the first figure: importing the report (the CLI does at start) stays light.
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
 
@@ -172,8 +175,6 @@ def sweep_figure(budgets: Sequence[float], objectives: Sequence[float | None], n
 
 def predictions_figure(task: Any, preview: Mapping[str, np.ndarray], *, out_dir: str, name: str) -> str:
     """Rows: test images; columns: input, ground truth, prediction of the task-specific network."""
-    from taskonomy.report._render import dense_pair, global_pair, image_rgb
-
     n = int(preview["prediction"].shape[0])
     fig = _figure(6.0, 1.9 * n + 0.4)
     for i in range(n):
@@ -201,4 +202,21 @@ def predictions_figure(task: Any, preview: Mapping[str, np.ndarray], *, out_dir:
             if i == 0:
                 ax.legend(fontsize=6)
     fig.suptitle(f"{task.name}: task-specific network on test images", fontsize=9)
+    return _save(fig, out_dir, name)
+
+
+def proxy_figure(rho: Mapping[str, float], *, out_dir: str, name: str = "proxy_vs_trained.png") -> str:
+    """Bar chart of the per-target Spearman ρ (LogME proxy vs trained affinity)."""
+    names = list(rho)
+    fig = _figure(max(4.0, 0.45 * len(names) + 1.5), 3.2)
+    ax = fig.add_subplot(1, 1, 1)
+    vals = [rho[n] for n in names]
+    ax.bar(range(len(names)), vals, color=["#3b7dd8" if v >= 0 else "#d8613b" for v in vals])
+    ax.axhline(float(np.mean(vals)) if vals else 0.0, color="#444", lw=1, ls="--", label="mean")
+    ax.set_xticks(range(len(names)))
+    ax.set_xticklabels(names, rotation=60, ha="right", fontsize=8)
+    ax.set_ylim(-1, 1)
+    ax.set_ylabel("Spearman ρ")
+    ax.set_title("LogME (no training) vs trained AHP affinity, per target", fontsize=10)
+    ax.legend(fontsize=8)
     return _save(fig, out_dir, name)

@@ -12,7 +12,16 @@ from typing import Any
 
 import numpy as np
 
+from taskonomy.affinity import TransferTable
+from taskonomy.errors import InvalidInputError, NotFoundError
+from taskonomy.pipeline.finalize import problem_for
+from taskonomy.pipeline.proxy import proxy_vs_trained
+from taskonomy.pipeline.spec import ExperimentSpec
+from taskonomy.report import _figures as F
+from taskonomy.selection import solve_taxonomy, sweep_budgets
 from taskonomy.store import ArtifactStore
+from taskonomy.tasks import get_task
+from taskonomy.validity import losses_from_store, validate, write_validity
 
 RANDOM = "random"
 
@@ -22,7 +31,7 @@ class ReportData:
     """Everything the report needs, read from the finalize job's artifacts."""
 
     summary: dict[str, Any]
-    table: Any  # taskonomy.affinity.TransferTable
+    table: TransferTable
     params: dict[str, Any]
     previews: dict[str, dict[str, np.ndarray]] = field(default_factory=dict)
 
@@ -43,8 +52,6 @@ class ReportData:
 
 
 def collect(store: ArtifactStore, finalize_params: Mapping[str, Any]) -> ReportData:
-    from taskonomy.affinity import TransferTable
-
     outputs = finalize_params["outputs"]
     summary = store.get_json(outputs["summary"])
     table = TransferTable.read(io.StringIO(store.get_bytes(outputs["table"]).decode()), format="csv")
@@ -91,11 +98,6 @@ def write_report(out_dir: str | os.PathLike[str], *, store: ArtifactStore, final
     across seeds, from ``taskonomy validate``); without one the run's own is computed against
     ``paper-16k`` and written to ``validity.json`` too.
     """
-    from taskonomy.pipeline.finalize import problem_for
-    from taskonomy.report import _figures as F
-    from taskonomy.selection import solve_taxonomy, sweep_budgets
-    from taskonomy.tasks import get_task
-
     out = os.fspath(out_dir)
     os.makedirs(out, exist_ok=True)
     data = collect(store, finalize_params)
@@ -142,20 +144,14 @@ def write_report(out_dir: str | os.PathLike[str], *, store: ArtifactStore, final
 
     proxy_rho: dict[str, float] = {}
     if spec is not None:  # training-free proxies (LogME on the cached features) against the trained affinities
-        from taskonomy.errors import InvalidInputError, NotFoundError
-        from taskonomy.pipeline.proxy import proxy_figure, proxy_vs_trained
-        from taskonomy.pipeline.spec import ExperimentSpec
-
         try:
             proxy_rho = proxy_vs_trained(store, ExperimentSpec.from_mapping(dict(spec)), data.summary)
         except (InvalidInputError, NotFoundError):  # e.g. a store without the cached features
             proxy_rho = {}
         if proxy_rho:
-            figs["proxy"] = proxy_figure(proxy_rho, out_dir=out)
+            figs["proxy"] = F.proxy_figure(proxy_rho, out_dir=out)
 
     if validity is None:
-        from taskonomy.validity import losses_from_store, validate, write_validity
-
         validity = validate(data.table, losses=losses_from_store(store, params), problem=problem_for(params),
                             seed=int(params.get("seed", 0)))
         write_validity(out, validity)

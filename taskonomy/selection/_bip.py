@@ -158,10 +158,3 @@ class BipModel:
             variables.extend(row)
             values.extend(1.0 if j == ev.choices[k] else 0.0 for j in range(len(row)))
         self.solver.SetHint(variables, values)
-
-
-def solve_bip(inst: Instance, *, hint: int | None = None) -> tuple[str, int | None, float]:
-    """Build and solve the instance once. Returns (status, root bitmask or None, wall seconds)."""
-    t0 = time.perf_counter()
-    status, roots, _ = BipModel(inst).solve(hint=hint)
-    return status, roots, time.perf_counter() - t0

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from taskonomy.affinity._table import TransferRow
 from taskonomy.selection._problem import Edge, Instance, TaxonomySolution
 
 
@@ -88,7 +87,3 @@ def infeasible(inst: Instance, reason: str, *, solve_time_s: float, backend: str
     return TaxonomySolution(status="INFEASIBLE", objective=None, roots=[], edges=[], solve_time_s=solve_time_s,
                             reason=reason, budget=inst.budget, max_order=inst.max_order,
                             objective_name=inst.objective, backend=backend)
-
-
-def edge_row(inst: Instance, k: int, j: int) -> TransferRow:
-    return inst.edges[k][j][2]

@@ -1,6 +1,6 @@
 """Taxonomy problems and solutions, and their compilation into a solver-ready instance.
 
-Semantics (those of the authors' interactive solver, shared/anchors/taskonomy-paper/README.md):
+Semantics (those of the authors' interactive solver at taskonomy.vision/api, written out here):
 
 * Every task has a role: **target** (root, or receives exactly one transfer edge),
   **source-only** (may be a root, earns nothing), **target-only** (receives exactly one edge,
@@ -29,8 +29,10 @@ from typing import Any, Literal
 
 import numpy as np
 
-from taskonomy.affinity._table import TransferRow, TransferTable, resolve_task_name
+from taskonomy.affinity._rows import TransferRow
+from taskonomy.affinity._table import TransferTable, resolve_task_name
 from taskonomy.errors import InvalidInputError
+from taskonomy.tasks import registry
 
 Objective = Literal["affinity", "gain", "quality"]
 OBJECTIVES: tuple[str, ...] = ("affinity", "gain", "quality")
@@ -233,8 +235,6 @@ def _names(field_name: str, names: object, known: Sequence[str], *, skip_absent:
         if not isinstance(n, str):
             raise InvalidInputError(f"{field_name}: task names must be strings, got {n!r}")
         if skip_absent:
-            from taskonomy.tasks import registry
-
             reg = registry()
             if n not in known and n in reg and not {reg.get(n).name, reg.get(n).alias} & set(known):
                 continue
@@ -246,8 +246,6 @@ def _names(field_name: str, names: object, known: Sequence[str], *, skip_absent:
 
 def default_roles(table: TransferTable) -> tuple[list[str], list[str], list[str]]:
     """(targets, source_only, unused) by default: see the module docstring."""
-    from taskonomy.tasks import registry
-
     reg = registry()
     targets = table.targets()
     only_src = table.source_only_tasks()

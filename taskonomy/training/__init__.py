@@ -11,6 +11,11 @@ Baselines: ``own`` = a transfer from ``t``'s own encoder; ``random`` = a transfe
 :func:`random_encoder_state`; ``self`` = :func:`evaluate_network` of ``t``'s task network;
 ``pixels`` = :func:`train_pixels_baseline` then :func:`evaluate_network`.
 
+Settings: :class:`~taskonomy.config.TrainConfig` (defined with its bounds in
+:mod:`taskonomy.config`, re-exported here). Fused training of many readouts is
+:mod:`taskonomy.training.fused`; readouts of one architecture stacked into grouped kernels, with
+their optimiser state, :mod:`taskonomy.training.stacked`.
+
 Device-agnostic: ``device="auto"`` picks CUDA (bf16 autocast, channels_last) when present,
 else the CPU (float32; identical seeds give identical losses). Library functions never change
 torch's global thread count or RNG state.
@@ -18,6 +23,7 @@ torch's global thread count or RNG state.
 
 from __future__ import annotations
 
+from taskonomy.config import TrainConfig
 from taskonomy.training.artifacts import (
     NETWORK_KINDS,
     TrainedNetwork,
@@ -27,7 +33,6 @@ from taskonomy.training.artifacts import (
     network_to_bytes,
     save_network,
 )
-from taskonomy.training.config import TrainConfig
 from taskonomy.training.device import resolve_device
 from taskonomy.training.features import extract_features, random_encoder_state
 from taskonomy.training.fused import FusedTransferTrainer, Readout, readout_step_flops, train_transfers_fused

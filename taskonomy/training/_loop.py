@@ -16,9 +16,9 @@ import numpy as np
 import torch
 from torch import nn
 
+from taskonomy.config import TrainConfig
 from taskonomy.nets import NORMALISED_KINDS, TargetNorm
 from taskonomy.tasks import TaskSpec
-from taskonomy.training.config import TrainConfig
 from taskonomy.training.device import autocast, memory_format
 from taskonomy.training.losses import REGRESSION_LOSSES, metric_embedding_per_image, per_image_loss
 

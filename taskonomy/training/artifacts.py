@@ -18,6 +18,7 @@ from safetensors.torch import load as st_load
 from safetensors.torch import save as st_save
 
 from taskonomy.errors import CorruptArtifactError, InvalidInputError, PreconditionError
+from taskonomy.files import atomic_write
 
 FORMAT = "taskonomy.network/1"
 #: Kinds of trained network: a task-specific network, the ``pixels`` baseline (same
@@ -102,12 +103,7 @@ def network_from_bytes(blob: bytes) -> TrainedNetwork:
 
 def save_network(net: TrainedNetwork, path: str | os.PathLike[str]) -> None:
     """Write ``net`` to ``path`` atomically (temporary file, then rename)."""
-    blob = network_to_bytes(net)
-    target = os.fspath(path)
-    tmp = f"{target}.tmp-{os.getpid()}"
-    with open(tmp, "wb") as fh:
-        fh.write(blob)
-    os.replace(tmp, target)
+    atomic_write(path, network_to_bytes(net))
 
 
 def load_network(path: str | os.PathLike[str]) -> TrainedNetwork:

@@ -16,8 +16,8 @@ from typing import TypeVar
 import torch
 from torch import nn
 
+from taskonomy.config import PRECISIONS, validate_device
 from taskonomy.errors import InvalidInputError, PreconditionError
-from taskonomy.training.config import PRECISIONS, validate_device
 
 M = TypeVar("M", bound=nn.Module)
 

@@ -67,6 +67,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
+from taskonomy.config import TrainConfig
 from taskonomy.errors import InvalidInputError
 from taskonomy.nets import ModelConfig, TransferNetwork, build_transfer, seeded
 from taskonomy.nets.decoders import check_decodable
@@ -74,16 +75,14 @@ from taskonomy.tasks import TaskSpec
 from taskonomy.training._loop import Progress, _batch, test_losses, total_steps
 from taskonomy.training.arrays import fit_target_norm, target_tensor
 from taskonomy.training.artifacts import TrainedNetwork
-from taskonomy.training.config import TrainConfig
 from taskonomy.training.device import autocast, memory_format, place, resolve_device
 from taskonomy.training.losses import metric_embedding_per_image, per_image_loss
 from taskonomy.training.stacked import (
     StackedTransfer,
-    join_tensors,
-    member_tensor,
-    split_tensor,
     stack_signature,
+    stacked_adamw,
     write_back,
+    write_back_optimizer_state,
 )
 from taskonomy.training.task import EVAL_BATCH, cpu_state
 from taskonomy.training.transfer import _feature_stats, feature_tensors
@@ -382,26 +381,7 @@ class FusedTransferTrainer:
         """A :class:`StackedTransfer` of ``members`` and an AdamW whose state is theirs, stacked."""
         nets = [self.states[i].net for i in members]
         module = StackedTransfer(nets)
-        group = self.opt.param_groups[members[0]]
-        named = list(module.named_parameters())
-        opt = torch.optim.AdamW([p for _, p in named], lr=self._lr(), betas=group["betas"],
-                                eps=group["eps"], weight_decay=group["weight_decay"], amsgrad=group["amsgrad"])
-        for name, sp in named:
-            states = [self.opt.state.get(member_tensor(net, name)) for net in nets]
-            if not any(states):
-                continue
-            full = [s for s in states if s]
-            if len(full) != len(states) or any(s.keys() != full[0].keys() for s in full):
-                raise AssertionError(f"stacked readouts {members} have unequal optimiser state for {name}")
-            own: dict[str, torch.Tensor] = {}
-            for key, v in full[0].items():
-                if v.dim() == 0:  # the step count: equal for all members (they trained the same steps)
-                    if any(not torch.equal(s[key], v) for s in full):
-                        raise AssertionError(f"stacked readouts {members} have unequal optimiser steps")
-                    own[key] = v.clone()
-                else:
-                    own[key] = join_tensors([s[key] for s in full], sp.detach())
-            opt.state[sp] = own
+        opt = stacked_adamw(module, nets, self.opt, group=self.opt.param_groups[members[0]], lr=self._lr())
         # The members' inputs, each distinct tensor once: features side by side on the channel
         # axis with each member's channels picked by index, targets stacked on a new axis 1.
         mine = [self.states[i] for i in members]
@@ -422,25 +402,9 @@ class FusedTransferTrainer:
         """Parameters, buffers and AdamW state of a stack back into its members."""
         nets = [self.states[i].net for i in stack.members]
         write_back(stack.module, nets)
+        write_back_optimizer_state(stack.module, nets, stack.opt, self.opt)
         for j, i in enumerate(stack.members):
             self.states[i].last_sum = stack.loss_sum[j].clone()
-        k = len(nets)
-        for name, sp in stack.module.named_parameters():
-            own = stack.opt.state.get(sp)
-            if not own:
-                continue
-            params = [member_tensor(net, name) for net in nets]
-            for key, v in own.items():
-                for p, part in zip(params, split_tensor(v, k, params[0] if v.dim() else v), strict=True):
-                    mine = self.opt.state[p]
-                    if v.dim() == 0:
-                        mine[key] = v.clone()
-                    else:
-                        dst = mine.get(key)
-                        if dst is None:
-                            dst = mine[key] = torch.empty_like(p)
-                        with torch.no_grad():
-                            dst.copy_(part)
 
     def _loss(self, i: int, xs: list[torch.Tensor], y: torch.Tensor) -> torch.Tensor:
         """Readout ``i``'s mean training loss on a batch, back-propagated into its gradients."""

@@ -21,12 +21,17 @@ The stack's parameter and buffer names equal the members' (``transfer.*``, ``dec
 stacking and :func:`write_back` are exact copies: concatenation along dim 0 (``stack`` for the
 grouped linear layers), and back by slicing. The target normaliser (``target.*``) is not part
 of the stack; it is used only by the loss and evaluation, on the member.
+
+Optimiser state goes the same way: :func:`stacked_adamw` builds the stack's AdamW from the
+members' state (joined like their parameters) and :func:`write_back_optimizer_state` splits it
+back, so training continues member by member exactly where the stack left off.
 """
 
 from __future__ import annotations
 
 import copy
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 import torch
 from torch import nn
@@ -39,7 +44,7 @@ from taskonomy.nets.network import TransferFunction
 from taskonomy.training.device import place
 
 __all__ = ["GroupedLinear", "StackedTransfer", "join_tensors", "member_tensor", "split_tensor", "stack_signature",
-           "write_back"]
+           "stacked_adamw", "write_back", "write_back_optimizer_state"]
 
 _CONTAINERS = (nn.Sequential, ConvNormAct, TransferFunction, DenseDecoder, GlobalDecoder)
 
@@ -248,3 +253,60 @@ def write_back(stacked: StackedTransfer, members: Sequence[TransferNetwork]) -> 
         targets = [member_tensor(m, name) for m in members]
         for dst, src in zip(targets, split_tensor(t, stacked.k, targets[0]), strict=True):
             dst.copy_(src)
+
+
+# -- optimiser state ---------------------------------------------------------------------------
+# AdamW is elementwise, so a stack's AdamW whose state is its members' states joined the same way
+# as their parameters takes exactly their steps; written back, the members continue alone.
+
+
+def stacked_adamw(stacked: StackedTransfer, members: Sequence[TransferNetwork], opt: torch.optim.Optimizer, *,
+                  group: Mapping[str, Any], lr: float) -> torch.optim.AdamW:
+    """An AdamW over ``stacked``'s parameters whose state is the members' state in ``opt``, stacked.
+
+    ``group``: the members' parameter group in ``opt`` (betas, eps, weight decay, amsgrad). Members
+    that trained a different number of steps, or have unequal state, cannot be stacked (an
+    AssertionError: the caller groups readouts by step count).
+    """
+    named = list(stacked.named_parameters())
+    out = torch.optim.AdamW([p for _, p in named], lr=lr, betas=group["betas"], eps=group["eps"],
+                            weight_decay=group["weight_decay"], amsgrad=group["amsgrad"])
+    for name, sp in named:
+        states = [opt.state.get(member_tensor(net, name)) for net in members]
+        if not any(states):
+            continue
+        full = [s for s in states if s]
+        if len(full) != len(states) or any(s.keys() != full[0].keys() for s in full):
+            raise AssertionError(f"stacked readouts have unequal optimiser state for {name}")
+        own: dict[str, torch.Tensor] = {}
+        for key, v in full[0].items():
+            if v.dim() == 0:  # the step count: equal for all members (they trained the same steps)
+                if any(not torch.equal(s[key], v) for s in full):
+                    raise AssertionError("stacked readouts have unequal optimiser steps")
+                own[key] = v.clone()
+            else:
+                own[key] = join_tensors([s[key] for s in full], sp.detach())
+        out.state[sp] = own
+    return out
+
+
+@torch.no_grad()
+def write_back_optimizer_state(stacked: StackedTransfer, members: Sequence[TransferNetwork],
+                               stack_opt: torch.optim.Optimizer, opt: torch.optim.Optimizer) -> None:
+    """Copy ``stack_opt``'s state (see :func:`stacked_adamw`) into the members' state in ``opt``."""
+    k = len(members)
+    for name, sp in stacked.named_parameters():
+        own = stack_opt.state.get(sp)
+        if not own:
+            continue
+        params = [member_tensor(net, name) for net in members]
+        for key, v in own.items():
+            for p, part in zip(params, split_tensor(v, k, params[0] if v.dim() else v), strict=True):
+                mine = opt.state[p]
+                if v.dim() == 0:
+                    mine[key] = v.clone()
+                else:
+                    dst = mine.get(key)
+                    if dst is None:
+                        dst = mine[key] = torch.empty_like(p)
+                    dst.copy_(part)

@@ -7,6 +7,7 @@ from collections.abc import Mapping
 import numpy as np
 import torch
 
+from taskonomy.config import TrainConfig
 from taskonomy.errors import InvalidInputError, PreconditionError
 from taskonomy.nets import ModelConfig, TaskNetwork, build_task_network, seeded
 from taskonomy.nets.decoders import check_decodable
@@ -14,7 +15,6 @@ from taskonomy.tasks import TaskSpec
 from taskonomy.training._loop import Progress, fit, predict_raw, test_losses
 from taskonomy.training.arrays import fit_target_norm, image_size, image_tensors, target_tensor
 from taskonomy.training.artifacts import TrainedNetwork
-from taskonomy.training.config import TrainConfig
 from taskonomy.training.device import place, resolve_device
 
 #: Default evaluation batch size.

@@ -14,6 +14,7 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 import torch
 
+from taskonomy.config import TrainConfig
 from taskonomy.errors import InvalidInputError
 from taskonomy.nets import ModelConfig, TransferNetwork, build_transfer, seeded
 from taskonomy.nets.decoders import check_decodable
@@ -21,7 +22,6 @@ from taskonomy.tasks import TaskSpec
 from taskonomy.training._loop import Progress, fit, predict_raw, test_losses
 from taskonomy.training.arrays import fit_target_norm, target_tensor, to_tensor
 from taskonomy.training.artifacts import TrainedNetwork
-from taskonomy.training.config import TrainConfig
 from taskonomy.training.device import place, resolve_device
 from taskonomy.training.task import EVAL_BATCH, cpu_state
 

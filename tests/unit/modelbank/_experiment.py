@@ -36,13 +36,14 @@ def build_tiny(base: Path) -> Path:
 
     from taskonomy.pipeline.run import run_experiment
     from taskonomy.pipeline.spec import ExperimentSpec
+    from taskonomy.publish import publish_run
 
     out = base / "modelbank-tiny"
     if not (out / "experiment.json").is_file():
         threads = torch.get_num_threads()
         torch.set_num_threads(1)
         try:
-            run_experiment(ExperimentSpec.parse(TINY_SPEC), out_dir=out, report=False)
+            publish_run(run_experiment(ExperimentSpec.parse(TINY_SPEC), out_dir=out), report=False)
         finally:
             torch.set_num_threads(threads)
     return out

@@ -46,7 +46,7 @@ def test_every_trained_network_has_a_complete_card(tiny_run: Path) -> None:
             for k in ("affinity", "gain", "quality"):
                 assert 0.0 <= card["transfer"][k] <= 1.0
         assert card["data"]["dataset"] == exp.spec.dataset.model_dump(mode="json")
-        assert card["architecture"]["model"] == {**card["architecture"]["model"], **exp.spec.model}
+        assert card["architecture"]["model"] == exp.spec.model.to_dict()
         assert card["architecture"]["image_size"] == exp.spec.dataset.size
         trained = exp.spec.transfer if card["role"] == "transfer" else exp.spec.train
         assert card["training"]["epochs"] == trained.epochs and card["training"]["metrics"]["steps"] > 0

@@ -10,7 +10,6 @@ import pytest
 
 from taskonomy.modelbank import export_models, list_models, open_experiment
 from taskonomy.modelbank.predict import world_sample
-from taskonomy.nets import ModelConfig
 from taskonomy.tasks import get_task
 from taskonomy.training import extract_features, load_network, network_from_bytes, predict, predict_transfer
 
@@ -33,7 +32,7 @@ def test_export_writes_weights_cards_and_an_index(tiny_run: Path, tmp_path: Path
 
 def test_exported_weights_reload_and_predict_the_same(tiny_run: Path, tmp_path: Path) -> None:
     exp = open_experiment(str(tiny_run))
-    model = ModelConfig.from_dict(exp.spec.model)
+    model = exp.spec.model
     sample = world_sample(exp, 0)
     index = export_models(exp, tmp_path)
     by_task = {e["task"]: e for e in index if e["role"] == "task_specific"}

@@ -30,7 +30,7 @@ def test_model_config_roundtrip_and_validation() -> None:
     cfg = ModelConfig(width=12, rep_channels=6, blocks=3, norm="batch")
     assert ModelConfig.from_dict(cfg.to_dict()) == cfg
     assert ModelConfig.from_dict({}) == ModelConfig()
-    with pytest.raises(InvalidInputError, match="unknown model config key"):
+    with pytest.raises(InvalidInputError, match="model config: widht: unknown key; allowed: blocks, encoder"):
         ModelConfig.from_dict({"widht": 3})
     with pytest.raises(InvalidInputError, match="width"):
         ModelConfig(width=0)

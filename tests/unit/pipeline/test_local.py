@@ -10,7 +10,6 @@ import pytest
 
 from taskonomy.errors import PreconditionError
 from taskonomy.pipeline import ExperimentSpec, LocalExecutor, build_graph, run_job
-from taskonomy.pipeline.finalize import affinity_function
 from taskonomy.store import ArtifactStore
 
 pytestmark = pytest.mark.slow
@@ -88,10 +87,9 @@ def test_stored_losses_reproduce_the_table(finished):
     store = ArtifactStore(finished["root"])
     graph = build_graph(finished["spec"])
     fin = next(j for j in graph.jobs.values() if j.kind == "finalize")
-    from taskonomy.affinity import TransferTable
+    from taskonomy.affinity import TransferTable, target_affinity
 
     table = TransferTable.read(io.StringIO(store.get_bytes(fin.params["outputs"]["table"]).decode()), format="csv")
-    target_affinity = affinity_function()
     for target, key in fin.params["outputs"]["losses"].items():
         losses = store.get_tensors(key)["losses"]
         meta = store.meta(key)

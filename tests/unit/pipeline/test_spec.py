@@ -66,9 +66,9 @@ def test_presets_are_valid(name):
     if name == "standard":
         assert len(spec.tasks) == 26 and spec.max_order == 2
     if name in ("quick", "standard"):  # an 8 x 8 x 8 representation of a 32 px image
-        assert spec.dataset.size == 32 and spec.model["stride"] == 4 and spec.model["rep_channels"] == 8
+        assert spec.dataset.size == 32 and spec.model.stride == 4 and spec.model.rep_channels == 8
     if name == "paper":  # the paper's 16 x 16 x 8 representation of a 256 px image
-        assert spec.dataset.size // spec.model["stride"] == 16 and spec.model["rep_channels"] == 8
+        assert spec.dataset.size // spec.model.stride == 16 and spec.model.rep_channels == 8
     with pytest.raises(InvalidInputError, match="unknown preset"):
         preset("huge")
 

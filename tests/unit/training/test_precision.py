@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 import json
 from pathlib import Path
 
@@ -33,7 +32,7 @@ def _features(n: int, seed: int) -> dict[str, np.ndarray]:
 
 def test_precision_is_validated() -> None:
     assert TrainConfig().precision == "auto"
-    with pytest.raises(InvalidInputError, match="precision must be one of auto, fp32, bf16"):
+    with pytest.raises(InvalidInputError, match="train config: precision: Input should be 'auto', 'fp32' or 'bf16'"):
         TrainConfig(precision="fp16")
     with pytest.raises(InvalidInputError, match="precision"):
         autocast(torch.device("cpu"), "half")
@@ -43,8 +42,8 @@ def test_precision_is_validated() -> None:
 def test_spec_and_cli_accept_exactly_the_training_precisions() -> None:
     from typing import get_args
 
+    from taskonomy.config import PRECISIONS
     from taskonomy.pipeline.spec import TrainSpec
-    from taskonomy.training.config import PRECISIONS
 
     assert get_args(TrainSpec.model_fields["precision"].annotation) == PRECISIONS
 
@@ -67,7 +66,7 @@ def test_bf16_training_is_deterministic_differs_from_fp32_and_fused_agrees() -> 
     train_data, test_data = synthetic_split([t], 32, SIZE, 1), synthetic_split([t], 16, SIZE, 2)
     src, src_test = _features(32, 3), _features(16, 4)
     fp32 = TrainConfig(epochs=3, batch_size=16, lr=3e-3, device="cpu", seed=5)
-    bf16 = dataclasses.replace(fp32, precision="bf16")
+    bf16 = fp32.replace(precision="bf16")
 
     def losses(cfg: TrainConfig) -> np.ndarray:
         net = train_transfer(t, [src], train_data, model=MODEL, train=cfg)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 from dataclasses import replace
 
 import numpy as np
@@ -48,7 +47,7 @@ def _split(out: torch.Tensor, k: int) -> list[torch.Tensor]:
 @pytest.mark.parametrize("norm", ["batch", "group", "none"])
 @pytest.mark.parametrize("target", ["depth_zbuffer", "class_object"])
 def test_stack_and_write_back_are_exact(norm: str, target: str) -> None:
-    model = dataclasses.replace(MODEL, norm=norm)
+    model = MODEL.replace(norm=norm)
     nets = _members(target, model)
     stacked = StackedTransfer(nets)
     gen = torch.Generator().manual_seed(0)
@@ -87,7 +86,7 @@ def test_signatures() -> None:
     assert all(sig(t) == sig("depth_zbuffer") for t in SAME_ARCH)
     assert sig("normal") != sig("depth_zbuffer")  # 3 output channels
     assert sig("depth_zbuffer", 2) != sig("depth_zbuffer")
-    assert sig("depth_zbuffer", model=dataclasses.replace(MODEL, norm="group")) != sig("depth_zbuffer")
+    assert sig("depth_zbuffer", model=MODEL.replace(norm="group")) != sig("depth_zbuffer")
     assert sig("class_object") is not None and sig("class_object") != sig("class_scene")
     assert sig("nonfixated_pose") is None  # two views
     with pytest.raises(InvalidInputError, match="one architecture"):
@@ -132,7 +131,7 @@ def test_stacks_are_formed(setup: tuple[list[Readout], TrainConfig]) -> None:
     readouts, cfg = setup
     # Stacking by default only where it pays (CUDA, bf16): this fp32 CPU trainer runs readouts alone.
     assert not FusedTransferTrainer(readouts, model=MODEL, train=cfg).stack
-    assert FusedTransferTrainer(readouts, model=MODEL, train=dataclasses.replace(cfg, precision="bf16")).stack
+    assert FusedTransferTrainer(readouts, model=MODEL, train=cfg.replace(precision="bf16")).stack
     tr = FusedTransferTrainer(readouts, model=MODEL, train=cfg, stack=True)
     groups, singles = tr._partition(list(range(len(readouts))))
     names = [[readouts[i].target.name for i in g] for g in groups]
@@ -167,9 +166,9 @@ def test_stacked_equals_unstacked_and_separate(setup: tuple[list[Readout], Train
 
 def test_group_norm_and_bf16_stacks_follow(setup: tuple[list[Readout], TrainConfig]) -> None:
     readouts, cfg = setup
-    model = dataclasses.replace(MODEL, norm="group")
+    model = MODEL.replace(norm="group")
     dense = [r for r in readouts if r.target.name in SAME_ARCH]
-    for c, tol in ((cfg, 1e-5), (dataclasses.replace(cfg, precision="bf16"), 2e-2)):
+    for c, tol in ((cfg, 1e-5), (cfg.replace(precision="bf16"), 2e-2)):
         a = FusedTransferTrainer(dense, model=model, train=c, stack=True).run()
         b = FusedTransferTrainer(dense, model=model, train=c, stack=False).run()
         for x, y in zip(a, b, strict=True):

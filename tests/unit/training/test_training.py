@@ -200,7 +200,7 @@ def test_caller_mistakes_get_clear_errors(split: dict[str, np.ndarray]) -> None:
         TrainConfig(device="tpu")
     with pytest.raises(InvalidInputError, match="epochs"):
         TrainConfig(epochs=0)
-    with pytest.raises(InvalidInputError, match="unknown train config key"):
+    with pytest.raises(InvalidInputError, match="train config: epoch: unknown key"):
         TrainConfig.from_dict({"epoch": 3})
     assert TrainConfig.from_dict(FAST.to_dict()) == FAST
     if not torch.cuda.is_available():

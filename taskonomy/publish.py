@@ -1,0 +1,48 @@
+"""What a finished local run publishes beside its table: the experiment record, model cards, the report.
+
+The pipeline (:mod:`taskonomy.pipeline`) only produces artifacts; the model bank
+(:mod:`taskonomy.modelbank`) and the report (:mod:`taskonomy.report`) read them. This module
+composes the three for ``taskonomy run`` (and the benchmarks)::
+
+    result = run_experiment(spec, out_dir=out)        # transfers.csv, taxonomy.json, the store
+    published = publish_run(result, report=True)      # experiment.json, model cards, report.html
+
+so neither the pipeline nor its readers import each other's callers.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+from taskonomy.modelbank import Experiment, list_models, write_manifest
+from taskonomy.pipeline.run import RunResult
+from taskonomy.report import write_report
+
+
+@dataclass
+class Published:
+    """What :func:`publish_run` wrote."""
+
+    manifest: dict[str, Any]
+    cards: list[dict[str, Any]]
+    report_path: str | None
+    seconds: dict[str, float] = field(default_factory=dict)
+
+
+def publish_run(result: RunResult, *, report: bool = True) -> Published:
+    """Record the run in ``OUT/experiment.json`` (and the store), write a card per trained network
+    and, with ``report``, ``OUT/report.html`` with its figures."""
+    spec = result.graph.spec
+    manifest = write_manifest(spec, result.store, result.out_dir)
+    cards = list_models(Experiment(id=spec.content_key(), spec=spec, store=result.store))
+    report_path = None
+    seconds: dict[str, float] = {}
+    if report:
+        t0 = time.perf_counter()
+        report_path = write_report(result.out_dir, store=result.store, finalize_params=result.finalize_params(),
+                                   title=f"Taskonomy: {spec.name}", stats=result.stats.to_dict(),
+                                   spec=spec.model_dump(mode="json"))
+        seconds["report"] = time.perf_counter() - t0
+    return Published(manifest=manifest, cards=cards, report_path=report_path, seconds=seconds)

@@ -1,0 +1,104 @@
+"""Artifact keys, job ids, experiment ids and the job order did not change with the typed spec.
+
+``data/keys_before_issue18.json`` was recorded with the same function on ``main`` (at aeb5d88: world v3,
+the stride-4 CPU presets) before the spec's ``model``, ``train``/``transfer`` and ``dataset.options`` became
+typed blocks (issue 18):
+the presets and two custom specs (a world with options, partial model and training blocks, a
+target-only task, second order; a folder dataset with options). The same spec must give the same
+content key (experiment id), the same jobs with the same output keys, and the same job order, or
+every stored artifact would be recomputed. Re-record only when a key is *meant* to change
+(``python -m tests.unit.pipeline.test_keys_unchanged`` prints the new file).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from taskonomy.pipeline import build_graph
+from taskonomy.pipeline.spec import ExperimentSpec, preset
+
+RECORDED = Path(__file__).parent / "data" / "keys_before_issue18.json"
+
+CUSTOM: dict[str, Any] = {
+    "name": "custom",
+    "dataset": {"kind": "world", "seed": 3, "size": 48, "options": {"max_objects": 4, "ambient": 0.5}},
+    "tasks": {"normal": "target", "depth_zbuffer": "target", "reshading": "target_only", "edge_texture": "source_only"},
+    "splits": {"train": 16, "transfer": 8, "test": 8}, "model": {"width": 8, "norm": "group"},
+    "train": {"epochs": 2, "batch_size": 4, "lr": 0.01},
+    "transfer": {"epochs": 3, "weight_decay": 0.001, "precision": "bf16"},
+    "max_order": 2, "beam": 2, "seed": 7, "budget": 3.0, "bootstrap": 10,
+}
+FOLDER: dict[str, Any] = {
+    "dataset": {"kind": "folder", "root": "/data/taskonomy", "size": 64, "options": {"buildings": ["a", "b"]}},
+    "tasks": ["normal", "depth_zbuffer"], "splits": {"train": 8, "transfer": 4, "test": 4},
+}
+
+
+def specs() -> dict[str, ExperimentSpec]:
+    return {"quick": preset("quick"), "standard": preset("standard"), "custom": ExperimentSpec.parse(CUSTOM),
+            "folder": ExperimentSpec.parse(FOLDER)}
+
+
+def graph_keys(spec: ExperimentSpec) -> dict[str, Any]:
+    """The spec as stored, its content key, and every job id with its outputs (higher-order jobs
+    included: each plan job is expanded with its target's first two other sources)."""
+    g = build_graph(spec)
+    for plan in [j for j in g.jobs.values() if j.kind == "plan_higher_order"]:
+        others = [s for s in spec.sources() if s != plan.params["target"]][:2]
+        g.expand(plan, {"target": plan.params["target"], "candidates": [others]})
+    return {"spec": spec.model_dump(mode="json"), "content_key": spec.content_key(),
+            "jobs": {j.id: sorted(j.outputs) for j in g.jobs.values()}}
+
+
+def record() -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for name, spec in specs().items():
+        entry = graph_keys(spec)
+        if name == "standard":  # 740 jobs: kept as a digest
+            jobs = entry.pop("jobs")
+            entry["jobs_sha256"] = hashlib.sha256(json.dumps(jobs, sort_keys=True).encode()).hexdigest()
+            entry["n_jobs"] = len(jobs)
+        if name == "quick":
+            entry["order"] = [j.id for j in build_graph(spec).order()]
+        out[name] = entry
+    return out
+
+
+@pytest.fixture(scope="module")
+def recorded() -> dict[str, Any]:
+    return dict(json.loads(RECORDED.read_text()))
+
+
+@pytest.mark.parametrize("name", ["quick", "standard", "custom", "folder"])
+def test_keys_are_those_recorded_before_the_typed_spec(name: str, recorded: dict[str, Any]) -> None:
+    now = record()[name]
+    before = recorded[name]
+    assert now["spec"] == before["spec"]  # the stored spec (what experiment records and cards hold)
+    assert now["content_key"] == before["content_key"]  # the experiment id
+    for field in ("jobs", "jobs_sha256", "n_jobs", "order"):
+        if field in before:
+            assert now[field] == before[field], field
+
+
+def test_a_spec_read_back_from_its_record_keeps_its_keys() -> None:
+    for spec in specs().values():
+        again = ExperimentSpec.parse(json.loads(json.dumps(spec.model_dump(mode="json"))))
+        assert graph_keys(again) == graph_keys(spec)
+
+
+def test_a_block_given_in_full_is_another_experiment_as_before() -> None:
+    """``model: {}`` and the same block with every default written out hash differently (as the
+    free dict did): the keys hash the blocks as given, so old records keep their ids."""
+    base = {**FOLDER, "model": {}}
+    full = {**FOLDER, "model": ExperimentSpec.parse(base).model.to_dict()}
+    assert ExperimentSpec.parse(base).model == ExperimentSpec.parse(full).model
+    assert ExperimentSpec.parse(base).content_key() != ExperimentSpec.parse(full).content_key()
+
+
+if __name__ == "__main__":
+    print(json.dumps(record(), indent=1, sort_keys=True))
