@@ -1,6 +1,6 @@
 """Ground-truth labels computed from a rendered view, defined as Taskonomy defines them.
 
-Image-based labels use scikit-image (Sobel for Canny's gradient stage, Harris) and the compiled
+Image-based labels use scikit-image's and scipy's filters (Sobel for Canny's gradient stage, Harris) and the compiled
 Felzenszwalb segmentation of :mod:`taskonomy.world._segment` on the rendered rgb; the geometric
 ones use the exact per-pixel geometry (camera-frame points and normals) and the cameras.
 """
@@ -11,7 +11,7 @@ from collections.abc import Callable
 
 import numpy as np
 from numpy.typing import NDArray
-from scipy.ndimage import distance_transform_edt, gaussian_filter
+from scipy.ndimage import distance_transform_edt, gaussian_filter, sobel
 
 from taskonomy.world._geometry import cross3
 from taskonomy.world._segment import felzenszwalb
@@ -21,6 +21,8 @@ F64 = NDArray[np.float64]
 
 #: Relative depth error above which two neighbouring pixels are not on one continuous surface.
 OCCLUSION_TAU = 0.05
+#: Refinements of a candidate occlusion (each a quarter of the interval: 4^-4 pixel in the end).
+OCCLUSION_LEVELS = 4
 HARRIS_K = 0.05
 
 
@@ -49,10 +51,18 @@ def edge_texture(gray: F64) -> F32:
 
 
 def keypoints2d(gray: F64) -> F32:
-    """Harris corner response ``det(M) - k tr(M)^2`` (sigma 1), clipped at 0, scaled to [0, 1]."""
-    from skimage.feature import corner_harris
+    """Harris corner response ``det(M) - k tr(M)^2`` (sigma 1), clipped at 0, scaled to [0, 1].
 
-    return _normalise_response(corner_harris(gray, method="k", k=HARRIS_K, sigma=1.0), floor=1e-4).astype(np.float32)
+    Exactly ``skimage.feature.corner_harris(gray, method="k", k=HARRIS_K, sigma=1)`` (Sobel
+    derivatives and a Gaussian window, both with zero padding), with the window applied to the
+    three products in one call.
+    """
+    d_row = sobel(gray, axis=0, mode="constant")
+    d_col = sobel(gray, axis=1, mode="constant")
+    products = np.stack([d_row * d_row, d_row * d_col, d_col * d_col], axis=-1)
+    a_rr, a_rc, a_cc = np.moveaxis(gaussian_filter(products, (1.0, 1.0, 0.0), mode="constant"), -1, 0)
+    response = a_rr * a_cc - a_rc**2 - HARRIS_K * (a_rr + a_cc) ** 2
+    return _normalise_response(response, floor=1e-4).astype(np.float32)
 
 
 def segment_unsup2d(rgb_hwc: F64) -> NDArray[np.int64]:
@@ -80,20 +90,23 @@ def segment_unsup25d(rgb_hwc: F64, normal_hwc: F64, distance: F64) -> NDArray[np
     return felzenszwalb(feats, scale=60.0, sigma=0.5, min_size=20)
 
 
-def occlusion_boundary(depth: F64, rays: F64, surface: NDArray[np.int64],
-                       depth_along: Callable[[F64], F64], *, levels: int = 4) -> NDArray[np.bool_]:
+Refine = Callable[[F64, F64, F64, F64], tuple[F64, F64]]
+
+
+def occlusion_boundary(depth: F64, rays: F64, surface: NDArray[np.int64], refine: Refine) -> NDArray[np.bool_]:
     """Pixels on the near side of a depth discontinuity (a 1-pixel map; see :func:`edge_occlusion`).
 
     Candidates are 4-neighbours ``p, q`` on different surfaces whose z-depths differ by more than
-    :data:`OCCLUSION_TAU` relatively. The segment between their rays is then refined ``levels``
-    times (each time cast 3 rays inside the current interval and keep the sub-interval with the
-    largest relative depth step, ``4^-levels`` pixel in the end): a discontinuity keeps its step
-    at any refinement, while a crease (a wall corner, an object standing on the floor) is
-    continuous and its step vanishes. Pairs whose final step still exceeds ``OCCLUSION_TAU / 2``
-    are occlusions; the nearer pixel is marked.
+    :data:`OCCLUSION_TAU` relatively. The segment between their rays is then refined
+    :data:`OCCLUSION_LEVELS` times (each time cast 3 rays inside the current interval and keep the
+    sub-interval with the largest relative depth step, ``4^-levels`` pixel in the end): a
+    discontinuity keeps its step at any refinement, while a crease (a wall corner, an object
+    standing on the floor) is continuous and its step vanishes. Pairs whose final step still
+    exceeds ``OCCLUSION_TAU / 2`` are occlusions; the nearer pixel is marked.
 
     ``depth`` is the ``(H, W)`` z-depth, ``rays`` the ``(H, W, 3)`` camera rays with ``z = 1`` and
-    ``depth_along(r)`` the exact z-depth seen along camera rays ``r`` of shape ``(M, 3)``.
+    ``refine(lo_rays, hi_rays, lo_z, hi_z)`` the z-depths at both ends of each interval after the
+    refinements (:func:`taskonomy.world._raycast.refine_steps`).
     """
     h, w = depth.shape
     out = np.zeros((h, w), dtype=bool)
@@ -110,16 +123,7 @@ def occlusion_boundary(depth: F64, rays: F64, surface: NDArray[np.int64],
     if m == 0:
         return out
     flat_r = rays.reshape(-1, 3)
-    lo_r, hi_r, lo_z, hi_z = flat_r[pa], flat_r[pb], za, zb
-    ar = np.arange(m)
-    fr = np.array([0.0, 0.25, 0.5, 0.75, 1.0])[None, :, None]
-    for _ in range(levels):
-        rs = lo_r[:, None, :] + fr * (hi_r - lo_r)[:, None, :]
-        zm = depth_along(rs[:, 1:4].reshape(-1, 3)).reshape(m, 3)
-        zs = np.concatenate([lo_z[:, None], zm, hi_z[:, None]], axis=1)
-        steps = np.abs(np.diff(zs, axis=1)) / np.minimum(zs[:, :-1], zs[:, 1:])
-        k = steps.argmax(1)
-        lo_r, hi_r, lo_z, hi_z = rs[ar, k], rs[ar, k + 1], zs[ar, k], zs[ar, k + 1]
+    lo_z, hi_z = refine(flat_r[pa], flat_r[pb], za, zb)
     jump = np.abs(hi_z - lo_z) > 0.5 * OCCLUSION_TAU * np.minimum(lo_z, hi_z)
     flat_out = out.ravel()
     flat_out[np.where(za < zb, pa, pb)[jump]] = True
@@ -169,16 +173,10 @@ def keypoints3d(depth: F64, normals_hwc: F64, *, focal: float) -> F32:
     Corners of boxes, rims of cylinders and object/room junctions respond; flat and uniformly
     curved surfaces do not.
     """
-    chans = [normals_hwc[..., 0], normals_hwc[..., 1], normals_hwc[..., 2], np.log(depth) * (focal / 8.0)]
-    sxx = np.zeros_like(depth)
-    syy = np.zeros_like(depth)
-    sxy = np.zeros_like(depth)
-    for f in chans:
-        gy, gx = np.gradient(f)
-        sxx += gx * gx
-        syy += gy * gy
-        sxy += gx * gy
-    sxx, syy, sxy = (gaussian_filter(a, 1.0, mode="nearest") for a in (sxx, syy, sxy))
+    chans = np.concatenate([normals_hwc, (np.log(depth) * (focal / 8.0))[..., None]], axis=-1)
+    gy, gx = np.gradient(chans, axis=(0, 1))
+    tensor = np.stack([(gx * gx).sum(-1), (gy * gy).sum(-1), (gx * gy).sum(-1)], axis=-1)
+    sxx, syy, sxy = np.moveaxis(gaussian_filter(tensor, (1.0, 1.0, 0.0), mode="nearest"), -1, 0)
     resp = sxx * syy - sxy * sxy - HARRIS_K * (sxx + syy) ** 2
     return _normalise_response(resp, floor=1e-3).astype(np.float32)
 

@@ -249,6 +249,53 @@ def segments_blocked(scene: Scene, starts: F64, ends: F64, *, gap: float = 1e-3)
     return _segments_blocked(scene.packed["prims"], starts, ends, float(gap))
 
 
+@njit(cache=True)
+def _refine_steps(prims: F64, half: F64, o: F64, rot: F64, lo_r: F64, hi_r: F64, lo_z: F64, hi_z: F64,
+                  levels: int) -> tuple[F64, F64]:
+    """Narrow each camera-ray interval ``[lo_r, hi_r]`` (z = 1 rays, z-depths ``lo_z, hi_z``) ``levels``
+    times to the quarter with the largest relative z-depth step (3 rays cast inside per level)."""
+    u, cos_t = _cull(prims, o)
+    lo_z, hi_z = lo_z.copy(), hi_z.copy()
+    lo, hi = lo_r.copy(), hi_r.copy()
+    zs = np.empty(5)
+    for i in range(lo.shape[0]):
+        for _ in range(levels):
+            zs[0], zs[4] = lo_z[i], hi_z[i]
+            for j in range(1, 4):
+                f = 0.25 * j
+                x = lo[i, 0] + f * (hi[i, 0] - lo[i, 0])
+                y = lo[i, 1] + f * (hi[i, 1] - lo[i, 1])
+                z = lo[i, 2] + f * (hi[i, 2] - lo[i, 2])
+                nrm = math.sqrt(x * x + y * y + z * z)
+                x, y, z = x / nrm, y / nrm, z / nrm
+                dx = rot[0, 0] * x + rot[0, 1] * y + rot[0, 2] * z
+                dy = rot[1, 0] * x + rot[1, 1] * y + rot[1, 2] * z
+                dz = rot[2, 0] * x + rot[2, 1] * y + rot[2, 2] * z
+                t, _ = _closest_one(prims, u, cos_t, half, o[0], o[1], o[2], dx, dy, dz)
+                zs[j] = t / nrm
+            best, k = -1.0, 0
+            for j in range(4):
+                step = abs(zs[j + 1] - zs[j]) / min(zs[j], zs[j + 1])
+                if step > best:
+                    best, k = step, j
+            a, b = 0.25 * k, 0.25 * (k + 1)
+            for c in range(3):
+                lo_c, hi_c = lo[i, c], hi[i, c]
+                lo[i, c], hi[i, c] = lo_c + a * (hi_c - lo_c), lo_c + b * (hi_c - lo_c)
+            lo_z[i], hi_z[i] = zs[k], zs[k + 1]
+    return lo_z, hi_z
+
+
+def refine_steps(scene: Scene, rotation: F64, centre: F64, lo_r: F64, hi_r: F64, lo_z: F64, hi_z: F64, *,
+                 levels: int) -> tuple[F64, F64]:
+    """:func:`_refine_steps` for a camera (``rotation`` camera-to-world, ``centre``): the z-depths at both
+    ends of each interval after ``levels`` refinements (see :func:`taskonomy.world._labels.occlusion_boundary`)."""
+    f = np.ascontiguousarray
+    return _refine_steps(scene.packed["prims"], scene.packed["half"], _origin(centre), f(rotation, dtype=np.float64),
+                         f(lo_r, dtype=np.float64), f(hi_r, dtype=np.float64), f(lo_z, dtype=np.float64),
+                         f(hi_z, dtype=np.float64), int(levels))
+
+
 def _origin(o: F64) -> F64:
     o = np.asarray(o, dtype=np.float64)
     if o.shape != (3,):

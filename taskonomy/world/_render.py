@@ -24,7 +24,7 @@ from taskonomy.world import _labels
 from taskonomy.world._cameras import Camera, sample_world
 from taskonomy.world._geometry import focal_length, intrinsics, mul3, pixel_rays, relative_pose
 from taskonomy.world._jigsaw import apply_jigsaw, jigsaw_permutations
-from taskonomy.world._raycast import Hit, cast_camera, closest
+from taskonomy.world._raycast import Hit, cast_camera, refine_steps
 from taskonomy.world._scene import Scene
 from taskonomy.world._shading import camera_colour, image_colour, reshading
 from taskonomy.world._spec import WorldSpec
@@ -34,6 +34,14 @@ F64 = NDArray[np.float64]
 
 #: The views of a sample, in rendering order (``rgb`` is view 0).
 VIEW_KEYS: tuple[str, ...] = ("rgb", "view1", "view2", "view_fix", "view_nonfix", "match_a", "match_b")
+
+
+@lru_cache(maxsize=16)
+def _grid_rays(size: int, fov_deg: float) -> F64:
+    """Camera-frame pixel rays with ``z = 1``, ``(S, S, 3)`` (cached: every sample uses the same)."""
+    rays = pixel_rays(size, fov_deg).reshape(size, size, 3)
+    rays.flags.writeable = False
+    return rays
 
 
 @lru_cache(maxsize=16)
@@ -58,15 +66,13 @@ def _geometry_labels(scene: Scene, cam: Camera, hit: Hit, size: int) -> dict[str
     norms = _unit_rays(size, cam.fov_deg)[1]
     depth_z = (hit.t / norms).reshape(size, size)
     normal_cam = mul3(hit.normal, r).reshape(size, size, 3)
-    rays = pixel_rays(size, cam.fov_deg).reshape(size, size, 3)
+    rays = _grid_rays(size, cam.fov_deg)
 
-    def depth_along(cam_rays: F64) -> F64:
-        nrm = np.linalg.norm(cam_rays, axis=-1)
-        t_sub, _ = closest(scene, cam.centre, mul3(cam_rays / nrm[:, None], r.T))
-        return t_sub / nrm
+    def refine(lo_r: F64, hi_r: F64, lo_z: F64, hi_z: F64) -> tuple[F64, F64]:
+        return refine_steps(scene, r, cam.centre, lo_r, hi_r, lo_z, hi_z, levels=_labels.OCCLUSION_LEVELS)
 
     surface = hit.surface.reshape(size, size)
-    boundary = _labels.occlusion_boundary(depth_z, rays, surface, depth_along)
+    boundary = _labels.occlusion_boundary(depth_z, rays, surface, refine)
     return {
         "depth_zbuffer": depth_z[None].astype(np.float32),
         "depth_euclidean": hit.t.reshape(1, size, size).astype(np.float32),

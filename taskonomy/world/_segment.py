@@ -121,33 +121,34 @@ def _find(parent: NDArray[np.int64], i: int) -> int:
 
 
 @njit(cache=True, inline="always")
-def _join(parent: NDArray[np.int64], r0: int, r1: int) -> int:
-    """Join two roots; the smaller index becomes the root (so a root is its segment's first pixel)."""
-    if r0 < r1:
-        parent[r1] = r0
-        return r0
-    parent[r0] = r1
-    return r1
+def _join(parent: NDArray[np.int64], size: NDArray[np.int64], r0: int, r1: int) -> int:
+    """Join two roots, the smaller tree under the larger (union by size); returns the new root."""
+    if size[r0] < size[r1]:
+        r0, r1 = r1, r0
+    parent[r1] = r0
+    size[r0] += size[r1]
+    return r0
 
 
 @njit(cache=True)
 def _segment(cost: F64, a: NDArray[np.int64], b: NDArray[np.int64], order: NDArray[np.int64], n_pixels: int,
              k: float, min_size: int) -> NDArray[np.int64]:
+    # the edges in visiting order, so both passes read memory sequentially
+    sc, sa, sb = cost[order], a[order], b[order]
     parent = np.arange(n_pixels)
     size = np.ones(n_pixels, dtype=np.int64)
     inner = np.zeros(n_pixels)
-    for e in order:
-        r0, r1 = _find(parent, a[e]), _find(parent, b[e])
+    for e in range(sc.shape[0]):
+        r0, r1 = _find(parent, sa[e]), _find(parent, sb[e])
         if r0 == r1:
             continue
-        if cost[e] < min(inner[r0] + k / size[r0], inner[r1] + k / size[r1]):
-            r = _join(parent, r0, r1)
-            size[r] = size[r0] + size[r1]
-            inner[r] = cost[e]
-    for e in order:
-        r0, r1 = _find(parent, a[e]), _find(parent, b[e])
+        if sc[e] < min(inner[r0] + k / size[r0], inner[r1] + k / size[r1]):
+            inner[_join(parent, size, r0, r1)] = sc[e]
+    for e in range(sc.shape[0]):
+        r0, r1 = _find(parent, sa[e]), _find(parent, sb[e])
         if r0 != r1 and (size[r0] < min_size or size[r1] < min_size):
-            size[_join(parent, r0, r1)] = size[r0] + size[r1]
+            _join(parent, size, r0, r1)
+    # segments numbered in raster order of their first pixel (which pixel is a tree's root does not matter)
     labels = np.empty(n_pixels, dtype=np.int64)
     ids = np.full(n_pixels, -1, dtype=np.int64)
     nxt = 0

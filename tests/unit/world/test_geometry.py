@@ -45,3 +45,15 @@ def test_relative_pose_maps_b_coordinates_to_a() -> None:
     x_a = r_a.T @ (x_world - c_a)
     x_b = r_b.T @ (x_world - c_b)
     assert np.allclose(rotvec_to_matrix(pose[:3]) @ x_b + pose[3:], x_a)
+
+
+def test_rotvec_conversions_agree_with_scipy() -> None:
+    from scipy.spatial.transform import Rotation
+
+    rng = np.random.default_rng(0)
+    vecs = [rng.normal(size=3) * rng.uniform(0, np.pi) for _ in range(200)]
+    vecs += [np.array([0.0, 0.0, np.pi - 1e-7]), np.array([1e-13, 0.0, 0.0]), np.zeros(3)]
+    for rv in vecs:
+        m = rotvec_to_matrix(rv)
+        assert np.allclose(m, Rotation.from_rotvec(rv).as_matrix(), atol=1e-12)
+        assert np.allclose(matrix_to_rotvec(m), Rotation.from_matrix(m).as_rotvec(), atol=1e-6)

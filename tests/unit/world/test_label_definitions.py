@@ -217,3 +217,36 @@ def test_tables_cabinets_lamps_and_vases_come_in_two_shapes() -> None:
             if name in kinds:
                 kinds[name].add(tuple(sorted(p.kind for p in scene.primitives if p.obj == k)))
     assert all(len(shapes) == 2 for shapes in kinds.values()), kinds
+
+
+# --- faster computations of unchanged labels stay identical ------------------------------------
+
+def test_keypoints_and_segmentation_equal_their_reference_implementations() -> None:
+    """The renderer's own Harris, 3D Harris and Felzenszwalb give exactly what scikit-image and the
+    straightforward formulas give (on real rendered samples)."""
+    from scipy.ndimage import gaussian_filter
+    from skimage.feature import corner_harris
+    from skimage.segmentation import felzenszwalb as sk_felzenszwalb
+
+    from taskonomy.world._labels import HARRIS_K, _normalise_response, keypoints2d, keypoints3d
+    from taskonomy.world._segment import felzenszwalb
+
+    spec = WorldSpec(seed=2, size=48)
+    for i in range(6):
+        s = render_sample(spec, i)
+        rgb = s["rgb"].transpose(1, 2, 0).astype(np.float64)
+        gray = 0.299 * rgb[..., 0] + 0.587 * rgb[..., 1] + 0.114 * rgb[..., 2]
+        ref2d = _normalise_response(corner_harris(gray, method="k", k=HARRIS_K, sigma=1.0), floor=1e-4)
+        assert np.array_equal(keypoints2d(gray), ref2d.astype(np.float32))
+        depth, normals = s["depth_zbuffer"][0].astype(np.float64), s["normal"].transpose(1, 2, 0).astype(np.float64)
+        sxx, syy, sxy = (np.zeros_like(depth) for _ in range(3))
+        for f in (normals[..., 0], normals[..., 1], normals[..., 2], np.log(depth) * (40.0 / 8.0)):
+            gy, gx = np.gradient(f)
+            sxx, syy, sxy = sxx + gx * gx, syy + gy * gy, sxy + gx * gy
+        sxx, syy, sxy = (gaussian_filter(a, 1.0, mode="nearest") for a in (sxx, syy, sxy))
+        ref3d = _normalise_response(sxx * syy - sxy * sxy - HARRIS_K * (sxx + syy) ** 2, floor=1e-3)
+        assert np.array_equal(keypoints3d(depth, normals, focal=40.0), ref3d.astype(np.float32))
+        ours = felzenszwalb(rgb, scale=60.0, sigma=0.5, min_size=20)
+        theirs = sk_felzenszwalb(rgb, scale=60.0, sigma=0.5, min_size=20)
+        agree = (ours.ravel()[:, None] == ours.ravel()[None, :]) == (theirs.ravel()[:, None] == theirs.ravel()[None, :])
+        assert agree.mean() > 0.995  # the same partition up to how ties between equal edge weights are ordered
