@@ -1,5 +1,7 @@
 """The artifact store as a worker uses it: write-once, dropping corrupt artifacts, optionally
-counting every real write in Redis (``P:writes``, hash key -> writes; the fault tests read it)."""
+counting every real write in Redis (``P:writes``, hash key -> writes; the fault tests read it) and
+every write begun (``P:write_starts``), so a write a kill interrupted between its last byte and its
+count is still seen as a write."""
 
 from __future__ import annotations
 
@@ -20,7 +22,8 @@ class WorkerStore(ArtifactStore):
     ``put_bytes`` of a key that already holds the same bytes (content-addressed keys: same key,
     same content) writes nothing, so a job re-run after losing its process half-way through its
     outputs does not write the finished ones twice. With ``count_writes`` every real write is
-    counted in Redis (``P:writes``), which the fault tests read.
+    counted in Redis when it begins (``P:write_starts``) and when it is done (``P:writes``), which
+    the fault tests read.
     """
 
     def __init__(self, url: str, *, r: Any = None, count_writes: bool = False, prefix: str = "taskonomy") -> None:
@@ -28,6 +31,7 @@ class WorkerStore(ArtifactStore):
         self._r = r
         self._count = count_writes and r is not None
         self._writes_key = f"{prefix}:writes"
+        self._starts_key = f"{prefix}:write_starts"
 
     def put_bytes(self, key: str, data: bytes, *, meta: Mapping[str, Any] | None = None) -> str:
         digest = hashlib.sha256(bytes(data)).hexdigest()
@@ -37,6 +41,8 @@ class WorkerStore(ArtifactStore):
                     return digest
             except (CorruptArtifactError, NotFoundError):
                 pass
+        if self._count:
+            self._r.hincrby(self._starts_key, key, 1)
         digest = super().put_bytes(key, data, meta=meta)
         if self._count:
             self._r.hincrby(self._writes_key, key, 1)
@@ -56,5 +62,10 @@ class WorkerStore(ArtifactStore):
 
 
 def write_counts(r: Any, *, prefix: str = "taskonomy") -> dict[str, int]:
-    """Artifact key -> number of real writes (only recorded with ``count_writes``)."""
+    """Artifact key -> number of real writes done (only recorded with ``count_writes``)."""
     return {k: int(v) for k, v in r.hgetall(f"{prefix}:writes").items()}
+
+
+def write_starts(r: Any, *, prefix: str = "taskonomy") -> dict[str, int]:
+    """Artifact key -> number of real writes begun (a process killed mid-write counts here only)."""
+    return {k: int(v) for k, v in r.hgetall(f"{prefix}:write_starts").items()}

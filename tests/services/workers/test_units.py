@@ -15,7 +15,7 @@ from services.common.leases import Lease
 from services.common.metrics import JOB_DURATION_BUCKETS, METRIC_NAMES
 from services.common.runbook import RunBook
 from services.common.settings import load_worker_settings
-from services.common.workerstore import WorkerStore, write_counts
+from services.common.workerstore import WorkerStore, write_counts, write_starts
 from taskonomy.errors import CorruptArtifactError, InvalidInputError, NotFoundError
 
 ROOT = Path(__file__).resolve().parents[3]
@@ -158,9 +158,9 @@ def test_worker_store_writes_once_and_drops_corrupt_artifacts(redis_url: str, tm
     store = WorkerStore(str(tmp_path), r=r, count_writes=True)
     store.put_json("a/x", {"v": 1})
     store.put_json("a/x", {"v": 1})  # same content under the same key: no second write
-    assert write_counts(r) == {"a/x": 1}
+    assert write_counts(r) == write_starts(r) == {"a/x": 1}
     store.put_json("a/x", {"v": 2})  # different bytes (a non-deterministic job) are written
-    assert write_counts(r) == {"a/x": 2}
+    assert write_counts(r) == write_starts(r) == {"a/x": 2}
     assert not store.drop_if_corrupt("a/x") and not store.drop_if_corrupt("a/missing")
     (tmp_path / "a" / "x").write_bytes(b"rubbish")
     with pytest.raises(CorruptArtifactError):
