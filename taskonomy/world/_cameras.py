@@ -25,6 +25,7 @@ rays, which costs little next to rendering them.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from functools import lru_cache
 
@@ -123,55 +124,66 @@ def _random_dirs(rng: np.random.Generator, n: int, *, vertical: float = 0.3) -> 
     return d / np.linalg.norm(d, axis=-1, keepdims=True)
 
 
+def _pick(tries: Iterator[tuple[float, Camera]]) -> Camera | None:
+    """The first camera of ``tries`` (drawn lazily: ``(score, camera)`` pairs, see :func:`_score`)
+    that is acceptable, else the one closest to acceptable; None when nothing was tried."""
+    best: tuple[float, Camera] | None = None
+    for score, cam in tries:
+        if score == 0.0:
+            return cam
+        if best is None or score < best[0]:
+            best = (score, cam)
+    return None if best is None else best[1]
+
+
 def _main_camera(scene: Scene, rng: np.random.Generator, fov: float) -> Camera:
     """A free position at eye height, usually aimed at an object; redrawn until the view is good."""
     cand = np.column_stack([rng.uniform(-1, 1, 32) * (scene.half[0] - 0.4), rng.uniform(1.0, 1.7, 32),
                             rng.uniform(-1, 1, 32) * (scene.half[2] - 0.4)])
     ok = np.nonzero(scene.free(cand, margin=0.3))[0]
     need_object = bool(scene.objects)
-    best: tuple[float, Camera] | None = None
-    for attempt in range(MAX_TRIES):
-        c0 = cand[ok[attempt % len(ok)]] if len(ok) else np.array([0.0, 1.3, 0.0])
-        if scene.objects and (attempt > 0 or rng.random() < 0.8):
-            o = scene.objects[int(rng.integers(len(scene.objects)))]
-            aim = np.array([o.position[0], 0.5 * o.height, o.position[1]]) - c0
-            yaw = float(np.arctan2(aim[0], aim[2])) + float(rng.normal(0, 0.2))
-            pitch = float(np.arctan2(aim[1], np.hypot(aim[0], aim[2]))) + float(rng.normal(0, 0.08))
-        else:
-            yaw = float(rng.uniform(-np.pi, np.pi))
-            pitch = float(rng.uniform(-0.35, 0.1))
-        cam = Camera(yaw_pitch_roll(yaw, float(np.clip(pitch, -0.7, 0.25)), float(rng.normal(0, 0.04))), c0, fov)
-        score = _score(scene, cam, need_object=need_object)
-        if score == 0.0:
-            return cam
-        if best is None or score < best[0]:
-            best = (score, cam)
-    assert best is not None
-    return best[1]
+
+    def tries() -> Iterator[tuple[float, Camera]]:
+        for attempt in range(MAX_TRIES):
+            c0 = cand[ok[attempt % len(ok)]] if len(ok) else np.array([0.0, 1.3, 0.0])
+            if scene.objects and (attempt > 0 or rng.random() < 0.8):
+                o = scene.objects[int(rng.integers(len(scene.objects)))]
+                aim = np.array([o.position[0], 0.5 * o.height, o.position[1]]) - c0
+                yaw = float(np.arctan2(aim[0], aim[2])) + float(rng.normal(0, 0.2))
+                pitch = float(np.arctan2(aim[1], np.hypot(aim[0], aim[2]))) + float(rng.normal(0, 0.08))
+            else:
+                yaw = float(rng.uniform(-np.pi, np.pi))
+                pitch = float(rng.uniform(-0.35, 0.1))
+            rot = yaw_pitch_roll(yaw, float(np.clip(pitch, -0.7, 0.25)), float(rng.normal(0, 0.04)))
+            cam = Camera(rot, c0, fov)
+            yield _score(scene, cam, need_object=need_object), cam
+
+    cam = _pick(tries())
+    assert cam is not None
+    return cam
 
 
 def _small_motion(scene: Scene, rng: np.random.Generator, main: Camera) -> Camera:
     """An egomotion view: the main camera moved by 0.15-0.5 m and turned a little."""
-    best: tuple[float, Camera] | None = None
-    for _ in range(MAX_TRIES // 3):
-        step = _random_dirs(rng, 1)[0] * rng.uniform(0.15, 0.5)
-        turn = rotvec_to_matrix(rng.normal(0, 0.12, size=3))
-        c = main.centre + step
-        for _ in range(4):
-            if scene.free(c[None], margin=0.2)[0]:
-                break
-            step = step / 2
+
+    def tries() -> Iterator[tuple[float, Camera]]:
+        for _ in range(MAX_TRIES // 3):
+            step = _random_dirs(rng, 1)[0] * rng.uniform(0.15, 0.5)
+            turn = rotvec_to_matrix(rng.normal(0, 0.12, size=3))
             c = main.centre + step
-        else:
-            c = main.centre
-        cam = Camera(main.rotation @ turn, c, main.fov_deg)
-        score = _score(scene, cam, need_object=False)
-        if score == 0.0:
-            return cam
-        if best is None or score < best[0]:
-            best = (score, cam)
-    assert best is not None
-    return best[1]
+            for _ in range(4):
+                if scene.free(c[None], margin=0.2)[0]:
+                    break
+                step = step / 2
+                c = main.centre + step
+            else:
+                c = main.centre
+            cam = Camera(main.rotation @ turn, c, main.fov_deg)
+            yield _score(scene, cam, need_object=False), cam
+
+    cam = _pick(tries())
+    assert cam is not None
+    return cam
 
 
 def _fixated(scene: Scene, rng: np.random.Generator, main: Camera, fix: F64) -> Camera:
@@ -179,40 +191,33 @@ def _fixated(scene: Scene, rng: np.random.Generator, main: Camera, fix: F64) -> 
     cand = main.centre + _random_dirs(rng, 8) * rng.uniform(0.3, 1.0, size=(8, 1))
     roll = float(rng.normal(0, 0.04))
     ok = np.nonzero(scene.free(cand, margin=0.2) & _visible(scene, cand, fix))[0]
-    best: tuple[float, Camera] | None = None
-    for c in [cand[i] for i in ok] or [main.centre]:
-        cam = Camera(look_at(c, fix, roll=roll), c, main.fov_deg)
-        score = _score(scene, cam, need_object=False)
-        if score == 0.0:
-            return cam
-        if best is None or score < best[0]:
-            best = (score, cam)
-    assert best is not None
-    return best[1]
+    cams = (Camera(look_at(c, fix, roll=roll), c, main.fov_deg) for c in [cand[i] for i in ok] or [main.centre])
+    cam = _pick((_score(scene, c, need_object=False), c) for c in cams)
+    assert cam is not None
+    return cam
 
 
 def _nonfixated(scene: Scene, rng: np.random.Generator, main: Camera, seen: F64) -> Camera:
     """A camera 0.4-1.2 m from the main one, turned by 10-35 degrees of yaw, that sees at least two
     of the main view's ``seen`` points (so the pair overlaps without fixating a common point)."""
-    best: tuple[float, Camera] | None = None
-    for _ in range(MAX_TRIES):
-        step = _random_dirs(rng, 1, vertical=0.2)[0] * rng.uniform(0.4, 1.2)
-        c = main.centre + step
-        if not scene.free(c[None], margin=0.2)[0]:
-            continue
-        yaw = float(rng.choice([-1.0, 1.0]) * rng.uniform(np.radians(10), np.radians(35)))
-        turn = rotvec_to_matrix(np.array([rng.normal(0, 0.08), yaw, rng.normal(0, 0.04)]))
-        cam = Camera(main.rotation @ turn, c, main.fov_deg)
-        shared = int(_visible(scene, c, seen[_in_view(cam, seen)]).sum())
-        score = _score(scene, cam, need_object=False) + (0.0 if shared >= 2 else 0.5)
-        if score == 0.0:
-            return cam
-        if best is None or score < best[0]:
-            best = (score, cam)
-    if best is None:  # no free position drawn: a turn on the spot
+
+    def tries() -> Iterator[tuple[float, Camera]]:
+        for _ in range(MAX_TRIES):
+            step = _random_dirs(rng, 1, vertical=0.2)[0] * rng.uniform(0.4, 1.2)
+            c = main.centre + step
+            if not scene.free(c[None], margin=0.2)[0]:
+                continue
+            yaw = float(rng.choice([-1.0, 1.0]) * rng.uniform(np.radians(10), np.radians(35)))
+            turn = rotvec_to_matrix(np.array([rng.normal(0, 0.08), yaw, rng.normal(0, 0.04)]))
+            cam = Camera(main.rotation @ turn, c, main.fov_deg)
+            shared = int(_visible(scene, c, seen[_in_view(cam, seen)]).sum())
+            yield _score(scene, cam, need_object=False) + (0.0 if shared >= 2 else 0.5), cam
+
+    cam = _pick(tries())
+    if cam is None:  # no free position drawn: a turn on the spot
         return Camera(main.rotation @ rotvec_to_matrix(np.array([0.0, np.radians(20), 0.0])), main.centre,
                       main.fov_deg)
-    return best[1]
+    return cam
 
 
 def sample_world(spec: WorldSpec, index: int, rng: np.random.Generator | None = None) -> SampledWorld:
