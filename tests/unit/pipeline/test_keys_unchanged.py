@@ -2,7 +2,8 @@
 
 ``data/keys_before_issue18.json`` was recorded with the same function on ``main`` (at aeb5d88: world v3,
 the stride-4 CPU presets) before the spec's ``model``, ``train``/``transfer`` and ``dataset.options`` became
-typed blocks (issue 18):
+typed blocks (issue 18), and the two presets' entries re-recorded when their training and splits were
+meant to change (the custom specs' keys are still the ones recorded before the typed spec):
 the presets and two custom specs (a world with options, partial model and training blocks, a
 target-only task, second order; a folder dataset with options). The same spec must give the same
 content key (experiment id), the same jobs with the same output keys, and the same job order, or
