@@ -60,9 +60,14 @@ def keypoints2d(gray: F64) -> F32:
     d_row = sobel(gray, axis=0, mode="constant")
     d_col = sobel(gray, axis=1, mode="constant")
     products = np.stack([d_row * d_row, d_row * d_col, d_col * d_col], axis=-1)
-    a_rr, a_rc, a_cc = np.moveaxis(gaussian_filter(products, (1.0, 1.0, 0.0), mode="constant"), -1, 0)
-    response = a_rr * a_cc - a_rc**2 - HARRIS_K * (a_rr + a_cc) ** 2
-    return _normalise_response(response, floor=1e-4).astype(np.float32)
+    return _normalise_response(_harris(products, mode="constant"), floor=1e-4).astype(np.float32)
+
+
+def _harris(products: F64, *, mode: str) -> F64:
+    """``det M - k tr(M)^2`` of the structure tensor ``M``: the ``(H, W, 3)`` gradient products
+    ``(a_11, a_12, a_22)`` smoothed by a Gaussian window (sigma 1, padding ``mode``) in one call."""
+    a11, a12, a22 = np.moveaxis(gaussian_filter(products, (1.0, 1.0, 0.0), mode=mode), -1, 0)
+    return np.asarray(a11 * a22 - a12**2 - HARRIS_K * (a11 + a22) ** 2)
 
 
 def segment_unsup2d(rgb_hwc: F64) -> NDArray[np.int64]:
@@ -175,10 +180,8 @@ def keypoints3d(depth: F64, normals_hwc: F64, *, focal: float) -> F32:
     """
     chans = np.concatenate([normals_hwc, (np.log(depth) * (focal / 8.0))[..., None]], axis=-1)
     gy, gx = np.gradient(chans, axis=(0, 1))
-    tensor = np.stack([(gx * gx).sum(-1), (gy * gy).sum(-1), (gx * gy).sum(-1)], axis=-1)
-    sxx, syy, sxy = np.moveaxis(gaussian_filter(tensor, (1.0, 1.0, 0.0), mode="nearest"), -1, 0)
-    resp = sxx * syy - sxy * sxy - HARRIS_K * (sxx + syy) ** 2
-    return _normalise_response(resp, floor=1e-3).astype(np.float32)
+    products = np.stack([(gx * gx).sum(-1), (gx * gy).sum(-1), (gy * gy).sum(-1)], axis=-1)
+    return _normalise_response(_harris(products, mode="nearest"), floor=1e-3).astype(np.float32)
 
 
 def room_axes(r_cam: F64) -> F64:
