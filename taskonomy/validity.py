@@ -156,8 +156,7 @@ def winrate_interval(ours: np.ndarray, baseline: np.ndarray, *, bootstrap: int, 
     if bootstrap <= 0:
         return rate, rate, rate
     rng = np.random.default_rng(seed)
-    n = len(wins)
-    means = np.array([wins[rng.integers(0, n, n)].mean() for _ in range(bootstrap)])
+    means = wins[rng.integers(0, len(wins), (bootstrap, len(wins)))].mean(axis=1)  # one resample per row
     lo, hi = np.quantile(means, [(1 - confidence) / 2, (1 + confidence) / 2])
     return rate, float(min(lo, rate)), float(max(hi, rate))
 
