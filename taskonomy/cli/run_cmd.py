@@ -32,6 +32,10 @@ def register(app: typer.Typer) -> None:
         quiet: Annotated[bool, typer.Option("--quiet", help="no progress bars")] = False,
         threads: Annotated[int | None, typer.Option("--threads", min=1, help="torch CPU threads (default: torch's "
                                                                              "choice, one per core)")] = None,
+        workers: Annotated[int | None, typer.Option(
+            "--workers", min=1, help="processes that train and evaluate networks side by side (default: "
+                                     "TASKONOMY_WORKERS, else one per core, one with a GPU); each gets the cores "
+                                     "shared out as torch threads unless --threads says otherwise")] = None,
         proxy_only: Annotated[bool, typer.Option(
             "--proxy-only", help="no transfer training: score every candidate with LogME on the cached features "
                                  "(writes proxies.csv, transfers.csv without gain/quality, taxonomy.json)")] = False,
@@ -60,6 +64,7 @@ def register(app: typer.Typer) -> None:
         # bring pydantic, the world (scipy) and torch.
         from taskonomy.config import PRECISIONS
         from taskonomy.pipeline.fast import mode_store, prefill_transfers
+        from taskonomy.pipeline.local import default_workers
         from taskonomy.pipeline.proxy import run_proxy_only
         from taskonomy.pipeline.run import default_store_url, run_experiment, validate_experiment
         from taskonomy.pipeline.spec import PRESETS, ExperimentSpec
@@ -97,10 +102,12 @@ def register(app: typer.Typer) -> None:
             import torch
 
             torch.set_num_threads(threads)
+        n_workers = workers or default_workers()
         t0 = time.perf_counter()
         console.print(f"[bold]taskonomy run[/bold] {spec.name}: {len(spec.tasks)} tasks, "
                       f"{spec.dataset.kind} {spec.dataset.size}px, splits {spec.splits.train}/"
-                      f"{spec.splits.transfer}/{spec.splits.test}, max order {spec.max_order}; store {art.url}")
+                      f"{spec.splits.transfer}/{spec.splits.test}, max order {spec.max_order}; store {art.url}; "
+                      f"{n_workers} worker process{'es' if n_workers > 1 else ''}")
         if proxy_only:
             pres = run_proxy_only(spec, out_dir=out_dir, store=art, show_progress=not quiet)
             roots = pres.taxonomy.get("roots") or []
@@ -115,11 +122,12 @@ def register(app: typer.Typer) -> None:
         if mode != "per-job":
             art = mode_store(art, mode)
             info = prefill_transfers(spec, art, mode=mode, workers=max(1, threads or os.cpu_count() or 1),
-                                     budget=halving_budget, show_progress=not quiet)
+                                     budget=halving_budget, show_progress=not quiet, processes=n_workers)
             share = f", {info['compute_fraction']:.0%} of full compute" if "compute_fraction" in info else ""
             console.print(f"{mode}: {info['transfers']} first-order transfers in "
                           f"{info.get('transfer_seconds', 0.0):.1f} s{share}")
-        result = run_experiment(spec, out_dir=out_dir, store=art, show_progress=not quiet)
+        result = run_experiment(spec, out_dir=out_dir, store=art, show_progress=not quiet, workers=n_workers,
+                                threads=threads)
         published = publish_run(result, report=not no_report)  # the pipeline's artifacts read by cards and report
         tax = result.taxonomy
         st = result.stats

@@ -43,15 +43,17 @@ def mode_store(store: ArtifactStore, mode: str) -> ArtifactStore:
 
 
 def prefill_transfers(spec: ExperimentSpec, store: ArtifactStore, *, mode: str, workers: int = 1,
-                      budget: float = 0.25, show_progress: bool = False) -> dict[str, Any]:
-    """Run render/train/features, then every first-order transfer job's output at once (see module)."""
+                      budget: float = 0.25, show_progress: bool = False, processes: int = 1) -> dict[str, Any]:
+    """Run render/train/features (their network jobs in ``processes`` processes, see
+    :class:`~taskonomy.pipeline.local.LocalExecutor`), then every first-order transfer job's output
+    at once with ``workers`` threads (see module)."""
     from taskonomy.training.halving import successive_halving  # torch: only when a mode runs
 
     if mode not in ("fused", "halving"):
         raise InvalidInputError(f"prefill_transfers: mode must be fused or halving, got {mode!r}")
     graph = build_graph(spec)
     t0 = time.perf_counter()
-    run_stages(graph, store, _PRE_STAGES, show_progress=show_progress)
+    run_stages(graph, store, _PRE_STAGES, show_progress=show_progress, workers=processes)
     # every first-order transfer job's params (grouped ones too, for transfer_jobs: per-source)
     params = [p for j in graph.jobs.values() if j.kind in ("transfer", "transfer_group")
               for p in (j.params["members"] if j.kind == "transfer_group" else [j.params])]

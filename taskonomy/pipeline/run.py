@@ -79,14 +79,20 @@ def default_store_url(out_dir: str | os.PathLike[str]) -> str:
 
 def run_experiment(spec: ExperimentSpec, *, out_dir: str | os.PathLike[str], store: ArtifactStore | None = None,
                    show_progress: bool = False, on_progress: OnProgress | None = None,
-                   on_job: Callable[[Any, bool], None] | None = None) -> RunResult:
-    """Validate, run every job (resuming from the store), write ``transfers.csv`` and ``taxonomy.json``."""
+                   on_job: Callable[[Any, bool], None] | None = None, workers: int = 1,
+                   threads: int | None = None) -> RunResult:
+    """Validate, run every job (resuming from the store), write ``transfers.csv`` and ``taxonomy.json``.
+
+    ``workers`` processes run the network jobs, each with ``threads`` torch threads
+    (:class:`~taskonomy.pipeline.local.LocalExecutor`); the artifacts do not depend on them.
+    """
     validate_experiment(spec, out_dir=out_dir)
     out = check_writable_dir(out_dir)
     store = store or ArtifactStore(default_store_url(out))
     graph = build_graph(spec)
     t0 = time.perf_counter()
-    stats = LocalExecutor(store, on_progress=on_progress, on_job=on_job, show_progress=show_progress).run(graph)
+    stats = LocalExecutor(store, on_progress=on_progress, on_job=on_job, show_progress=show_progress,
+                          workers=workers, threads=threads).run(graph)
     seconds = {"pipeline": time.perf_counter() - t0}
     table_path = os.path.join(out, "transfers.csv")
     taxonomy_path = os.path.join(out, "taxonomy.json")

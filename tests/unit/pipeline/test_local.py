@@ -8,7 +8,7 @@ import shutil
 import numpy as np
 import pytest
 
-from taskonomy.errors import PreconditionError
+from taskonomy.errors import CorruptArtifactError, PreconditionError
 from taskonomy.pipeline import ExperimentSpec, LocalExecutor, build_graph, run_job
 from taskonomy.store import ArtifactStore
 
@@ -175,3 +175,55 @@ def test_grouped_transfer_jobs_give_the_same_table(finished, tmp_path, by, group
                 assert store.exists(m["output"]) and store.exists(transfer_weights_key(m["output"]))
                 assert np.allclose(store.get_tensors(m["output"])["x"], plain.get_tensors(m["output"])["x"],
                                    rtol=1e-4, atol=1e-5)
+
+
+def test_two_worker_processes_give_the_same_artifacts_as_one(finished, tmp_path):
+    """Network jobs in two spawned one-thread processes: every network, feature and loss array the same
+    as in-process (their metadata hold timings, so bytes differ)."""
+    spec = finished["spec"]
+    store = ArtifactStore(tmp_path / "parallel")
+    graph = build_graph(spec)
+    starts: list[str] = []
+    stats = LocalExecutor(store, workers=2, threads=1, on_job=lambda job, executed: starts.append(job.stage)).run(graph)
+    assert stats.workers == 2 and len(stats.executed) == len(graph) and not stats.skipped
+    assert starts[0] == "render" and starts[-1] == "finalize"
+    serial = ArtifactStore(finished["root"])
+    for job in graph.jobs.values():
+        for key in job.outputs:
+            if key.startswith(("nets/", "features/", "losses/")):
+                ours, theirs = store.get_tensors(key), serial.get_tensors(key)
+                assert ours.keys() == theirs.keys(), key
+                for name in ours:
+                    np.testing.assert_array_equal(ours[name], theirs[name], err_msg=f"{key}: {name}")
+    # the stage times are elapsed times: never more than the whole run
+    assert sum(stats.stage_seconds.values()) <= stats.seconds * 1.01 + 0.5
+    assert stats.stage_cpu_seconds["train"] > 0  # the children's CPU time is counted
+
+
+def test_a_failing_job_in_a_worker_process_fails_the_run(tmp_path):
+    """A job's error in a child process is raised by ``run`` as the same exception type."""
+    spec = ExperimentSpec.parse(TINY)
+    graph = build_graph(spec)
+    store = ArtifactStore(tmp_path / "s")
+    render = next(j for j in graph.jobs.values() if j.kind == "render")
+    LocalExecutor(store).run(_only(graph, {render.id}))
+    data_key = next(j for j in graph.jobs.values() if j.kind == "train").inputs[0]
+    with open(store._path(data_key), "r+b") as fh:  # flip bytes behind the store's back
+        fh.seek(16)
+        fh.write(b"garbage!")
+    with pytest.raises(CorruptArtifactError, match="sha256 mismatch"):
+        LocalExecutor(store, workers=2, threads=1, verify=False).run(graph)
+
+
+def test_workers_are_checked():
+    with pytest.raises(Exception, match="workers must be a positive integer"):
+        LocalExecutor(ArtifactStore("/tmp"), workers=0)
+
+
+def _only(graph, ids):
+    from taskonomy.pipeline import JobGraph
+
+    sub = JobGraph(spec=graph.spec)
+    for job_id in ids:
+        sub.add(graph.jobs[job_id])
+    return sub
