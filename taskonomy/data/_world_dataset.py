@@ -163,13 +163,22 @@ class WorldDataset:
         if not paths:
             return {}
         wanted = None if keys is None else list(keys)
-        parts = []
-        for p in paths:
+        out: dict[str, NDArray[np.generic]] = {}
+        total = sum(job.count for job in self.jobs if job.split == name)
+        at = 0
+        for p in paths:  # shard by shard into arrays allocated once: the split is held in memory once, not twice
             if not p.exists():
                 raise PreconditionError(f"shard {p} has not been rendered; run `taskonomy world render` or "
                                         "build_world_dataset first")
-            parts.append(read_shard(p, keys=wanted))
-        return {k: np.concatenate([part[k] for part in parts]) for k in parts[0]}
+            part = read_shard(p, keys=wanted)
+            n = len(next(iter(part.values()))) if part else 0
+            for k, v in part.items():
+                if k not in out:
+                    out[k] = np.empty((total, *v.shape[1:]), dtype=v.dtype)
+                out[k][at:at + n] = v
+            at += n
+        assert at == total, f"split {name}: {at} samples in its shards, {total} expected"
+        return out
 
 
 def build_world_dataset(spec: WorldSpec, splits: SplitSizes, root: str | Path, *, workers: int | None = None,
