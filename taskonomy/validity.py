@@ -476,14 +476,15 @@ def _run(run_dir: str | os.PathLike[str]) -> tuple[TransferTable, dict[str, dict
 
 
 def validate_run(run_dir: str | os.PathLike[str], *, second: str | os.PathLike[str] | None = None,
-                 reference: str = "paper-16k", bootstrap: int = 1000, seed: int = 0) -> ValidityReport:
+                 reference: str = "paper-16k", bootstrap: int = 1000, seed: int = 0,
+                 policies: int = POLICIES) -> ValidityReport:
     """The validity report of a run directory (and, with ``second``, its stability against
-    another run of the same experiment with another seed)."""
+    another run of the same experiment with another seed); its taxonomy problem is the run's."""
 
     table, losses, params = _run(run_dir)
     second_table = _run(second)[0] if second is not None else None
     return validate(table, losses=losses, reference=reference, second=second_table, problem=problem_for(params),
-                    bootstrap=bootstrap, seed=seed)
+                    bootstrap=bootstrap, seed=seed, policies=policies)
 
 
 def write_validity(out_dir: str | os.PathLike[str], report: ValidityReport) -> str:

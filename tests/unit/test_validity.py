@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -96,8 +97,24 @@ def test_validate_cli_on_a_tiny_run_with_a_second_seed(tmp_path: Path) -> None:
     assert set(body["summary"]["roots_agree"]) == {"2", "3", "4", "5", "6", "7", "8"}
     assert all(t["winrate_vs_random"] is not None for t in body["targets"])
     assert json.loads((out / "validity.json").read_text())["summary"] == body["summary"]
+    summary = body["summary"]
+    assert set(summary) == set(SUMMARY_KEYS)
+    assert summary["reproduced_targets"] == 3 and summary["unreproduced_targets"] == []
+    assert summary["share_higher_order_beats_first_order"] is None  # a first-order run: n/a
+    assert summary["share_first_order_gain_above_half"] is not None and summary["tree_tasks"] == 3
+    assert summary["random_policies"] == 1000 and set(summary["random_policies_gain_percentile"]) == {
+        str(b) for b in range(1, 9)}
+    assert len(body["random_policies"]) == 8 and body["similarity_tree"]["families"] == ["3d"] * 3
+    text = subprocess.run([*exe, "validate", str(out), "--bootstrap", "50"], capture_output=True, text=True,
+                          env={**os.environ, "COLUMNS": "250"})
+    assert text.returncode == 0, text.stderr
+    shown = text.stdout + text.stderr  # rich's console writes to stderr
+    assert "agreement share of papers own" in shown and "random feasible policies" in shown
+    assert "The paper's own claims" in (out / "report.html").read_text()
     bad = subprocess.run([*exe, "validate", str(tmp_path / "nope")], capture_output=True, text=True)
     assert bad.returncode == 2 and "not a directory" in bad.stderr and "Traceback" not in bad.stderr
+    few = subprocess.run([*exe, "validate", str(out), "--policies", "10"], capture_output=True, text=True)
+    assert few.returncode == 2 and "--policies" in few.stderr and "Traceback" not in few.stderr
 
 
 # -- the paper's own claims ------------------------------------------------------------------------
