@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
 import subprocess
@@ -15,6 +16,12 @@ from taskonomy.affinity import TransferRow, TransferTable, load_table
 from taskonomy.selection import TaxonomyProblem
 from taskonomy.validity import SUMMARY_KEYS, best_source, validate, winrate_interval
 from tests.unit._tiny import tiny_spec_file
+
+_spec = importlib.util.spec_from_file_location("taskonomy_benchmark_validity",
+                                               Path(__file__).resolve().parents[2] / "benchmarks" / "validity.py")
+assert _spec is not None and _spec.loader is not None
+BENCH = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(BENCH)
 
 
 def test_the_papers_1k_table_agrees_with_its_16k_table_as_published() -> None:
@@ -115,6 +122,15 @@ def test_validate_cli_on_a_tiny_run_with_a_second_seed(tmp_path: Path) -> None:
     assert bad.returncode == 2 and "not a directory" in bad.stderr and "Traceback" not in bad.stderr
     few = subprocess.run([*exe, "validate", str(out), "--policies", "10"], capture_output=True, text=True)
     assert few.returncode == 2 and "--policies" in few.stderr and "Traceback" not in few.stderr
+    # the benchmark's goals on the two finished runs (its path after running a preset)
+    bench = subprocess.run([sys.executable, "-m", "benchmarks.validity", "--runs", str(out), str(out / "seed-1"),
+                            "--goals", "quick", "--bootstrap", "50"], capture_output=True, text=True,
+                           cwd=Path(__file__).resolve().parents[2])
+    assert bench.returncode == 0, bench.stderr
+    result = json.loads(bench.stdout.strip().splitlines()[-1])
+    assert result["goals_for"] == "quick" and set(result["goals_met"]) == set(BENCH.GOALS["quick"])
+    assert result["goals_met"]["seconds"] is None  # finished runs: no time measured
+    assert "goals of issue 22, preset quick" in bench.stderr and "NOT MET" in bench.stderr
 
 
 # -- the paper's own claims ------------------------------------------------------------------------
@@ -210,3 +226,26 @@ def test_significance_test_in_the_report_and_every_summary_key_documented() -> N
     body = json.loads(json.dumps(report.to_dict()))  # validity.json is plain JSON
     assert len(body["random_policies"]) == 8 and body["random_policies"][0]["policies"] == 200
     assert validate(load_table("paper-1k")).summary()["random_policies_min_percentile"] is None  # no problem
+
+
+def test_the_benchmarks_goals_table_judges_every_goal_of_its_preset() -> None:
+    """The paper's own 1k table, judged by issue 22's goals: what it meets and what it cannot show."""
+    s = validate(load_table("paper-1k"), problem=TaxonomyProblem(max_order=1), policies=200).summary()
+    rows = {r["key"]: r for r in BENCH.goals_table(s, "standard", seconds=3000.0)}
+    assert list(rows) == [key for _l, key, _o, _g in BENCH.GOAL_ROWS["standard"]]
+    assert rows["agreement_share_of_papers_own"]["met"] is True  # 1.0 >= 0.75
+    assert rows["share_best_in_reference_top3"]["met"] is True  # 0.82 >= 0.75
+    assert rows["tree_ari_vs_families"]["met"] is True and rows["random_policies_min_percentile"]["met"] is True
+    assert rows["share_beats_random"]["met"] is False  # no per-image losses: not measured, not met
+    assert rows["seconds"]["met"] is False and rows["seconds"]["value"] == 3000.0
+    quick = {r["key"]: r for r in BENCH.goals_table(s, "quick", seconds=None)}
+    assert quick["share_best_in_reference_top3"]["met"] is False  # 0.82 < 0.85
+    assert quick["every_3d_target_best_from_own_family"]["met"] is True and quick["seconds"]["met"] is None
+    assert "tree_ari_vs_families" not in quick  # no goal for quick
+    assert json.loads(json.dumps(BENCH.GOALS))["quick"]["roots_agree_at_budget_6"] == {"op": "is", "goal": True}
+
+
+def test_the_benchmark_has_help() -> None:
+    res = subprocess.run([sys.executable, "-m", "benchmarks.validity", "--help"], capture_output=True, text=True,
+                         cwd=Path(__file__).resolve().parents[2])
+    assert res.returncode == 0 and "--runs" in res.stdout and "--goals" in res.stdout
