@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import re
+from typing import Any
 
 import numpy as np
 import pytest
@@ -23,7 +24,7 @@ def _fake_run(store: ArtifactStore) -> dict:
     rng = np.random.default_rng(0)
     rows, summary = [], {}
     for t in TASKS:
-        cands = [{"sources": [s], "kind": "first_order"} for s in TASKS if s != t]
+        cands: list[dict[str, Any]] = [{"sources": [s], "kind": "first_order"} for s in TASKS if s != t]
         cands += [{"sources": [t], "kind": "own_encoder_small_data"}, {"sources": ["random"], "kind": "random_encoder"},
                   {"sources": ["self"], "kind": "self_full_supervision"}]
         aff = rng.dirichlet(np.ones(len(cands)))
@@ -34,14 +35,14 @@ def _fake_run(store: ArtifactStore) -> dict:
                                     gain=float(g), quality=float(q)))
         task = get_task(t)
         n = 2
-        preview = {"input0": rng.uniform(0, 1, (n, 3, 16, 16)).astype(np.float32)}
+        preview: dict[str, np.ndarray] = {"input0": rng.uniform(0, 1, (n, 3, 16, 16)).astype(np.float32)}
         if task.output.kind == "labels":
             preview["target"] = rng.integers(0, task.output.channels, (n, 16, 16))
             preview["prediction"] = rng.dirichlet(np.ones(task.output.channels), (n, 16, 16)).transpose(0, 3, 1, 2)
         else:
-            c = task.output.channels
-            preview["target"] = rng.normal(size=(n, c, 16, 16)).astype(np.float32)
-            preview["prediction"] = rng.normal(size=(n, c, 16, 16)).astype(np.float32)
+            ch = task.output.channels
+            preview["target"] = rng.normal(size=(n, ch, 16, 16)).astype(np.float32)
+            preview["prediction"] = rng.normal(size=(n, ch, 16, 16)).astype(np.float32)
         store.put_tensors(f"previews/{t}", preview)
         w = rng.uniform(0, 1, (len(cands), len(cands)))
         summary[t] = {"candidates": cands, "self_index": len(cands) - 1, "pixels_index": len(cands),
