@@ -4,9 +4,12 @@ Runs ``taskonomy run --preset P`` end to end (a fresh process: rendering, traini
 the table, the taxonomy and the report), then the same experiment with the next seed into a
 second folder sharing the artifact store (the rendered world is reused), and validates the
 first against ``paper-16k`` and the second (``taskonomy.validity``). Prints one JSON line: every
-validity figure, the per-target figures, the wall and CPU time of each run, and the machine.
+validity figure (the paper's own claims included), the per-target figures, the significance
+test per budget, the goals of issue 22 for the preset and whether each is met, the wall and CPU
+time of each run, and the machine; and the goals table, readable, on stderr.
 
     .venv/bin/python -m benchmarks.validity --preset quick [--out runs/validity-quick] [--seed 0]
+    .venv/bin/python -m benchmarks.validity --runs RUN_A RUN_B --goals quick   # two finished runs
 """
 
 from __future__ import annotations
@@ -26,16 +29,38 @@ import shutil  # noqa: E402
 import subprocess  # noqa: E402
 import tempfile  # noqa: E402
 import time  # noqa: E402
+from typing import Any  # noqa: E402
 
-#: The goals of issue 16 per preset (2-core CPU).
-GOALS = {
-    "quick": {"seconds": 300, "mean_spearman_vs_reference": 0.4, "share_best_in_reference_top3": 0.6,
-              "every_3d_target_best_from_own_family": True, "share_beats_random": 0.9,
-              "mean_spearman_between_seeds": 0.8, "roots_agree_at_budget_6": True},
-    "standard": {"seconds": 2700, "mean_spearman_vs_reference": 0.5, "share_best_in_reference_top3": 0.7,
-                 "share_best_from_own_family": 0.8, "share_beats_random": 0.9,
-                 "mean_spearman_between_seeds": 0.9, "roots_agree_at_budget_6": True},
+#: The goals table of issue 22 (and issue 16's time budget), per preset: (label, summary key,
+#: comparison, goal). A goal a preset does not have is left out of its list.
+GOAL_ROWS: dict[str, list[tuple[str, str, str, object]]] = {
+    "quick": [
+        ("agreement on reproduced targets, share of the paper's own", "agreement_share_of_papers_own", ">=", 0.7),
+        ("best source in the paper's top 3", "share_best_in_reference_top3", ">=", 0.85),
+        ("every 3D target's best source from the 3D family", "every_3d_target_best_from_own_family", "is", True),
+        ("taxonomy vs random policies, budgets 1-8 (lowest percentile)", "random_policies_min_percentile", ">=",
+         95.0),
+        ("best source clearly beats random encoder", "share_beats_random", ">=", 1.0),
+        ("seed-to-seed Spearman", "mean_spearman_between_seeds", ">=", 0.85),
+        ("same roots at budget 6 for both seeds", "roots_agree_at_budget_6", "is", True),
+        ("end to end, seconds on 2 CPU cores (issue 16)", "seconds", "<=", 300),
+    ],
+    "standard": [
+        ("agreement on reproduced targets, share of the paper's own", "agreement_share_of_papers_own", ">=", 0.75),
+        ("best source in the paper's top 3", "share_best_in_reference_top3", ">=", 0.75),
+        ("3D targets whose best source is 3D", "share_3d_best_from_own_family", ">=", 0.9),
+        ("task-similarity tree vs the four families (ARI)", "tree_ari_vs_families", ">=", 0.5),
+        ("taxonomy vs random policies, budgets 1-8 (lowest percentile)", "random_policies_min_percentile", ">=",
+         95.0),
+        ("best source clearly beats random encoder", "share_beats_random", ">=", 0.95),
+        ("seed-to-seed Spearman", "mean_spearman_between_seeds", ">=", 0.9),
+        ("same roots at budget 6 for both seeds", "roots_agree_at_budget_6", "is", True),
+        ("end to end, seconds on 2 CPU cores (issue 16)", "seconds", "<=", 2700),
+    ],
 }
+#: The goals per preset as plain JSON: summary key -> {"op", "goal"}.
+GOALS = {preset: {key: {"op": op, "goal": goal} for _label, key, op, goal in rows}
+         for preset, rows in GOAL_ROWS.items()}
 
 
 def _run(args: list[str]) -> tuple[float, float, dict[str, object]]:
@@ -51,17 +76,55 @@ def _run(args: list[str]) -> tuple[float, float, dict[str, object]]:
     return wall, cpu, json.loads(res.stdout.strip().splitlines()[-1])
 
 
-def _met(summary: dict[str, object], goals: dict[str, object], seconds: float) -> dict[str, bool]:
-    met: dict[str, bool] = {}
-    for key, goal in goals.items():
+def goals_table(summary: dict[str, Any], preset: str, seconds: float | None) -> list[dict[str, Any]]:
+    """One row per goal of ``preset``: label, key, comparison, goal, the measured value and whether
+    it is met (None where the figure could not be measured, e.g. no time for finished runs)."""
+    rows = []
+    for label, key, op, goal in GOAL_ROWS[preset]:
         value = seconds if key == "seconds" else summary.get(key)
-        if isinstance(goal, bool):
-            met[key] = value is goal
-        elif key == "seconds":
-            met[key] = value is not None and float(value) <= float(goal)  # type: ignore[arg-type]
+        met: bool | None
+        if value is None:
+            met = None if key == "seconds" else False
+        elif op == "is":
+            met = value is goal
+        elif op == "<=":
+            met = float(value) <= float(goal)  # type: ignore[arg-type]
         else:
-            met[key] = value is not None and float(value) >= float(goal)  # type: ignore[arg-type]
-    return met
+            met = float(value) >= float(goal)  # type: ignore[arg-type]
+        rows.append({"goal": label, "key": key, "op": op, "target": goal, "value": value, "met": met})
+    return rows
+
+
+def _print_goals(rows: list[dict[str, Any]], preset: str) -> None:
+    def shown(v: object) -> str:
+        return "n/a" if v is None else ("yes" if v else "no") if isinstance(v, bool) else (
+            f"{v:.3f}" if isinstance(v, float) else str(v))
+
+    width = max(len(r["goal"]) for r in rows)
+    print(f"goals of issue 22, preset {preset}:", file=sys.stderr)
+    for r in rows:
+        status = {True: "met", False: "NOT MET", None: "n/a"}[r["met"]]
+        print(f"  {r['goal']:<{width}}  {r['op']} {shown(r['target']):>6}  measured {shown(r['value']):>7}  {status}",
+              file=sys.stderr)
+
+
+def _result(body: dict[str, Any], preset: str, goals_for: str | None, seconds: float | None) -> dict[str, Any]:
+    summary = body["summary"]
+    rows = goals_table(summary, goals_for, seconds) if goals_for in GOAL_ROWS else None
+    if rows is not None and goals_for is not None:
+        _print_goals(rows, goals_for)
+    return {
+        "benchmark": "validity", "preset": preset, "reference": body["reference"], "summary": summary,
+        "targets": [{k: t[k] for k in ("target", "family", "best_source", "spearman_vs_reference", "reference_top",
+                                       "same_family", "winrate_vs_random", "winrate_vs_random_low",
+                                       "spearman_between_seeds", "paper_1k_vs_16k", "paper_reproduces",
+                                       "best_higher_order", "higher_order_beats_first_order")}
+                    for t in body["targets"]],
+        "roots": body["roots"], "random_policies": body["random_policies"],
+        "similarity_tree": body["similarity_tree"],
+        "goals_for": goals_for, "goals": GOALS.get(goals_for or ""),
+        "goals_met": None if rows is None else {r["key"]: r["met"] for r in rows},
+    }
 
 
 def main() -> None:
@@ -70,10 +133,31 @@ def main() -> None:
     ap.add_argument("--config", default=None, help="an experiment spec file instead of --preset")
     ap.add_argument("--out", default=None, help="folder for the two runs (default: a temporary one)")
     ap.add_argument("--bootstrap", type=int, default=1000)
+    ap.add_argument("--policies", type=int, default=1000, help="random feasible policies per budget (>= 1000)")
     ap.add_argument("--keep", action="store_true", help="keep the temporary folder")
+    ap.add_argument("--runs", nargs=2, metavar=("RUN_A", "RUN_B"), default=None,
+                    help="validate two finished runs of one experiment (two seeds) instead of running a preset")
+    ap.add_argument("--goals", default=None, choices=sorted(GOAL_ROWS),
+                    help="whose goals to judge against (default: the preset's)")
     args = ap.parse_args()
+    if args.policies < 1000:
+        ap.error(f"--policies: at least 1000, got {args.policies}")
+    if args.runs is not None:
+        for d in args.runs:
+            if not (Path(d) / "experiment.json").is_file():
+                ap.error(f"--runs: {d!r} is not a finished `taskonomy run --out` folder (no experiment.json)")
 
     from taskonomy.validity import validate_run
+
+    if args.runs is not None:
+        first, second = (Path(d) for d in args.runs)
+        name = json.loads((first / "experiment.json").read_text())["spec"].get("name", "")
+        t0 = time.perf_counter()
+        body = validate_run(first, second=second, bootstrap=args.bootstrap, policies=args.policies).to_dict()
+        result = {**_result(body, name, args.goals or (name if name in GOAL_ROWS else None), None),
+                  "runs": [str(first), str(second)], "validate_seconds": round(time.perf_counter() - t0, 1)}
+        print(json.dumps(result))
+        return
 
     out = Path(args.out) if args.out else Path(tempfile.mkdtemp(prefix="validity-"))
     first, second = out / "seed-a", out / "seed-b"
@@ -87,21 +171,15 @@ def main() -> None:
     wall2, cpu2, _ = _run(["run", "--config", str(out / "second.json"), "--out", str(second), "--store", str(store),
                            "--quiet", "--no-report"])
     t0 = time.perf_counter()
-    report = validate_run(first, second=second, bootstrap=args.bootstrap)
+    report = validate_run(first, second=second, bootstrap=args.bootstrap, policies=args.policies)
     body = report.to_dict()
-    summary = body["summary"]
     name = spec.get("name", args.preset)
     result = {
-        "benchmark": "validity", "preset": name, "reference": body["reference"],
+        **_result(body, name, args.goals or (name if name in GOAL_ROWS else None), wall1),
         "seconds_end_to_end": round(wall1, 1), "cpu_seconds": round(cpu1, 1),
         "second_seed_seconds": round(wall2, 1), "second_seed_cpu_seconds": round(cpu2, 1),
         "validate_seconds": round(time.perf_counter() - t0, 1),
-        "stage_seconds": line1.get("stage_seconds"), "summary": summary,
-        "targets": [{k: t[k] for k in ("target", "family", "best_source", "spearman_vs_reference", "reference_top",
-                                       "same_family", "winrate_vs_random", "winrate_vs_random_low",
-                                       "spearman_between_seeds")} for t in body["targets"]],
-        "roots": body["roots"],
-        "goals": GOALS.get(name), "goals_met": _met(summary, GOALS[name], wall1) if name in GOALS else None,
+        "stage_seconds": line1.get("stage_seconds"),
         "machine": {"platform": platform.platform(), "python": platform.python_version(),
                     "cpu_count": os.cpu_count(), "load_avg_1min_start": round(load0, 2),
                     "load_avg_1min_end": round(os.getloadavg()[0], 2)},

@@ -11,6 +11,8 @@ Where things live:
 - ``_table_io``: tables in CSV, JSON and Parquet files;
 - ``_builtin``: the published Taskonomy tables (``paper-16k``, ``paper-1k``, ``paper-base``);
 - ``_ahp``: win-rate matrices and AHP; ``_target``: one target's affinities, gain, quality, intervals;
+- ``_similarity``: the task-similarity tree (tasks clustered by their transfer-out affinities) and
+  the adjusted Rand index of a cut of it against a partition;
 - ``_estimators``: LogME and H-score; ``_proxy_rows``: the feature rows they score;
   ``proxies``: scoring candidates with them (training-free affinity estimates).
 """
@@ -20,6 +22,7 @@ from __future__ import annotations
 from taskonomy.affinity._ahp import ahp, ahp_with_consistency, consistency_ratio, reciprocal_matrix, win_rate_matrix
 from taskonomy.affinity._builtin import BUILTIN_TABLES, load_table, published_file
 from taskonomy.affinity._rows import COLUMNS, KINDS, OPTIONAL_COLUMNS, TRANSFER_KINDS, TransferRow
+from taskonomy.affinity._similarity import SimilarityTree, adjusted_rand_index, task_similarity_tree
 from taskonomy.affinity._table import TransferTable, resolve_task_name
 from taskonomy.affinity._table_io import FORMATS
 from taskonomy.affinity._target import TargetAffinity, target_affinity
@@ -39,4 +42,5 @@ __all__ = [
     "BUILTIN_TABLES", "COLUMNS", "FORMATS", "KINDS", "OPTIONAL_COLUMNS", "TRANSFER_KINDS", "TargetAffinity",
     "TransferRow", "TransferTable", "ahp", "ahp_with_consistency", "consistency_ratio", "load_table",
     "published_file", "reciprocal_matrix", "resolve_task_name", "target_affinity", "win_rate_matrix",
+    "SimilarityTree", "adjusted_rand_index", "task_similarity_tree",
 ]

@@ -26,6 +26,9 @@ def register(app: typer.Typer) -> None:
                                 "file")] = "paper-16k",
         bootstrap: Annotated[int, typer.Option("--bootstrap", min=0, max=100_000,
                                                help="resamples of the test images for win-rate intervals")] = 1000,
+        policies: Annotated[int, typer.Option("--policies", min=1000, max=100_000,
+                                              help="random feasible policies per budget (1 to 8) in the "
+                                                   "significance test")] = 1000,
         json_out: Annotated[bool, typer.Option("--json", help="print validity.json's content")] = False,
         quiet: Annotated[bool, typer.Option("--quiet", help="no progress bars for --seeds 2")] = False,
     ) -> None:
@@ -35,6 +38,10 @@ def register(app: typer.Typer) -> None:
         best source is in its top 3, whether the best source is from the target's family, the best
         source's win rate against the random encoder (bootstrap interval) and, with --second or
         --seeds 2, the agreement of two seeds (affinities, and the roots at budgets 2 to 8).
+        Then the paper's own claims: agreement on the targets the paper reproduces as a share of
+        the paper's own 1k-vs-16k agreement, the taxonomy's percentile among random feasible
+        policies at budgets 1 to 8, the task-similarity tree against the four families (adjusted
+        Rand index), higher order against first order, and first-order gains above 0.5.
         """
         import json
         import os
@@ -47,7 +54,7 @@ def register(app: typer.Typer) -> None:
             raise InvalidInputError(f"RUN_DIR {str(run_dir)!r} is not a directory (a `taskonomy run --out` folder)")
         if seeds > 1:
             second = _run_next_seed(run_dir, show_progress=not quiet)
-        report = validate_run(run_dir, second=second, reference=reference, bootstrap=bootstrap)
+        report = validate_run(run_dir, second=second, reference=reference, bootstrap=bootstrap, policies=policies)
         path = write_validity(run_dir, report)
         if os.path.exists(run_dir / "report.html"):
             _rewrite_report(run_dir, report)
@@ -95,14 +102,30 @@ def _print(body: dict[str, object]) -> None:
     table.add_column("figure")
     table.add_column("value", justify="right")
     for key, value in summary.items():
-        if key == "roots_agree":
+        if isinstance(value, dict):  # per budget: the tables below
             continue
         shown = "n/a" if value is None else (("yes" if value else "no") if isinstance(value, bool) else
-                                              f"{value:.3f}" if isinstance(value, float) else str(value))
+                                              f"{value:.3f}" if isinstance(value, float) else
+                                              ", ".join(map(str, value)) or "none" if isinstance(value, list) else
+                                              str(value))
         table.add_row(key.replace("_", " "), shown)
     console.print(table)
+    policies = body.get("random_policies")
+    if isinstance(policies, list) and policies:
+        sig = Table(title=f"taxonomy vs {summary.get('random_policies')} random feasible policies per budget")
+        for col in ("budget", "roots", "gain", "random gain", "gain pct", "quality", "random quality", "quality pct"):
+            sig.add_column(col)
+
+        def g(v: object, d: int = 3) -> str:
+            return "n/a" if v is None else f"{v:.{d}f}" if isinstance(v, float) else str(v)
+
+        for p in policies:
+            sig.add_row(f"{p['budget']:g}", ", ".join(p["roots"]), g(p["taxonomy_gain"]), g(p["random_gain_mean"]),
+                        g(p["gain_percentile"], 1), g(p["taxonomy_quality"]), g(p["random_quality_mean"]),
+                        g(p["quality_percentile"], 1))
+        console.print(sig)
     per = Table(title="per target")
-    for col in ("target", "best source", "Spearman", "top 3", "family", "vs random", "seeds"):
+    for col in ("target", "best source", "Spearman", "top 3", "family", "vs random", "seeds", "paper 1k-16k"):
         per.add_column(col)
     targets = body["targets"]
     assert isinstance(targets, list)
@@ -114,5 +137,5 @@ def _print(body: dict[str, object]) -> None:
                     {True: "yes", False: "no"}.get(t["best_in_reference_top"], "n/a"),
                     {True: "same", False: "other"}.get(t["same_family"], "n/a"),
                     f"{f(t['winrate_vs_random'])} [{f(t['winrate_vs_random_low'])}]",
-                    f(t["spearman_between_seeds"]))
+                    f(t["spearman_between_seeds"]), f(t.get("paper_1k_vs_16k")))
     console.print(per)

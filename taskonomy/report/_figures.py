@@ -220,3 +220,31 @@ def proxy_figure(rho: Mapping[str, float], *, out_dir: str, name: str = "proxy_v
     ax.set_title("LogME (no training) vs trained AHP affinity, per target", fontsize=10)
     ax.legend(fontsize=8)
     return _save(fig, out_dir, name)
+
+
+#: Leaf colours of the task-similarity tree, one per family of the paper's tree.
+FAMILY_COLOURS = {"3d": "#3b7dd8", "2d": "#59a14f", "geometric": "#e15759", "semantic": "#b07aa1"}
+
+
+def dendrogram_figure(tree: Mapping[str, Any], *, title: str, out_dir: str,
+                      name: str = "task_similarity_tree.png") -> str:
+    """The task-similarity tree (``tree``: ``tasks``, scipy ``linkage``, ``families``) as a dendrogram,
+    each task's label coloured by its family."""
+    from scipy.cluster.hierarchy import dendrogram
+
+    tasks = list(tree["tasks"])
+    family = dict(zip(tasks, tree.get("families") or [""] * len(tasks), strict=True))
+    fig = _figure(6.5, 1.2 + 0.28 * len(tasks))
+    ax = fig.add_subplot(1, 1, 1)
+    dendrogram(np.asarray(tree["linkage"], dtype=np.float64), labels=tasks, orientation="right", ax=ax,
+               color_threshold=0, above_threshold_color="#555555", leaf_font_size=8)
+    for label in ax.get_yticklabels():
+        label.set_color(FAMILY_COLOURS.get(family.get(label.get_text(), ""), "#222222"))
+    ax.set_xlabel("distance: 1 − Pearson r of transfer-out profiles (average linkage)")
+    ax.set_title(title, fontsize=10)
+    present = [f for f in FAMILY_COLOURS if f in family.values()]
+    for f in present:
+        ax.plot([], [], color=FAMILY_COLOURS[f], lw=4, label=f)
+    if present:
+        ax.legend(fontsize=7, loc="upper right", title="family", title_fontsize=7)
+    return _save(fig, out_dir, name)

@@ -1,5 +1,6 @@
 """The taxonomy: a binary integer program over roots and transfer edges (OR-Tools), budget sweeps,
-root stability, and the paper's higher-order candidate beam.
+root stability, the paper's higher-order candidate beam, and the paper's significance test (the
+taxonomy's percentile among random feasible policies).
 
 >>> from taskonomy.affinity import load_table
 >>> from taskonomy.selection import TaxonomyProblem, solve_taxonomy
@@ -26,11 +27,20 @@ from taskonomy.selection._problem import (
     problem_from_mapping,
     resolve_roles,
 )
+from taskonomy.selection._random_policies import (
+    SIGNIFICANCE_BUDGETS,
+    PolicyPercentile,
+    percentile_of,
+    random_policy_percentile,
+    random_policy_percentiles,
+)
 from taskonomy.selection._reference import solve_brute_force
 from taskonomy.selection._solve import default_budgets, root_stability, solve_taxonomy, sweep_budgets
 
 __all__ = [
     "MAX_BUDGET", "MAX_COST", "MAX_ORDER", "MAX_TASKS", "MAX_TASK_NAME", "OBJECTIVES", "PROBLEM_FIELDS",
-    "Edge", "TaxonomyProblem", "TaxonomySolution", "default_budgets", "default_roles", "higher_order_candidates",
+    "SIGNIFICANCE_BUDGETS", "PolicyPercentile", "percentile_of", "random_policy_percentile",
+    "random_policy_percentiles", "Edge", "TaxonomyProblem", "TaxonomySolution", "default_budgets", "default_roles",
+    "higher_order_candidates",
     "problem_from_mapping", "resolve_roles", "root_stability", "solve_brute_force", "solve_taxonomy", "sweep_budgets",
 ]

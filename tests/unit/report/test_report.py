@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import re
+from typing import Any
 
 import numpy as np
 import pytest
@@ -23,7 +24,7 @@ def _fake_run(store: ArtifactStore) -> dict:
     rng = np.random.default_rng(0)
     rows, summary = [], {}
     for t in TASKS:
-        cands = [{"sources": [s], "kind": "first_order"} for s in TASKS if s != t]
+        cands: list[dict[str, Any]] = [{"sources": [s], "kind": "first_order"} for s in TASKS if s != t]
         cands += [{"sources": [t], "kind": "own_encoder_small_data"}, {"sources": ["random"], "kind": "random_encoder"},
                   {"sources": ["self"], "kind": "self_full_supervision"}]
         aff = rng.dirichlet(np.ones(len(cands)))
@@ -34,14 +35,14 @@ def _fake_run(store: ArtifactStore) -> dict:
                                     gain=float(g), quality=float(q)))
         task = get_task(t)
         n = 2
-        preview = {"input0": rng.uniform(0, 1, (n, 3, 16, 16)).astype(np.float32)}
+        preview: dict[str, np.ndarray] = {"input0": rng.uniform(0, 1, (n, 3, 16, 16)).astype(np.float32)}
         if task.output.kind == "labels":
             preview["target"] = rng.integers(0, task.output.channels, (n, 16, 16))
             preview["prediction"] = rng.dirichlet(np.ones(task.output.channels), (n, 16, 16)).transpose(0, 3, 1, 2)
         else:
-            c = task.output.channels
-            preview["target"] = rng.normal(size=(n, c, 16, 16)).astype(np.float32)
-            preview["prediction"] = rng.normal(size=(n, c, 16, 16)).astype(np.float32)
+            ch = task.output.channels
+            preview["target"] = rng.normal(size=(n, ch, 16, 16)).astype(np.float32)
+            preview["prediction"] = rng.normal(size=(n, ch, 16, 16)).astype(np.float32)
         store.put_tensors(f"previews/{t}", preview)
         w = rng.uniform(0, 1, (len(cands), len(cands)))
         summary[t] = {"candidates": cands, "self_index": len(cands) - 1, "pixels_index": len(cands),
@@ -72,6 +73,28 @@ def test_report_writes_every_figure_with_relative_links(tmp_path):
     assert sum(link.startswith("taxonomy_budget_") for link in links) >= 2
     assert {f"predictions_{t}.png" for t in TASKS} <= set(links)
     assert "transfers.csv" in page and "taxonomy.json" in page
+    assert "task_similarity_tree.png" in links and "The paper's own claims" in page
+    assert "gain percentile" in page  # the significance test's table, budgets 1 to 8
+
+
+def test_validity_section_shows_the_papers_claims_and_the_tree(tmp_path):
+    from taskonomy.affinity import load_table
+    from taskonomy.report._figures import dendrogram_figure
+    from taskonomy.report._report import _validity_html
+    from taskonomy.selection import TaxonomyProblem
+    from taskonomy.validity import validate
+
+    report = validate(load_table("paper-1k"), problem=TaxonomyProblem(max_order=1), policies=100)
+    assert report.tree is not None
+    name = dendrogram_figure(report.tree, title="tree", out_dir=str(tmp_path))
+    with Image.open(tmp_path / name) as im:
+        assert im.format == "PNG" and im.size[1] > 300  # 25 leaves
+    page = "\n".join(_validity_html(report.to_dict(), tree_figure=name))
+    assert "The paper's own claims" in page and f'src="{name}"' in page
+    assert re.search(r"as a share of the paper's own</b>[^<]*</th><td>1\.00</td>", page)
+    assert "egomotion, fixated_pose, nonfixated_pose, point_matching" in page
+    assert page.count("<td>100.0</td>") >= 2 * 7  # gain and quality percentiles at budgets 2 to 8
+    assert "<td>18</td>" in page  # reproduced targets, an integer
 
 
 def test_label_rendering():
