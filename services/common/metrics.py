@@ -25,6 +25,11 @@ REDIS_UP = Gauge(
     "(the queue and experiment gauges then have no samples: unknown, not zero).",
     registry=REGISTRY,
 )
+DEPENDENCY_UP = Gauge(
+    "taskonomy_dependency_up",
+    "1 when the gateway reached the dependency (redis, solver, store) at this scrape, 0 when it could not.",
+    ["dependency"], registry=REGISTRY,
+)
 WORKERS = Gauge("taskonomy_workers", "Celery workers answering a ping, per queue.", ["queue"], registry=REGISTRY)
 EXPERIMENTS = Gauge("taskonomy_experiments", "Experiments by state.", ["state"], registry=REGISTRY)
 EXPERIMENT_PROGRESS = Gauge(
@@ -59,6 +64,7 @@ METRIC_NAMES: frozenset[str] = frozenset(
     {
         "taskonomy_queue_depth",
         "taskonomy_redis_up",
+        "taskonomy_dependency_up",
         "taskonomy_workers",
         "taskonomy_experiments",
         "taskonomy_experiment_progress_ratio",

@@ -89,14 +89,14 @@ class GatewayContext:
                 store = self._stores[url] = ArtifactStore(url)
             return store
 
-    def check_store(self) -> None:
+    def check_store(self, *, timeout_s: float = 10.0) -> None:
         """Prove the gateway's store can be written before accepting work (a probe object; a success
         is trusted for ``store_check_s``): 503 naming the store and the problem otherwise."""
         now = time.monotonic()
         if self._store_ok_at is not None and now - self._store_ok_at < self.settings.store_check_s:
             return
         try:
-            self.artifacts.check_writable(timeout_s=10.0)
+            self.artifacts.check_writable(timeout_s=timeout_s)
         except TaskonomyError as exc:
             self._store_ok_at = None
             raise ServiceUnavailable(f"experiments cannot be accepted: {exc}",

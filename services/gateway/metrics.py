@@ -8,7 +8,9 @@ shared state refreshed from Redis at scrape time.
   over the active (PENDING, RUNNING, CANCELLING) experiments;
 - ``taskonomy_workers{queue}``: workers consuming each queue, counted by :class:`WorkerCounter`;
 - ``taskonomy_redis_up``: 1 when this refresh read Redis, 0 when it could not (then the gauges
-  above have no samples, so an empty queue and an unknown one differ).
+  above have no samples, so an empty queue and an unknown one differ);
+- ``taskonomy_dependency_up{dependency}``: redis, solver, store, each checked at scrape time
+  (:mod:`services.gateway.dependencies`).
 
 The request latency histogram is observed by :mod:`services.gateway.middleware`; job durations
 and finished jobs are recorded by the workers in Redis and exported by
@@ -26,6 +28,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_l
 from services.common.jobmetrics import RedisJobMetricsCollector
 from services.common.metrics import EXPERIMENT_PROGRESS, EXPERIMENTS, JOBS, QUEUE_DEPTH, REDIS_UP, REGISTRY, WORKERS
 from services.common.state import STATES
+from services.gateway.dependencies import check_dependencies
 
 log = logging.getLogger("services.gateway")
 
@@ -131,7 +134,9 @@ def refresh(ctx: Any) -> None:
 
 def exposition(ctx: Any) -> tuple[bytes, str]:
     """The exposition text, after a refresh. While Redis cannot be read, ``taskonomy_redis_up`` is 0
-    and the gauges read from it have no samples (unknown is not zero); the scrape never fails."""
+    and the gauges read from it have no samples (unknown is not zero); the scrape never fails.
+    ``taskonomy_dependency_up`` is set by checking each dependency (at once, a few seconds at most)."""
+    check_dependencies(ctx)
     try:
         refresh(ctx)
         REDIS_UP.set(1)

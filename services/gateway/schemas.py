@@ -152,3 +152,14 @@ class ClusterOut(BaseModel):
 class HealthOut(BaseModel):
     status: Literal["ok", "unavailable"]
     checks: dict[str, str] = Field(default_factory=dict)
+
+
+class DependencyOut(BaseModel):
+    up: bool
+    detail: str = Field(description="ok, or why it cannot be used")
+    needed_by: str = Field(description="what answers 503 (with Retry-After) while it is down")
+
+
+class DependenciesOut(BaseModel):
+    status: Literal["ok", "degraded"] = Field(description="degraded: at least one dependency is down")
+    dependencies: dict[str, DependencyOut]

@@ -124,9 +124,17 @@ def test_metrics_survive_redis_being_away(redis_server, solver_address: str, tmp
             assert c.get("/metrics").status_code == 200
             listed = c.get("/v1/experiments")
             ready = c.get("/readyz")
+            health = c.get("/v1/health").json()
+            scraped = c.get("/metrics").text
     assert listed.status_code == 503 and listed.headers["retry-after"]
     assert listed.headers["content-type"] == "application/problem+json"
-    assert ready.status_code == 503 and ready.json()["checks"]["redis"].startswith("unavailable")
+    assert ready.status_code == 200, "a pod that serves stays in the Service while Redis is away"
+    assert health["status"] == "degraded"
+    assert health["dependencies"]["redis"]["up"] is False
+    assert health["dependencies"]["redis"]["detail"].startswith("unavailable")
+    up = {dict(s.labels)["dependency"]: s.value for f in text_string_to_metric_families(scraped)
+          if f.name == "taskonomy_dependency_up" for s in f.samples}
+    assert up == {"redis": 0.0, "solver": 1.0, "store": 1.0}
 
 
 @pytest.mark.slow
