@@ -30,7 +30,14 @@ DEPENDENCY_UP = Gauge(
     "1 when the gateway reached the dependency (redis, solver, store) at this scrape, 0 when it could not.",
     ["dependency"], registry=REGISTRY,
 )
-WORKERS = Gauge("taskonomy_workers", "Celery workers answering a ping, per queue.", ["queue"], registry=REGISTRY)
+WORKERS = Gauge("taskonomy_workers", "Live Celery workers (beating in Redis), per queue they consume.", ["queue"],
+                registry=REGISTRY)
+WORKERS_LOST = Gauge(
+    "taskonomy_workers_lost",
+    "Workers that stopped beating without a clean stop (killed, OOM, node lost) within the last hour "
+    "(services.common.heartbeats); NaN while Redis cannot be read.",
+    registry=REGISTRY,
+)
 EXPERIMENTS = Gauge("taskonomy_experiments", "Experiments by state.", ["state"], registry=REGISTRY)
 EXPERIMENT_PROGRESS = Gauge(
     "taskonomy_experiment_progress_ratio",
@@ -66,6 +73,7 @@ METRIC_NAMES: frozenset[str] = frozenset(
         "taskonomy_redis_up",
         "taskonomy_dependency_up",
         "taskonomy_workers",
+        "taskonomy_workers_lost",
         "taskonomy_experiments",
         "taskonomy_experiment_progress_ratio",
         "taskonomy_jobs",

@@ -18,7 +18,7 @@ from prometheus_client import CollectorRegistry
 
 from services.common.state import ExperimentStateStore
 from services.common.submission import Submissions, client_app
-from services.gateway.metrics import WorkerCounter, job_registry
+from services.gateway.metrics import job_registry
 from services.gateway.problems import ServiceUnavailable
 from services.gateway.settings import GatewaySettings
 from services.gateway.taxonomy_service import TaxonomyService
@@ -41,7 +41,6 @@ class GatewayContext:
         self._job_metrics: CollectorRegistry | None = None
         self._stores: dict[str, ArtifactStore] = {}
         self._store_ok_at: float | None = None
-        self.workers = WorkerCounter(self, period_s=settings.workers_refresh_s)
 
     # -- Redis / state ---------------------------------------------------------------------
     @property
@@ -126,7 +125,6 @@ class GatewayContext:
             return self._taxonomy
 
     def close(self) -> None:
-        self.workers.stop()
         with self._lock:
             if self._solver is not None:
                 self._solver.close()

@@ -6,7 +6,8 @@ shared state refreshed from Redis at scrape time.
 - ``taskonomy_experiments{state}``: experiments by state, from the state store;
 - ``taskonomy_jobs{state}`` (pending, done, failed) and ``taskonomy_experiment_progress_ratio{stage}``:
   over the active (PENDING, RUNNING, CANCELLING) experiments;
-- ``taskonomy_workers{queue}``: workers consuming each queue, counted by :class:`WorkerCounter`;
+- ``taskonomy_workers{queue}``: live workers consuming each queue, and ``taskonomy_workers_lost``:
+  workers that stopped beating without stopping cleanly (:mod:`services.common.heartbeats`);
 - ``taskonomy_redis_up``: 1 when this refresh read Redis, 0 when it could not (then the gauges
   above have no samples, so an empty queue and an unknown one differ);
 - ``taskonomy_dependency_up{dependency}``: redis, solver, store, each checked at scrape time
@@ -20,13 +21,22 @@ and finished jobs are recorded by the workers in Redis and exported by
 from __future__ import annotations
 
 import logging
-import threading
 from typing import Any
 
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 
+from services.common.heartbeats import census
 from services.common.jobmetrics import RedisJobMetricsCollector
-from services.common.metrics import EXPERIMENT_PROGRESS, EXPERIMENTS, JOBS, QUEUE_DEPTH, REDIS_UP, REGISTRY, WORKERS
+from services.common.metrics import (
+    EXPERIMENT_PROGRESS,
+    EXPERIMENTS,
+    JOBS,
+    QUEUE_DEPTH,
+    REDIS_UP,
+    REGISTRY,
+    WORKERS,
+    WORKERS_LOST,
+)
 from services.common.state import STATES
 from services.gateway.dependencies import check_dependencies
 
@@ -37,49 +47,6 @@ PRIORITY_SEP = "\x06\x16"
 PRIORITY_STEPS = (3, 6, 9)
 ACTIVE_STATES = ("PENDING", "RUNNING", "CANCELLING")
 JOB_STATES = ("pending", "done", "failed")
-
-class WorkerCounter:
-    """Counts the Celery workers consuming each queue (``inspect().active_queues()``, a broadcast
-    that waits ``timeout_s`` for replies) in a background thread every ``period_s`` seconds, so a
-    scrape never waits for the broadcast. Started and stopped by the app's lifespan."""
-
-    def __init__(self, ctx: Any, *, period_s: float, timeout_s: float = 1.0) -> None:
-        self.ctx = ctx
-        self.period_s = period_s
-        self.timeout_s = timeout_s
-        self.counts: dict[str, int] | None = None
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
-
-    def refresh(self) -> dict[str, int]:
-        replies = self.ctx.celery.control.inspect(timeout=self.timeout_s).active_queues() or {}
-        counts = dict.fromkeys(self.ctx.settings.queues, 0)
-        for queues in replies.values():
-            for name in {q.get("name") for q in queues or () if isinstance(q, dict)}:
-                if isinstance(name, str) and name in counts:
-                    counts[name] += 1
-        self.counts = counts
-        return counts
-
-    def _run(self) -> None:
-        while not self._stop.is_set():
-            try:
-                self.refresh()
-            except Exception as exc:  # broker away: keep the last counts
-                log.warning("metrics: cannot count workers: %s", type(exc).__name__)
-            self._stop.wait(self.period_s)
-
-    def start(self) -> None:
-        if self._thread is None and self.period_s > 0:
-            self._thread = threading.Thread(target=self._run, name="gateway-worker-count", daemon=True)
-            self._thread.start()
-
-    def stop(self) -> None:
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(timeout=self.timeout_s + 1)  # a daemon: never hold a shutdown long
-            self._thread = None
-
 
 def job_registry(broker_url: str, *, prefix: str) -> CollectorRegistry:
     """A registry of this gateway's own collectors: the workers' job metrics, read from Redis at
@@ -123,10 +90,10 @@ def refresh(ctx: Any) -> None:
                 acc[1] += p.total
     for s, n in jobs.items():
         JOBS.labels(state=s).set(n)
-    workers = getattr(ctx, "workers", None)
-    if workers is not None and workers.counts is not None:
-        for q, n in workers.counts.items():
-            WORKERS.labels(queue=q).set(n)
+    workers = census(r, queues, prefix=ctx.settings.state_prefix)
+    for q, n in workers.per_queue.items():
+        WORKERS.labels(queue=q).set(n)
+    WORKERS_LOST.set(len(workers.lost))
     EXPERIMENT_PROGRESS.clear()
     for stage, (done, total) in stages.items():
         EXPERIMENT_PROGRESS.labels(stage=stage).set(done / total if total else 0.0)
@@ -145,4 +112,5 @@ def exposition(ctx: Any) -> tuple[bytes, str]:
         REDIS_UP.set(0)
         for gauge in (QUEUE_DEPTH, EXPERIMENTS, JOBS, EXPERIMENT_PROGRESS, WORKERS):
             gauge.clear()
+        WORKERS_LOST.set(float("nan"))
     return generate_latest(REGISTRY) + generate_latest(ctx.job_metrics), CONTENT_TYPE_LATEST
