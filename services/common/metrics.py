@@ -45,6 +45,12 @@ EXPERIMENT_PROGRESS = Gauge(
     ["stage"],
     registry=REGISTRY,
 )
+EXPERIMENT_STALLED = Gauge(
+    "taskonomy_experiment_stalled_seconds",
+    "Seconds since the RUNNING experiment that has gone longest without progress last finished a job (since it "
+    "started when none has yet); 0 when no experiment runs.",
+    registry=REGISTRY,
+)
 JOBS = Gauge("taskonomy_jobs", "Jobs of running experiments by state.", ["state"], registry=REGISTRY)
 #: Buckets of ``taskonomy_job_duration_seconds``. Jobs run in worker processes, so their duration
 #: histogram and finished counter travel through Redis: services.common.jobmetrics records them
@@ -76,6 +82,7 @@ METRIC_NAMES: frozenset[str] = frozenset(
         "taskonomy_workers_lost",
         "taskonomy_experiments",
         "taskonomy_experiment_progress_ratio",
+        "taskonomy_experiment_stalled_seconds",
         "taskonomy_jobs",
         "taskonomy_jobs_finished_total",
         "taskonomy_job_duration_seconds_bucket",
@@ -88,5 +95,25 @@ METRIC_NAMES: frozenset[str] = frozenset(
         "taskonomy_solver_request_duration_seconds_bucket",
         "taskonomy_solver_request_duration_seconds_sum",
         "taskonomy_solver_request_duration_seconds_count",
+    }
+)
+
+#: Families whose values the gateway reads from Redis (shared by the whole cluster), so every gateway
+#: replica exports the same figure: dashboards and alerts aggregate them over gateways with ``max``
+#: (never ``sum``, which would count them once per replica). Every other family is per process
+#: (requests, taxonomy queries, solver calls, dependency checks) and is summed.
+CLUSTER_METRICS: frozenset[str] = frozenset(
+    {
+        "taskonomy_queue_depth",
+        "taskonomy_workers",
+        "taskonomy_workers_lost",
+        "taskonomy_experiments",
+        "taskonomy_experiment_progress_ratio",
+        "taskonomy_experiment_stalled_seconds",
+        "taskonomy_jobs",
+        "taskonomy_jobs_finished_total",
+        "taskonomy_job_duration_seconds_bucket",
+        "taskonomy_job_duration_seconds_sum",
+        "taskonomy_job_duration_seconds_count",
     }
 )

@@ -5,13 +5,17 @@ shared state refreshed from Redis at scrape time.
   queue as a list named after it, plus one list per priority step, which are added in);
 - ``taskonomy_experiments{state}``: experiments by state, from the state store;
 - ``taskonomy_jobs{state}`` (pending, done, failed) and ``taskonomy_experiment_progress_ratio{stage}``:
-  over the active (PENDING, RUNNING, CANCELLING) experiments;
+  over the active (PENDING, RUNNING, CANCELLING) experiments; ``taskonomy_experiment_stalled_seconds``:
+  the longest time a RUNNING experiment has gone without a job finishing;
 - ``taskonomy_workers{queue}``: live workers consuming each queue, and ``taskonomy_workers_lost``:
   workers that stopped beating without stopping cleanly (:mod:`services.common.heartbeats`);
 - ``taskonomy_redis_up``: 1 when this refresh read Redis, 0 when it could not (then the gauges
   above have no samples, so an empty queue and an unknown one differ);
 - ``taskonomy_dependency_up{dependency}``: redis, solver, store, each checked at scrape time
   (:mod:`services.gateway.dependencies`).
+
+Every figure read from Redis is cluster-wide: each gateway replica exports the same value, so
+dashboards and alerts take the ``max`` over gateways (:data:`services.common.metrics.CLUSTER_METRICS`).
 
 The request latency histogram is observed by :mod:`services.gateway.middleware`; job durations
 and finished jobs are recorded by the workers in Redis and exported by
@@ -21,6 +25,7 @@ and finished jobs are recorded by the workers in Redis and exported by
 from __future__ import annotations
 
 import logging
+import time
 from typing import Any
 
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
@@ -29,6 +34,7 @@ from services.common.heartbeats import census
 from services.common.jobmetrics import RedisJobMetricsCollector
 from services.common.metrics import (
     EXPERIMENT_PROGRESS,
+    EXPERIMENT_STALLED,
     EXPERIMENTS,
     JOBS,
     QUEUE_DEPTH,
@@ -77,10 +83,14 @@ def refresh(ctx: Any) -> None:
 
     jobs = dict.fromkeys(JOB_STATES, 0)
     stages: dict[str, list[int]] = {}
+    stalled = 0.0
+    now = time.time()
     if any(counts.get(s, 0) for s in ACTIVE_STATES):
         for record in state.list(limit=10_000):
             if record.state not in ACTIVE_STATES:
                 continue
+            if record.state == "RUNNING":
+                stalled = max(stalled, now - (record.progress_at or record.updated_at))
             for stage, p in record.stages.items():
                 jobs["done"] += p.done
                 jobs["failed"] += p.failed
@@ -90,6 +100,7 @@ def refresh(ctx: Any) -> None:
                 acc[1] += p.total
     for s, n in jobs.items():
         JOBS.labels(state=s).set(n)
+    EXPERIMENT_STALLED.set(stalled)
     workers = census(r, queues, prefix=ctx.settings.state_prefix)
     for q, n in workers.per_queue.items():
         WORKERS.labels(queue=q).set(n)
@@ -113,4 +124,5 @@ def exposition(ctx: Any) -> tuple[bytes, str]:
         for gauge in (QUEUE_DEPTH, EXPERIMENTS, JOBS, EXPERIMENT_PROGRESS, WORKERS):
             gauge.clear()
         WORKERS_LOST.set(float("nan"))
+        EXPERIMENT_STALLED.set(float("nan"))
     return generate_latest(REGISTRY) + generate_latest(ctx.job_metrics), CONTENT_TYPE_LATEST
