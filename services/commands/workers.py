@@ -7,6 +7,8 @@ Registered on the core CLI through the ``taskonomy.commands`` entry point. The q
 from __future__ import annotations
 
 import json
+import time
+from datetime import UTC, datetime
 from types import ModuleType
 from typing import Annotated, Any
 
@@ -15,6 +17,8 @@ import typer
 from taskonomy.cli._common import fail, handle_errors
 
 WORKER_KINDS = ("trainer", "transfer")
+#: The newest events ``taskonomy status`` prints (``--json`` has them all).
+EVENTS_SHOWN = 10
 #: Exit status of ``taskonomy status`` for an experiment that FAILED or was CANCELLED.
 EXIT_NOT_SUCCEEDED = 1
 
@@ -99,6 +103,14 @@ def register(app: typer.Typer) -> None:
                 print(line)
             if info["jobs"]:
                 print("  jobs: " + ", ".join(f"{k} {v}" for k, v in sorted(info["jobs"].items())))
+            progress = info.get("progress_at")
+            print(f"  last progress: {f'{max(0.0, time.time() - progress):.0f} s ago' if progress else 'none yet'}"
+                  f"; jobs restored after a lost worker: {info.get('jobs_restored', 0)}"
+                  f"; jobs retried: {info.get('jobs_retried', 0)}")
+            for event in info.get("events", [])[-EVENTS_SHOWN:]:
+                when = datetime.fromtimestamp(event["at"], tz=UTC).strftime("%Y-%m-%d %H:%M:%S")
+                what = " ".join(str(event[k]) for k in ("job", "reason", "error") if event.get(k))
+                print(f"  {when}  {event['event']}{'  ' + what if what else ''}")
             if info.get("error"):
                 print(f"  error: {info['error']}")
             for name in ("transfers", "table", "taxonomy"):

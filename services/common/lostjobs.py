@@ -21,6 +21,10 @@ timer, in its main process). With ``T = lost_job_seconds``:
 3. **Cancels whose jobs died.** A CANCELLING experiment none of whose jobs holds a lease is
    CANCELLED.
 
+Each recovery is an event of the experiment (``job_restored``, ``start_restored``, ``job_resent``,
+``start_resent``: :meth:`~services.common.state.ExperimentStateStore.add_event`), so a lost worker
+shows on the experiment, not only in the log of the worker that swept.
+
 A duplicate of a job that does run after all is harmless: it waits for the lease, or finds its
 outputs and skips; a duplicate start of a running experiment is a no-op.
 """
@@ -188,6 +192,11 @@ def sweep(ctx: WorkerContext, *, send: Sender, start: Starter, restore: Restorer
                     now - (m.delivered_at or 0.0))
         restore(m.tag)
         report.restored.append(m)
+        lost = f"its worker was lost: delivered {now - (m.delivered_at or 0.0):.0f} s ago and not running"
+        if m.job_id is not None:
+            ctx.state.add_event(m.exp_id, "job_restored", job=m.job_id, reason=lost)
+        elif m.task == RUN_EXPERIMENT:
+            ctx.state.add_event(m.exp_id, "start_restored", reason=lost)
     present_jobs = {m.job_id for m in messages if m.job_id is not None}
     present_starts = {m.exp_id for m in messages if m.task == RUN_EXPERIMENT}
 
@@ -206,6 +215,7 @@ def sweep(ctx: WorkerContext, *, send: Sender, start: Starter, restore: Restorer
                             "again", rec.id, now - rec.updated_at)
                 start(rec.id, run_store_url(ctx.r, rec.id, prefix=prefix))
                 report.restarted.append(rec.id)
+                ctx.state.add_event(rec.id, "start_resent", reason="its start message was lost")
             continue
         if run is None:
             continue
@@ -222,6 +232,7 @@ def sweep(ctx: WorkerContext, *, send: Sender, start: Starter, restore: Restorer
                         "broker: sending it again", book.exp_id, job_id, job["kind"], older_than)
             send(book.exp_id, book.run, job, store_url, token)
             report.resent.append(job_id)
+            ctx.state.add_event(book.exp_id, "job_resent", job=job_id, reason="its message was lost")
     return report
 
 

@@ -25,12 +25,30 @@ REDIS_UP = Gauge(
     "(the queue and experiment gauges then have no samples: unknown, not zero).",
     registry=REGISTRY,
 )
-WORKERS = Gauge("taskonomy_workers", "Celery workers answering a ping, per queue.", ["queue"], registry=REGISTRY)
+DEPENDENCY_UP = Gauge(
+    "taskonomy_dependency_up",
+    "1 when the gateway reached the dependency (redis, solver, store) at this scrape, 0 when it could not.",
+    ["dependency"], registry=REGISTRY,
+)
+WORKERS = Gauge("taskonomy_workers", "Live Celery workers (beating in Redis), per queue they consume.", ["queue"],
+                registry=REGISTRY)
+WORKERS_LOST = Gauge(
+    "taskonomy_workers_lost",
+    "Workers that stopped beating without a clean stop (killed, OOM, node lost) within the last hour "
+    "(services.common.heartbeats); NaN while Redis cannot be read.",
+    registry=REGISTRY,
+)
 EXPERIMENTS = Gauge("taskonomy_experiments", "Experiments by state.", ["state"], registry=REGISTRY)
 EXPERIMENT_PROGRESS = Gauge(
     "taskonomy_experiment_progress_ratio",
     "Fraction of finished jobs per stage over all running experiments.",
     ["stage"],
+    registry=REGISTRY,
+)
+EXPERIMENT_STALLED = Gauge(
+    "taskonomy_experiment_stalled_seconds",
+    "Seconds since the RUNNING experiment that has gone longest without progress last finished a job (since it "
+    "started when none has yet); 0 when no experiment runs.",
     registry=REGISTRY,
 )
 JOBS = Gauge("taskonomy_jobs", "Jobs of running experiments by state.", ["state"], registry=REGISTRY)
@@ -59,9 +77,12 @@ METRIC_NAMES: frozenset[str] = frozenset(
     {
         "taskonomy_queue_depth",
         "taskonomy_redis_up",
+        "taskonomy_dependency_up",
         "taskonomy_workers",
+        "taskonomy_workers_lost",
         "taskonomy_experiments",
         "taskonomy_experiment_progress_ratio",
+        "taskonomy_experiment_stalled_seconds",
         "taskonomy_jobs",
         "taskonomy_jobs_finished_total",
         "taskonomy_job_duration_seconds_bucket",
@@ -74,5 +95,25 @@ METRIC_NAMES: frozenset[str] = frozenset(
         "taskonomy_solver_request_duration_seconds_bucket",
         "taskonomy_solver_request_duration_seconds_sum",
         "taskonomy_solver_request_duration_seconds_count",
+    }
+)
+
+#: Families whose values the gateway reads from Redis (shared by the whole cluster), so every gateway
+#: replica exports the same figure: dashboards and alerts aggregate them over gateways with ``max``
+#: (never ``sum``, which would count them once per replica). Every other family is per process
+#: (requests, taxonomy queries, solver calls, dependency checks) and is summed.
+CLUSTER_METRICS: frozenset[str] = frozenset(
+    {
+        "taskonomy_queue_depth",
+        "taskonomy_workers",
+        "taskonomy_workers_lost",
+        "taskonomy_experiments",
+        "taskonomy_experiment_progress_ratio",
+        "taskonomy_experiment_stalled_seconds",
+        "taskonomy_jobs",
+        "taskonomy_jobs_finished_total",
+        "taskonomy_job_duration_seconds_bucket",
+        "taskonomy_job_duration_seconds_sum",
+        "taskonomy_job_duration_seconds_count",
     }
 )

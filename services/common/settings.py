@@ -59,6 +59,9 @@ class WorkerSettings(BaseSettings):
                                  "delivered or sent this long ago that is neither done nor running (leased) "
                                  "is restored or sent again; workers look every quarter of this")
 
+    heartbeat_seconds: float = Field(
+        5.0, gt=0, le=300, description="seconds between a worker's heartbeats in Redis; a worker that misses "
+                                       "three is counted lost (services.common.heartbeats)")
     torch_threads: int = Field(1, ge=1, le=256, description="torch intra-op threads per worker process")
     gpus: Annotated[tuple[int, ...], NoDecode] = Field(
         (), description="GPU indices; worker process i uses gpus[i % len(gpus)]")

@@ -4,7 +4,11 @@
 Keys (``P`` = the prefix, default ``taskonomy``):
 
 - ``P:exp:<id>`` hash: ``id``, ``state``, ``spec`` (JSON), ``created_at``, ``updated_at``,
-  ``error``, ``cancel_requested`` ("1" once asked), ``result`` (JSON, e.g. artifact keys).
+  ``error``, ``cancel_requested`` ("1" once asked), ``result`` (JSON, e.g. artifact keys),
+  ``progress_at`` (when a job last finished), ``jobs_restored`` / ``jobs_retried`` (counts: jobs
+  restored or sent again after a lost worker or message, jobs retried after a transient error).
+- ``P:exp:<id>:events`` list: the experiment's events, oldest first, JSON ``{"at", "event", ...}``,
+  capped at :data:`EVENTS_MAX` (see :data:`EVENTS`).
 - ``P:exp:<id>:total`` / ``P:exp:<id>:done`` / ``P:exp:<id>:failed`` hashes: stage → job counts
   (``HINCRBY`` keeps concurrent workers correct).
 - ``P:exps`` sorted set: id scored by creation time (newest last).
@@ -14,6 +18,7 @@ States: PENDING → RUNNING → SUCCEEDED | FAILED | CANCELLED (CANCELLING in be
 
 from __future__ import annotations
 
+import builtins
 import json
 import time
 from dataclasses import dataclass, field
@@ -24,6 +29,19 @@ import redis
 STATES = ("PENDING", "RUNNING", "SUCCEEDED", "FAILED", "CANCELLING", "CANCELLED")
 TERMINAL = frozenset({"SUCCEEDED", "FAILED", "CANCELLED"})
 
+#: The event a change into each state records.
+STATE_EVENTS = {"PENDING": "pending", "RUNNING": "started", "SUCCEEDED": "succeeded", "FAILED": "failed",
+                "CANCELLING": "cancelling", "CANCELLED": "cancelled"}
+#: Events of an experiment: its submission and state changes, and its recoveries: a job (or a start
+#: message) restored to its queue after its worker was lost, a job or start sent again after its
+#: message was lost, a job retried after a transient error.
+EVENTS = ("submitted", "resubmitted", *STATE_EVENTS.values(), "job_restored", "start_restored", "job_resent",
+          "start_resent", "job_retried")
+#: Events counted in ``jobs_restored`` / ``jobs_retried`` of the record.
+RESTORED_EVENTS = frozenset({"job_restored", "job_resent"})
+RETRIED_EVENTS = frozenset({"job_retried"})
+#: The newest events kept per experiment.
+EVENTS_MAX = 200
 
 @dataclass
 class StageProgress:
@@ -47,6 +65,9 @@ class ExperimentRecord:
     cancel_requested: bool = False
     result: dict[str, Any] = field(default_factory=dict)
     stages: dict[str, StageProgress] = field(default_factory=dict)
+    progress_at: float | None = None
+    jobs_restored: int = 0
+    jobs_retried: int = 0
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -58,6 +79,9 @@ class ExperimentRecord:
             "error": self.error,
             "cancel_requested": self.cancel_requested,
             "result": self.result,
+            "progress_at": self.progress_at,
+            "jobs_restored": self.jobs_restored,
+            "jobs_retried": self.jobs_retried,
             "stages": {
                 name: {"total": s.total, "done": s.done, "failed": s.failed, "ratio": round(s.ratio, 4)}
                 for name, s in self.stages.items()
@@ -95,6 +119,7 @@ class ExperimentStateStore:
                 "updated_at": now, "error": "", "cancel_requested": "", "result": "{}",
             })
             self.r.zadd(self._index, {exp_id: now})
+            self.add_event(exp_id, "submitted")
         record = self.get(exp_id)
         assert record is not None
         return record, created
@@ -113,6 +138,8 @@ class ExperimentStateStore:
             created_at=float(h.get("created_at") or 0), updated_at=float(h.get("updated_at") or 0),
             error=h.get("error") or None, cancel_requested=bool(h.get("cancel_requested")),
             result=json.loads(h.get("result") or "{}"), stages=stages,
+            progress_at=float(h["progress_at"]) if h.get("progress_at") else None,
+            jobs_restored=int(h.get("jobs_restored") or 0), jobs_retried=int(h.get("jobs_retried") or 0),
         )
 
     def list(self, *, limit: int = 100, offset: int = 0) -> list[ExperimentRecord]:
@@ -136,7 +163,12 @@ class ExperimentStateStore:
         mapping: dict[str, Any] = {"state": state, "updated_at": time.time()}
         if error is not None:
             mapping["error"] = error
-        self.r.hset(self._k(exp_id), mapping=mapping)
+        pipe = self.r.pipeline(transaction=True)
+        pipe.hget(self._k(exp_id), "state")
+        pipe.hset(self._k(exp_id), mapping=mapping)
+        before = pipe.execute()[0]
+        if before != state:  # a redelivered transition records no second event
+            self.add_event(exp_id, STATE_EVENTS[state], **({"error": error} if error else {}))
 
     def set_result(self, exp_id: str, result: dict[str, Any]) -> None:
         self.r.hset(self._k(exp_id), mapping={"result": json.dumps(result, sort_keys=True), "updated_at": time.time()})
@@ -151,7 +183,9 @@ class ExperimentStateStore:
         """Reuse a record for a re-submitted or extended experiment (e.g. a task was added)."""
         self.r.hset(self._k(exp_id), mapping={"state": "PENDING", "spec": json.dumps(spec, sort_keys=True),
                                               "error": "", "cancel_requested": "", "updated_at": time.time()})
+        self.r.hdel(self._k(exp_id), "progress_at")
         self.r.delete(self._k(exp_id, ":total"), self._k(exp_id, ":done"), self._k(exp_id, ":failed"))
+        self.add_event(exp_id, "resubmitted")
 
     # -- progress ---------------------------------------------------------------------------
     def add_stage_jobs(self, exp_id: str, stage: str, n: int = 1) -> None:
@@ -159,4 +193,31 @@ class ExperimentStateStore:
 
     def job_done(self, exp_id: str, stage: str, *, failed: bool = False) -> None:
         self.r.hincrby(self._k(exp_id, ":failed" if failed else ":done"), stage, 1)
-        self.r.hset(self._k(exp_id), "updated_at", time.time())
+        now = time.time()
+        self.r.hset(self._k(exp_id), mapping={"updated_at": now, "progress_at": now})
+
+    # -- events -----------------------------------------------------------------------------
+    def add_event(self, exp_id: str, event: str, **detail: Any) -> None:
+        """Append an event (one of :data:`EVENTS`; ``detail`` JSON-ready, e.g. ``job``, ``error``),
+        keeping the newest :data:`EVENTS_MAX`; restored and retried jobs are counted on the record."""
+        if event not in EVENTS:
+            raise ValueError(f"event must be one of {EVENTS}, got {event!r}")
+        entry = {"at": time.time(), "event": event, **{k: v for k, v in detail.items() if v is not None}}
+        pipe = self.r.pipeline(transaction=True)
+        pipe.rpush(self._k(exp_id, ":events"), json.dumps(entry, sort_keys=True))
+        pipe.ltrim(self._k(exp_id, ":events"), -EVENTS_MAX, -1)
+        if event in RESTORED_EVENTS:
+            pipe.hincrby(self._k(exp_id), "jobs_restored", 1)
+        elif event in RETRIED_EVENTS:
+            pipe.hincrby(self._k(exp_id), "jobs_retried", 1)
+        pipe.execute()
+
+    def events(self, exp_id: str) -> builtins.list[dict[str, Any]]:
+        """The experiment's events, oldest first."""
+        out: builtins.list[dict[str, Any]] = []
+        for raw in self.r.lrange(self._k(exp_id, ":events"), 0, -1):
+            try:
+                out.append(json.loads(raw))
+            except ValueError:
+                continue
+        return out

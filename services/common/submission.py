@@ -147,11 +147,13 @@ class Submissions:
         return self.get(exp_id)
 
     def status(self, exp_id: str) -> dict[str, Any]:
-        """The record (state, per-stage progress, result, error) plus the current run and its job counts."""
+        """The record (state, per-stage progress, result, error, last progress, restored and retried
+        jobs) plus the current run, its job counts and the experiment's events."""
         out = self.get(exp_id).to_dict()
         run = current_run(self.state.r, exp_id, prefix=self.state.prefix)
         out["run"] = run
         out["jobs"] = RunBook(self.state.r, exp_id, run, prefix=self.state.prefix).stats() if run else {}
+        out["events"] = self.state.events(exp_id)
         return out
 
 

@@ -32,6 +32,7 @@ from celery import Celery, Task
 from celery.exceptions import TimeLimitExceeded
 from celery.signals import task_failure
 
+from services.common.heartbeats import heartbeat_bootstep
 from services.common.jobmetrics import record_job
 from services.common.jobrunner import JobRunner, execute, graph_jobs, is_transient, open_store, start_run
 from services.common.leases import Lease, lease_key
@@ -134,6 +135,8 @@ def register_tasks(app: Celery) -> None:
             if is_transient(exc) and self.request.retries < ctx.settings.max_retries:
                 log.warning("job %s: transient error (%s), retry %d of %d", job["id"], exc, self.request.retries + 1,
                             ctx.settings.max_retries)
+                ctx.state.add_event(exp_id, "job_retried", job=job["id"], retry=self.request.retries + 1,
+                                    error=f"{type(exc).__name__}: {exc}"[:500])
                 raise TransientJobError(f"{type(exc).__name__}: {exc}") from exc  # autoretry_for: Celery retries
             retried = f" after {self.request.retries} retries" if self.request.retries else ""
             runner.fail(book, job, f"job {job['id']} ({job['kind']}) failed{retried}: {type(exc).__name__}: {exc}")
@@ -209,4 +212,5 @@ def register_tasks(app: Celery) -> None:
 
     task_failure.connect(on_task_failure, weak=False, dispatch_uid=f"taskonomy-task-failure-{id(app)}")
     app.steps["worker"].add(lost_job_bootstep(send, start, worker_context))
+    app.steps["worker"].add(heartbeat_bootstep(worker_context))
     _ = (run_job_task, run_experiment_task, cancel_experiment_task)

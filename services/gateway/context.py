@@ -18,7 +18,7 @@ from prometheus_client import CollectorRegistry
 
 from services.common.state import ExperimentStateStore
 from services.common.submission import Submissions, client_app
-from services.gateway.metrics import WorkerCounter, job_registry
+from services.gateway.metrics import job_registry
 from services.gateway.problems import ServiceUnavailable
 from services.gateway.settings import GatewaySettings
 from services.gateway.taxonomy_service import TaxonomyService
@@ -41,7 +41,6 @@ class GatewayContext:
         self._job_metrics: CollectorRegistry | None = None
         self._stores: dict[str, ArtifactStore] = {}
         self._store_ok_at: float | None = None
-        self.workers = WorkerCounter(self, period_s=settings.workers_refresh_s)
 
     # -- Redis / state ---------------------------------------------------------------------
     @property
@@ -89,14 +88,14 @@ class GatewayContext:
                 store = self._stores[url] = ArtifactStore(url)
             return store
 
-    def check_store(self) -> None:
+    def check_store(self, *, timeout_s: float = 10.0) -> None:
         """Prove the gateway's store can be written before accepting work (a probe object; a success
         is trusted for ``store_check_s``): 503 naming the store and the problem otherwise."""
         now = time.monotonic()
         if self._store_ok_at is not None and now - self._store_ok_at < self.settings.store_check_s:
             return
         try:
-            self.artifacts.check_writable(timeout_s=10.0)
+            self.artifacts.check_writable(timeout_s=timeout_s)
         except TaskonomyError as exc:
             self._store_ok_at = None
             raise ServiceUnavailable(f"experiments cannot be accepted: {exc}",
@@ -126,7 +125,6 @@ class GatewayContext:
             return self._taxonomy
 
     def close(self) -> None:
-        self.workers.stop()
         with self._lock:
             if self._solver is not None:
                 self._solver.close()

@@ -5,10 +5,17 @@ shared state refreshed from Redis at scrape time.
   queue as a list named after it, plus one list per priority step, which are added in);
 - ``taskonomy_experiments{state}``: experiments by state, from the state store;
 - ``taskonomy_jobs{state}`` (pending, done, failed) and ``taskonomy_experiment_progress_ratio{stage}``:
-  over the active (PENDING, RUNNING, CANCELLING) experiments;
-- ``taskonomy_workers{queue}``: workers consuming each queue, counted by :class:`WorkerCounter`;
+  over the active (PENDING, RUNNING, CANCELLING) experiments; ``taskonomy_experiment_stalled_seconds``:
+  the longest time a RUNNING experiment has gone without a job finishing;
+- ``taskonomy_workers{queue}``: live workers consuming each queue, and ``taskonomy_workers_lost``:
+  workers that stopped beating without stopping cleanly (:mod:`services.common.heartbeats`);
 - ``taskonomy_redis_up``: 1 when this refresh read Redis, 0 when it could not (then the gauges
-  above have no samples, so an empty queue and an unknown one differ).
+  above have no samples, so an empty queue and an unknown one differ);
+- ``taskonomy_dependency_up{dependency}``: redis, solver, store, each checked at scrape time
+  (:mod:`services.gateway.dependencies`).
+
+Every figure read from Redis is cluster-wide: each gateway replica exports the same value, so
+dashboards and alerts take the ``max`` over gateways (:data:`services.common.metrics.CLUSTER_METRICS`).
 
 The request latency histogram is observed by :mod:`services.gateway.middleware`; job durations
 and finished jobs are recorded by the workers in Redis and exported by
@@ -18,14 +25,26 @@ and finished jobs are recorded by the workers in Redis and exported by
 from __future__ import annotations
 
 import logging
-import threading
+import time
 from typing import Any
 
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 
+from services.common.heartbeats import census
 from services.common.jobmetrics import RedisJobMetricsCollector
-from services.common.metrics import EXPERIMENT_PROGRESS, EXPERIMENTS, JOBS, QUEUE_DEPTH, REDIS_UP, REGISTRY, WORKERS
+from services.common.metrics import (
+    EXPERIMENT_PROGRESS,
+    EXPERIMENT_STALLED,
+    EXPERIMENTS,
+    JOBS,
+    QUEUE_DEPTH,
+    REDIS_UP,
+    REGISTRY,
+    WORKERS,
+    WORKERS_LOST,
+)
 from services.common.state import STATES
+from services.gateway.dependencies import check_dependencies
 
 log = logging.getLogger("services.gateway")
 
@@ -34,49 +53,6 @@ PRIORITY_SEP = "\x06\x16"
 PRIORITY_STEPS = (3, 6, 9)
 ACTIVE_STATES = ("PENDING", "RUNNING", "CANCELLING")
 JOB_STATES = ("pending", "done", "failed")
-
-class WorkerCounter:
-    """Counts the Celery workers consuming each queue (``inspect().active_queues()``, a broadcast
-    that waits ``timeout_s`` for replies) in a background thread every ``period_s`` seconds, so a
-    scrape never waits for the broadcast. Started and stopped by the app's lifespan."""
-
-    def __init__(self, ctx: Any, *, period_s: float, timeout_s: float = 1.0) -> None:
-        self.ctx = ctx
-        self.period_s = period_s
-        self.timeout_s = timeout_s
-        self.counts: dict[str, int] | None = None
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
-
-    def refresh(self) -> dict[str, int]:
-        replies = self.ctx.celery.control.inspect(timeout=self.timeout_s).active_queues() or {}
-        counts = dict.fromkeys(self.ctx.settings.queues, 0)
-        for queues in replies.values():
-            for name in {q.get("name") for q in queues or () if isinstance(q, dict)}:
-                if isinstance(name, str) and name in counts:
-                    counts[name] += 1
-        self.counts = counts
-        return counts
-
-    def _run(self) -> None:
-        while not self._stop.is_set():
-            try:
-                self.refresh()
-            except Exception as exc:  # broker away: keep the last counts
-                log.warning("metrics: cannot count workers: %s", type(exc).__name__)
-            self._stop.wait(self.period_s)
-
-    def start(self) -> None:
-        if self._thread is None and self.period_s > 0:
-            self._thread = threading.Thread(target=self._run, name="gateway-worker-count", daemon=True)
-            self._thread.start()
-
-    def stop(self) -> None:
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(timeout=self.timeout_s + 1)  # a daemon: never hold a shutdown long
-            self._thread = None
-
 
 def job_registry(broker_url: str, *, prefix: str) -> CollectorRegistry:
     """A registry of this gateway's own collectors: the workers' job metrics, read from Redis at
@@ -107,10 +83,14 @@ def refresh(ctx: Any) -> None:
 
     jobs = dict.fromkeys(JOB_STATES, 0)
     stages: dict[str, list[int]] = {}
+    stalled = 0.0
+    now = time.time()
     if any(counts.get(s, 0) for s in ACTIVE_STATES):
         for record in state.list(limit=10_000):
             if record.state not in ACTIVE_STATES:
                 continue
+            if record.state == "RUNNING":
+                stalled = max(stalled, now - (record.progress_at or record.updated_at))
             for stage, p in record.stages.items():
                 jobs["done"] += p.done
                 jobs["failed"] += p.failed
@@ -120,10 +100,11 @@ def refresh(ctx: Any) -> None:
                 acc[1] += p.total
     for s, n in jobs.items():
         JOBS.labels(state=s).set(n)
-    workers = getattr(ctx, "workers", None)
-    if workers is not None and workers.counts is not None:
-        for q, n in workers.counts.items():
-            WORKERS.labels(queue=q).set(n)
+    EXPERIMENT_STALLED.set(stalled)
+    workers = census(r, queues, prefix=ctx.settings.state_prefix)
+    for q, n in workers.per_queue.items():
+        WORKERS.labels(queue=q).set(n)
+    WORKERS_LOST.set(len(workers.lost))
     EXPERIMENT_PROGRESS.clear()
     for stage, (done, total) in stages.items():
         EXPERIMENT_PROGRESS.labels(stage=stage).set(done / total if total else 0.0)
@@ -131,7 +112,9 @@ def refresh(ctx: Any) -> None:
 
 def exposition(ctx: Any) -> tuple[bytes, str]:
     """The exposition text, after a refresh. While Redis cannot be read, ``taskonomy_redis_up`` is 0
-    and the gauges read from it have no samples (unknown is not zero); the scrape never fails."""
+    and the gauges read from it have no samples (unknown is not zero); the scrape never fails.
+    ``taskonomy_dependency_up`` is set by checking each dependency (at once, a few seconds at most)."""
+    check_dependencies(ctx)
     try:
         refresh(ctx)
         REDIS_UP.set(1)
@@ -140,4 +123,6 @@ def exposition(ctx: Any) -> tuple[bytes, str]:
         REDIS_UP.set(0)
         for gauge in (QUEUE_DEPTH, EXPERIMENTS, JOBS, EXPERIMENT_PROGRESS, WORKERS):
             gauge.clear()
+        WORKERS_LOST.set(float("nan"))
+        EXPERIMENT_STALLED.set(float("nan"))
     return generate_latest(REGISTRY) + generate_latest(ctx.job_metrics), CONTENT_TYPE_LATEST

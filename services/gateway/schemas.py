@@ -30,6 +30,7 @@ class StageProgressOut(BaseModel):
 class ExperimentLinks(BaseModel):
     self: str
     transfers: str
+    events: str
     ui: str
 
 
@@ -44,7 +45,26 @@ class ExperimentOut(BaseModel):
     cancel_requested: bool = False
     result: dict[str, Any] = Field(default_factory=dict, description="artifact keys of the results, once done")
     stages: dict[str, StageProgressOut] = Field(default_factory=dict, description="per-stage job counts")
+    progress_at: float | None = Field(None, description="when a job of it last finished (null: none yet)")
+    jobs_restored: int = Field(0, description="jobs restored or sent again after a lost worker or message")
+    jobs_retried: int = Field(0, description="jobs retried after a transient error")
     links: ExperimentLinks
+
+
+class ExperimentEventOut(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+    at: float = Field(description="Unix time")
+    event: str = Field(description="submitted, resubmitted, started, succeeded, failed, cancelling, cancelled, "
+                                   "pending, job_restored, start_restored, job_resent, start_resent, job_retried")
+    job: str | None = Field(None, description="the job it concerns, if any")
+    reason: str | None = None
+    error: str | None = None
+
+
+class ExperimentEvents(BaseModel):
+    experiment: str
+    events: list[ExperimentEventOut] = Field(description="oldest first; the newest 200 are kept")
 
 
 class ExperimentList(BaseModel):
@@ -152,3 +172,14 @@ class ClusterOut(BaseModel):
 class HealthOut(BaseModel):
     status: Literal["ok", "unavailable"]
     checks: dict[str, str] = Field(default_factory=dict)
+
+
+class DependencyOut(BaseModel):
+    up: bool
+    detail: str = Field(description="ok, or why it cannot be used")
+    needed_by: str = Field(description="what answers 503 (with Retry-After) while it is down")
+
+
+class DependenciesOut(BaseModel):
+    status: Literal["ok", "degraded"] = Field(description="degraded: at least one dependency is down")
+    dependencies: dict[str, DependencyOut]

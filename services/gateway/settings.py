@@ -47,8 +47,6 @@ class GatewaySettings(BaseSettings):
         description="largest request body accepted (413 above); fits a 5 MiB demo upload")
     kube_namespace: str | None = Field(None, description="namespace of the worker Deployments (default: own)")
     retry_after_s: int = Field(5, ge=1, le=3600, description="Retry-After of a 503 answer")
-    workers_refresh_s: float = Field(15.0, ge=0, le=3600,
-                                     description="seconds between counts of the Celery workers (0: never)")
     max_split_images: int = Field(1_000_000, ge=1, description="most images in one split of a submitted experiment")
     dataset_roots: Annotated[tuple[str, ...], NoDecode] = Field(
         default=(), description="absolute directories (on the workers) that folder datasets may come from "

@@ -141,10 +141,19 @@ def test_experiment_page_heatmap_and_gain_quality(gw: Live, page: Any) -> None:
     table.write(buf, format="csv")
     ArtifactStore(gw.settings.store_url).put_bytes("results/ui-test/transfers.csv", buf.getvalue())
     gw.ctx.state.set_result(exp_id, {"table": "results/ui-test/transfers.csv", "store": gw.settings.store_url})
+    gw.ctx.state.add_stage_jobs(exp_id, "train", 1)
+    gw.ctx.state.job_done(exp_id, "train")
+    gw.ctx.state.add_event(exp_id, "job_restored", job="train-ui", reason="its worker was lost")
     gw.ctx.state.set_state(exp_id, "SUCCEEDED")
 
     page.goto(f"{gw.url}/ui/experiments/{exp_id}")
     page.locator("#heatmap svg").wait_for()
+    events = page.locator("#events tbody tr")
+    assert [events.nth(i).locator("td").nth(1).inner_text() for i in range(events.count())] == [
+        "succeeded", "job_restored", "submitted"]  # newest first
+    assert events.nth(1).inner_text().endswith("train-ui\tits worker was lost")
+    assert page.locator("#jobs-restored").inner_text() == "1"
+    assert page.locator("#progress-at").inner_text().endswith("s ago")
     first = [r for r in table.rows if r.kind == "first_order" and r.affinity is not None]
     assert page.locator("#heatmap rect.cell:not(.empty)").count() == len(first)
     transfers = [r for r in table.rows if r.kind in ("first_order", "higher_order")]

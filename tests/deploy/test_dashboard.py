@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from services.common.metrics import METRIC_NAMES
+from services.common.metrics import CLUSTER_METRICS, METRIC_NAMES
 from tests.deploy.promql import metric_names
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -66,6 +67,20 @@ def test_every_panel_query_uses_exported_metrics(exprs: list[tuple[str, str]]) -
     assert not unknown, f"panels query metrics the services do not export: {sorted(unknown)}"
     for title, expr in exprs:
         assert metric_names(expr), f"panel {title!r} selects no metric: {expr!r}"
+
+
+def test_cluster_wide_figures_are_never_summed_over_gateways(exprs: list[tuple[str, str]]) -> None:
+    """Figures read from Redis are exported identically by every gateway replica: the aggregation
+    applied to them first must be max/min/avg (``sum`` would count them once per replica). The
+    panels' values with two real gateways are checked in test_dashboard_replicas.py."""
+    names = "|".join(sorted(CLUSTER_METRICS, key=len, reverse=True))
+    summed = re.compile(rf"\b(?:sum|count)\s*(?:by\s*\([^()]*\)\s*)?\((?:\s*(?:rate|increase|irate)\()?\s*"
+                        rf"(?:{names})\b")
+    bad = [(title, expr) for title, expr in exprs if summed.search(expr)]
+    assert not bad, bad
+    assert summed.search("sum by (state) (taskonomy_experiments)")
+    assert summed.search("sum(rate(taskonomy_jobs_finished_total[5m]))")
+    assert not summed.search("sum by (kind) (max by (kind, outcome) (rate(taskonomy_jobs_finished_total[5m])))")
 
 
 def test_dashboard_covers_the_operational_questions(exprs: list[tuple[str, str]]) -> None:

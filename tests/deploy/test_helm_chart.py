@@ -537,3 +537,24 @@ def test_job_time_limits_must_be_ordered(chart: Any, jobs: dict[str, int], messa
     with pytest.raises(helm.HelmRenderError) as raised:
         chart.render(values={"jobs": jobs}, name=RELEASE)
     assert message in str(raised.value)
+
+
+@pytest.mark.integration
+def test_gateway_probes_stay_up_while_the_solver_is_down(default_docs: list[Doc], redis_url: str,
+                                                         tmp_path: Path) -> None:
+    """The rendered probes' paths, asked of a real gateway whose solver is down: the pod stays in
+    its Service (readiness and liveness 200) and the solver's outage shows on /v1/health only."""
+    import httpx
+
+    from services.gateway.app import create_app
+    from services.gateway.server import BackgroundServer, free_port
+    from tests.services.gateway._fixtures import make_settings
+
+    gateway = _container(_component(default_docs, "Deployment", "gateway"))
+    paths = {probe: gateway[probe]["httpGet"]["path"] for probe in ("startupProbe", "readinessProbe", "livenessProbe")}
+    settings = make_settings(redis_url, f"127.0.0.1:{free_port()}", tmp_path, solver_timeout_s=2.0)
+    with BackgroundServer(create_app(settings)) as srv, httpx.Client(base_url=srv.url, timeout=30) as c:
+        answers = {probe: c.get(path).status_code for probe, path in paths.items()}
+        health = c.get("/v1/health").json()
+    assert answers == dict.fromkeys(paths, 200), answers
+    assert health["dependencies"]["solver"]["up"] is False

@@ -23,7 +23,7 @@ from services.gateway.admission import admit
 from services.gateway.bodies import JsonBody, parse_json
 from services.gateway.deps import Ctx, Reader, Writer
 from services.gateway.problems import problem_responses
-from services.gateway.schemas import AddTaskIn, ExperimentList, ExperimentOut
+from services.gateway.schemas import AddTaskIn, ExperimentEvents, ExperimentList, ExperimentOut
 from services.gateway.tables import transfers_response
 from taskonomy.errors import InvalidInputError, NotFoundError, PreconditionError
 from taskonomy.pipeline.spec import ExperimentSpec
@@ -52,7 +52,7 @@ def to_out(record: ExperimentRecord) -> ExperimentOut:
     body = record.to_dict()
     body["name"] = str(record.spec.get("name", "experiment")) if isinstance(record.spec, dict) else "experiment"
     body["links"] = {"self": location(record.id), "transfers": location(record.id) + "/transfers",
-                     "ui": f"/ui/experiments/{record.id}"}
+                     "events": location(record.id) + "/events", "ui": f"/ui/experiments/{record.id}"}
     return ExperimentOut.model_validate(body)
 
 
@@ -100,6 +100,14 @@ def list_experiments(
             responses=problem_responses(401, 403, 404, 422, 503))
 def get_experiment(ctx: Ctx, exp_id: ExperimentId) -> ExperimentOut:
     return to_out(_get(ctx, exp_id))
+
+
+@router.get("/{id}/events", response_model=ExperimentEvents, dependencies=[Reader],
+            summary="What happened to one experiment, with times (state changes, restored and retried jobs)",
+            responses=problem_responses(401, 403, 404, 422, 503))
+def get_events(ctx: Ctx, exp_id: ExperimentId) -> ExperimentEvents:
+    _get(ctx, exp_id)
+    return ExperimentEvents.model_validate({"experiment": exp_id, "events": ctx.state.events(exp_id)})
 
 
 @router.delete(

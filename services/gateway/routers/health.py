@@ -1,14 +1,20 @@
-"""Liveness (``/healthz``: the process answers) and readiness (``/readyz``: Redis and the solver
-answer; 503 otherwise, so a load balancer stops routing here)."""
+"""Liveness (``/healthz``: the process answers), readiness (``/readyz``: this pod serves) and the
+dependencies' health (``/v1/health``: Redis, the solver and the store, each up or down).
+
+Readiness does not depend on Redis, the solver or the store: when one is down every gateway pod
+would otherwise leave the Service together, and with it the UI, submission and status, not only
+what needs the missing dependency. Those requests answer 503 with Retry-After instead
+(:mod:`services.gateway.dependencies`).
+"""
 
 from __future__ import annotations
 
 from fastapi import APIRouter
-from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 
+from services.gateway.dependencies import check_dependencies
 from services.gateway.deps import Ctx
-from services.gateway.schemas import HealthOut
+from services.gateway.schemas import DependenciesOut, DependencyOut, HealthOut
 
 router = APIRouter(tags=["health"])
 
@@ -18,26 +24,13 @@ def healthz() -> HealthOut:
     return HealthOut(status="ok")
 
 
-def _checks(ctx: Ctx) -> dict[str, str]:
-    checks: dict[str, str] = {}
-    try:
-        ctx.redis.ping()
-        checks["redis"] = "ok"
-    except Exception as exc:
-        checks["redis"] = f"unavailable: {type(exc).__name__}"
-    try:
-        status = ctx.solver.health(timeout_s=2.0)
-        checks["solver"] = "ok" if status == "SERVING" else status.lower()
-    except Exception as exc:
-        checks["solver"] = f"unavailable: {type(exc).__name__}"
-    return checks
+@router.get("/readyz", response_model=HealthOut, summary="Readiness (this gateway serves requests)")
+def readyz() -> HealthOut:
+    return HealthOut(status="ok")
 
 
-@router.get("/readyz", response_model=HealthOut, summary="Readiness (Redis and solver reachable)",
-            responses={503: {"model": HealthOut, "description": "a dependency is not reachable"}})
-async def readyz(ctx: Ctx) -> JSONResponse:
-    checks = await run_in_threadpool(_checks, ctx)
-    ok = all(v == "ok" for v in checks.values())
-    body = HealthOut(status="ok" if ok else "unavailable", checks=checks)
-    headers = {} if ok else {"Retry-After": str(ctx.settings.retry_after_s)}
-    return JSONResponse(body.model_dump(), status_code=200 if ok else 503, headers=headers)
+@router.get("/v1/health", response_model=DependenciesOut, summary="Health of each dependency (Redis, solver, store)")
+async def dependencies(ctx: Ctx) -> DependenciesOut:
+    found = await run_in_threadpool(check_dependencies, ctx)
+    return DependenciesOut(status="ok" if all(s.up for s in found.values()) else "degraded",
+                           dependencies={name: DependencyOut(**s.to_dict()) for name, s in found.items()})

@@ -44,7 +44,6 @@ def make_settings(redis_url: str, solver_address: str, store_dir: Path, **overri
     values: dict[str, object] = {
         "broker_url": redis_url, "store_url": str(store_dir), "solver_address": solver_address,
         "api_tokens": TOKEN, "solver_timeout_s": 30.0,
-        "workers_refresh_s": 0,  # no worker-count broadcasts, except where a test asks for them
     }
     values.update(overrides)
     return load_settings(**values)

@@ -36,8 +36,12 @@ def test_health_and_ready(gw: Live) -> None:
     with gw.client() as c:
         assert c.get("/healthz").json() == {"status": "ok", "checks": {}}
         ready = c.get("/readyz")
+        health = c.get("/v1/health")
     assert ready.status_code == 200, ready.text
-    assert ready.json()["checks"] == {"redis": "ok", "solver": "ok"}
+    assert health.status_code == 200, health.text
+    assert health.json()["status"] == "ok"
+    assert {name: d["up"] for name, d in health.json()["dependencies"].items()} == {
+        "redis": True, "solver": True, "store": True}
 
 
 def test_mutating_calls_need_a_valid_token(gw: Live) -> None:

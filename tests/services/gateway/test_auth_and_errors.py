@@ -142,15 +142,28 @@ def test_no_token_reaches_the_logs(redis_url: str, solver_address: str, tmp_path
 # -- unavailable dependencies ----------------------------------------------------------------------
 @pytest.mark.integration
 def test_solver_unreachable_is_503_with_retry_after(redis_url: str, tmp_path: Path) -> None:
+    """Only what needs the solver fails: the pod stays ready, submissions and status still work."""
     settings = make_settings(redis_url, f"127.0.0.1:{free_port()}", tmp_path, solver_timeout_s=2.0)
     with serving(create_app(settings)) as c:
         resp = c.post("/v1/taxonomy", json={"table": "paper-16k"})
         ready = c.get("/readyz")
+        health = c.get("/v1/health")
+        submitted = c.post("/v1/experiments", json=SPEC, headers=AUTH)
+        status = c.get(f"/v1/experiments/{submitted.json().get('id')}")
+        scraped = c.get("/metrics").text
     assert resp.status_code == 503, resp.text
     assert resp.headers["retry-after"] == str(settings.retry_after_s)
     assert resp.headers["content-type"] == "application/problem+json"
     assert "solver" in resp.json()["detail"]
-    assert ready.status_code == 503 and ready.json()["checks"]["redis"] == "ok"
+    assert ready.status_code == 200, ready.text
+    deps = health.json()["dependencies"]
+    assert health.json()["status"] == "degraded"
+    assert deps["solver"]["up"] is False and deps["solver"]["detail"].startswith("unavailable")
+    assert deps["redis"]["up"] is True and deps["store"]["up"] is True
+    assert submitted.status_code == 202, submitted.text
+    assert status.status_code == 200 and status.json()["state"] == "PENDING"
+    assert 'taskonomy_dependency_up{dependency="solver"} 0.0' in scraped
+    assert 'taskonomy_dependency_up{dependency="redis"} 1.0' in scraped
 
 
 def test_gateway_never_imports_torch_or_worker_code() -> None:

@@ -124,16 +124,23 @@ def test_metrics_survive_redis_being_away(redis_server, solver_address: str, tmp
             assert c.get("/metrics").status_code == 200
             listed = c.get("/v1/experiments")
             ready = c.get("/readyz")
+            health = c.get("/v1/health").json()
+            scraped = c.get("/metrics").text
     assert listed.status_code == 503 and listed.headers["retry-after"]
     assert listed.headers["content-type"] == "application/problem+json"
-    assert ready.status_code == 503 and ready.json()["checks"]["redis"].startswith("unavailable")
+    assert ready.status_code == 200, "a pod that serves stays in the Service while Redis is away"
+    assert health["status"] == "degraded"
+    assert health["dependencies"]["redis"]["up"] is False
+    assert health["dependencies"]["redis"]["detail"].startswith("unavailable")
+    up = {dict(s.labels)["dependency"]: s.value for f in text_string_to_metric_families(scraped)
+          if f.name == "taskonomy_dependency_up" for s in f.samples}
+    assert up == {"redis": 0.0, "solver": 1.0, "store": 1.0}
 
 
 @pytest.mark.slow
 def test_workers_are_counted_per_queue(redis_url: str, solver_address: str, tmp_path) -> None:
-    """A real Celery worker on the train queue shows up in taskonomy_workers, and goes away."""
-    import subprocess
-    import sys
+    """A real trainer worker beating in Redis shows up in taskonomy_workers on its queues; stopped
+    cleanly (SIGTERM) it goes away at once and is not counted lost."""
     import time
 
     import httpx
@@ -141,38 +148,32 @@ def test_workers_are_counted_per_queue(redis_url: str, solver_address: str, tmp_
     from services.gateway.app import create_app
     from services.gateway.server import BackgroundServer
     from tests.services.gateway._fixtures import make_settings
+    from tests.services.workers._harness import Worker
 
-    settings = make_settings(redis_url, solver_address, tmp_path, workers_refresh_s=0.5)
-    worker = subprocess.Popen(
-        [sys.executable, "-m", "celery", "--broker", redis_url, "worker", "-Q", "train", "-P", "solo", "-c", "1",
-         "--without-gossip", "--without-mingle", "--without-heartbeat", "-n", "gateway-test@%h", "-l", "warning"],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    settings = make_settings(redis_url, solver_address, tmp_path)
+    worker = Worker("trainer", broker_url=redis_url, log_path=tmp_path / "trainer.log",
+                    env={"TASKONOMY_HEARTBEAT_SECONDS": "0.5"})
 
     def workers(c: httpx.Client) -> dict[str, float]:
         text = c.get("/metrics").text
-        return {dict(s.labels)["queue"]: s.value for f in text_string_to_metric_families(text)
-                if f.name == "taskonomy_workers" for s in f.samples}
+        return {dict(s.labels).get("queue", "lost"): s.value for f in text_string_to_metric_families(text)
+                if f.name in ("taskonomy_workers", "taskonomy_workers_lost") for s in f.samples}
 
     try:
+        worker.wait_ready()
         with BackgroundServer(create_app(settings)) as srv, httpx.Client(base_url=srv.url, timeout=30) as c:
-            deadline = time.monotonic() + 60
+            deadline = time.monotonic() + 30
             seen: dict[str, float] = {}
             while time.monotonic() < deadline:
                 seen = workers(c)
                 if seen.get("train") == 1:
                     break
-                time.sleep(0.3)
-            assert seen == {"train": 1, "transfer": 0, "control": 0}, seen
-            worker.terminate()
-            worker.wait(timeout=30)
-            deadline = time.monotonic() + 30
-            while time.monotonic() < deadline and workers(c).get("train") != 0:
-                time.sleep(0.3)
-            assert workers(c)["train"] == 0
+                time.sleep(0.2)
+            assert seen == {"train": 1, "transfer": 0, "control": 1, "lost": 0}, seen
+            worker.stop()
+            assert workers(c) == {"train": 0, "transfer": 0, "control": 0, "lost": 0}
     finally:
-        if worker.poll() is None:
-            worker.kill()
-            worker.wait()
+        worker.kill()
 
 
 def test_an_unknown_queue_depth_is_not_zero_while_redis_is_down(solver_address: str, tmp_path) -> None:

@@ -133,6 +133,8 @@ def test_a_lost_message_is_sent_again_and_the_experiment_completes(redis_url: st
         _check_exactly_once(state, store_url, 3)
         logs = trainer.log_path.read_text() + transfer.log_path.read_text()
         assert "noop-lost-0 (noop) was sent" in logs and "sending it again" in logs
+        resent = [e for e in state.events("lost") if e["event"] == "job_resent"]
+        assert [e["job"] for e in resent] == ["noop-lost-0"] and rec.jobs_restored == 1
     finally:
         for w in (transfer, trainer):
             if w is not None:

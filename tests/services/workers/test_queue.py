@@ -97,6 +97,12 @@ def test_transient_storage_errors_are_retried_with_backoff(state, redis_url, tmp
     broken = wait_terminal(state, "broken", timeout=60)
     assert broken.state == "FAILED"
     assert "after 2 retries" in (broken.error or "") and "simulated transient storage error" in (broken.error or "")
+    # each retry is an event of the experiment, counted on its record
+    retried = [e for e in state.events("flaky") if e["event"] == "job_retried"]
+    assert [(e["job"], e["retry"]) for e in retried] == [("noop-flaky-1", 1), ("noop-flaky-1", 2)]
+    assert "simulated transient storage error" in retried[0]["error"]
+    assert flaky.jobs_retried == 2 and broken.jobs_retried == 2
+    assert [e["event"] for e in state.events("broken")][-1] == "failed"
 
 
 def test_cancel_stops_dispatching(state, redis_url, tmp_path: Path) -> None:
