@@ -18,6 +18,7 @@ from taskonomy.world._geometry import intrinsics, matrix_to_rotvec, relative_pos
 from taskonomy.world._jigsaw import apply_jigsaw, invert_permutation, jigsaw_permutations
 from taskonomy.world._render import VIEW_KEYS, render_sample, render_view
 from taskonomy.world._scene import ROOM_STYLES, Material, Primitive, Scene, SceneObject, make_scene, sample_scene
+from taskonomy.world._semantic import semantic_frequencies
 from taskonomy.world._spec import MAX_SIZE, MIN_SIZE, WORLD_VERSION, WorldSpec
 
 __all__ = [
@@ -25,4 +26,5 @@ __all__ = [
     "SampledWorld", "Scene", "SceneObject", "make_scene",
     "WorldSpec", "apply_jigsaw", "intrinsics", "invert_permutation", "jigsaw_permutations", "matrix_to_rotvec",
     "relative_pose", "render_sample", "render_view", "rotvec_to_matrix", "sample_scene", "sample_world",
+    "semantic_frequencies",
 ]
