@@ -129,6 +129,9 @@ def target_form(task: Any, pred: np.ndarray) -> np.ndarray:
     p = np.asarray(pred, dtype=np.float32)
     if kind in ("labels", "class"):
         return np.asarray(p.argmax(axis=0), dtype=np.int64)
+    if kind == "distribution":  # logits -> the soft label's probabilities
+        e = np.exp(p - p.max())
+        return np.asarray(e / e.sum(), dtype=np.float32)
     if kind == "embedding":  # segment ids: which side of each dimension's median a pixel's embedding falls
         bits = p > np.median(p.reshape(p.shape[0], -1), axis=1)[:, None, None]
         weights = (1 << np.arange(p.shape[0], dtype=np.int64))[:, None, None]
