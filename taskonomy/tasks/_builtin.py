@@ -78,8 +78,9 @@ BUILTIN_TASKS: tuple[TaskSpec, ...] = (
                          "patches", family="3d"),
     TaskSpec("segment_semantic", "segmentsemantic_rb", "Semantic Segm.", RGB, "segment_semantic",
              OutputSpec("labels", len(SEMANTIC_CLASSES)), "rebalanced_cross_entropy", "rebalanced_cross_entropy",
-             description="per-pixel object category, as Taskonomy's: " + ", ".join(SEMANTIC_CLASSES)
-                         + f" (walls, floor, ceiling); {SEMANTIC_UNCERTAIN} = uncertain (an object with fewer than "
+             description="per-pixel object category, as Taskonomy's: background (walls, floor, ceiling), "
+                         + ", ".join(SEMANTIC_CLASSES[1:])
+                         + f"; {SEMANTIC_UNCERTAIN} = uncertain (an object with fewer than "
                            "max(3, 0.4% of the image) visible pixels), left out of the loss; cross-entropy "
                            "rebalanced by class frequency (lambda 0.5)", family="semantic"),
     TaskSpec("class_object", "class_1000", "Object Class.", RGB, "class_object",

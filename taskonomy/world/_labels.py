@@ -184,11 +184,12 @@ def principal_curvature(k: F64) -> F32:
 def curvature_sigma(size: int) -> float:
     """Neighbourhood scale (Gaussian sigma, pixels) of the principal curvature at image side ``size``.
 
-    1.25 px at 32 px, in proportion to the side (as :func:`edge_occlusion_sigma`), so the label
-    is the same surface property at any resolution: about 2.4 mrad·m, i.e. 1.4 degrees of view at
-    60 degrees of field, a band of about 10 cm at 2 m around a crease or a box edge, the scale at
-    which curvature is estimated on Taskonomy's scanned meshes (a few pixels of their 512 px views);
-    small enough that a ball (radius 15-35 cm) still reads as a sphere in its middle.
+    1.25 px at 32 px, in proportion to the side (as :func:`edge_occlusion_sigma` scales with it),
+    so the label is the same surface property at any resolution: at the default 60 degrees of
+    field sigma is 41 mrad of view (8 cm at 2 m), so a crease or a box edge becomes a band about
+    2 sigma (16 cm at 2 m) to each side, the scale at which curvature is estimated on Taskonomy's
+    scanned meshes (a few pixels of their views), while a ball (radius 15-35 cm, 4-8 sigma across
+    at 2 m) still reads as a sphere (1/r) in its middle. At least 1 pixel.
     """
     return max(1.0, 1.25 * size / 32.0)
 

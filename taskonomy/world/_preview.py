@@ -110,8 +110,9 @@ def preview_sheet(sample: Sample, path: str | Path, *, title: str = "", tasks: l
             ax.imshow(seg_colours[ids % len(seg_colours)], interpolation="nearest")
             label += f" ({len(np.unique(ids))} segm.)"
         elif name == "class_object":  # the 6 most probable of the fine classes
-            top = np.argsort(-np.asarray(tgt))[:6][::-1]
-            ax.barh(range(len(top)), np.asarray(tgt)[top], color="tab:blue")
+            probs = np.asarray(tgt, dtype=np.float64)
+            top = np.argsort(-probs)[:6][::-1]
+            ax.barh(range(len(top)), probs[top], color="tab:blue")
             ax.set_yticks(range(len(top)))
             ax.set_yticklabels([FINE_OBJECT_CLASSES[i] for i in top], fontsize=5)
             ax.set_xlim(0, 1)

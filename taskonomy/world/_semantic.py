@@ -19,9 +19,8 @@ from __future__ import annotations
 import numpy as np
 from numpy.typing import NDArray
 
-from taskonomy.tasks._constants import FINE_OBJECT_CLASSES, SEMANTIC_CLASSES, SEMANTIC_UNCERTAIN
+from taskonomy.tasks._constants import FINE_OBJECT_CLASSES, SEMANTIC_UNCERTAIN
 from taskonomy.world._scene import FLOOR_FACE, N_ROOM_FACES, WALL_FACES, Scene, room_type_posterior
-from taskonomy.world._spec import WorldSpec
 
 #: Uniform share mixed into ``class_object`` (a classifier's soft output never reaches 0).
 CLASS_OBJECT_FLOOR = 0.1
@@ -75,14 +74,3 @@ def semantic_labels(scene: Scene, surface: NDArray[np.int64]) -> dict[str, NDArr
         "class_scene": posterior.astype(np.float32),
     }
 
-
-def semantic_frequencies(spec: WorldSpec, n: int) -> NDArray[np.float64]:
-    """Pixel share of each semantic class over the certain pixels of the first ``n`` samples of ``spec``
-    (how :data:`taskonomy.tasks.SEMANTIC_FREQUENCIES` was measured)."""
-    from taskonomy.world._render import render_sample  # the renderer imports this module
-
-    counts = np.zeros(len(SEMANTIC_CLASSES))
-    for i in range(n):
-        sem = np.asarray(render_sample(spec, i)["segment_semantic"], dtype=np.int64)
-        counts += np.bincount(sem[sem >= 0].ravel(), minlength=len(SEMANTIC_CLASSES))
-    return counts / max(counts.sum(), 1.0)
