@@ -95,3 +95,20 @@ def test_bad_folders(folder: Path, tmp_path: Path) -> None:
         TaskonomyFolderDataset(folder, size=N).sample(0)
     with pytest.raises(NotFoundError):
         TaskonomyFolderDataset(folder).arrays(keys=["keypoints3d"])
+
+
+def test_the_real_datasets_17_semantic_classes_are_refused_by_the_worlds_9_class_task(folder: Path) -> None:
+    """Stored 17 (the 16th COCO thing) is class 16: a network for the world's 9 classes cannot take it,
+    and training says so instead of indexing out of range."""
+    import torch
+
+    from taskonomy.errors import InvalidInputError
+    from taskonomy.training.arrays import target_tensor
+
+    arrays = TaskonomyFolderDataset(folder, size=N).arrays()
+    task = get_task("segment_semantic")
+    ok = target_tensor(task, arrays, n=3, size=N, device=torch.device("cpu"))  # stored 3 -> 2, 0 -> uncertain
+    assert int(ok.min()) == SEMANTIC_UNCERTAIN and int(ok.max()) == 2
+    arrays["segment_semantic"][0, 1, 1] = 16
+    with pytest.raises(InvalidInputError, match=r"class ids in \[0, 9\) or -1 \(uncertain\), got values in \[-1, 16\]"):
+        target_tensor(task, arrays, n=3, size=N, device=torch.device("cpu"))
