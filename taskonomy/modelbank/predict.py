@@ -124,14 +124,14 @@ def _intrinsics(exp: Experiment, size: int) -> np.ndarray:
 
 
 def target_form(task: Any, pred: np.ndarray) -> np.ndarray:
-    """One image's network output (no batch axis) → the shape and dtype of the task's ground truth."""
+    """One image's network output (no batch axis) → the shape and dtype of the task's ground truth.
+
+    The output is :func:`~taskonomy.training.predict`'s: class probabilities for labels, classes and
+    distributions (a soft label such as ``class_scene`` is kept as its probabilities)."""
     kind = task.output.kind
     p = np.asarray(pred, dtype=np.float32)
     if kind in ("labels", "class"):
         return np.asarray(p.argmax(axis=0), dtype=np.int64)
-    if kind == "distribution":  # logits -> the soft label's probabilities
-        e = np.exp(p - p.max())
-        return np.asarray(e / e.sum(), dtype=np.float32)
     if kind == "embedding":  # segment ids: which side of each dimension's median a pixel's embedding falls
         bits = p > np.median(p.reshape(p.shape[0], -1), axis=1)[:, None, None]
         weights = (1 << np.arange(p.shape[0], dtype=np.int64))[:, None, None]

@@ -128,8 +128,9 @@ def test_target_form_matches_the_ground_truth_contract() -> None:
     assert seg.shape == (8, 8) and seg.dtype == np.int64 and seg.max() < 11
     emb = target_form(get_task("segment_unsup2d"), rng.normal(size=(8, 8, 8)))
     assert emb.shape == (8, 8) and emb.dtype == np.int64 and len(np.unique(emb)) > 1
-    scene = target_form(get_task("class_scene"), np.log(np.array([0.1, 0.7, 0.1, 0.05, 0.03, 0.02])))
-    assert scene.shape == (6,) and np.allclose(scene, [0.1, 0.7, 0.1, 0.05, 0.03, 0.02], atol=1e-6)
+    soft = np.array([0.1, 0.7, 0.1, 0.05, 0.03, 0.02])  # predict's probabilities: the soft label as it is
+    scene = target_form(get_task("class_scene"), soft)
+    assert scene.shape == (6,) and scene.dtype == np.float32 and np.allclose(scene, soft)
     jigsaw = target_form(get_task("jigsaw"), np.array([0.1, 0.7, 0.2]))
     assert jigsaw.shape == () and int(jigsaw) == 1
 
