@@ -45,10 +45,12 @@ import numpy as np  # noqa: E402
 ROOT = Path(__file__).resolve().parents[1]
 #: The last commit with world version 2 (the numpy renderer) before world version 3.
 OLD_REF = "76f1df8"
-#: Labels (and images) defined the same way in world versions 2 and 3.
+#: Labels (and images) defined the same way in world versions 2 and 4 (version 4 redefined segment_semantic,
+#: class_object, class_scene and principal_curvature, and its room palettes draw other scenes: few or no
+#: samples share scene and cameras with version 2 any more).
 UNCHANGED = ("rgb", "view1", "view2", "view_fix", "match_a", "match_b", "rgb_noisy", "gray", "rgb_masked",
-             "jigsaw_image", "depth_zbuffer", "depth_euclidean", "normal", "segment_semantic", "class_object",
-             "class_scene", "edge_texture", "keypoints2d", "keypoints3d", "fixated_pose", "point_matching", "jigsaw")
+             "jigsaw_image", "depth_zbuffer", "depth_euclidean", "normal", "edge_texture", "keypoints2d",
+             "keypoints3d", "fixated_pose", "point_matching", "jigsaw")
 SEGMENTATIONS = ("segment_unsup2d",)
 
 

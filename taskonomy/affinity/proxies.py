@@ -24,7 +24,7 @@ import numpy as np
 from taskonomy.affinity._estimators import Spectrum, h_score, logme
 from taskonomy.affinity._proxy_rows import ProxyCache, proxy_rows
 from taskonomy.errors import InvalidInputError
-from taskonomy.tasks import TaskSpec
+from taskonomy.tasks import SEMANTIC_UNCERTAIN, TaskSpec
 
 ProxyMethod = Literal["logme", "hscore"]
 PROXY_METHODS: tuple[str, ...] = ("logme", "hscore")
@@ -58,6 +58,11 @@ def transfer_proxy(target: TaskSpec, features: Sequence[Mapping[str, np.ndarray]
     if method not in PROXY_METHODS:
         raise InvalidInputError(f"unknown proxy method {method!r}; known: {', '.join(PROXY_METHODS)}")
     f, y, discrete = proxy_rows(target, features, data, pixels_per_image=pixels_per_image, seed=seed, cache=cache)
+    certain = y != SEMANTIC_UNCERTAIN if target.output.kind == "labels" else None
+    if certain is not None and not certain.all():  # uncertain pixels are out of the loss: out of the rows too
+        if not certain.any():
+            raise InvalidInputError(f"no sampled pixel of target {target.target!r} has a certain label")
+        f, y, cache = f[certain], y[certain], None  # the cache's spectrum is of all the rows
     if method == "logme":
         cols = _one_hot(y) if discrete else y
         spec = cache.spectrum(f) if cache is not None else Spectrum.of(f)

@@ -14,10 +14,16 @@ the class distributions). Decoding follows the encodings documented with the dat
   stored as small magnitudes (Taskonomy's loader rescales [0, 0.00625] to its full range), so
   pixels at or above half that range are the boundary, which becomes the world's soft map
   (``exp(-d^2 / 2 sigma^2)`` of the distance to it, sigma = size/64) after resizing;
-* ``segment_semantic``: class ids as stored (0 = unlabelled); unsupervised segmentations: segment
-  ids (an RGB-coded file is read as ``r * 65536 + g * 256 + b``);
-* ``class_object`` (``.npy`` distribution, renormalised to sum to 1); ``class_scene``: the
-  argmax of the stored distribution, which is kept as ``meta.class_scene_distribution``.
+* ``segment_semantic``: the file's 0 ("uncertain / unlabelled") becomes
+  :data:`~taskonomy.tasks.SEMANTIC_UNCERTAIN` (left out of the loss) and a stored ``v >= 1``
+  becomes class ``v - 1`` (0 = background, then the 16 COCO things: 17 classes, where the built-in
+  world has 9; a network trained for the world's ``segment_semantic`` has 9 outputs, so training
+  it on this dataset stops with a clear error on the first class id >= 9 (a plugin task with 17
+  classes reads the same files); unsupervised segmentations: segment ids (an RGB-coded file is
+  read as ``r * 65536 + g * 256 + b``);
+* ``class_object``, ``class_scene`` (``.npy`` distributions, ImageNet's 1000 and Places' 63
+  classes): renormalised to sum to 1, the soft labels as the world's (whose class counts differ:
+  a mismatch is refused with the expected and the stored shape).
 
 Images are resized to ``size`` (box filter for images and continuous maps, nearest for depth,
 ids and masks). The older per-building release's folder names (``depth``, ``mist``, ``normal``,
@@ -36,7 +42,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from taskonomy.errors import CorruptArtifactError, InvalidInputError, NotFoundError
-from taskonomy.tasks import registry
+from taskonomy.tasks import SEMANTIC_UNCERTAIN, registry
 from taskonomy.world._labels import edge_occlusion_sigma, soften_edges
 
 log = logging.getLogger(__name__)
@@ -119,7 +125,8 @@ def decode_domain(domain: str, a: NDArray[np.generic]) -> dict[str, NDArray[np.g
             value = np.clip(value / EDGE_OCCLUSION_RANGE, 0.0, 1.0)
         return {domain: value[None]}
     if domain == "segment_semantic":
-        return {domain: _gray(a).astype(np.int64)}
+        v = _gray(a).astype(np.int64)
+        return {domain: np.where(v == 0, SEMANTIC_UNCERTAIN, v - 1)}
     if domain in ("segment_unsup2d", "segment_unsup25d"):
         if a.ndim == 3:
             a64 = a.astype(np.int64)
@@ -188,11 +195,7 @@ class TaskonomyFolderDataset:
                     vec = np.load(path, allow_pickle=False).astype(np.float32).ravel()
                 except (ValueError, OSError, EOFError) as exc:
                     raise CorruptArtifactError(f"cannot decode {path}: {exc}") from None
-                if d == "class_object":
-                    out[d] = vec / max(float(vec.sum()), 1e-12)
-                else:
-                    out["class_scene"] = np.array(int(vec.argmax()), dtype=np.int64)
-                    out["meta.class_scene_distribution"] = vec
+                out[d] = vec / max(float(vec.sum()), 1e-12)
                 continue
             for key, a in decode_domain(d, _read_png(path)).items():
                 nearest = d in _NEAREST or key.startswith("meta.")

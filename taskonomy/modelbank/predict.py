@@ -124,7 +124,10 @@ def _intrinsics(exp: Experiment, size: int) -> np.ndarray:
 
 
 def target_form(task: Any, pred: np.ndarray) -> np.ndarray:
-    """One image's network output (no batch axis) → the shape and dtype of the task's ground truth."""
+    """One image's network output (no batch axis) → the shape and dtype of the task's ground truth.
+
+    The output is :func:`~taskonomy.training.predict`'s: class probabilities for labels, classes and
+    distributions (a soft label such as ``class_scene`` is kept as its probabilities)."""
     kind = task.output.kind
     p = np.asarray(pred, dtype=np.float32)
     if kind in ("labels", "class"):

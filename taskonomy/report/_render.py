@@ -38,7 +38,9 @@ def _colormap(x: np.ndarray, lo: float, hi: float) -> np.ndarray:
 
 
 def _labels_rgb(labels: np.ndarray) -> np.ndarray:
-    return _TAB[np.asarray(labels, dtype=np.int64) % len(_TAB)]
+    """Label ids as colours; negative ids (``SEMANTIC_UNCERTAIN``, unlabelled) black."""
+    ids = np.asarray(labels, dtype=np.int64)
+    return np.where((ids < 0)[..., None], 0.0, _TAB[np.maximum(ids, 0) % len(_TAB)])
 
 
 def _embedding_rgb(emb: np.ndarray) -> np.ndarray:

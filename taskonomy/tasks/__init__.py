@@ -10,21 +10,26 @@ from __future__ import annotations
 from taskonomy.tasks._builtin import BUILTIN_TASKS, IMAGE_KEYS
 from taskonomy.tasks._constants import (
     EMBEDDING_DIM,
+    FINE_OBJECT_CLASSES,
     N_JIGSAW_PERMUTATIONS,
     OBJECT_CATEGORIES,
     POSE_DIM,
     ROOM_LAYOUT_DIM,
     ROOM_TYPES,
     SEMANTIC_CLASSES,
+    SEMANTIC_FREQUENCIES,
+    SEMANTIC_UNCERTAIN,
     VANISHING_DIM,
+    rebalance_weights,
 )
 from taskonomy.tasks._registry import ENTRY_POINT_GROUP, TaskRegistry
 from taskonomy.tasks._spec import DENSE_KINDS, FAMILIES, OutputSpec, TaskSpec
 
 __all__ = [
     "BUILTIN_TASKS", "DENSE_KINDS", "EMBEDDING_DIM", "ENTRY_POINT_GROUP", "FAMILIES", "IMAGE_KEYS",
-    "N_JIGSAW_PERMUTATIONS",
-    "OBJECT_CATEGORIES", "POSE_DIM", "ROOM_LAYOUT_DIM", "ROOM_TYPES", "SEMANTIC_CLASSES", "VANISHING_DIM",
+    "FINE_OBJECT_CLASSES", "N_JIGSAW_PERMUTATIONS",
+    "OBJECT_CATEGORIES", "POSE_DIM", "ROOM_LAYOUT_DIM", "ROOM_TYPES", "SEMANTIC_CLASSES", "SEMANTIC_FREQUENCIES",
+    "SEMANTIC_UNCERTAIN", "VANISHING_DIM", "rebalance_weights",
     "OutputSpec", "TaskRegistry", "TaskSpec", "get_task", "registry", "task_names",
 ]
 

@@ -9,12 +9,13 @@ from __future__ import annotations
 from taskonomy.tasks._constants import (
     EGOMOTION_PAIRS,
     EMBEDDING_DIM,
+    FINE_OBJECT_CLASSES,
     N_JIGSAW_PERMUTATIONS,
-    OBJECT_CATEGORIES,
     POSE_DIM,
     ROOM_LAYOUT_DIM,
     ROOM_TYPES,
     SEMANTIC_CLASSES,
+    SEMANTIC_UNCERTAIN,
     VANISHING_DIM,
 )
 from taskonomy.tasks._spec import OutputSpec, TaskSpec
@@ -63,8 +64,11 @@ BUILTIN_TASKS: tuple[TaskSpec, ...] = (
     TaskSpec("normal", "rgb2sfnorm", "Normals", RGB, "normal", _pix(3), "l1", "l1",
              description="unit surface normals in the camera frame", family="3d"),
     TaskSpec("principal_curvature", "curvature", "Curvature", RGB, "principal_curvature", _pix(2), "l2", "l2",
-             description="the two principal curvatures k1 >= k2 (convex positive) divided by 5/m and clipped to "
-                         "[-1, 1] (0 = flat), as the dataset's 127-centred encoding", family="3d"),
+             description="the two principal curvatures k1 >= k2 (convex positive) at a neighbourhood scale: the "
+                         "shape operator of the normals smoothed by a Gaussian of sigma = 1.25 px per 32 px of side "
+                         "that stops at occlusions, so creases (walls meeting the floor: negative) and box edges "
+                         "(positive) bend as on a scanned mesh; divided by 5/m and clipped to [-1, 1] (0 = flat), as "
+                         "the dataset's 127-centred encoding", family="3d"),
     TaskSpec("segment_unsup2d", "segment2d", "2D Segm.", RGB, "segment_unsup2d",
              OutputSpec("embedding", EMBEDDING_DIM), "metric_embedding", "metric_embedding",
              description="Felzenszwalb segmentation of the image", family="2d"),
@@ -73,14 +77,22 @@ BUILTIN_TASKS: tuple[TaskSpec, ...] = (
              description="Felzenszwalb segmentation of rgb, normals and depth together: surfaces, not texture "
                          "patches", family="3d"),
     TaskSpec("segment_semantic", "segmentsemantic_rb", "Semantic Segm.", RGB, "segment_semantic",
-             OutputSpec("labels", len(SEMANTIC_CLASSES)), "cross_entropy", "cross_entropy",
-             description="per-pixel class: " + ", ".join(SEMANTIC_CLASSES), family="semantic"),
+             OutputSpec("labels", len(SEMANTIC_CLASSES)), "rebalanced_cross_entropy", "rebalanced_cross_entropy",
+             description="per-pixel object category, as Taskonomy's: background (walls, floor, ceiling), "
+                         + ", ".join(SEMANTIC_CLASSES[1:])
+                         + f"; {SEMANTIC_UNCERTAIN} = uncertain (an object with fewer than "
+                           "max(3, 0.4% of the image) visible pixels), left out of the loss; cross-entropy "
+                           "rebalanced by class frequency (lambda 0.5)", family="semantic"),
     TaskSpec("class_object", "class_1000", "Object Class.", RGB, "class_object",
-             OutputSpec("distribution", len(OBJECT_CATEGORIES)), "soft_cross_entropy", "soft_cross_entropy",
-             description="distribution of the object categories in view (by visible area)", family="semantic"),
+             OutputSpec("distribution", len(FINE_OBJECT_CLASSES)), "soft_cross_entropy", "soft_cross_entropy",
+             description=f"a classifier-like soft distribution over {len(FINE_OBJECT_CLASSES)} fine object classes "
+                         "(category x shape x material pattern, e.g. table/round/planks): 0.9 x visible-area share "
+                         "+ 0.1 uniform; uniform when no object is in view", family="semantic"),
     TaskSpec("class_scene", "class_places", "Scene Class.", RGB, "class_scene",
-             OutputSpec("class", len(ROOM_TYPES)), "cross_entropy", "cross_entropy",
-             description="room type: " + ", ".join(ROOM_TYPES), family="semantic"),
+             OutputSpec("distribution", len(ROOM_TYPES)), "soft_cross_entropy", "soft_cross_entropy",
+             description="posterior over the room types (" + ", ".join(ROOM_TYPES) + ") given what is in view "
+                         "(wall and floor palettes, visible objects' categories), uniform prior: a soft label like "
+                         "a Places softmax", family="semantic"),
     TaskSpec("room_layout", "room_layout", "Layout", RGB, "room_layout",
              OutputSpec("vector", ROOM_LAYOUT_DIM), "l2", "l2",
              description="room box in the camera frame: its centre (3) and shape tensor sum_i h_i e_i e_i^T (6: "

@@ -17,6 +17,7 @@ output kind      target shape            dtype       decoder
 ===============  ======================  ==========  =========================================
 ``pixels``       ``(C, H, W)``           float32     dense regression map
 ``labels``       ``(H, W)``              int64       dense classification, ``C`` classes
+                                                     (``-1``: uncertain, out of the loss)
 ``embedding``    ``(H, W)``              int64       dense metric embedding of ``C`` dims;
                                                      target holds segment ids (any integers)
 ``vector``       ``(C,)``                float32     global regression
@@ -33,14 +34,16 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 OutputKind = Literal["pixels", "labels", "embedding", "vector", "class", "distribution", "binary", "none"]
-LossName = Literal["l1", "l2", "cross_entropy", "soft_cross_entropy", "bce", "metric_embedding", "none"]
+LossName = Literal["l1", "l2", "cross_entropy", "rebalanced_cross_entropy", "soft_cross_entropy", "bce",
+                   "metric_embedding", "none"]
 
 #: The paper's four task families (its task-similarity tree): 3D, 2D, low-dimensional geometric, semantic.
 FAMILIES: tuple[str, ...] = ("3d", "2d", "geometric", "semantic")
 Family = Literal["3d", "2d", "geometric", "semantic", ""]
 
 OUTPUT_KINDS: tuple[str, ...] = ("pixels", "labels", "embedding", "vector", "class", "distribution", "binary", "none")
-LOSS_NAMES: tuple[str, ...] = ("l1", "l2", "cross_entropy", "soft_cross_entropy", "bce", "metric_embedding", "none")
+LOSS_NAMES: tuple[str, ...] = ("l1", "l2", "cross_entropy", "rebalanced_cross_entropy", "soft_cross_entropy", "bce",
+                               "metric_embedding", "none")
 DENSE_KINDS: frozenset[str] = frozenset({"pixels", "labels", "embedding"})
 
 

@@ -13,7 +13,7 @@ import torch
 
 from taskonomy.errors import InvalidInputError
 from taskonomy.nets import NORMALISED_KINDS, TargetNorm
-from taskonomy.tasks import TaskSpec
+from taskonomy.tasks import SEMANTIC_UNCERTAIN, TaskSpec
 
 
 def _get(data: Mapping[str, np.ndarray], key: str, what: str) -> np.ndarray:
@@ -67,10 +67,13 @@ def target_tensor(task: TaskSpec, data: Mapping[str, np.ndarray], *, n: int, siz
         if not np.issubdtype(a.dtype, np.integer):
             raise InvalidInputError(f"target {task.target!r} of task {task.name!r} must be integer, got {a.dtype}")
         t = to_tensor(a, device, dtype=torch.long)
-        if task.output.kind in ("labels", "class") and (t.min() < 0 or t.max() >= task.output.channels):
+        # dense labels may mark uncertain pixels (SEMANTIC_UNCERTAIN), which the losses leave out
+        low = SEMANTIC_UNCERTAIN if task.output.kind == "labels" else 0
+        if task.output.kind in ("labels", "class") and (t.min() < low or t.max() >= task.output.channels):
+            extra = f" or {SEMANTIC_UNCERTAIN} (uncertain)" if low < 0 else ""
             raise InvalidInputError(
-                f"target {task.target!r} of task {task.name!r} must hold class ids in [0, {task.output.channels}), "
-                f"got values in [{int(t.min())}, {int(t.max())}]")
+                f"target {task.target!r} of task {task.name!r} must hold class ids in "
+                f"[0, {task.output.channels}){extra}, got values in [{int(t.min())}, {int(t.max())}]")
         return t
     if not np.issubdtype(a.dtype, np.floating) and not np.issubdtype(a.dtype, np.integer):
         raise InvalidInputError(f"target {task.target!r} of task {task.name!r} must be numeric, got {a.dtype}")

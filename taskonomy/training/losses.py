@@ -11,10 +11,20 @@ name                per-image loss                                              
 l1                  mean |ŷ - y| over the output                                    float
 l2                  mean (ŷ - y)² over the output                                   float
 cross_entropy       mean over pixels (dense) of -log softmax(ŷ)[y]                  int64
+rebalanced_cross_entropy  Σ w_y CE / Σ w_y over the certain pixels (below)          int64
 soft_cross_entropy  -Σ_c p_c log softmax(ŷ)_c                                       float
 bce                 mean binary cross-entropy of sigmoid(ŷ) against y ∈ {0, 1}      float
 metric_embedding    discriminative loss (below)                                     int64
 ==================  ==============================================================  ========
+
+Rebalanced cross-entropy (Taskonomy's ``segmentsemantic_rb``, the class rebalancing of Zhang et
+al.'s colorization): pixel ``i`` of class ``y_i`` weighs ``w_{y_i}`` with
+``w_c ∝ 1 / ((1 - λ) p_c + λ / C)``, λ = 0.5, normalised so that ``Σ_c p_c w_c = 1``
+(:func:`taskonomy.tasks.rebalance_weights` of the world's class frequencies
+:data:`taskonomy.tasks.SEMANTIC_FREQUENCIES`), so rare object classes count about as much as the
+background. Pixels labelled :data:`taskonomy.tasks.SEMANTIC_UNCERTAIN` are left out; an image
+without a certain pixel has loss 0. With as many logits as there are weights it uses them; a
+network with another class count (the real dataset's 17 classes) gets uniform weights.
 
 Metric embedding (De Brabandere et al. 2017, "Semantic Instance Segmentation with a
 Discriminative Loss Function", arXiv:1708.02551). For one image with segments k = 1..K of
@@ -37,6 +47,7 @@ import torch
 import torch.nn.functional as F
 
 from taskonomy.errors import InvalidInputError
+from taskonomy.tasks._constants import SEMANTIC_UNCERTAIN, rebalance_weights
 
 DELTA_VAR = 0.5
 DELTA_DIST = 1.5
@@ -63,6 +74,25 @@ def cross_entropy_per_image(logits: torch.Tensor, target: torch.Tensor) -> torch
     """Cross-entropy per image: logits (N, C[, H, W]), integer target (N[, H, W]); mean over pixels."""
     ce = F.cross_entropy(logits, target.long(), reduction="none")
     return _flat_mean(ce) if ce.dim() > 1 else ce
+
+
+_REBALANCE = torch.tensor(rebalance_weights(), dtype=torch.float32)
+
+
+def rebalanced_cross_entropy_per_image(logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    """Class-rebalanced cross-entropy per image over the certain pixels (see the module docstring):
+    logits (N, C, H, W), integer target (N, H, W) with ``SEMANTIC_UNCERTAIN`` left out, (N,)."""
+    y = target.long()
+    certain = y != SEMANTIC_UNCERTAIN
+    safe = torch.where(certain, y, torch.zeros_like(y))
+    ce = F.cross_entropy(logits, safe, reduction="none")
+    c = logits.shape[1]
+    weights = _REBALANCE.to(logits.device) if c == len(_REBALANCE) else torch.ones(c, device=logits.device)
+    w = weights[safe] * certain
+    n = y.shape[0]
+    num = (w * ce).reshape(n, -1).sum(dim=1)
+    den = w.reshape(n, -1).sum(dim=1)
+    return torch.where(den > 0, num / den.clamp(min=1e-12), torch.zeros_like(num))
 
 
 def soft_cross_entropy_per_image(logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
@@ -147,6 +177,7 @@ PER_IMAGE_LOSSES: dict[str, PerImageLoss] = {
     "l1": l1_per_image,
     "l2": l2_per_image,
     "cross_entropy": cross_entropy_per_image,
+    "rebalanced_cross_entropy": rebalanced_cross_entropy_per_image,
     "soft_cross_entropy": soft_cross_entropy_per_image,
     "bce": bce_per_image,
     "metric_embedding": _embedding,

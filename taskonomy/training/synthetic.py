@@ -11,7 +11,7 @@ from collections.abc import Iterable
 import numpy as np
 
 from taskonomy.errors import InvalidInputError
-from taskonomy.tasks import TaskSpec
+from taskonomy.tasks import SEMANTIC_UNCERTAIN, TaskSpec
 
 
 def synthetic_split(tasks: Iterable[TaskSpec], n: int, size: int, seed: int) -> dict[str, np.ndarray]:
@@ -34,8 +34,9 @@ def synthetic_split(tasks: Iterable[TaskSpec], n: int, size: int, seed: int) -> 
         if kind == "pixels":
             y = np.concatenate([base[:, i % 3 : i % 3 + 1] * (1 + i) for i in range(c)], axis=1)
             out[t.target] = (y * 2.0 + 0.5).astype(np.float32)
-        elif kind == "labels":
-            out[t.target] = np.minimum((base[:, 0] * c).astype(np.int64), c - 1)
+        elif kind == "labels":  # the darkest pixels of the green channel are uncertain (left out of the loss)
+            labels = np.minimum((base[:, 0] * c).astype(np.int64), c - 1)
+            out[t.target] = np.where(base[:, 1] < 0.05, SEMANTIC_UNCERTAIN, labels)
         elif kind == "embedding":
             out[t.target] = (base[:, 1] * 4).astype(np.int64) + 100
         elif kind == "vector":
@@ -43,9 +44,12 @@ def synthetic_split(tasks: Iterable[TaskSpec], n: int, size: int, seed: int) -> 
                              + 0.1 * rng.standard_normal((n, c))).astype(np.float32)
         elif kind == "class":
             out[t.target] = np.minimum((base[:, 0].mean(axis=(1, 2)) * c).astype(np.int64), c - 1)
-        elif kind == "distribution":
-            logits = rng.standard_normal((n, c))
-            out[t.target] = (np.exp(logits) / np.exp(logits).sum(axis=1, keepdims=True)).astype(np.float32)
+        elif kind == "distribution":  # soft labels whose peak follows the image's mean colour
+            means = base.mean(axis=(2, 3))[:, [i % 3 for i in range(c)]]
+            logits = 8.0 * (means - means.mean(axis=1, keepdims=True)) * (1 + np.arange(c) % 2) \
+                + 0.5 * rng.standard_normal((n, c))
+            e = np.exp(logits - logits.max(axis=1, keepdims=True))
+            out[t.target] = (e / e.sum(axis=1, keepdims=True)).astype(np.float32)
         elif kind == "binary":
             out[t.target] = (base[:, 0].mean(axis=(1, 2)) > 0.5).astype(np.float32)[:, None]
     return out

@@ -7,13 +7,17 @@
 
 Conventions (camera frame, poses, layout) are in :mod:`taskonomy.world._geometry`,
 :mod:`taskonomy.world._labels`, :mod:`taskonomy.world._cameras` and :mod:`taskonomy.world._render`;
-ray casting, texturing and the Felzenszwalb segmentation are compiled with numba
-(:mod:`taskonomy.world._raycast`, :mod:`taskonomy.world._shading`, :mod:`taskonomy.world._segment`).
+the semantic labels (Taskonomy's segmentation with one background class and uncertain pixels,
+fine-grained object soft labels, the room-type posterior) in :mod:`taskonomy.world._semantic`;
+ray casting, texturing, the Felzenszwalb segmentation and the neighbourhood-scale curvature are
+compiled with numba (:mod:`taskonomy.world._raycast`, :mod:`taskonomy.world._shading`,
+:mod:`taskonomy.world._segment`, :mod:`taskonomy.world._curvature`).
 """
 
 from __future__ import annotations
 
 from taskonomy.world._cameras import Camera, SampledWorld, sample_world
+from taskonomy.world._frequencies import semantic_frequencies
 from taskonomy.world._geometry import intrinsics, matrix_to_rotvec, relative_pose, rotvec_to_matrix
 from taskonomy.world._jigsaw import apply_jigsaw, invert_permutation, jigsaw_permutations
 from taskonomy.world._render import VIEW_KEYS, render_sample, render_view
@@ -25,4 +29,5 @@ __all__ = [
     "SampledWorld", "Scene", "SceneObject", "make_scene",
     "WorldSpec", "apply_jigsaw", "intrinsics", "invert_permutation", "jigsaw_permutations", "matrix_to_rotvec",
     "relative_pose", "render_sample", "render_view", "rotvec_to_matrix", "sample_scene", "sample_world",
+    "semantic_frequencies",
 ]

@@ -98,8 +98,14 @@ def segment_unsup25d(rgb_hwc: F64, normal_hwc: F64, distance: F64) -> NDArray[np
 Refine = Callable[[F64, F64, F64, F64], tuple[F64, F64]]
 
 
-def occlusion_boundary(depth: F64, rays: F64, surface: NDArray[np.int64], refine: Refine) -> NDArray[np.bool_]:
-    """Pixels on the near side of a depth discontinuity (a 1-pixel map; see :func:`edge_occlusion`).
+def occlusion_cuts(depth: F64, rays: F64, surface: NDArray[np.int64],
+                   refine: Refine) -> tuple[NDArray[np.bool_], NDArray[np.bool_], NDArray[np.bool_]]:
+    """The occlusions between 4-neighbours: ``(boundary, cut_rows, cut_cols)``.
+
+    ``boundary`` marks the pixels on the near side of a depth discontinuity (a 1-pixel map; see
+    :func:`edge_occlusion`); ``cut_rows`` ``(H - 1, W)`` is True where pixels ``(i, j)`` and
+    ``(i + 1, j)`` are on either side of one, ``cut_cols`` ``(H, W - 1)`` likewise for ``(i, j)`` and
+    ``(i, j + 1)``.
 
     Candidates are 4-neighbours ``p, q`` on different surfaces whose z-depths differ by more than
     :data:`OCCLUSION_TAU` relatively. The segment between their rays is then refined
@@ -115,7 +121,8 @@ def occlusion_boundary(depth: F64, rays: F64, surface: NDArray[np.int64], refine
     """
     h, w = depth.shape
     out = np.zeros((h, w), dtype=bool)
-    # candidate pairs of both axes: flat pixel indices (a, b) with b the right / lower neighbour
+    cuts = np.zeros((h - 1) * w + h * (w - 1), dtype=bool)
+    # candidate pairs of both axes: flat pixel indices (a, b) with b the lower / right neighbour
     flat_z = depth.ravel()
     flat_s = surface.ravel()
     idx = np.arange(h * w).reshape(h, w)
@@ -123,16 +130,20 @@ def occlusion_boundary(depth: F64, rays: F64, surface: NDArray[np.int64], refine
     pb = np.concatenate([idx[1:, :].ravel(), idx[:, 1:].ravel()])
     za, zb = flat_z[pa], flat_z[pb]
     cand = (flat_s[pa] != flat_s[pb]) & (np.abs(za - zb) > OCCLUSION_TAU * np.minimum(za, zb))
+    which = np.flatnonzero(cand)
     pa, pb, za, zb = pa[cand], pb[cand], za[cand], zb[cand]
-    m = len(pa)
-    if m == 0:
-        return out
-    flat_r = rays.reshape(-1, 3)
-    lo_z, hi_z = refine(flat_r[pa], flat_r[pb], za, zb)
-    jump = np.abs(hi_z - lo_z) > 0.5 * OCCLUSION_TAU * np.minimum(lo_z, hi_z)
-    flat_out = out.ravel()
-    flat_out[np.where(za < zb, pa, pb)[jump]] = True
-    return out
+    if len(pa):
+        flat_r = rays.reshape(-1, 3)
+        lo_z, hi_z = refine(flat_r[pa], flat_r[pb], za, zb)
+        jump = np.abs(hi_z - lo_z) > 0.5 * OCCLUSION_TAU * np.minimum(lo_z, hi_z)
+        out.ravel()[np.where(za < zb, pa, pb)[jump]] = True
+        cuts[which[jump]] = True
+    return out, cuts[: (h - 1) * w].reshape(h - 1, w), cuts[(h - 1) * w:].reshape(h, w - 1)
+
+
+def occlusion_boundary(depth: F64, rays: F64, surface: NDArray[np.int64], refine: Refine) -> NDArray[np.bool_]:
+    """Pixels on the near side of a depth discontinuity: the ``boundary`` of :func:`occlusion_cuts`."""
+    return occlusion_cuts(depth, rays, surface, refine)[0]
 
 
 def edge_occlusion_sigma(size: int) -> float:
@@ -168,6 +179,19 @@ def principal_curvature(k: F64) -> F32:
     curvature at 0 (127 in the 8-bit files), scaled by :data:`CURVATURE_SATURATION` and clipped
     to [-1, 1], so thin structures cannot dominate a squared loss."""
     return np.clip(np.asarray(k, dtype=np.float64) / CURVATURE_SATURATION, -1.0, 1.0).astype(np.float32)
+
+
+def curvature_sigma(size: int) -> float:
+    """Neighbourhood scale (Gaussian sigma, pixels) of the principal curvature at image side ``size``.
+
+    1.25 px at 32 px, in proportion to the side (as :func:`edge_occlusion_sigma` scales with it),
+    so the label is the same surface property at any resolution: at the default 60 degrees of
+    field sigma is 41 mrad of view (8 cm at 2 m), so a crease or a box edge becomes a band about
+    2 sigma (16 cm at 2 m) to each side, the scale at which curvature is estimated on Taskonomy's
+    scanned meshes (a few pixels of their views), while a ball (radius 15-35 cm, 4-8 sigma across
+    at 2 m) still reads as a sphere (1/r) in its middle. At least 1 pixel.
+    """
+    return max(1.0, 1.25 * size / 32.0)
 
 
 def keypoints3d(depth: F64, normals_hwc: F64, *, focal: float) -> F32:

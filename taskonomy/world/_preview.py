@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 from numpy.typing import NDArray
 
-from taskonomy.tasks import BUILTIN_TASKS, IMAGE_KEYS, OBJECT_CATEGORIES, ROOM_TYPES, SEMANTIC_CLASSES
+from taskonomy.tasks import BUILTIN_TASKS, FINE_OBJECT_CLASSES, IMAGE_KEYS, ROOM_TYPES, SEMANTIC_CLASSES
 from taskonomy.world._jigsaw import jigsaw_permutations
 from taskonomy.world._labels import decode_room_layout, decode_vanishing_points
 
@@ -94,27 +94,33 @@ def preview_sheet(sample: Sample, path: str | Path, *, title: str = "", tasks: l
             label += " (m)"
         elif name == "principal_curvature":
             c = np.asarray(tgt, dtype=np.float64)  # encoded: zero curvature 0, saturating at +-1
-            rgb = np.stack([np.clip(c[0], 0, 1), np.clip(c[1], 0, 1), np.clip(-c[0], 0, 1)], -1)
+            rgb = np.stack([np.clip(c[0], 0, 1), np.clip(c[0], 0, 1) * np.clip(c[1], 0, 1), np.clip(-c[1], 0, 1)], -1)
             ax.imshow(rgb)
-            label += " (k1 red, k2 green)"
+            label += " (convex k1 red, k2 too yellow; concave k2 blue)"
         elif spec.output.kind == "pixels":
             ax.imshow(tgt[0], cmap="gray", vmin=0, vmax=1)
         elif name == "segment_semantic":
-            ax.imshow(tgt, cmap=seg_cmap, vmin=0, vmax=19, interpolation="nearest")
-            present = sorted(set(np.unique(tgt).tolist()))
-            ax.set_xlabel(", ".join(SEMANTIC_CLASSES[i] for i in present), fontsize=6)
+            ids = np.asarray(tgt, dtype=np.int64)
+            ax.imshow(np.ma.masked_less(ids, 0), cmap=seg_cmap, vmin=0, vmax=19, interpolation="nearest")
+            present = sorted(set(np.unique(ids).tolist()))
+            ax.set_xlabel(", ".join(SEMANTIC_CLASSES[i] if i >= 0 else "uncertain (white)" for i in present),
+                          fontsize=6)
         elif spec.output.kind == "embedding":
             ids = np.asarray(tgt, dtype=np.int64)
             ax.imshow(seg_colours[ids % len(seg_colours)], interpolation="nearest")
             label += f" ({len(np.unique(ids))} segm.)"
-        elif name == "class_object":
-            ax.barh(range(len(OBJECT_CATEGORIES)), tgt, color="tab:blue")
-            ax.set_yticks(range(len(OBJECT_CATEGORIES)))
-            ax.set_yticklabels(OBJECT_CATEGORIES, fontsize=6)
+        elif name == "class_object":  # the 6 most probable of the fine classes
+            probs = np.asarray(tgt, dtype=np.float64)
+            top = np.argsort(-probs)[:6][::-1]
+            ax.barh(range(len(top)), probs[top], color="tab:blue")
+            ax.set_yticks(range(len(top)))
+            ax.set_yticklabels([FINE_OBJECT_CLASSES[i] for i in top], fontsize=5)
             ax.set_xlim(0, 1)
         elif name == "class_scene":
-            ax.imshow(_hwc(sample["rgb"]))
-            ax.set_xlabel(f"room: {ROOM_TYPES[int(tgt)]}", fontsize=8)
+            ax.barh(range(len(ROOM_TYPES)), tgt, color="tab:green")
+            ax.set_yticks(range(len(ROOM_TYPES)))
+            ax.set_yticklabels(ROOM_TYPES, fontsize=6)
+            ax.set_xlim(0, 1)
         elif name == "room_layout":
             ax.imshow(_hwc(sample["rgb"]))
             for uv in _layout_lines(tgt, k):

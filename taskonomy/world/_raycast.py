@@ -19,8 +19,10 @@ Intersections (``t`` is the distance along ``d`` from ``o``):
 Every primitive is first culled by its bounding sphere: a ray from the shared origin can hit it
 only if its angle to the sphere's centre is within ``asin(r / |c - o|)``.
 
-Principal curvatures (1/m, convex positive, ``k1 >= k2``): sphere ``(1/r, 1/r)``, cylinder side
-``(1/r, 0)``, planes ``(0, 0)``.
+The hits' exact principal curvatures (1/m, convex positive, ``k1 >= k2``): sphere ``(1/r, 1/r)``,
+cylinder side ``(1/r, 0)``, planes ``(0, 0)``. The ``principal_curvature`` label is not these
+point values but their estimate at a neighbourhood scale (:mod:`taskonomy.world._curvature`),
+which also bends at creases and edges.
 """
 
 from __future__ import annotations

@@ -19,9 +19,9 @@ import numpy as np
 from numpy.typing import NDArray
 
 from taskonomy.errors import InvalidInputError
-from taskonomy.tasks._constants import OBJECT_CATEGORIES
-from taskonomy.world import _labels
+from taskonomy.world import _labels, _semantic
 from taskonomy.world._cameras import Camera, sample_world
+from taskonomy.world._curvature import estimate_curvature
 from taskonomy.world._geometry import focal_length, intrinsics, mul3, pixel_rays, relative_pose
 from taskonomy.world._jigsaw import apply_jigsaw, jigsaw_permutations
 from taskonomy.world._raycast import Hit, cast_camera, refine_steps
@@ -72,12 +72,15 @@ def _geometry_labels(scene: Scene, cam: Camera, hit: Hit, size: int) -> dict[str
         return refine_steps(scene, r, cam.centre, lo_r, hi_r, lo_z, hi_z, levels=_labels.OCCLUSION_LEVELS)
 
     surface = hit.surface.reshape(size, size)
-    boundary = _labels.occlusion_boundary(depth_z, rays, surface, refine)
+    boundary, cut_rows, cut_cols = _labels.occlusion_cuts(depth_z, rays, surface, refine)
+    points = rays * depth_z[..., None]
+    curvature = estimate_curvature(points, normal_cam, cut_rows, cut_cols,
+                                           sigma=_labels.curvature_sigma(size))
     return {
         "depth_zbuffer": depth_z[None].astype(np.float32),
         "depth_euclidean": hit.t.reshape(1, size, size).astype(np.float32),
         "normal": np.ascontiguousarray(normal_cam.transpose(2, 0, 1), dtype=np.float32),
-        "principal_curvature": _chw(_labels.principal_curvature(hit.curvature), size),
+        "principal_curvature": _chw(_labels.principal_curvature(curvature), size),
         "edge_occlusion": _labels.edge_occlusion(boundary)[None],
         "keypoints3d": _labels.keypoints3d(depth_z, normal_cam, focal=focal_length(size, cam.fov_deg))[None],
         "reshading": reshading(hit, cam.centre).reshape(1, size, size).astype(np.float32),
@@ -109,8 +112,10 @@ def render_sample(spec: WorldSpec, index: int) -> dict[str, NDArray[np.generic]]
     the views in :data:`VIEW_KEYS` order), ``meta.inpaint_mask`` ((H, W), 1 where masked),
     ``meta.fixation_point`` and ``meta.match_points`` (world frame).
 
-    ``class_object`` is the visible-area share of each object category; when no object is in
-    view (only in rooms without objects) it is uniform over the categories (so it always sums to 1).
+    The semantic labels are defined as Taskonomy's (see :mod:`taskonomy.world._semantic`):
+    ``segment_semantic`` the object category per pixel (0 background, ``SEMANTIC_UNCERTAIN`` on
+    barely visible objects), ``class_object`` a classifier-like soft distribution over the fine
+    object classes in view, ``class_scene`` the posterior over the room types given what is in view.
     """
     if isinstance(index, bool) or not isinstance(index, int | np.integer) or index < 0:
         raise InvalidInputError(f"sample index must be a non-negative integer, got {index!r}")
@@ -145,12 +150,7 @@ def render_sample(spec: WorldSpec, index: int) -> dict[str, NDArray[np.generic]]
     out["segment_unsup25d"] = _labels.segment_unsup25d(rgb_hwc, normal_cam, distance)
 
     # --- semantics ------------------------------------------------------------------------
-    sem = scene.surface_class()[surface]
-    out["segment_semantic"] = sem.astype(np.int64)
-    counts = np.bincount((sem[sem >= 3] - 3).ravel(), minlength=len(OBJECT_CATEGORIES)).astype(np.float64)
-    dist = counts / counts.sum() if counts.sum() > 0 else np.full(len(OBJECT_CATEGORIES), 1.0 / len(OBJECT_CATEGORIES))
-    out["class_object"] = dist.astype(np.float32)
-    out["class_scene"] = np.array(scene.room_type, dtype=np.int64)
+    out.update(_semantic.semantic_labels(scene, surface))
 
     # --- layout and poses -----------------------------------------------------------------
     out["room_layout"] = _labels.room_layout(c0.rotation, c0.centre, scene.centre, np.asarray(scene.half))

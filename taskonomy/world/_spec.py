@@ -11,7 +11,7 @@ from taskonomy._config import config_kwargs
 from taskonomy.errors import InvalidInputError
 
 #: Version of the renderer; part of :meth:`WorldSpec.key` so a change of the world invalidates shards.
-WORLD_VERSION = 3
+WORLD_VERSION = 4
 MIN_SIZE, MAX_SIZE = 16, 512
 
 _RANGES: dict[str, tuple[float, float]] = {

@@ -10,7 +10,7 @@ from PIL import Image
 
 from taskonomy.data import TaskDataset, TaskonomyFolderDataset
 from taskonomy.errors import CorruptArtifactError, NotFoundError
-from taskonomy.tasks import get_task
+from taskonomy.tasks import SEMANTIC_UNCERTAIN, get_task
 
 N = 16  # fixture image side
 
@@ -46,8 +46,10 @@ def folder(tmp_path: Path) -> Path:
         edges[:, 4] = 65535  # a 16-bit edge map
         _write(tmp_path, "edge_occlusion", b, p, v, Image.fromarray(edges))
         sem = np.full((N, N), 3, np.uint8)
+        sem[0, :] = 0  # unlabelled
         _write(tmp_path, "segment_semantic", b, p, v, Image.fromarray(sem))
         _write(tmp_path, "class_object", b, p, v, np.array([1.0, 3.0], np.float32))
+        _write(tmp_path, "class_scene", b, p, v, np.array([2.0, 6.0, 0.0], np.float32))
     # a partial domain (only one item) is skipped
     _write(tmp_path, "reshading", "allensville", 0, 0, Image.fromarray(np.zeros((N, N), np.uint8)))
     return tmp_path
@@ -68,8 +70,11 @@ def test_decodes_the_taskonomy_encodings(folder: Path) -> None:
     # the edge column becomes the world's soft map: 1 on it, exp(-d^2 / 2) at distance d (sigma 1 px at 16 px)
     assert np.allclose(s["edge_occlusion"][0, :, 4], 1.0)
     assert np.allclose(s["edge_occlusion"][0, :, [3, 5]], np.exp(-0.5)) and s["edge_occlusion"][0, :, 0].max() < 1e-3
-    assert s["segment_semantic"].dtype == np.int64 and (s["segment_semantic"] == 3).all()
+    # stored 0 (unlabelled) is uncertain, stored v >= 1 is class v - 1 (0 = background)
+    assert s["segment_semantic"].dtype == np.int64 and (s["segment_semantic"][1:] == 2).all()
+    assert (s["segment_semantic"][0] == SEMANTIC_UNCERTAIN).all()
     assert np.allclose(s["class_object"], [0.25, 0.75])
+    assert np.allclose(s["class_scene"], [0.25, 0.75, 0.0])  # the Places distribution, renormalised
 
 
 def test_resizes_and_serves_tasks(folder: Path) -> None:
@@ -90,3 +95,20 @@ def test_bad_folders(folder: Path, tmp_path: Path) -> None:
         TaskonomyFolderDataset(folder, size=N).sample(0)
     with pytest.raises(NotFoundError):
         TaskonomyFolderDataset(folder).arrays(keys=["keypoints3d"])
+
+
+def test_the_real_datasets_17_semantic_classes_are_refused_by_the_worlds_9_class_task(folder: Path) -> None:
+    """Stored 17 (the 16th COCO thing) is class 16: a network for the world's 9 classes cannot take it,
+    and training says so instead of indexing out of range."""
+    import torch
+
+    from taskonomy.errors import InvalidInputError
+    from taskonomy.training.arrays import target_tensor
+
+    arrays = TaskonomyFolderDataset(folder, size=N).arrays()
+    task = get_task("segment_semantic")
+    ok = target_tensor(task, arrays, n=3, size=N, device=torch.device("cpu"))  # stored 3 -> 2, 0 -> uncertain
+    assert int(ok.min()) == SEMANTIC_UNCERTAIN and int(ok.max()) == 2
+    arrays["segment_semantic"][0, 1, 1] = 16
+    with pytest.raises(InvalidInputError, match=r"class ids in \[0, 9\) or -1 \(uncertain\), got values in \[-1, 16\]"):
+        target_tensor(task, arrays, n=3, size=N, device=torch.device("cpu"))

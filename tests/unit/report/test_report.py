@@ -14,7 +14,7 @@ from taskonomy.affinity import TransferRow, TransferTable
 from taskonomy.report import write_report
 from taskonomy.report._render import dense_pair, global_pair, image_rgb
 from taskonomy.store import ArtifactStore
-from taskonomy.tasks import get_task
+from taskonomy.tasks import SEMANTIC_UNCERTAIN, get_task
 
 TASKS = ["normal", "depth_zbuffer", "segment_semantic"]
 
@@ -111,7 +111,15 @@ def test_label_rendering():
     depth = get_task("depth_zbuffer")
     a, _ = dense_pair(depth, np.linspace(0, 5, 16).reshape(1, 4, 4), np.zeros((1, 4, 4)))
     assert a.shape == (4, 4, 3)
-    scene = get_task("class_scene")
-    tv, pv = global_pair(scene, np.array(1), np.full(scene.output.channels, 1.0 / scene.output.channels))
+    uncertain = np.full((4, 4), 2)
+    uncertain[0, 0] = SEMANTIC_UNCERTAIN
+    a, _ = dense_pair(seg, uncertain, probs)
+    assert np.allclose(a[0, 0], 0.0) and not np.allclose(a[1, 1], 0.0)  # uncertain pixels are black
+    jigsaw = get_task("jigsaw")
+    tv, pv = global_pair(jigsaw, np.array(1), np.full(jigsaw.output.channels, 1.0 / jigsaw.output.channels))
     assert tv.argmax() == 1 and tv.sum() == 1 and pv.size == tv.size
+    scene = get_task("class_scene")  # a soft label: shown as it is
+    soft = np.array([0.1, 0.6, 0.1, 0.1, 0.05, 0.05])
+    tv, pv = global_pair(scene, soft, np.full(scene.output.channels, 1.0 / scene.output.channels))
+    assert np.allclose(tv, soft) and pv.size == tv.size
     assert image_rgb(np.ones((3, 2, 2)) * 2).max() == 1.0

@@ -5,6 +5,7 @@ import torch
 import torch.nn.functional as F
 
 from taskonomy.errors import InvalidInputError
+from taskonomy.tasks import SEMANTIC_FREQUENCIES, SEMANTIC_UNCERTAIN, rebalance_weights
 from taskonomy.training.losses import (
     DELTA_DIST,
     DELTA_VAR,
@@ -101,6 +102,8 @@ def test_every_loss_is_per_image(name: str) -> None:
     n = 3
     if name in ("cross_entropy",):
         pred, tgt = torch.randn(n, 4, 8, 8), torch.randint(0, 4, (n, 8, 8))
+    elif name == "rebalanced_cross_entropy":
+        pred, tgt = torch.randn(n, 9, 8, 8), torch.randint(-1, 9, (n, 8, 8))
     elif name == "metric_embedding":
         pred, tgt = torch.randn(n, 4, 8, 8), torch.randint(0, 3, (n, 8, 8))
     elif name == "soft_cross_entropy":
@@ -111,6 +114,28 @@ def test_every_loss_is_per_image(name: str) -> None:
         pred, tgt = torch.randn(n, 2, 8, 8), torch.randn(n, 2, 8, 8)
     out = per_image_loss(name, pred, tgt)
     assert out.shape == (n,) and torch.isfinite(out).all() and (out >= 0).all()
+
+
+def test_rebalanced_cross_entropy_weighs_classes_and_leaves_uncertain_pixels_out() -> None:
+    weights = torch.tensor(rebalance_weights(), dtype=torch.float64)
+    p = torch.tensor(SEMANTIC_FREQUENCIES, dtype=torch.float64)
+    assert torch.isclose((p / p.sum() * weights).sum(), torch.tensor(1.0, dtype=torch.float64))
+    assert weights[0] < 1.0 < weights[1:].min()  # the frequent background counts less, rare objects more
+    gen = torch.Generator().manual_seed(0)
+    logits = torch.randn(2, 9, 4, 4, generator=gen, dtype=torch.float64)
+    target = torch.randint(0, 9, (2, 4, 4), generator=gen)
+    target[0, 0] = SEMANTIC_UNCERTAIN
+    target[1] = SEMANTIC_UNCERTAIN  # no certain pixel at all
+    got = per_image_loss("rebalanced_cross_entropy", logits, target)
+    certain = target[0] != SEMANTIC_UNCERTAIN
+    ce = F.cross_entropy(logits[:1], target[:1].clamp(min=0), reduction="none")[0]
+    w = weights[target[0].clamp(min=0)] * certain
+    torch.testing.assert_close(got[0], (w * ce).sum() / w.sum())
+    assert got[1] == 0.0
+    # changing the logits of uncertain pixels changes nothing
+    other = logits.clone()
+    other[0, :, 0] += 5.0
+    torch.testing.assert_close(per_image_loss("rebalanced_cross_entropy", other, target), got)
 
 
 def test_unknown_loss_is_refused() -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+from scipy.ndimage import binary_dilation, binary_erosion
 
 from taskonomy.world import Camera, Material, Primitive, SceneObject, make_scene, render_view
 from taskonomy.world._geometry import look_at
@@ -49,9 +50,15 @@ def test_sphere_curvature_normals_and_depth() -> None:
     view = render_view(scene, cam, SIZE)
     on = view["surface"] == 6
     assert 20 < on.sum() < SIZE * SIZE
-    k = view["principal_curvature"]  # encoded: (1/r) / CURVATURE_SATURATION
-    assert np.allclose(k[:, on], 1.0 / r / CURVATURE_SATURATION)
-    assert np.all(k[:, ~on] == 0.0)
+    k = view["principal_curvature"] * CURVATURE_SATURATION
+    # the sphere's middle, away from its silhouette: (1/r, 1/r) within the neighbourhood estimate's error
+    inner = binary_erosion(on, iterations=2)
+    assert inner.sum() >= 9
+    assert np.allclose(k[:, inner], 1.0 / r, rtol=0.15)
+    # the wall around the silhouette is not bent by the sphere (the smoothing stops at the occlusion)
+    ring = binary_dilation(on, iterations=3) & ~on
+    ring[: SIZE // 4] = ring[-SIZE // 4:] = False  # (the floor's and ceiling's creases come in at the edges)
+    assert ring.sum() > 10 and np.abs(k[:, ring]).max() < 1e-6
     # hit points lie on the sphere, normals are (p - c) / r in the camera frame
     world = view["points"] @ cam.rotation.T + cam.centre
     centre = np.array([0.0, 1.5, 1.0])
@@ -63,15 +70,49 @@ def test_sphere_curvature_normals_and_depth() -> None:
     assert np.isclose(view["depth_euclidean"][0, mid - 1:mid + 1, mid - 1:mid + 1].min(), 2.5 - r, atol=0.01)
 
 
+def test_large_sphere_middle_is_one_over_r() -> None:
+    r = 0.8
+    view = render_view(_sphere_scene(r), _camera((0.0, 1.5, -1.5), (0.0, 1.5, 1.0)), 32)
+    k = view["principal_curvature"][:, 14:18, 14:18] * CURVATURE_SATURATION
+    assert np.allclose(k, 1.0 / r, rtol=0.05)
+
+
 def test_cylinder_side_curvature_is_one_over_r_and_zero() -> None:
     r = 0.3
     prim = Primitive("cylinder", 0, (0.0, 0.0, 1.0), (r, 2.0, r), 0.0, GREY)
     scene = make_scene(half=(2.0, 1.5, 2.0), objects=(SceneObject(4, (0.0, 1.0), r, 2.0),), primitives=(prim,))
     view = render_view(scene, _camera((0.0, 1.2, -1.5), (0.0, 1.2, 1.0)), SIZE)
-    on = view["surface"] == 6
+    on = binary_erosion(view["surface"] == 6, iterations=2)  # the side, away from its silhouette
+    on[-SIZE // 3:] = False  # and from its foot's crease with the floor
     assert on.sum() > 10
-    assert np.allclose(view["principal_curvature"][0][on], 1.0 / r / CURVATURE_SATURATION)
-    assert np.allclose(view["principal_curvature"][1][on], 0.0)
+    k = view["principal_curvature"] * CURVATURE_SATURATION
+    assert np.allclose(k[0][on], 1.0 / r, rtol=0.1)
+    assert np.allclose(k[1][on], 0.0, atol=0.1)
+
+
+def test_wall_floor_crease_is_a_concave_band() -> None:
+    """Looking down at the far wall's foot: k2 < 0 in a band around the crease, k1 = 0, flat elsewhere."""
+    scene = make_scene(half=(2.0, 1.5, 2.0))
+    view = render_view(scene, _camera((0.0, 1.0, -1.0), (0.0, 0.0, 2.0)), 32)
+    k = view["principal_curvature"] * CURVATURE_SATURATION
+    column = view["surface"][:, 16]
+    crease = int(np.argmax(column == 2))  # first floor row below the wall
+    assert (column[:crease] == 5).all() and (column[crease:] == 2).all()
+    assert k[1, crease - 1:crease + 1, 16].max() < -1.0  # strongly concave at the crease
+    assert np.abs(k[0]).max() < 1e-6  # the other direction is straight
+    assert np.abs(k[:, :crease - 6]).max() < 1e-6 and np.abs(k[:, crease + 6:]).max() < 1e-6
+
+
+def test_box_edges_are_convex_bands() -> None:
+    box = Primitive("box", 0, (0.0, 1.2, 1.0), (0.5, 0.5, 0.5), 0.6, GREY)  # floating: no crease with the floor
+    scene = make_scene(half=(2.0, 1.5, 2.0), objects=(SceneObject(1, (0.0, 1.0), 0.7, 1.7),), primitives=(box,))
+    view = render_view(scene, _camera((0.3, 2.2, -0.8), (0.0, 1.2, 1.0)), 32)
+    on = view["surface"] == 6
+    k = view["principal_curvature"] * CURVATURE_SATURATION
+    assert k[0][on].max() > 2.0  # the edges between visible faces bend outwards
+    inner = binary_erosion(on)  # (a silhouette's corner pixel has only one-sided differences: noisy)
+    assert k[1][inner].min() > -0.25  # and nowhere inwards (up to the estimate's noise, 5% of the scale)
+    assert (np.abs(k[0][on]) < 1e-6).any()  # the middle of a face is flat
 
 
 def test_occlusion_edges_are_the_sphere_silhouette() -> None:

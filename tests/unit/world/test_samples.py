@@ -9,7 +9,16 @@ import sys
 import numpy as np
 import pytest
 
-from taskonomy.tasks import BUILTIN_TASKS, IMAGE_KEYS, OBJECT_CATEGORIES, SEMANTIC_CLASSES, TaskSpec, registry
+from taskonomy.tasks import (
+    BUILTIN_TASKS,
+    FINE_OBJECT_CLASSES,
+    IMAGE_KEYS,
+    OBJECT_CATEGORIES,
+    SEMANTIC_CLASSES,
+    SEMANTIC_UNCERTAIN,
+    TaskSpec,
+    registry,
+)
 from taskonomy.world import (
     VIEW_KEYS,
     apply_jigsaw,
@@ -48,8 +57,10 @@ def test_every_task_gets_its_inputs_and_target(task: TaskSpec, samples: list[dic
         kind, c = task.output.kind, task.output.channels
         if kind == "distribution":
             assert y.min() >= 0 and np.isclose(y.sum(), 1.0, atol=1e-5)
-        elif kind in ("class", "labels"):
+        elif kind == "class":
             assert 0 <= y.min() and y.max() < c
+        elif kind == "labels":  # dense labels may mark uncertain pixels
+            assert SEMANTIC_UNCERTAIN <= y.min() and y.max() < c
         elif kind == "binary":
             assert y[0] in (0.0, 1.0)
         elif task.target in UNIT_MAPS:
@@ -77,12 +88,15 @@ def test_normals_are_unit_and_face_the_camera(samples: list[dict[str, np.ndarray
         assert ((n * ray).sum(-1) < 1e-6).all()
 
 
-def test_curvature_is_ordered_non_negative_and_bounded(samples: list[dict[str, np.ndarray]]) -> None:
+def test_curvature_is_ordered_bounded_and_bends_both_ways(samples: list[dict[str, np.ndarray]]) -> None:
+    concave = convex = 0
     for s in samples:
         k = s["principal_curvature"]
-        assert (k[0] >= k[1]).all() and (k >= 0).all() and (k <= 1).all()
-        room = s["segment_semantic"] < 3  # walls, floor, ceiling are planes
-        assert (k[:, room] == 0).all()
+        assert (k[0] >= k[1]).all() and (k >= -1).all() and (k <= 1).all()
+        room = s["segment_semantic"] == 0
+        concave += int((k[1][room] < -0.2).sum())  # creases where walls meet the floor, ceiling, each other
+        convex += int((k[0] > 0.2).sum())
+    assert concave > 0 and convex > 0
 
 
 def test_reshading_is_a_point_light_at_the_camera(samples: list[dict[str, np.ndarray]]) -> None:
@@ -97,13 +111,20 @@ def test_reshading_is_a_point_light_at_the_camera(samples: list[dict[str, np.nda
 
 
 def test_semantics_agree(samples: list[dict[str, np.ndarray]]) -> None:
+    """class_object's fine classes add up, per category, to the category shares of the segmentation."""
+    k = len(FINE_OBJECT_CLASSES)
+    cat_of = np.array([OBJECT_CATEGORIES.index(name.split("/")[0]) for name in FINE_OBJECT_CLASSES])
     for s in samples:
         sem = s["segment_semantic"]
-        counts = np.bincount(sem.ravel(), minlength=len(SEMANTIC_CLASSES))[3:].astype(np.float64)
-        if counts.sum():
-            assert np.allclose(s["class_object"], counts / counts.sum(), atol=1e-6)
-        else:
-            assert np.allclose(s["class_object"], 1.0 / len(OBJECT_CATEGORIES))
+        assert sem.min() >= SEMANTIC_UNCERTAIN and sem.max() < len(SEMANTIC_CLASSES)
+        p = s["class_object"].astype(np.float64)
+        assert np.isclose(p.sum(), 1.0, atol=1e-6) and p.min() >= 0.1 / k - 1e-7
+        assert np.isclose(s["class_scene"].sum(), 1.0, atol=1e-6)
+        counts = np.bincount(sem[sem > 0].ravel() - 1, minlength=len(OBJECT_CATEGORIES)).astype(np.float64)
+        if (sem == SEMANTIC_UNCERTAIN).any() or not counts.sum():
+            continue
+        per_cat = np.bincount(cat_of, weights=(p - 0.1 / k) / 0.9, minlength=len(OBJECT_CATEGORIES))
+        assert np.allclose(per_cat, counts / counts.sum(), atol=1e-5)
 
 
 def test_vanishing_directions_and_layout(samples: list[dict[str, np.ndarray]]) -> None:
@@ -124,7 +145,7 @@ def test_vanishing_directions_and_layout(samples: list[dict[str, np.ndarray]]) -
         pts = (np.stack([u, v, np.ones_like(u)], -1) @ k_inv.T) * s["depth_zbuffer"][0][..., None]
         rel = np.abs((pts - centre) @ axes) / extents
         assert rel.max() <= 1.0 + 1e-3
-        room = s["segment_semantic"] < 3
+        room = s["segment_semantic"] == 0  # the background: the room's own surfaces
         assert np.allclose(rel[room].max(-1), 1.0, atol=1e-3)
 
 
@@ -162,10 +183,11 @@ def test_relative_poses_reproject_depth_between_views(spec, samples, base: str, 
         pred = _bilinear(depth_b, uv[..., 0][inside], uv[..., 1][inside])
         visible = np.abs(pred - z_b[inside]) / z_b[inside] < 0.03
         matched.append(visible.mean())
-        # where the point is visible in B, B's image shows A's colour (Lambertian: view-independent)
+        # where the point is visible in B, B's image shows A's colour (Lambertian: view-independent); up to
+        # the bilinear resampling of the textures (most walls are patterned), which a wrong pose far exceeds
         col_b = _bilinear(s[view], uv[..., 0][inside], uv[..., 1][inside])
         col_a = s[base][:, inside]
-        assert np.median(np.abs(col_b - col_a)[:, visible]) < 0.05
+        assert np.median(np.abs(col_b - col_a)[:, visible]) < 0.08
     assert len(matched) >= 3
     assert np.median(matched) > 0.6
 
