@@ -13,7 +13,10 @@ Both are solved to proven optimality (relative gap 0); the script checks that th
 agree and that ours reproduces the authors' worked example. Times are wall-clock medians and
 include compiling the problem from the table (the table is loaded once, outside the timing).
 
-    python benchmarks/solver.py [--repeats 7] [--textbook-sweep-budgets 26]
+``--smoke`` solves each problem once and sweeps two textbook budgets: the same code path in
+seconds, for tests/benchmarks/test_smoke.py.
+
+    python benchmarks/solver.py [--repeats 7] [--textbook-sweep-budgets 26] [--smoke]
 """
 
 from __future__ import annotations
@@ -113,11 +116,15 @@ def main() -> None:
     ap.add_argument("--textbook-repeats", type=int, default=1, help="repeats of each textbook solve")
     ap.add_argument("--textbook-sweep-budgets", type=int, default=26,
                     help="budgets 1..N of the textbook sweep (0 skips it)")
+    ap.add_argument("--smoke", action="store_true", help="one repeat of each solve, 2 textbook budgets (tests)")
     args = ap.parse_args()
+    if args.smoke:
+        args.repeats, args.textbook_repeats, args.textbook_sweep_budgets = 1, 1, 2
 
     table = load_table("paper-16k")
     solve_taxonomy(table, TaxonomyProblem())  # warm the imports and SCIP's first-call setup
-    result: dict[str, Any] = {"benchmark": "taxonomy_solver", "table": "paper-16k", "budget": 6}
+    result: dict[str, Any] = {"benchmark": "taxonomy_solver", "smoke": args.smoke, "table": "paper-16k",
+                              "budget": 6}
     agree = True
     for order in (5, 24):
         problem = TaxonomyProblem(budget=6, max_order=order)
