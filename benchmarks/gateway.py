@@ -11,7 +11,10 @@ separate processes on free loopback ports, then sends ``POST /v1/taxonomy`` over
 
 Ratios compare the variants of this one run. Latencies are client-side wall times.
 
-    python benchmarks/gateway.py [--queries 200] [--concurrency 4] [--table paper-16k]
+    python benchmarks/gateway.py [--queries 200] [--concurrency 4] [--table paper-16k] [--smoke]
+
+``--smoke`` (8 queries from 2 threads) starts the same processes and runs the same code in
+seconds, for tests/benchmarks/test_smoke.py.
 """
 
 from __future__ import annotations
@@ -90,7 +93,10 @@ def main() -> None:
     parser.add_argument("--queries", type=int, default=200)
     parser.add_argument("--concurrency", type=int, default=4)
     parser.add_argument("--table", default="paper-16k")
+    parser.add_argument("--smoke", action="store_true", help="8 queries from 2 threads: seconds (tests)")
     args = parser.parse_args()
+    if args.smoke:
+        args.queries, args.concurrency = 8, 2
 
     from services.solver.client import SolverClient
 
@@ -128,6 +134,7 @@ def main() -> None:
         torch_threads = None
     print(json.dumps({
         "benchmark": "gateway_taxonomy_queries",
+        "smoke": args.smoke,
         "table": args.table,
         "concurrency": args.concurrency,
         "default_roots": default["roots"],

@@ -8,7 +8,10 @@ On a machine without CUDA it runs the same on the CPU in float32 and says so in 
 (``"cuda": false``) and exits 0; ``--require-cuda`` makes it print ``"skipped"`` instead.
 Exit code 1 if any kind produced a non-finite loss or a wrong shape.
 
-    python -m benchmarks.gpu_smoke [--size 64] [--n 128] [--steps 5] [--require-cuda]
+``--smoke`` shrinks it to seconds (16 px, 8 images, one step; one thread on the CPU): the same
+code path, for tests/benchmarks/test_smoke.py.
+
+    python -m benchmarks.gpu_smoke [--size 64] [--n 128] [--steps 5] [--require-cuda] [--smoke]
 """
 
 from __future__ import annotations
@@ -82,11 +85,16 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--steps", type=int, default=5, help="optimiser steps per network")
     ap.add_argument("--batch", type=int, default=32)
     ap.add_argument("--require-cuda", action="store_true", help="skip (exit 0) instead of running on the CPU")
+    ap.add_argument("--smoke", action="store_true", help="16 px, 8 images, 1 step: seconds (tests)")
     args = ap.parse_args(argv)
+    if args.smoke:
+        args.size, args.n, args.steps, args.batch = 16, 8, 1, 4
 
     cuda = torch.cuda.is_available()
     device = resolve_device("auto")
-    result: dict[str, Any] = {"benchmark": "gpu_smoke", "cuda": cuda, "machine": _machine(device)}
+    if args.smoke and not cuda:
+        torch.set_num_threads(1)
+    result: dict[str, Any] = {"benchmark": "gpu_smoke", "smoke": args.smoke, "cuda": cuda, "machine": _machine(device)}
     if not cuda:
         if args.require_cuda:
             result.update(status="skipped", note="CUDA is not available on this machine; nothing was run")

@@ -11,7 +11,10 @@ Operations, chosen round-robin per client:
   (its seed differs), enqueued on the control queue (no workers run here: they stay PENDING);
 * ``status`` (1 of 5): ``GET /v1/experiments/{id}`` of the client's last submission (or the list).
 
-    python benchmarks/load.py [--clients 8] [--seconds 10]
+    python benchmarks/load.py [--clients 8] [--seconds 10] [--smoke]
+
+``--smoke`` (2 clients for 2 s) starts the same processes and runs the same code in seconds, for
+tests/benchmarks/test_smoke.py.
 
 ``run_load`` and ``services`` are used by tests/reliability/test_load.py with a shorter duration.
 """
@@ -167,7 +170,10 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--clients", type=int, default=8)
     parser.add_argument("--seconds", type=float, default=10.0)
+    parser.add_argument("--smoke", action="store_true", help="2 clients for 2 s (tests)")
     args = parser.parse_args()
+    if args.smoke:
+        args.clients, args.seconds = 2, 2.0
     with services() as url:
         figures = run_load(url, clients=args.clients, seconds=args.seconds)
     try:
@@ -176,8 +182,9 @@ def main() -> None:
         torch_threads: int | None = torch.get_num_threads()
     except ImportError:
         torch_threads = None
-    print(json.dumps({**figures, "platform": platform.platform(), "python": platform.python_version(),
-                      "cpu_count": os.cpu_count(), "torch_threads": torch_threads}))
+    print(json.dumps({**figures, "smoke": args.smoke, "platform": platform.platform(),
+                      "python": platform.python_version(), "cpu_count": os.cpu_count(),
+                      "torch_threads": torch_threads}))
 
 
 if __name__ == "__main__":

@@ -4,7 +4,10 @@ Prints ONE JSON line: per-stage wall time and executed jobs, jobs/s per stage an
 the report's time, the resumed run's time (every artifact present) as a ratio of the cold
 run, and the machine (platform, CPU count, torch threads).
 
-    .venv/bin/python benchmarks/pipeline.py [--preset quick] [--keep DIR] [--threads N]
+    .venv/bin/python benchmarks/pipeline.py [--preset quick | --smoke] [--keep DIR] [--threads N]
+
+``--smoke`` runs :data:`SMOKE` (two tasks at 16 px, one-epoch networks, one thread) instead of a
+preset: the same code path in seconds, for tests/benchmarks/test_smoke.py.
 
 Render processes are children: their CPU time is not in ``cpu_seconds`` of the render stage.
 """
@@ -25,6 +28,15 @@ import platform  # noqa: E402
 import shutil  # noqa: E402
 import tempfile  # noqa: E402
 import time  # noqa: E402
+from typing import Any  # noqa: E402
+
+#: The smoke run's experiment: the smallest real one (a 16 px world, one-epoch networks).
+SMOKE: dict[str, Any] = {
+    "name": "smoke", "tasks": ["normal", "depth_zbuffer"], "dataset": {"kind": "world", "size": 16, "seed": 3},
+    "splits": {"train": 16, "transfer": 8, "test": 8},
+    "model": {"width": 8, "rep_channels": 4, "blocks": 1, "transfer_width": 8, "hidden": 16},
+    "train": {"epochs": 1, "batch_size": 16}, "transfer": {"epochs": 1, "batch_size": 16},
+}
 
 
 def main() -> None:
@@ -32,7 +44,10 @@ def main() -> None:
     ap.add_argument("--preset", default="quick", choices=("quick", "standard", "paper"))
     ap.add_argument("--keep", default=None, help="write the run here (and keep it) instead of a temp dir")
     ap.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's choice)")
+    ap.add_argument("--smoke", action="store_true", help="a 2-task 16 px experiment instead of the preset (tests)")
     args = ap.parse_args()
+    if args.smoke:
+        args.threads = args.threads or 1
 
     import torch
 
@@ -40,10 +55,10 @@ def main() -> None:
         torch.set_num_threads(args.threads)
 
     from taskonomy.pipeline.run import run_experiment
-    from taskonomy.pipeline.spec import preset
+    from taskonomy.pipeline.spec import ExperimentSpec, preset
     from taskonomy.publish import publish_run
 
-    spec = preset(args.preset)
+    spec = ExperimentSpec.parse(SMOKE) if args.smoke else preset(args.preset)
     out = args.keep or tempfile.mkdtemp(prefix="taskonomy-bench-")
     try:
         t0 = time.perf_counter()
@@ -64,7 +79,8 @@ def main() -> None:
         stages[stage] = {"seconds": round(secs, 3), "cpu_seconds": round(st.stage_cpu_seconds.get(stage, 0.0), 3),
                          "jobs": n, "jobs_per_s": round(n / secs, 3) if secs > 0 else None}
     print(json.dumps({
-        "benchmark": "pipeline", "preset": args.preset, "tasks": len(spec.tasks), "size": spec.dataset.size,
+        "benchmark": "pipeline", "preset": spec.name if args.smoke else args.preset, "tasks": len(spec.tasks),
+        "size": spec.dataset.size,
         "splits": spec.splits.model_dump(), "jobs": len(st.executed),
         "total_seconds": round(cold_s, 2), "pipeline_seconds": round(st.seconds, 2),
         "report_seconds": round(published.seconds.get("report", 0.0), 2),

@@ -13,7 +13,10 @@ Every job still does the real work of the executor: state checks, a lease in Red
 a small JSON artifact (with checksum sidecar), completion bookkeeping and job metrics.
 Prints ONE JSON line.
 
-    python benchmarks/queue.py [--jobs 200] [--chain 50]
+    python benchmarks/queue.py [--jobs 200] [--chain 50] [--smoke]
+
+``--smoke`` (10 fan-out jobs, a chain of 5) starts the same processes and runs the same code in
+seconds, for tests/benchmarks/test_smoke.py.
 """
 
 from __future__ import annotations
@@ -43,7 +46,8 @@ from services.gateway.server import free_port  # noqa: E402
 
 
 def _graph(n: int, *, chain: bool, tag: str) -> dict[str, Any]:
-    jobs, deps = [], {}
+    jobs: list[dict[str, Any]] = []
+    deps: dict[str, list[str]] = {}
     for i in range(n):
         jid = f"noop-{tag}-{i}"
         jobs.append({"id": jid, "kind": "noop", "stage": "noop", "queue": ("train", "transfer")[i % 2],
@@ -67,7 +71,10 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--jobs", type=int, default=200, help="jobs in the fan-out graph")
     ap.add_argument("--chain", type=int, default=50, help="jobs in the chain graph")
+    ap.add_argument("--smoke", action="store_true", help="10 fan-out jobs, a chain of 5: seconds (tests)")
     args = ap.parse_args()
+    if args.smoke:
+        args.jobs, args.chain = 10, 5
 
     from services.common.redisconn import redis_client
     from services.common.state import ExperimentStateStore
@@ -126,7 +133,7 @@ def main() -> None:
         import redis
 
         print(json.dumps({
-            "benchmark": "queue",
+            "benchmark": "queue", "smoke": args.smoke,
             "workers": n_workers, "concurrency_per_worker": 1,
             "fanout_jobs": fan["jobs"], "fanout_wall_s": fan["wall_s"],
             "jobs_per_s": round(fan["jobs"] / fan["wall_s"], 2),

@@ -13,7 +13,10 @@ Both are solved to proven optimality (relative gap 0); the script checks that th
 agree and that ours reproduces the authors' worked example. Times are wall-clock medians and
 include compiling the problem from the table (the table is loaded once, outside the timing).
 
-    python benchmarks/solver.py [--repeats 7] [--textbook-sweep-budgets 26]
+``--smoke`` solves each problem once, sweeps two textbook budgets and leaves out the textbook's
+order-24 solve: the same code in seconds, for tests/benchmarks/test_smoke.py.
+
+    python benchmarks/solver.py [--repeats 7] [--textbook-sweep-budgets 26] [--smoke]
 """
 
 from __future__ import annotations
@@ -113,27 +116,35 @@ def main() -> None:
     ap.add_argument("--textbook-repeats", type=int, default=1, help="repeats of each textbook solve")
     ap.add_argument("--textbook-sweep-budgets", type=int, default=26,
                     help="budgets 1..N of the textbook sweep (0 skips it)")
+    ap.add_argument("--smoke", action="store_true",
+                    help="one repeat of each solve, 2 textbook budgets, no order-24 textbook solve (tests)")
     args = ap.parse_args()
+    if args.smoke:
+        args.repeats, args.textbook_repeats, args.textbook_sweep_budgets = 1, 1, 2
 
     table = load_table("paper-16k")
     solve_taxonomy(table, TaxonomyProblem())  # warm the imports and SCIP's first-call setup
-    result: dict[str, Any] = {"benchmark": "taxonomy_solver", "table": "paper-16k", "budget": 6}
+    result: dict[str, Any] = {"benchmark": "taxonomy_solver", "smoke": args.smoke, "table": "paper-16k",
+                              "budget": 6}
     agree = True
     for order in (5, 24):
         problem = TaxonomyProblem(budget=6, max_order=order)
         ours_t, ours_c, ours = _median_time(functools.partial(solve_taxonomy, table, problem), args.repeats)
-        text_t, text_c, (status, text_obj) = _median_time(functools.partial(textbook_solve, table, problem),
-                                                          args.textbook_repeats)
-        agree &= (status == ours.status == "OPTIMAL" and text_obj is not None
-                  and abs(text_obj - ours.objective) < 1e-6)
-        result[f"max_order_{order}"] = {
-            "ours_s": round(ours_t, 5), "ours_cpu_s": round(ours_c, 5),
-            "textbook_scip_s": round(text_t, 4), "textbook_scip_cpu_s": round(text_c, 4),
-            "speedup": round(text_t / ours_t, 1), "speedup_cpu": round(text_c / ours_c, 1),
-            "objective": round(ours.objective, 6),
-            "textbook_objective": None if text_obj is None else round(text_obj, 6),
-            "roots": ours.roots,
-        }
+        solved: dict[str, Any] = {"ours_s": round(ours_t, 5), "ours_cpu_s": round(ours_c, 5),
+                                  "objective": round(ours.objective, 6), "roots": ours.roots}
+        if args.smoke and order > 5:  # the textbook's largest solve (~10 s); order 5 runs the same code
+            solved["textbook"] = "skipped (smoke)"
+        else:
+            text_t, text_c, (status, text_obj) = _median_time(functools.partial(textbook_solve, table, problem),
+                                                              args.textbook_repeats)
+            agree &= (status == ours.status == "OPTIMAL" and text_obj is not None
+                      and abs(text_obj - ours.objective) < 1e-6)
+            solved.update({
+                "textbook_scip_s": round(text_t, 4), "textbook_scip_cpu_s": round(text_c, 4),
+                "speedup": round(text_t / ours_t, 1), "speedup_cpu": round(text_c / ours_c, 1),
+                "textbook_objective": None if text_obj is None else round(text_obj, 6),
+            })
+        result[f"max_order_{order}"] = solved
     for objective in ("gain", "quality"):  # ours only: the goal is stated for affinity
         problem = TaxonomyProblem(budget=6, max_order=24, objective=objective)
         wall, cpu, sol = _median_time(functools.partial(solve_taxonomy, table, problem), args.repeats)

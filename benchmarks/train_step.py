@@ -4,7 +4,9 @@ Times the library's own training loop (``taskonomy.training``) through its progr
 so the figures include batching, autocast and the optimiser — everything a real run pays.
 Prints ONE JSON line: per-variant median ms/step, ratios, and machine info.
 
-    python -m benchmarks.train_step [--steps 12] [--batch 64]
+    python -m benchmarks.train_step [--steps 12] [--batch 64] [--smoke]
+
+``--smoke`` (3 steps at batch 4, one thread) runs the same code in seconds (figures meaningless).
 """
 
 from __future__ import annotations
@@ -52,7 +54,11 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--steps", type=int, default=12)
     ap.add_argument("--batch", type=int, default=64)
+    ap.add_argument("--smoke", action="store_true", help="3 steps at batch 4, one thread: seconds (tests)")
     args = ap.parse_args(argv)
+    if args.smoke:
+        args.steps, args.batch = 3, 4
+        torch.set_num_threads(1)
     device = resolve_device("auto")
     model = ModelConfig()
     train = TrainConfig(epochs=1, batch_size=args.batch, max_steps=args.steps, device="auto")
@@ -84,7 +90,7 @@ def main(argv: list[str] | None = None) -> int:
         for s in (32, 64)
     } | {"task_dense_64_over_32": round(out["task_dense_64"] / out["task_dense_32"], 3)}
     print(json.dumps({
-        "benchmark": "train_step", "unit": "ms per optimiser step (median)", "batch": args.batch,
+        "benchmark": "train_step", "smoke": args.smoke, "unit": "ms per optimiser step (median)", "batch": args.batch,
         "steps": args.steps, "model": model.to_dict(), "ms": out, "ms_fastest": FASTEST, "ratios": ratios,
         "machine": {"platform": platform.platform(), "cpu_count": os.cpu_count(),
                     "torch_threads": torch.get_num_threads(), "torch": torch.__version__, "device": str(device),

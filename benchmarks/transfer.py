@@ -34,15 +34,16 @@ CUDA default (bf16 autocast; fused readouts stacked, one thread), ``fused_unstac
 ``per_job_fp32`` / ``fused_fp32``; the floors are the GPU's matmul rates (strict fp32, bf16).
 
 Prints ONE JSON line. ``--quick`` (6 tasks, small splits, 24 steps per transfer) runs in about 2
-minutes on 2 idle cores; the full run (8 tasks, 60 steps per transfer) in about 8.
+minutes on 2 idle cores; the full run (8 tasks, 60 steps per transfer) in about 8. ``--smoke`` (3
+tasks, 16 px, a few steps, short matmul floors) runs every variant in seconds: the same code path
+with meaningless figures, for tests/benchmarks/test_smoke.py.
 
-    .venv/bin/python -m benchmarks.transfer [--quick] [--device cuda]
+    .venv/bin/python -m benchmarks.transfer [--quick | --smoke] [--device cuda]
 """
 
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import json
 import math
 import os
@@ -75,6 +76,8 @@ FULL_TASKS = ("autoencoding", "edge_texture", "depth_zbuffer", "depth_euclidean"
 #: Quick: fewer tasks, but their networks still train long enough to differ (with barely trained
 #: sources every transfer is alike and full training does not even agree with itself across seeds).
 QUICK_TASKS = ("autoencoding", "edge_texture", "depth_zbuffer", "normal", "reshading", "segment_semantic")
+#: Smoke: a dense regression, a dense classification and an edge target (every code path, seconds).
+SMOKE_TASKS = ("edge_texture", "depth_zbuffer", "segment_semantic")
 
 
 def matmul_gflops(seconds: float = 1.0, n: int = 1024, dtype: torch.dtype = torch.float32,
@@ -143,18 +146,20 @@ def peak_memory(out: dict[str, float]) -> Iterator[None]:
         out["peak_mib"] = round((max(peak[0], _rss()) - start) / 2**20, 1)
 
 
-def _world(size: int, sizes: tuple[int, int, int], keys: list[str], tmp: str) -> dict[str, dict[str, np.ndarray]]:
+def _world(size: int, sizes: tuple[int, int, int], keys: list[str], tmp: str, *, workers: int
+           ) -> dict[str, dict[str, np.ndarray]]:
     from taskonomy.data import SplitSizes, build_world_dataset
     from taskonomy.world import WorldSpec
 
     ds = build_world_dataset(WorldSpec.from_dict({"seed": 0, "size": size}), SplitSizes(*sizes), tmp,
-                             workers=min(os.cpu_count() or 1, 16))
+                             workers=workers)
     return {s: ds.split(s, keys=keys) for s in ("train", "transfer", "test")}
 
 
 def main() -> None:  # noqa: PLR0915 - one linear script
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--quick", action="store_true", help="6 tasks, tiny splits: under 2 minutes on 2 cores")
+    ap.add_argument("--smoke", action="store_true", help="3 tasks at 16 px, a few steps: seconds (figures meaningless)")
     ap.add_argument("--budget", type=float, default=0.25, help="successive halving's share of full compute")
     ap.add_argument("--threads", type=int, default=1,
                     help="torch threads (default 1: these convolutions are tiny, and on a shared machine OpenMP "
@@ -188,12 +193,14 @@ def main() -> None:  # noqa: PLR0915 - one linear script
     from taskonomy.training.fused import FusedTransferTrainer, Readout, readout_step_flops
     from taskonomy.training.halving import successive_halving
 
-    names = QUICK_TASKS if args.quick else FULL_TASKS
-    size = 32
-    splits = (512, 128, 128) if args.quick else (1536, 192, 256)
-    task_train = TrainConfig(epochs=4 if args.quick else 8, batch_size=64, lr=2e-3, device=args.device, seed=0)
-    transfer_train = TrainConfig(epochs=12 if args.quick else 20, batch_size=64, lr=2e-3, device=args.device,
-                                 seed=0)
+    names = SMOKE_TASKS if args.smoke else QUICK_TASKS if args.quick else FULL_TASKS
+    size = 16 if args.smoke else 32
+    splits = (32, 32, 16) if args.smoke else (512, 128, 128) if args.quick else (1536, 192, 256)
+    task_train = TrainConfig(epochs=1 if args.smoke else 4 if args.quick else 8, batch_size=64, lr=2e-3,
+                             device=args.device, seed=0)
+    transfer_train = TrainConfig(epochs=4 if args.smoke else 12 if args.quick else 20,
+                                 batch_size=16 if args.smoke else 64, lr=2e-3, device=args.device, seed=0)
+    floor_s = 0.05 if args.smoke else 1.0  # seconds of each matmul floor measurement
     model = ModelConfig(width=16, rep_channels=8)
     tasks = [get_task(t) for t in names]
     keys = sorted({k for t in tasks for k in (*t.inputs, t.target)})
@@ -201,7 +208,7 @@ def main() -> None:  # noqa: PLR0915 - one linear script
     load_start = [round(x, 2) for x in os.getloadavg()]  # figures taken on a busy machine are not comparable
     t_setup = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix="taskonomy-bench-transfer-") as tmp:
-        data = _world(size, splits, keys, tmp)
+        data = _world(size, splits, keys, tmp, workers=1 if args.smoke else min(os.cpu_count() or 1, 16))
     _log(f"world rendered: {time.perf_counter() - t_setup:.1f} s")
     nets = {t.name: train_task_network(t, data["train"], model=model, train=task_train) for t in tasks}
     states: dict[str, Mapping[str, torch.Tensor]] = {n: {k[len("encoder."):]: v for k, v in net.state.items()
@@ -231,12 +238,13 @@ def main() -> None:  # noqa: PLR0915 - one linear script
 
     # The floor: the device's matmul rate in fp32 (on a CPU every core; one thread's rate for
     # reference), and in bf16 for the bf16 variants.
-    cores = os.cpu_count() or 1
-    floor_1 = matmul_gflops()
+    # (smoke: one core, so that threads do not fight other processes over seconds of meaningless work)
+    cores = 1 if args.smoke else os.cpu_count() or 1
+    floor_1 = matmul_gflops(floor_s)
     torch.set_num_threads(cores)
-    n_mm = 8192 if cuda else 1024
-    floor = fp32_floor = matmul_gflops(n=n_mm, device=dev)
-    floor_bf16 = matmul_gflops(n=n_mm, dtype=torch.bfloat16, device=dev)
+    n_mm = (1024 if args.smoke else 8192) if cuda else (256 if args.smoke else 1024)
+    floor = fp32_floor = matmul_gflops(floor_s, n=n_mm, device=dev)
+    floor_bf16 = matmul_gflops(floor_s, n=n_mm, dtype=torch.bfloat16, device=dev)
     torch.set_num_threads(args.threads)
     # The fused trainer's threads: one per core on a CPU (where one readout cannot fill the
     # cores); one on CUDA (one stream; stacking is what fills the GPU there).
@@ -273,7 +281,7 @@ def main() -> None:  # noqa: PLR0915 - one linear script
 
     def per_job(seed: int = transfer_train.seed, precision: str = "auto") -> Callable[[], Result]:
         """One transfer per job, as the pipeline's per-job mode runs them: torch's threads on every core."""
-        cfg = dataclasses.replace(transfer_train, seed=seed, precision=precision)
+        cfg = transfer_train.replace(seed=seed, precision=precision)
 
         def go() -> Result:
             out, train_s = {}, 0.0
@@ -295,7 +303,7 @@ def main() -> None:  # noqa: PLR0915 - one linear script
         """Every candidate in one trainer (as ``run --mode fused``), ``workers`` threads; or one trainer
         per source / per target after another (``by``: as ``transfer_jobs: per-source | per-target``
         jobs run on one worker)."""
-        cfg = dataclasses.replace(transfer_train, precision=precision)
+        cfg = transfer_train.replace(precision=precision)
         keys = [None] if by is None else sources if by == "source" else [t.name for t in tasks]
 
         def go() -> Result:
@@ -454,7 +462,7 @@ def main() -> None:  # noqa: PLR0915 - one linear script
         speed["stacking_speedup_fp32"] = ratio("fused", "fused_stacked")
         speed["stacking_speedup_bf16"] = ratio("fused_bf16_unstacked", "fused_bf16")
     print(json.dumps({
-        "benchmark": "transfer", "quick": args.quick, "tasks": list(names), "size": size,
+        "benchmark": "transfer", "quick": args.quick, "smoke": args.smoke, "tasks": list(names), "size": size,
         "splits": dict(zip(("train", "transfer", "test"), splits, strict=True)),
         "candidates": len(cands), "steps_per_transfer": steps_full, "batch_size": transfer_train.batch_size,
         "readout_step_gflop": {k: round(v / 1e9, 3) for k, v in step_flops.items()},

@@ -10,6 +10,9 @@ time of each run, and the machine; and the goals table, readable, on stderr.
 
     .venv/bin/python -m benchmarks.validity --preset quick [--out runs/validity-quick] [--seed 0]
     .venv/bin/python -m benchmarks.validity --runs RUN_A RUN_B --goals quick   # two finished runs
+
+``--smoke`` runs :data:`SMOKE` (three tasks at 16 px, one-epoch networks, 20 bootstrap resamples)
+instead: the same code path in seconds (figures meaningless), for tests/benchmarks/test_smoke.py.
 """
 
 from __future__ import annotations
@@ -30,6 +33,14 @@ import subprocess  # noqa: E402
 import tempfile  # noqa: E402
 import time  # noqa: E402
 from typing import Any  # noqa: E402
+
+#: The smoke run's experiment: three targets of the 3D family on a 16 px world, one-epoch networks.
+SMOKE: dict[str, Any] = {
+    "name": "smoke", "tasks": ["normal", "depth_zbuffer", "reshading"],
+    "dataset": {"kind": "world", "size": 16, "seed": 3}, "splits": {"train": 16, "transfer": 8, "test": 8},
+    "model": {"width": 8, "rep_channels": 4, "blocks": 1, "transfer_width": 8, "hidden": 16},
+    "train": {"epochs": 1, "batch_size": 16}, "transfer": {"epochs": 1, "batch_size": 16},
+}
 
 #: The goals table of issue 22 (and issue 16's time budget), per preset: (label, summary key,
 #: comparison, goal). A goal a preset does not have is left out of its list.
@@ -139,6 +150,7 @@ def main() -> None:
                     help="validate two finished runs of one experiment (two seeds) instead of running a preset")
     ap.add_argument("--goals", default=None, choices=sorted(GOAL_ROWS),
                     help="whose goals to judge against (default: the preset's)")
+    ap.add_argument("--smoke", action="store_true", help="a 3-task 16 px experiment, 20 resamples (tests)")
     args = ap.parse_args()
     if args.policies < 1000:
         ap.error(f"--policies: at least 1000, got {args.policies}")
@@ -163,6 +175,12 @@ def main() -> None:
     first, second = out / "seed-a", out / "seed-b"
     store = out / "artifacts"
     load0 = os.getloadavg()[0]
+    if args.smoke:
+        out.mkdir(parents=True, exist_ok=True)
+        (out / "smoke.json").write_text(json.dumps(SMOKE))
+        args.config, args.bootstrap = str(out / "smoke.json"), 20
+        os.environ["OMP_NUM_THREADS"] = "1"  # the runs' torch threads: seconds of work, no fight over cores
+        os.environ["TASKONOMY_WORKERS"] = "1"  # spawning worker processes costs more than these networks
     what = ["--config", args.config] if args.config else ["--preset", args.preset]
     wall1, cpu1, line1 = _run(["run", *what, "--out", str(first), "--store", str(store), "--quiet"])
     spec = json.loads((first / "experiment.json").read_text())["spec"]

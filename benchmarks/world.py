@@ -12,7 +12,10 @@ cameras that showed one surface or no object, and gives some objects a second sh
 segmentations as the share of pixel pairs grouped alike — and the machine (platform, CPU count,
 load).
 
-    .venv/bin/python benchmarks/world.py [--n 200] [--sizes 32 64 128] [--old-ref 76f1df8]
+    .venv/bin/python benchmarks/world.py [--n 200] [--sizes 32 64 128] [--old-ref 76f1df8] [--smoke]
+
+``--smoke`` (8 samples at 32 px, 3 compared) runs the same code path in seconds, for
+tests/benchmarks/test_smoke.py.
 """
 
 from __future__ import annotations
@@ -162,7 +165,10 @@ def main() -> None:
     ap.add_argument("--compare-n", type=int, default=40, help="samples rendered by both to compare labels")
     ap.add_argument("--measure", action="store_true", help=argparse.SUPPRESS)  # child: print one variant's figures
     ap.add_argument("--dump", default="", help=argparse.SUPPRESS)  # child: save samples for the comparison
+    ap.add_argument("--smoke", action="store_true", help="8 samples at 32 px, 3 compared: seconds (tests)")
     args = ap.parse_args()
+    if args.smoke:
+        args.n, args.sizes, args.compare_n = 8, [32], 3
     if args.measure:
         print(json.dumps(measure(args.n, args.sizes)))
         return
@@ -171,7 +177,7 @@ def main() -> None:
         return
     cores = os.cpu_count() or 1
     load0 = os.getloadavg()[0]
-    result: dict[str, object] = {"benchmark": "world", "n": args.n, "old_ref": args.old_ref}
+    result: dict[str, object] = {"benchmark": "world", "smoke": args.smoke, "n": args.n, "old_ref": args.old_ref}
     with tempfile.TemporaryDirectory() as tmp:
         old_root = _old_tree(args.old_ref, Path(tmp))
         variants = {"new": None, "old": old_root} if old_root is not None else {"new": None}

@@ -202,9 +202,9 @@ def candidate_kind(target: str, sources: tuple[str, ...]) -> str:
 def build_graph(spec: ExperimentSpec) -> JobGraph:
     """All jobs of ``spec`` that can be known before anything runs (higher orders come from plan jobs)."""
     g = JobGraph(spec=spec)
-    body = spec.model_dump(mode="json")  # the blocks as the artifact keys hash them (spec.py's docstring)
+    body = spec.model_dump(mode="json")  # every block resolved, defaults filled in (spec.py's docstring)
     dataset, splits, model, train, ttrain = (body[k] for k in ("dataset", "splits", "model", "train", "transfer"))
-    ds_id = K.dataset_key(dataset, splits)
+    ds_id = K.dataset_key(spec.dataset.identity(), splits)  # a world's identity has its renderer version
     targets = spec.targets()
     sources = spec.sources()
     trained = [s for s in sources if get_task(s).trainable]

@@ -1,8 +1,9 @@
 """Content-addressed artifact keys.
 
 An artifact's key is ``<kind>/<hint>-<digest>`` where the digest hashes *exactly* the inputs
-that determine the artifact: the dataset spec, the task, the model and training configs, the
-seed and the keys of the artifacts it reads. The experiment that asked for it never enters, so
+that determine the artifact: the dataset spec (with the world's renderer version), the task, the
+model and training configs (every field, defaults filled in), the seed and the keys of the
+artifacts it reads. The experiment that asked for it never enters, so
 two experiments sharing a network share its key, and adding a task to a finished experiment
 reuses every artifact that does not involve the new task.
 
@@ -18,8 +19,10 @@ import json
 import re
 from typing import Any
 
-#: Bump when the contents of an artifact kind change meaning (invalidates every key).
-PIPELINE_VERSION = 1
+#: Bump when the contents of an artifact kind change meaning (invalidates every key). 2: the keys
+#: hash every block resolved (defaults filled in) and a world dataset's renderer version; keys of
+#: version 1 could name artifacts of another renderer or of other defaults, so none is reused.
+PIPELINE_VERSION = 2
 _HINT = re.compile(r"[^A-Za-z0-9_.+=-]+")
 
 
@@ -53,7 +56,10 @@ def artifact_key(kind: str, hint: str, /, **inputs: Any) -> str:
 # -- the artifacts of the pipeline -------------------------------------------------------------
 
 def dataset_key(dataset: dict[str, Any], splits: dict[str, int]) -> str:
-    """Identity of a rendered / loaded dataset (no file of its own: the data keys derive from it)."""
+    """Identity of a rendered / loaded dataset (no file of its own: the data keys derive from it).
+
+    ``dataset`` is the spec's dataset identity (``spec.dataset.identity()``: every field resolved
+    and, for the built-in world, the key of its WorldSpec with the renderer's version)."""
     return digest({"dataset": dataset, "splits": splits, "version": PIPELINE_VERSION})
 
 

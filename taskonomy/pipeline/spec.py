@@ -27,9 +27,13 @@ source trains every transfer reading it together: one batch gather for all) or `
 train as one stack of grouped kernels). Grouped jobs use :mod:`taskonomy.training.fused`: the
 same results within float rounding. It is left out of :meth:`ExperimentSpec.content_key`.
 
-Artifact keys hash the blocks as given: ``model`` and ``dataset.options`` are serialised with
-the fields that were set only (``model: {width: 16}`` and ``model: {}`` are different
-experiments, as they always were), ``train`` and ``transfer`` with every field.
+Artifact keys hash the blocks *resolved*: every block is serialised with every field and its value,
+defaults filled in (``model: {}`` and ``model`` with every default written out describe the same
+networks and give the same keys; a changed default changes them), and a world dataset's identity
+(:meth:`WorldDataset.identity`) adds the key of its :class:`~taskonomy.world.WorldSpec`, which
+covers the renderer's ``WORLD_VERSION``: a renderer change re-renders and recomputes everything.
+:meth:`ExperimentSpec.content_key` (the experiment id) hashes the same identity and the pipeline's
+version, so a finished experiment is not served again from before such a change.
 """
 
 from __future__ import annotations
@@ -40,18 +44,11 @@ from pathlib import Path
 from typing import Annotated, Any, ClassVar, Literal
 
 import yaml
-from pydantic import (
-    Field,
-    FieldSerializationInfo,
-    ValidationError,
-    field_serializer,
-    field_validator,
-    model_validator,
-)
+from pydantic import Field, ValidationError, field_validator, model_validator
 
 from taskonomy.config import ConfigModel, FrozenModel, Int, ModelConfig, TrainSettings
 from taskonomy.errors import InvalidInputError, NotFoundError, format_validation_error
-from taskonomy.pipeline.keys import digest
+from taskonomy.pipeline.keys import PIPELINE_VERSION, digest
 from taskonomy.tasks import BUILTIN_TASKS, registry
 from taskonomy.world import WorldSpec
 from taskonomy.world._spec import _RANGES as WORLD_RANGES
@@ -123,13 +120,14 @@ class WorldDataset(_Model):
         self.world()  # what WorldSpec checks across fields (min_objects <= max_objects)
         return self
 
-    @field_serializer("options")
-    def _options_as_given(self, options: WorldOptions, info: FieldSerializationInfo) -> dict[str, Any]:
-        return options.model_dump(mode=info.mode, exclude_unset=True)
-
     def world(self) -> WorldSpec:
         """The :class:`~taskonomy.world.WorldSpec` this dataset renders."""
         return WorldSpec.from_dict({"seed": self.seed, "size": self.size, **self.options.model_dump()})
+
+    def identity(self) -> dict[str, Any]:
+        """What decides the rendered data: every field (defaults filled in) and the world's key,
+        which hashes every :class:`~taskonomy.world.WorldSpec` field and the renderer's version."""
+        return {**self.model_dump(mode="json"), "world": self.world().key()}
 
 
 class FolderDataset(_Model):
@@ -140,9 +138,10 @@ class FolderDataset(_Model):
     size: Int = Field(default=64, ge=8, le=1024, description="image side in pixels (a multiple of model.stride)")
     options: FolderOptions = Field(default_factory=FolderOptions)
 
-    @field_serializer("options")
-    def _options_as_given(self, options: FolderOptions, info: FieldSerializationInfo) -> dict[str, Any]:
-        return options.model_dump(mode=info.mode, exclude_unset=True)
+    def identity(self) -> dict[str, Any]:
+        """What decides the loaded data: every field, defaults filled in (the folder's files are
+        not hashed: a folder whose images change is another dataset only under another root)."""
+        return self.model_dump(mode="json")
 
 
 DatasetSpec = Annotated[WorldDataset | FolderDataset, Field(discriminator="kind")]
@@ -185,10 +184,6 @@ class ExperimentSpec(_Model):
     transfer_jobs: Annotated[Literal["per-transfer", "per-source", "per-target"], Field(  # = TRANSFER_JOBS
         description="per-transfer: one job per first-order transfer; per-source / per-target: one job per source / "
                     "target trains its transfers together (same results within float rounding)")] = "per-transfer"
-
-    @field_serializer("model")
-    def _model_as_given(self, model: ModelConfig, info: FieldSerializationInfo) -> dict[str, Any]:
-        return model.model_dump(mode=info.mode, exclude_unset=True)  # see the module docstring: artifact keys
 
     @field_validator("tasks", mode="before")
     @classmethod
@@ -259,12 +254,21 @@ class ExperimentSpec(_Model):
         """Tasks whose frozen encoder serves as a transfer source (role target or source_only)."""
         return [t.name for t in self.tasks if t.role in ("target", "source_only")]
 
-    def content_key(self) -> str:
-        """A short hash of everything that determines the results (not the name, not ``transfer_jobs``)."""
+    def key_blocks(self) -> dict[str, Any]:
+        """The blocks as the artifact keys hash them: every field of every block with its value
+        (defaults filled in), the dataset as its :meth:`~WorldDataset.identity` (for the world,
+        with the renderer's version)."""
         body = self.model_dump(mode="json")
+        body["dataset"] = self.dataset.identity()
+        return body
+
+    def content_key(self) -> str:
+        """A short hash of everything that determines the results (not the name, not ``transfer_jobs``):
+        :meth:`key_blocks` and the pipeline's version."""
+        body = self.key_blocks()
         body.pop("name", None)
         body.pop("transfer_jobs", None)
-        return digest(body)
+        return digest({**body, "pipeline_version": PIPELINE_VERSION})
 
     def with_tasks(self, tasks: list[str] | list[dict[str, str]] | list[TaskEntry]) -> ExperimentSpec:
         """A copy with another task list (validated)."""

@@ -1,14 +1,14 @@
-"""Artifact keys, job ids, experiment ids and the job order did not change with the typed spec.
+"""Artifact keys, job ids, experiment ids and the job order do not change unless they are meant to.
 
-``data/keys_before_issue18.json`` was recorded with the same function on ``main`` (at aeb5d88: world v3,
-the stride-4 CPU presets) before the spec's ``model``, ``train``/``transfer`` and ``dataset.options`` became
-typed blocks (issue 18), and the two presets' entries re-recorded when their training and splits were
-meant to change (the custom specs' keys are still the ones recorded before the typed spec):
-the presets and two custom specs (a world with options, partial model and training blocks, a
-target-only task, second order; a folder dataset with options). The same spec must give the same
-content key (experiment id), the same jobs with the same output keys, and the same job order, or
-every stored artifact would be recomputed. Re-record only when a key is *meant* to change
-(``python -m tests.unit.pipeline.test_keys_unchanged`` prints the new file).
+``data/keys_recorded.json`` holds, for the presets and two custom specs (a world with options, partial
+model and training blocks, a target-only task, second order; a folder dataset with options), the spec as
+stored, its content key, every job with its output keys and the quick preset's job order. It was first
+recorded before the spec's blocks became typed (issue 18), and re-recorded once for issue 24, when the
+keys were made to cover every block resolved (defaults filled in), the world's renderer version and
+pipeline version 2: every key changed then, on purpose (an old store's artifacts could be of another
+renderer or other defaults). The same spec must give the same keys, or every stored artifact would be
+recomputed. Re-record only when a key is *meant* to change (a renderer or pipeline version bump, a
+changed default; ``python -m tests.unit.pipeline.test_keys_unchanged`` prints the new file).
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ import pytest
 from taskonomy.pipeline import build_graph
 from taskonomy.pipeline.spec import ExperimentSpec, preset
 
-RECORDED = Path(__file__).parent / "data" / "keys_before_issue18.json"
+RECORDED = Path(__file__).parent / "data" / "keys_recorded.json"
 
 CUSTOM: dict[str, Any] = {
     "name": "custom",
@@ -76,7 +76,7 @@ def recorded() -> dict[str, Any]:
 
 
 @pytest.mark.parametrize("name", ["quick", "standard", "custom", "folder"])
-def test_keys_are_those_recorded_before_the_typed_spec(name: str, recorded: dict[str, Any]) -> None:
+def test_keys_are_those_recorded(name: str, recorded: dict[str, Any]) -> None:
     now = record()[name]
     before = recorded[name]
     assert now["spec"] == before["spec"]  # the stored spec (what experiment records and cards hold)
@@ -92,13 +92,20 @@ def test_a_spec_read_back_from_its_record_keeps_its_keys() -> None:
         assert graph_keys(again) == graph_keys(spec)
 
 
-def test_a_block_given_in_full_is_another_experiment_as_before() -> None:
-    """``model: {}`` and the same block with every default written out hash differently (as the
-    free dict did): the keys hash the blocks as given, so old records keep their ids."""
-    base = {**FOLDER, "model": {}}
-    full = {**FOLDER, "model": ExperimentSpec.parse(base).model.to_dict()}
-    assert ExperimentSpec.parse(base).model == ExperimentSpec.parse(full).model
-    assert ExperimentSpec.parse(base).content_key() != ExperimentSpec.parse(full).content_key()
+def test_a_block_given_in_full_is_the_same_experiment() -> None:
+    """``model: {}`` and the same block with every default written out describe the same networks:
+    the same stored spec, experiment id and artifact keys (the keys hash the blocks resolved)."""
+    base = {**FOLDER, "model": {}, "dataset": {**FOLDER["dataset"], "options": {}}}
+    full_model = ExperimentSpec.parse(base).model.to_dict()
+    full = {**base, "model": full_model, "dataset": {**base["dataset"], "options": {"buildings": None}}}
+    assert set(full_model) == set(type(ExperimentSpec.parse(base).model).model_fields)
+    assert graph_keys(ExperimentSpec.parse(base)) == graph_keys(ExperimentSpec.parse(full))
+    world = {**CUSTOM, "model": {}, "dataset": {"kind": "world", "seed": 3, "size": 48}}
+    spelled = {**world, "model": full_model,
+               "dataset": {**world["dataset"], "options": ExperimentSpec.parse(world).dataset.options.to_dict()}}
+    assert graph_keys(ExperimentSpec.parse(world)) == graph_keys(ExperimentSpec.parse(spelled))
+    changed = {**world, "model": {**full_model, "width": full_model["width"] + 1}}
+    assert ExperimentSpec.parse(changed).content_key() != ExperimentSpec.parse(world).content_key()
 
 
 if __name__ == "__main__":
