@@ -45,6 +45,10 @@ def main() -> None:
     ap.add_argument("--keep", default=None, help="write the run here (and keep it) instead of a temp dir")
     ap.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's choice)")
     ap.add_argument("--smoke", action="store_true", help="a 2-task 16 px experiment instead of the preset (tests)")
+    ap.add_argument("--workers", type=int, default=None,
+                    help="processes for the network jobs (default: taskonomy run's, one per core; 1 with --smoke)")
+    ap.add_argument("--compare-workers", action="store_true",
+                    help="also run the pipeline cold with one process (another store) and report the ratio")
     args = ap.parse_args()
     if args.smoke:
         args.threads = args.threads or 1
@@ -54,6 +58,7 @@ def main() -> None:
     if args.threads:
         torch.set_num_threads(args.threads)
 
+    from taskonomy.pipeline.local import default_workers
     from taskonomy.pipeline.run import run_experiment
     from taskonomy.pipeline.spec import ExperimentSpec, preset
     from taskonomy.publish import publish_run
@@ -62,13 +67,21 @@ def main() -> None:
     out = args.keep or tempfile.mkdtemp(prefix="taskonomy-bench-")
     try:
         t0 = time.perf_counter()
-        cold = run_experiment(spec, out_dir=out)
+        workers = args.workers or (1 if args.smoke else default_workers())
+        cold = run_experiment(spec, out_dir=out, workers=workers, threads=args.threads)
         published = publish_run(cold, report=True)
         cold_s = time.perf_counter() - t0
         t1 = time.perf_counter()
-        warm = run_experiment(spec, out_dir=out)
+        warm = run_experiment(spec, out_dir=out, workers=workers, threads=args.threads)
         publish_run(warm, report=False)
         warm_s = time.perf_counter() - t1
+        one = None
+        if args.compare_workers:  # the same pipeline cold with one process (threads: torch's choice)
+            one_dir = os.path.join(out, "one-process")
+            t2 = time.perf_counter()
+            one_run = run_experiment(spec, out_dir=one_dir, workers=1, threads=args.threads)
+            one = {"pipeline_seconds": round(time.perf_counter() - t2, 2),
+                   "stage_seconds": {k: round(v, 2) for k, v in one_run.stats.stage_seconds.items()}}
     finally:
         if args.keep is None:
             shutil.rmtree(out, ignore_errors=True)
@@ -87,7 +100,9 @@ def main() -> None:
         "jobs_per_s": round(len(st.executed) / st.seconds, 3), "stages": stages,
         "resume_seconds": round(warm_s, 3), "resume_skipped": len(warm.stats.skipped),
         "resume_over_cold": round(warm_s / cold_s, 4),
-        "roots": cold.taxonomy.get("roots"),
+        "roots": cold.taxonomy.get("roots"), "workers": workers,
+        "one_process": one,
+        "one_process_over_workers": None if one is None else round(one["pipeline_seconds"] / st.seconds, 3),
         "machine": {"platform": platform.platform(), "python": platform.python_version(),
                     "cpu_count": os.cpu_count(), "torch_threads": torch.get_num_threads(),
                     "torch": torch.__version__, "loadavg_1m": round(os.getloadavg()[0], 2)},

@@ -113,10 +113,19 @@ def check_solver_service(r: dict[str, Any]) -> None:
         assert r[config]["requests"] > 0 and _positive(r[config]["p50_ms"]), config
 
 
+def check_source_curve(r: dict[str, Any]) -> None:
+    assert r["benchmark"] == "source_curve" and r["preset"] == "smoke"
+    assert [p["train_images"] for p in r["points"]] == [32, 64]
+    for p in r["points"]:
+        assert _positive(p["seconds"], p["train_stage_seconds"]) and p["train_over_transfer_images"] > 1
+        assert "share_beats_random" in p
+
+
 CHECKS: dict[str, Callable[[dict[str, Any]], None]] = {
     "transfer": check_transfer, "train_step": check_train_step, "gpu_smoke": check_gpu_smoke, "solver": check_solver,
     "pipeline": check_pipeline, "validity": check_validity, "world": check_world, "gateway": check_gateway,
     "queue": check_queue, "load": check_load, "solver_service": check_solver_service,
+    "source_curve": check_source_curve,
 }
 
 
