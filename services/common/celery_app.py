@@ -26,12 +26,13 @@ from __future__ import annotations
 import logging
 import os
 import sys
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
 from celery import Celery
 from celery.signals import worker_process_init
 
+from services.common.redisconn import safe_url
 from services.common.settings import WorkerSettings, load_worker_settings
 from services.common.tasks import register_tasks
 
@@ -71,6 +72,8 @@ def celery_config(settings: WorkerSettings) -> dict[str, Any]:
         "worker_hijack_root_logger": True,
         "worker_cancel_long_running_tasks_on_connection_loss": False,
         "broker_channel_error_retry": True,
+        # SIGTERM is a cold shutdown (run_worker): running jobs get this long, then go back to the queue
+        "worker_soft_shutdown_timeout": settings.shutdown_grace,
     }
 
 
@@ -129,21 +132,41 @@ def create_app(main: str, *, settings: WorkerSettings | None = None) -> Celery:
 
 
 def run_worker(kind: str, *, concurrency: int | None = None, loglevel: str | None = None,
-               pool: str = "prefork", hostname: str | None = None) -> None:
+               pool: str = "prefork", hostname: str | None = None, broker_url: str | None = None,
+               announce: Callable[[str], None] | None = None) -> None:
     """Start a worker of ``kind`` (trainer or transfer) in this process (blocks until it stops).
 
-    Settings are validated first, so a bad environment stops here with one clear error.
-    The default concurrency is one process per configured GPU (``TASKONOMY_GPUS``), else one.
+    Settings are validated first, so a bad environment stops here with one clear error; then
+    ``announce`` (default: the log) is told where the worker connects (broker and store, without
+    passwords). The default concurrency is one process per configured GPU (``TASKONOMY_GPUS``),
+    else one. ``broker_url`` overrides ``TASKONOMY_BROKER_URL`` (for this process and its pool).
+
+    SIGTERM is Celery's cold shutdown (``REMAP_SIGTERM=SIGQUIT``, read by billiard at import, so
+    set here before the worker machinery loads): a running job gets ``TASKONOMY_SHUTDOWN_GRACE``
+    seconds (``worker_soft_shutdown_timeout``), then its pool process is terminated and its
+    unacknowledged message goes back to the queue (see :mod:`services.common.tasks`). Finishing a
+    GPU job of hours instead would need a grace period of hours, which blocks node drains.
     """
     import importlib
 
+    os.environ.setdefault("REMAP_SIGTERM", "SIGQUIT")
+    if broker_url is not None:
+        os.environ["TASKONOMY_BROKER_URL"] = broker_url
     settings = load_worker_settings()
     queues = settings.queues_for(kind)
     module = importlib.import_module(f"services.{kind}.app")
     app: Celery = module.app
     n = concurrency if concurrency is not None else max(1, len(settings.gpus))
     os.environ.setdefault("OMP_NUM_THREADS", str(settings.torch_threads))
+    from billiard.common import REMAP_SIGTERM
+
+    if REMAP_SIGTERM != "SIGQUIT":
+        log.warning("REMAP_SIGTERM is %r: SIGTERM waits for running jobs to finish instead of handing them back",
+                    REMAP_SIGTERM)
     argv = ["worker", "-Q", ",".join(queues), "-c", str(n), "-P", pool, "-l", loglevel or settings.loglevel,
             "-n", hostname or f"{kind}-{os.getpid()}@%h", "--without-gossip", "--without-mingle"]
-    log.info("starting %s worker on %s: queues %s, concurrency %d", kind, settings.broker_url, queues, n)
+    store = settings.store_url or "none (each experiment names its own)"
+    message = (f"{kind} worker: broker {safe_url(settings.broker_url)}, default store {safe_url(store)}, "
+               f"queues {','.join(queues)}, concurrency {n}")
+    (announce or log.info)(message)
     app.worker_main(argv)

@@ -20,6 +20,8 @@ timer, in its main process). With ``T = lost_job_seconds``:
    is nowhere (and that has not changed for ``T``) is started again.
 3. **Cancels whose jobs died.** A CANCELLING experiment none of whose jobs holds a lease is
    CANCELLED.
+4. **Running marks of dead jobs.** A job marked running (:mod:`services.common.queues`, what the
+   autoscaler counts) whose lease has lapsed is unmarked.
 
 A duplicate of a job that does run after all is harmless: it waits for the lease, or finds its
 outputs and skips; a duplicate start of a running experiment is a no-op.
@@ -39,6 +41,7 @@ from celery import bootsteps
 
 from services.common.jobrunner import Sender
 from services.common.leases import lease_key, leased
+from services.common.queues import prune_running
 from services.common.runbook import RunBook, current_run, run_store_url
 from services.common.state import ExperimentRecord
 from services.common.tasknames import CANCEL_EXPERIMENT, QUEUES, RUN_EXPERIMENT, RUN_JOB
@@ -176,6 +179,9 @@ def sweep(ctx: WorkerContext, *, send: Sender, start: Starter, restore: Restorer
     now = time.time() if now is None else now
     prefix = ctx.prefix
     report = SweepReport([], [], [], [])
+    queues = tuple(queues)
+    for job_id in prune_running(ctx.r, queues, prefix=prefix):
+        log.warning("job %s: marked running but holds no lease (its worker died): mark dropped", job_id)
     messages = broker_messages(ctx.r, queues)
     stale = [m for m in messages if m.unacked and now - (m.delivered_at or 0.0) >= older_than]
     running = set(leased(ctx.r, {m.job_id for m in stale if m.job_id is not None}, prefix=prefix))

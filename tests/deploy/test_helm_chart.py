@@ -17,6 +17,8 @@ from typing import Any
 import pytest
 import yaml
 
+from services.common.queues import scaling_lists
+
 helm = pytest.importorskip("helm_python")
 kubernetes_validate = pytest.importorskip("kubernetes_validate")
 
@@ -272,7 +274,8 @@ def test_s3_external_redis_keda_and_service_monitor(ci_docs: list[Doc]) -> None:
 
     scaled = _kind(ci_docs, "ScaledObject")
     deployments = _kind(ci_docs, "Deployment")
-    expected_lists = {"trainer": ["train"], "transfer": ["transfer", "control"]}
+    expected_lists = {"trainer": [*scaling_lists("train")],
+                      "transfer": [*scaling_lists("transfer"), *scaling_lists("control")]}
     assert set(scaled) == {f"{RELEASE}-taskonomy-{c}" for c in expected_lists}
     auth = _kind(ci_docs, "TriggerAuthentication")[f"{RELEASE}-taskonomy-keda-redis"]
     assert auth["spec"]["secretTargetRef"] == [{"parameter": "password", "name": "shared-redis", "key": "password"}]
@@ -283,6 +286,12 @@ def test_s3_external_redis_keda_and_service_monitor(ci_docs: list[Doc]) -> None:
         assert spec["minReplicaCount"] <= spec["maxReplicaCount"]
         assert [t["metadata"]["listName"] for t in spec["triggers"]] == lists
         for trigger in spec["triggers"]:
+            running = trigger["metadata"]["listName"].startswith("taskonomy:running:")
+            # running jobs: one replica per `concurrency` of them (ci: trainer concurrency 2)
+            concurrency = deployments[spec["scaleTargetRef"]["name"]]["spec"]["template"]["spec"]["containers"][0][
+                "args"][3]
+            assert trigger["metadata"]["listLength"] == (concurrency if running else trigger["metadata"]["listLength"])
+            assert trigger["metadata"]["activationListLength"] == "0"
             assert trigger["type"] == "redis"
             assert trigger["metadata"]["address"] == "redis.shared.svc:6379"
             assert trigger["metadata"]["databaseIndex"] == "2"
@@ -403,6 +412,10 @@ def test_dashboard_configmap_ships_the_dashboard_file(default_docs: list[Doc]) -
             {"workers": {"trainer": {"keda": {"minReplicas": 9}}}},
             "workers.trainer.keda.minReplicas (9) must not exceed",
         ),
+        (
+            {"workers": {"transfer": {"terminationGracePeriodSeconds": 25}}},
+            "workers.transfer.terminationGracePeriodSeconds (25) must exceed jobs.shutdownGraceSeconds (20)",
+        ),
         ({"gateway": {"auth": {"tokens": ["short"]}}}, "/gateway/auth/tokens/0': minLength"),
         ({"workers": {"trainer": {"gpu": {"count": -1}}}}, "/workers/trainer/gpu/count': minimum"),
         ({"gatway": {}}, "additional properties 'gatway' not allowed"),
@@ -502,7 +515,8 @@ def test_worker_env_is_accepted_by_the_worker_settings(
     assert settings.soft_time_limit < settings.time_limit < settings.visibility_timeout
     assert settings.gpus == ((0, 1) if (name, component) == ("ci", "trainer") else (0,))
     grace = deployment["spec"]["template"]["spec"]["terminationGracePeriodSeconds"]
-    assert grace > settings.time_limit, "a stopping worker must be able to finish its running job"
+    # a stopping worker hands its job back after shutdown_grace: a short grace period, not the job's hours
+    assert settings.shutdown_grace + 10 < grace <= 120, grace
 
 
 def test_gateway_env_is_accepted_by_the_gateway_settings(
