@@ -149,11 +149,11 @@ def run_worker(kind: str, *, concurrency: int | None = None, loglevel: str | Non
     """
     import importlib
 
-    os.environ.setdefault("REMAP_SIGTERM", "SIGQUIT")
-    if broker_url is not None:
-        os.environ["TASKONOMY_BROKER_URL"] = broker_url
-    settings = load_worker_settings()
+    settings = load_worker_settings(broker_url=broker_url) if broker_url is not None else load_worker_settings()
     queues = settings.queues_for(kind)
+    # valid: now for this process and its pool processes (which read their settings from the environment)
+    os.environ["TASKONOMY_BROKER_URL"] = settings.broker_url
+    os.environ.setdefault("REMAP_SIGTERM", "SIGQUIT")
     module = importlib.import_module(f"services.{kind}.app")
     app: Celery = module.app
     n = concurrency if concurrency is not None else max(1, len(settings.gpus))

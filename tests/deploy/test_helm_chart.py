@@ -173,7 +173,9 @@ def test_probes(variant: tuple[str, list[Doc]]) -> None:
     assert gateway["readinessProbe"]["httpGet"]["path"] == "/readyz"
     assert gateway["livenessProbe"]["httpGet"]["path"] == "/healthz"
     solver = _container(_component(docs, "Deployment", "solver"))
-    assert solver["args"] == ["serve", "solver", "--port", "50051", "--processes", "1"]
+    # in a pod the services listen on every interface (by hand they default to loopback)
+    assert solver["args"] == ["serve", "solver", "--host", "0.0.0.0", "--port", "50051", "--processes", "1"]
+    assert gateway["args"][:4] == ["serve", "gateway", "--host", "0.0.0.0"]
     assert solver["readinessProbe"]["grpc"]["port"] == solver["ports"][0]["containerPort"]
     assert solver["livenessProbe"]["grpc"]["port"] == solver["ports"][0]["containerPort"]
     trainer = _container(_component(docs, "Deployment", "trainer"))
