@@ -78,8 +78,8 @@ def gateway(
         from services.common.redisconn import safe_url
 
         console.print(f"gateway: serving {url} (web UI: /ui/, API docs: /docs)")
-        typer.echo(f"gateway: broker {safe_url(settings.broker_url)}, store "
-                   f"{safe_url(settings.store_url) if settings.store_url else 'none'}, solver {settings.solver_address}",
+        store = safe_url(settings.store_url) if settings.store_url else "none"
+        typer.echo(f"gateway: broker {safe_url(settings.broker_url)}, store {store}, solver {settings.solver_address}",
                    err=True)  # one unwrapped line
 
     serve(settings, host=host, port=port, log_level=log_level, on_start=started)
