@@ -553,3 +553,34 @@ def test_job_time_limits_must_be_ordered(chart: Any, jobs: dict[str, int], messa
     with pytest.raises(helm.HelmRenderError) as raised:
         chart.render(values={"jobs": jobs}, name=RELEASE)
     assert message in str(raised.value)
+
+
+def test_optional_ingress_with_tls(chart: Any, default_docs: list[Doc]) -> None:
+    assert not _kind(default_docs, "Ingress")  # off by default
+    values = {"gateway": {"ingress": {
+        "enabled": True, "className": "nginx", "host": "taskonomy.example.org",
+        "annotations": {"cert-manager.io/cluster-issuer": "letsencrypt"}, "tls": {"secretName": "taskonomy-tls"}}}}
+    docs = _render(chart, values)
+    ingress = _component(docs, "Ingress", "gateway")
+    kubernetes_validate.validate(ingress, KUBE_VERSION, strict=True)
+    spec = ingress["spec"]
+    assert ingress["metadata"]["annotations"] == {"cert-manager.io/cluster-issuer": "letsencrypt"}
+    assert spec["ingressClassName"] == "nginx"
+    assert spec["tls"] == [{"hosts": ["taskonomy.example.org"], "secretName": "taskonomy-tls"}]
+    (rule,) = spec["rules"]
+    assert rule["host"] == "taskonomy.example.org"
+    (path,) = rule["http"]["paths"]
+    service = _component(docs, "Service", "gateway")
+    assert path["backend"]["service"] == {"name": service["metadata"]["name"], "port": {"name": "http"}}
+    assert path["backend"]["service"]["port"]["name"] in {p["name"] for p in service["spec"]["ports"]}
+    # no TLS secret, no class: plain HTTP on the cluster's default class
+    plain = _component(_render(chart, {"gateway": {"ingress": {"enabled": True, "host": "t.example.org"}}}),
+                       "Ingress", "gateway")
+    kubernetes_validate.validate(plain, KUBE_VERSION, strict=True)
+    assert "tls" not in plain["spec"] and "ingressClassName" not in plain["spec"]
+    for bad, message in (({"enabled": True}, "gateway.ingress.enabled needs gateway.ingress.host"),
+                         ({"host": "Not A Host"}, "/gateway/ingress/host"),
+                         ({"tsl": {}}, "additional properties 'tsl' not allowed")):
+        with pytest.raises((helm.HelmRenderError, helm.HelmValuesError)) as raised:
+            chart.render(values={"gateway": {"ingress": bad}}, name=RELEASE, namespace=NAMESPACE)
+        assert message in str(raised.value)
