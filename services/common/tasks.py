@@ -37,7 +37,15 @@ from celery.exceptions import TimeLimitExceeded
 from celery.signals import task_failure
 
 from services.common.jobmetrics import record_job
-from services.common.jobrunner import JobRunner, execute, graph_jobs, is_transient, open_store, start_run
+from services.common.jobrunner import (
+    JobRunner,
+    execute,
+    graph_jobs,
+    is_transient,
+    open_store,
+    start_run,
+    store_fault,
+)
 from services.common.leases import Lease, lease_key
 from services.common.lostjobs import lost_job_bootstep
 from services.common.queues import RunningMark
@@ -159,7 +167,8 @@ def register_tasks(app: Celery) -> None:
                             ctx.settings.max_retries)
                 raise TransientJobError(f"{type(exc).__name__}: {exc}") from exc  # autoretry_for: Celery retries
             retried = f" after {self.request.retries} retries" if self.request.retries else ""
-            runner.fail(book, job, f"job {job['id']} ({job['kind']}) failed{retried}: {type(exc).__name__}: {exc}")
+            reason = store_fault(exc) or f"{type(exc).__name__}: {exc}"
+            runner.fail(book, job, f"job {job['id']} ({job['kind']}) failed{retried}: {reason}")
             record_job(ctx.r, kind=job["kind"], outcome="failed", seconds=seconds, prefix=ctx.prefix)
             return "failed"
         seconds = time.perf_counter() - t0
