@@ -106,17 +106,13 @@ def get_experiment(ctx: Ctx, exp_id: ExperimentId) -> ExperimentOut:
     "/{id}", status_code=202, response_model=ExperimentOut, dependencies=[Writer],
     summary="Cancel an experiment",
     description="Asks the executor to stop: CANCELLED at once when none of its jobs runs, else CANCELLING until "
-                "the running jobs end (or the workers find them dead). Cancelling a cancelled experiment answers "
-                "200; a finished one (SUCCEEDED, FAILED) answers 409.",
-    responses={200: {"model": ExperimentOut, "description": "already cancelled"},
-               **problem_responses(401, 403, 404, 409, 422, 503)},
+                "the running jobs end (or the workers find them dead). A finished experiment (SUCCEEDED, FAILED, "
+                "CANCELLED) answers 409: nothing to cancel.",
+    responses=problem_responses(401, 403, 404, 409, 422, 503),
 )
-def cancel(ctx: Ctx, exp_id: ExperimentId, response: Response) -> ExperimentOut:
+def cancel(ctx: Ctx, exp_id: ExperimentId) -> ExperimentOut:
     record = _get(ctx, exp_id)
-    if record.state == "CANCELLED":
-        response.status_code = 200
-        return to_out(record)
-    if record.state in ("SUCCEEDED", "FAILED"):
+    if record.state in ("SUCCEEDED", "FAILED", "CANCELLED"):
         raise PreconditionError(f"experiment {exp_id!r} already finished ({record.state}); nothing to cancel")
     return to_out(ctx.submissions.cancel(exp_id))
 
