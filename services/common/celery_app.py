@@ -70,6 +70,9 @@ def celery_config(settings: WorkerSettings) -> dict[str, Any]:
         "task_publish_retry_policy": {"max_retries": 30, "interval_start": 0.2, "interval_step": 0.5,
                                       "interval_max": 2.0},
         "worker_hijack_root_logger": True,
+        # deliberate: a Redis blip must not kill a GPU job of hours; the job keeps its lease, and its
+        # message, which can no longer be acknowledged, is restored by the lost-job sweep and then skipped
+        # (its outputs exist). Celery warns about this on every reconnect: run_worker silences that one.
         "worker_cancel_long_running_tasks_on_connection_loss": False,
         "broker_channel_error_retry": True,
         # SIGTERM is a cold shutdown (run_worker): running jobs get this long, then go back to the queue
@@ -169,4 +172,29 @@ def run_worker(kind: str, *, concurrency: int | None = None, loglevel: str | Non
     message = (f"{kind} worker: broker {safe_url(settings.broker_url)}, default store {safe_url(store)}, "
                f"queues {','.join(queues)}, concurrency {n}")
     (announce or log.info)(message)
+    _quiet_deliberate_warnings(settings)
     app.worker_main(argv)
+
+
+#: The start of Celery's warning on every reconnect about worker_cancel_long_running_tasks_on_connection_loss.
+_CANCEL_ON_CONNECTION_LOSS_WARNING = r"\s*In Celery 5\.1 we introduced an optional breaking change"
+
+
+def _quiet_deliberate_warnings(settings: WorkerSettings) -> None:
+    """Silence what Celery warns about on every start or reconnect where the choice is deliberate:
+    keeping running jobs on a connection loss (see :func:`celery_config`), and running as root
+    when ``TASKONOMY_ALLOW_ROOT`` says so (JSON only, never pickle, so root cannot be exploited
+    through a message; the images run as an unprivileged user and need no such setting)."""
+    import warnings
+
+    from celery.exceptions import CPendingDeprecationWarning, SecurityWarning
+    from celery.signals import celeryd_after_setup
+
+    if settings.allow_root:  # checked before the worker sets up its logging
+        warnings.filterwarnings("ignore", category=SecurityWarning)
+
+    def after_logging(**_: Any) -> None:  # Celery's logging set-up makes its deprecations 'always' first
+        warnings.filterwarnings("ignore", message=_CANCEL_ON_CONNECTION_LOSS_WARNING,
+                                category=CPendingDeprecationWarning)
+
+    celeryd_after_setup.connect(after_logging, weak=False, dispatch_uid="taskonomy-quiet-warnings")

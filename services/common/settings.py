@@ -68,6 +68,8 @@ class WorkerSettings(BaseSettings):
     count_writes: bool = Field(False, description="count every artifact write in Redis (fault tests)")
     job_plugins: Annotated[tuple[str, ...], NoDecode] = Field(
         (), description="modules adding job kinds (services.common.jobkinds; the tests' synthetic jobs)")
+    allow_root: bool = Field(False, description="running as root is deliberate (a test machine, a container "
+                                                "without a user): no Celery SecurityWarning at start")
     loglevel: str = Field("INFO")
 
     @field_validator("broker_url")

@@ -37,7 +37,9 @@ def test_sigterm_mid_job_hands_the_job_back_and_another_worker_completes_it(redi
     second = None
     try:
         first.wait_ready()
-        assert f"broker {redis_url}" in first.log_path.read_text()  # it says where it connects
+        started = first.log_path.read_text()
+        assert f"broker {redis_url}" in started  # it says where it connects
+        assert "Warning" not in started  # no root warning (TASKONOMY_ALLOW_ROOT), no deprecation warning
         submit("h", noop_graph(1, seconds=JOB_SECONDS, queue_cycle=("train",), tag="h"), broker_url=redis_url,
                store_url=store_url)
         wait_for(lambda: r.llen(running_list("train")), timeout=30, what="the job to start")
