@@ -29,6 +29,7 @@ from services.common.workerstore import WorkerStore
 from taskonomy.errors import TaskonomyError
 from taskonomy.modelbank import manifest, manifest_key
 from taskonomy.pipeline import ExperimentSpec, Job, build_graph, run_job
+from taskonomy.pipeline.keys import report_key
 from taskonomy.pipeline.run import validate_experiment
 from taskonomy.store import ArtifactStore, check_store
 
@@ -250,6 +251,26 @@ class JobRunner:
         except Exception as exc:  # an invalid key segment, or a store that cannot be written
             log.warning("experiment %s: record not stored in %s: %s: %s", book.exp_id, url, type(exc).__name__, exc)
 
+    def publish_report(self, book: RunBook, job: JobDict, store: WorkerStore, *, executed: bool) -> None:
+        """After the finalize job: the experiment's report (``report.html``, figures, validity) into
+        its store (:func:`taskonomy.publish.publish_report`), as ``taskonomy run`` writes it beside
+        its table; rewritten when finalize ran again. Store errors propagate like the job's own (retried
+        or failing the experiment); a report that cannot be drawn is logged and the experiment still
+        succeeds (its table and taxonomy exist): ``GET /v1/experiments/{id}/report`` then stays 404."""
+        if not executed and store.exists(report_key(book.exp_id)):
+            return
+        rec = self.ctx.state.get(book.exp_id)
+        if rec is None or not isinstance(rec.spec, dict):
+            return
+        from taskonomy.publish import publish_report  # matplotlib and the report: only where a report is drawn
+
+        try:
+            publish_report(store, book.exp_id, spec=rec.spec, finalize_params=job["params"], stats=book.stats())
+        except Exception as exc:
+            if is_transient(exc) or store_fault(exc) is not None:
+                raise
+            log.warning("experiment %s: no report (%s: %s)", book.exp_id, type(exc).__name__, exc)
+
     def finished(self, book: RunBook, job: JobDict, *, executed: bool, store_url: str, token: str) -> None:
         """Bookkeeping after a job ran or was skipped: extend, count, send ready jobs, finish.
 
@@ -279,6 +300,8 @@ class JobRunner:
             rec = ctx.state.get(book.exp_id)
             if rec is not None and rec.state not in TERMINAL:
                 results = {**book.results(), "jobs": book.stats(), "run": book.run, "store": store_url}
+                if ctx.store(store_url).exists(report_key(book.exp_id)):
+                    results["report"] = report_key(book.exp_id)
                 ctx.state.set_result(book.exp_id, results)
                 self.record_in_store(book, store_url, state="SUCCEEDED")  # in the store before anyone sees it
                 ctx.state.set_state(book.exp_id, "SUCCEEDED")

@@ -141,6 +141,8 @@ def register_tasks(app: Celery) -> None:
             mark.add()
             try:
                 executed = execute(job, store, ctx)
+                if job["kind"] == "finalize" and job["kind"] not in ctx.job_kinds:
+                    runner.publish_report(book, job, store, executed=executed)
             except SystemExit:
                 if _stopping():  # the worker's cold shutdown (SIGTERM): hand the job back, unfinished
                     book.unattempt(job["id"])

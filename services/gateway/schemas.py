@@ -30,6 +30,7 @@ class StageProgressOut(BaseModel):
 class ExperimentLinks(BaseModel):
     self: str
     transfers: str
+    report: str  # 404 until the experiment succeeded and its report was written
     ui: str
 
 
