@@ -41,7 +41,7 @@ from celery import bootsteps
 
 from services.common.jobrunner import Sender
 from services.common.leases import lease_key, leased
-from services.common.queues import prune_running
+from services.common.queues import prune_running, queue_lists
 from services.common.runbook import RunBook, current_run, run_store_url
 from services.common.state import ExperimentRecord
 from services.common.tasknames import CANCEL_EXPERIMENT, QUEUES, RUN_EXPERIMENT, RUN_JOB
@@ -128,7 +128,7 @@ def broker_messages(r: Any, queues: Iterable[str] = QUEUES) -> list[BrokerMessag
     sub-queues included) or delivered and not acknowledged yet (with their delivery time)."""
     out: list[BrokerMessage] = []
     for q in queues:
-        for key in r.scan_iter(match=f"{q}*", count=500):
+        for key in queue_lists(q):  # the one definition of a queue's lists (services.common.queues)
             if r.type(key) == "list":
                 for raw in r.lrange(key, 0, -1):
                     try:

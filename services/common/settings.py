@@ -68,6 +68,8 @@ class WorkerSettings(BaseSettings):
     count_writes: bool = Field(False, description="count every artifact write in Redis (fault tests)")
     job_plugins: Annotated[tuple[str, ...], NoDecode] = Field(
         (), description="modules adding job kinds (services.common.jobkinds; the tests' synthetic jobs)")
+    reports: bool = Field(True, description="write each experiment's report (report.html and figures) into its "
+                                            "store after the finalize job (a few seconds of a worker)")
     allow_root: bool = Field(False, description="running as root is deliberate (a test machine, a container "
                                                 "without a user): no Celery SecurityWarning at start")
     loglevel: str = Field("INFO")

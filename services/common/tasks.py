@@ -141,7 +141,7 @@ def register_tasks(app: Celery) -> None:
             mark.add()
             try:
                 executed = execute(job, store, ctx)
-                if job["kind"] == "finalize" and job["kind"] not in ctx.job_kinds:
+                if job["kind"] == "finalize" and job["kind"] not in ctx.job_kinds and ctx.settings.reports:
                     runner.publish_report(book, job, store, executed=executed)
             except SystemExit:
                 if _stopping():  # the worker's cold shutdown (SIGTERM): hand the job back, unfinished

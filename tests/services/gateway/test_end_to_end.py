@@ -47,7 +47,7 @@ def test_submit_run_query_and_extend(gw: Live, tmp_path: Path) -> None:
     assert early.status_code == 404 and early.headers["content-type"] == "application/problem+json", early.text
     assert "no report yet" in early.json()["detail"]
     before = job_count(gw)
-    with running_workers(gw.settings.broker_url, tmp_path):
+    with running_workers(gw.settings.broker_url, tmp_path, env={"TASKONOMY_REPORTS": "1"}):
         first = wait_finished(gw, exp_id, timeout=240)
         assert first["state"] == "SUCCEEDED", first
         assert all(s["done"] == s["total"] > 0 for s in first["stages"].values()), first["stages"]
