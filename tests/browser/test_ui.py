@@ -140,11 +140,17 @@ def test_experiment_page_heatmap_and_gain_quality(gw: Live, page: Any) -> None:
     buf = io.BytesIO()
     table.write(buf, format="csv")
     ArtifactStore(gw.settings.store_url).put_bytes("results/ui-test/transfers.csv", buf.getvalue())
-    gw.ctx.state.set_result(exp_id, {"table": "results/ui-test/transfers.csv", "store": gw.settings.store_url})
+    report = f"experiments/{exp_id}/report/report.html"  # what the workers' finalize step writes
+    ArtifactStore(gw.settings.store_url).put_bytes(report, b"<!doctype html><html><head></head><body>"
+                                                           b"<h1>the report</h1></body></html>")
+    gw.ctx.state.set_result(exp_id, {"table": "results/ui-test/transfers.csv", "store": gw.settings.store_url,
+                                     "report": report})
     gw.ctx.state.set_state(exp_id, "SUCCEEDED")
 
     page.goto(f"{gw.url}/ui/experiments/{exp_id}")
     page.locator("#heatmap svg").wait_for()
+    link = page.get_by_test_id("report-link")
+    assert link.is_visible() and link.get_attribute("href") == f"/v1/experiments/{exp_id}/report"
     first = [r for r in table.rows if r.kind == "first_order" and r.affinity is not None]
     assert page.locator("#heatmap rect.cell:not(.empty)").count() == len(first)
     transfers = [r for r in table.rows if r.kind in ("first_order", "higher_order")]
@@ -154,6 +160,8 @@ def test_experiment_page_heatmap_and_gain_quality(gw: Live, page: Any) -> None:
     visible = page.locator("#gq tbody tr:not([hidden])")
     assert visible.count() == len([r for r in transfers if r.target == "rgb2sfnorm"])
     shot(page, "experiment-heatmap")
+    link.click()  # the report, served by the gateway
+    page.get_by_role("heading", name="the report").wait_for()
 
 
 def test_token_field_unlocks_protected_reads(redis_url: str, solver_address: str, tmp_path: Path,
