@@ -63,14 +63,18 @@ log = logging.getLogger(__name__)
 MAX_WORKER_LOSSES = 3
 
 
-def _stopping() -> bool:
+def _stopping(exc: SystemExit) -> bool:
     """True when this pool process is being terminated by its worker's shutdown: billiard's handler
-    of the termination signal raises SystemExit through the running job, so its ``finally`` blocks
-    release the lease and the running mark; the message, not acknowledged (``acks_late``), goes
-    back to the queue and another worker runs the job (idempotent, content-addressed)."""
-    from billiard.common import terminate_handler_fired
+    of the termination signal raises SystemExit(-(256 - signal)) through the running job, so its
+    ``finally`` blocks release the lease and the running mark; the message, not acknowledged
+    (``acks_late``), goes back to the queue and another worker runs the job (idempotent,
+    content-addressed)."""
+    from billiard import common
 
-    return bool(terminate_handler_fired())
+    fired = getattr(common, "terminate_handler_fired", None)  # billiard >= 4.3
+    if fired is not None:
+        return bool(fired())
+    return isinstance(exc.code, int) and exc.code < 0
 
 
 class TransientJobError(Exception):
@@ -143,8 +147,8 @@ def register_tasks(app: Celery) -> None:
                 executed = execute(job, store, ctx)
                 if job["kind"] == "finalize" and job["kind"] not in ctx.job_kinds and ctx.settings.reports:
                     runner.publish_report(book, job, store, executed=executed)
-            except SystemExit:
-                if _stopping():  # the worker's cold shutdown (SIGTERM): hand the job back, unfinished
+            except SystemExit as exc:
+                if _stopping(exc):  # the worker's cold shutdown (SIGTERM): hand the job back, unfinished
                     book.unattempt(job["id"])
                     log.warning("job %s: the worker stops; the job goes back to its queue", job["id"])
                 raise
