@@ -36,9 +36,9 @@ from typing import Any  # noqa: E402
 
 #: Figures of the validity summary reported per point (those present in the summary).
 FIGURES: tuple[str, ...] = (
-    "reproduced_agreement_ratio", "mean_spearman_reproduced", "mean_spearman_vs_reference",
-    "share_best_in_reference_top3", "share_best_from_own_family", "share_3d_best_from_3d",
-    "share_beats_random",
+    "agreement_share_of_papers_own", "mean_spearman_vs_paper_16k_reproduced", "mean_spearman_vs_reference",
+    "share_best_in_reference_top3", "share_best_from_own_family", "share_3d_best_from_own_family",
+    "share_beats_random", "tree_ari_vs_families", "random_policies_min_percentile",
 )
 
 #: A tiny experiment for --smoke (16 px, two tasks, one-epoch networks).

@@ -8,17 +8,25 @@ composes the three for ``taskonomy run`` (and the benchmarks)::
     published = publish_run(result, report=True)      # experiment.json, model cards, report.html
 
 so neither the pipeline nor its readers import each other's callers.
+
+An experiment run by the workers has no output directory: :func:`publish_report` writes the same
+report into its artifact store instead (``experiments/<id>/report/``), where the gateway serves it.
 """
 
 from __future__ import annotations
 
+import os
+import tempfile
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 from taskonomy.modelbank import Experiment, list_models, write_manifest
+from taskonomy.pipeline.keys import REPORT_PAGE, report_prefix
 from taskonomy.pipeline.run import RunResult
 from taskonomy.report import write_report
+from taskonomy.store import ArtifactStore
 
 
 @dataclass
@@ -46,3 +54,22 @@ def publish_run(result: RunResult, *, report: bool = True) -> Published:
                                    spec=spec.model_dump(mode="json"))
         seconds["report"] = time.perf_counter() - t0
     return Published(manifest=manifest, cards=cards, report_path=report_path, seconds=seconds)
+
+
+def publish_report(store: ArtifactStore, experiment_id: str, *, spec: Mapping[str, Any],
+                   finalize_params: Mapping[str, Any], stats: Mapping[str, Any] | None = None) -> list[str]:
+    """Write the experiment's report (``report.html``, its figures, ``validity.json``) into ``store``
+    under :func:`report_prefix`, ``report.html`` last (its presence means the report is complete);
+    returns the keys written. Rewritten by every run (a task added changes it), so not write-once."""
+    with tempfile.TemporaryDirectory(prefix="taskonomy-report-") as tmp:
+        write_report(tmp, store=store, finalize_params=finalize_params, title=f"Taskonomy: {spec.get('name', '')}",
+                     stats=dict(stats) if stats is not None else None, spec=dict(spec))
+        names = sorted(os.listdir(tmp), key=lambda n: (n == REPORT_PAGE, n))
+        keys = []
+        for name in names:
+            with open(os.path.join(tmp, name), "rb") as fh:
+                data = fh.read()
+            key = f"{report_prefix(experiment_id)}/{name}"
+            ArtifactStore.put_bytes(store, key, data)
+            keys.append(key)
+    return keys

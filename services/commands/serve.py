@@ -23,7 +23,8 @@ def _logging(level: str) -> None:
 @handle_errors
 def solver(
     port: Annotated[int, typer.Option("--port", "-p", min=0, max=65535, help="TCP port (0: any free port)")] = 50051,
-    host: Annotated[str, typer.Option(help="interface to bind ('[::]': all)")] = "[::]",
+    host: Annotated[str, typer.Option(help="interface to bind (default: loopback only; '0.0.0.0' or '[::]': all, "
+                                           "as the containers pass)")] = "127.0.0.1",
     workers: Annotated[int | None, typer.Option(min=1, help="RPC threads per process (default: CPU count)")] = None,
     processes: Annotated[
         int, typer.Option(min=1, help="server processes sharing the port (SO_REUSEPORT; solves are GIL-bound)")
@@ -57,7 +58,8 @@ def solver(
 @handle_errors
 def gateway(
     port: Annotated[int, typer.Option("--port", "-p", min=1, max=65535, help="TCP port")] = 8000,
-    host: Annotated[str, typer.Option(help="interface to bind")] = "0.0.0.0",  # noqa: S104
+    host: Annotated[str, typer.Option(help="interface to bind (default: loopback only; '0.0.0.0': all, as the "
+                                           "containers pass)")] = "127.0.0.1",
     solver: Annotated[str | None, typer.Option("--solver", help="solver HOST:PORT")] = None,
     broker: Annotated[str | None, typer.Option("--broker", help="Redis URL (broker and state store)")] = None,
     store: Annotated[str | None, typer.Option("--store", help="artifact store URL or directory")] = None,
@@ -70,8 +72,17 @@ def gateway(
     _logging(log_level)
     overrides = {k: v for k, v in (("solver_address", solver), ("broker_url", broker), ("store_url", store))
                  if v is not None}
-    serve(load_settings(**overrides), host=host, port=port, log_level=log_level,
-          on_start=lambda url: console.print(f"gateway: serving {url} (web UI: /ui/, API docs: /docs)"))
+    settings = load_settings(**overrides)
+
+    def started(url: str) -> None:
+        from services.common.redisconn import safe_url
+
+        console.print(f"gateway: serving {url} (web UI: /ui/, API docs: /docs)")
+        store = safe_url(settings.store_url) if settings.store_url else "none"
+        typer.echo(f"gateway: broker {safe_url(settings.broker_url)}, store {store}, solver {settings.solver_address}",
+                   err=True)  # one unwrapped line
+
+    serve(settings, host=host, port=port, log_level=log_level, on_start=started)
 
 
 def register(app: typer.Typer) -> None:

@@ -47,11 +47,20 @@ def register(app: typer.Typer) -> None:
                                                         help="worker processes (default: one per GPU in "
                                                              "TASKONOMY_GPUS, else 1)")] = None,
         loglevel: Annotated[str | None, typer.Option("--loglevel", "-l", help="DEBUG, INFO, WARNING...")] = None,
+        broker: Broker = "redis://localhost:6379/0",
     ) -> None:
-        """Run a Celery worker (broker, store and limits from the TASKONOMY_* environment)."""
+        """Run a Celery worker (store and limits from the TASKONOMY_* environment).
+
+        It prints where it connects (broker and default store, without passwords) before it starts.
+        On SIGTERM a running job gets TASKONOMY_SHUTDOWN_GRACE seconds (default 5), then goes back
+        to its queue for another worker.
+        """
         if kind not in WORKER_KINDS:
             raise fail(f"unknown worker kind {kind!r}; known: {', '.join(WORKER_KINDS)}")
-        _services("services.common.celery_app").run_worker(kind, concurrency=concurrency, loglevel=loglevel)
+        _services("services.common.submission").check_broker_url(broker)
+        _services("services.common.celery_app").run_worker(
+            kind, concurrency=concurrency, loglevel=loglevel, broker_url=broker,
+            announce=lambda line: typer.echo(line, err=True))
 
     @app.command("submit")
     @handle_errors

@@ -26,12 +26,13 @@ from __future__ import annotations
 import logging
 import os
 import sys
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
 from celery import Celery
 from celery.signals import worker_process_init
 
+from services.common.redisconn import safe_url
 from services.common.settings import WorkerSettings, load_worker_settings
 from services.common.tasks import register_tasks
 
@@ -69,8 +70,13 @@ def celery_config(settings: WorkerSettings) -> dict[str, Any]:
         "task_publish_retry_policy": {"max_retries": 30, "interval_start": 0.2, "interval_step": 0.5,
                                       "interval_max": 2.0},
         "worker_hijack_root_logger": True,
+        # deliberate: a Redis blip must not kill a GPU job of hours; the job keeps its lease, and its
+        # message, which can no longer be acknowledged, is restored by the lost-job sweep and then skipped
+        # (its outputs exist). Celery warns about this on every reconnect: run_worker silences that one.
         "worker_cancel_long_running_tasks_on_connection_loss": False,
         "broker_channel_error_retry": True,
+        # SIGTERM is a cold shutdown (run_worker): running jobs get this long, then go back to the queue
+        "worker_soft_shutdown_timeout": settings.shutdown_grace,
     }
 
 
@@ -129,21 +135,66 @@ def create_app(main: str, *, settings: WorkerSettings | None = None) -> Celery:
 
 
 def run_worker(kind: str, *, concurrency: int | None = None, loglevel: str | None = None,
-               pool: str = "prefork", hostname: str | None = None) -> None:
+               pool: str = "prefork", hostname: str | None = None, broker_url: str | None = None,
+               announce: Callable[[str], None] | None = None) -> None:
     """Start a worker of ``kind`` (trainer or transfer) in this process (blocks until it stops).
 
-    Settings are validated first, so a bad environment stops here with one clear error.
-    The default concurrency is one process per configured GPU (``TASKONOMY_GPUS``), else one.
+    Settings are validated first, so a bad environment stops here with one clear error; then
+    ``announce`` (default: the log) is told where the worker connects (broker and store, without
+    passwords). The default concurrency is one process per configured GPU (``TASKONOMY_GPUS``),
+    else one. ``broker_url`` overrides ``TASKONOMY_BROKER_URL`` (for this process and its pool).
+
+    SIGTERM is Celery's cold shutdown (``REMAP_SIGTERM=SIGQUIT``, read by billiard at import, so
+    set here before the worker machinery loads): a running job gets ``TASKONOMY_SHUTDOWN_GRACE``
+    seconds (``worker_soft_shutdown_timeout``), then its pool process is terminated and its
+    unacknowledged message goes back to the queue (see :mod:`services.common.tasks`). Finishing a
+    GPU job of hours instead would need a grace period of hours, which blocks node drains.
     """
     import importlib
 
-    settings = load_worker_settings()
+    settings = load_worker_settings(broker_url=broker_url) if broker_url is not None else load_worker_settings()
     queues = settings.queues_for(kind)
+    # valid: now for this process and its pool processes (which read their settings from the environment)
+    os.environ["TASKONOMY_BROKER_URL"] = settings.broker_url
+    os.environ.setdefault("REMAP_SIGTERM", "SIGQUIT")
     module = importlib.import_module(f"services.{kind}.app")
     app: Celery = module.app
     n = concurrency if concurrency is not None else max(1, len(settings.gpus))
     os.environ.setdefault("OMP_NUM_THREADS", str(settings.torch_threads))
+    from billiard.common import REMAP_SIGTERM
+
+    if REMAP_SIGTERM != "SIGQUIT":
+        log.warning("REMAP_SIGTERM is %r: SIGTERM waits for running jobs to finish instead of handing them back",
+                    REMAP_SIGTERM)
     argv = ["worker", "-Q", ",".join(queues), "-c", str(n), "-P", pool, "-l", loglevel or settings.loglevel,
             "-n", hostname or f"{kind}-{os.getpid()}@%h", "--without-gossip", "--without-mingle"]
-    log.info("starting %s worker on %s: queues %s, concurrency %d", kind, settings.broker_url, queues, n)
+    store = settings.store_url or "none (each experiment names its own)"
+    message = (f"{kind} worker: broker {safe_url(settings.broker_url)}, default store {safe_url(store)}, "
+               f"queues {','.join(queues)}, concurrency {n}")
+    (announce or log.info)(message)
+    _quiet_deliberate_warnings(settings)
     app.worker_main(argv)
+
+
+#: The start of Celery's warning on every reconnect about worker_cancel_long_running_tasks_on_connection_loss.
+_CANCEL_ON_CONNECTION_LOSS_WARNING = r"\s*In Celery 5\.1 we introduced an optional breaking change"
+
+
+def _quiet_deliberate_warnings(settings: WorkerSettings) -> None:
+    """Silence what Celery warns about on every start or reconnect where the choice is deliberate:
+    keeping running jobs on a connection loss (see :func:`celery_config`), and running as root
+    when ``TASKONOMY_ALLOW_ROOT`` says so (JSON only, never pickle, so root cannot be exploited
+    through a message; the images run as an unprivileged user and need no such setting)."""
+    import warnings
+
+    from celery.exceptions import CPendingDeprecationWarning, SecurityWarning
+    from celery.signals import celeryd_after_setup
+
+    if settings.allow_root:  # checked before the worker sets up its logging
+        warnings.filterwarnings("ignore", category=SecurityWarning)
+
+    def after_logging(**_: Any) -> None:  # Celery's logging set-up makes its deprecations 'always' first
+        warnings.filterwarnings("ignore", message=_CANCEL_ON_CONNECTION_LOSS_WARNING,
+                                category=CPendingDeprecationWarning)
+
+    celeryd_after_setup.connect(after_logging, weak=False, dispatch_uid="taskonomy-quiet-warnings")

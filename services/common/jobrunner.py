@@ -10,8 +10,11 @@ tasks (:mod:`services.common.tasks`) and the tests decide how.
 
 from __future__ import annotations
 
+import errno
 import json
 import logging
+import os
+import shutil
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
@@ -26,6 +29,7 @@ from services.common.workerstore import WorkerStore
 from taskonomy.errors import TaskonomyError
 from taskonomy.modelbank import manifest, manifest_key
 from taskonomy.pipeline import ExperimentSpec, Job, build_graph, run_job
+from taskonomy.pipeline.keys import report_key
 from taskonomy.pipeline.run import validate_experiment
 from taskonomy.store import ArtifactStore, check_store
 
@@ -112,13 +116,54 @@ _TRANSIENT_S3_CODES = frozenset({"SlowDown", "Throttling", "ServiceUnavailable",
                                  "RequestTimeTooSkewed", "503", "500"})
 
 
+#: errno values of store faults that retrying cannot heal: read-only file system, no permission.
+_PERMANENT_ERRNOS = {errno.EROFS: "read-only file system", errno.EACCES: "permission denied",
+                     errno.EPERM: "operation not permitted"}
+#: ENOSPC / EDQUOT are permanent while the file system stays this full (checked when they happen).
+_FULL_ERRNOS = {errno.ENOSPC: "no space left on device", errno.EDQUOT: "disk quota exceeded"}
+#: Free space below which a full file system is not expected to heal by itself.
+FULL_BELOW_BYTES = 256 * 2**20
+
+
+def _still_full(path: object) -> bool:
+    """True when the file system holding ``path`` has under FULL_BELOW_BYTES free (or cannot be measured)."""
+    probe = os.fspath(path) if isinstance(path, str | os.PathLike) else ""
+    while probe and not os.path.exists(probe):
+        probe = os.path.dirname(probe)
+    if not probe:
+        return True
+    try:
+        return shutil.disk_usage(probe).free < FULL_BELOW_BYTES
+    except OSError:
+        return True
+
+
+def store_fault(exc: BaseException) -> str | None:
+    """What is wrong with the store when ``exc`` is a fault no retry heals, else None: a read-only
+    file system, no permission, a file system that is (still) full, a bucket that does not exist."""
+    if isinstance(exc, OSError) and exc.errno in _PERMANENT_ERRNOS:
+        what = _PERMANENT_ERRNOS[exc.errno]
+    elif isinstance(exc, OSError) and exc.errno in _FULL_ERRNOS and _still_full(exc.filename):
+        what = f"{_FULL_ERRNOS[exc.errno]} (under {FULL_BELOW_BYTES // 2**20} MiB free)"
+    elif isinstance(exc, FileNotFoundError) and "bucket" in str(exc).lower():
+        what = "the bucket does not exist"
+    else:
+        return None
+    where = f" at {exc.filename!r}" if isinstance(exc, OSError) and exc.filename else ""
+    return f"the artifact store cannot be written: {what}{where} ({type(exc).__name__}: {exc}); fix the store, " \
+           "then re-run"
+
+
 def is_transient(exc: BaseException) -> bool:
-    """Storage and broker errors worth retrying (network, S3 throttling), not caller mistakes."""
+    """Storage and broker errors worth retrying (network, S3 throttling), not caller mistakes nor
+    store faults that no retry heals (:func:`store_fault`)."""
     if isinstance(exc, TaskonomyError):
         return False
     if isinstance(exc, redis.exceptions.ConnectionError | redis.exceptions.TimeoutError):
         return True
     if isinstance(exc, FileNotFoundError | PermissionError | IsADirectoryError | NotADirectoryError):
+        return False
+    if store_fault(exc) is not None:
         return False
     if isinstance(exc, OSError):  # includes ConnectionError, TimeoutError
         return True
@@ -206,6 +251,26 @@ class JobRunner:
         except Exception as exc:  # an invalid key segment, or a store that cannot be written
             log.warning("experiment %s: record not stored in %s: %s: %s", book.exp_id, url, type(exc).__name__, exc)
 
+    def publish_report(self, book: RunBook, job: JobDict, store: WorkerStore, *, executed: bool) -> None:
+        """After the finalize job: the experiment's report (``report.html``, figures, validity) into
+        its store (:func:`taskonomy.publish.publish_report`), as ``taskonomy run`` writes it beside
+        its table; rewritten when finalize ran again. Store errors propagate like the job's own (retried
+        or failing the experiment); a report that cannot be drawn is logged and the experiment still
+        succeeds (its table and taxonomy exist): ``GET /v1/experiments/{id}/report`` then stays 404."""
+        if not executed and store.exists(report_key(book.exp_id)):
+            return
+        rec = self.ctx.state.get(book.exp_id)
+        if rec is None or not isinstance(rec.spec, dict):
+            return
+        from taskonomy.publish import publish_report  # matplotlib and the report: only where a report is drawn
+
+        try:
+            publish_report(store, book.exp_id, spec=rec.spec, finalize_params=job["params"], stats=book.stats())
+        except Exception as exc:
+            if is_transient(exc) or store_fault(exc) is not None:
+                raise
+            log.warning("experiment %s: no report (%s: %s)", book.exp_id, type(exc).__name__, exc)
+
     def finished(self, book: RunBook, job: JobDict, *, executed: bool, store_url: str, token: str) -> None:
         """Bookkeeping after a job ran or was skipped: extend, count, send ready jobs, finish.
 
@@ -235,6 +300,8 @@ class JobRunner:
             rec = ctx.state.get(book.exp_id)
             if rec is not None and rec.state not in TERMINAL:
                 results = {**book.results(), "jobs": book.stats(), "run": book.run, "store": store_url}
+                if ctx.store(store_url).exists(report_key(book.exp_id)):
+                    results["report"] = report_key(book.exp_id)
                 ctx.state.set_result(book.exp_id, results)
                 self.record_in_store(book, store_url, state="SUCCEEDED")  # in the store before anyone sees it
                 ctx.state.set_state(book.exp_id, "SUCCEEDED")

@@ -20,6 +20,8 @@ timer, in its main process). With ``T = lost_job_seconds``:
    is nowhere (and that has not changed for ``T``) is started again.
 3. **Cancels whose jobs died.** A CANCELLING experiment none of whose jobs holds a lease is
    CANCELLED.
+4. **Running marks of dead jobs.** A job marked running (:mod:`services.common.queues`, what the
+   autoscaler counts) whose lease has lapsed is unmarked.
 
 Each recovery is an event of the experiment (``job_restored``, ``start_restored``, ``job_resent``,
 ``start_resent``: :meth:`~services.common.state.ExperimentStateStore.add_event`), so a lost worker
@@ -43,6 +45,7 @@ from celery import bootsteps
 
 from services.common.jobrunner import Sender
 from services.common.leases import lease_key, leased
+from services.common.queues import prune_running, queue_lists
 from services.common.runbook import RunBook, current_run, run_store_url
 from services.common.state import ExperimentRecord
 from services.common.tasknames import CANCEL_EXPERIMENT, QUEUES, RUN_EXPERIMENT, RUN_JOB
@@ -129,7 +132,7 @@ def broker_messages(r: Any, queues: Iterable[str] = QUEUES) -> list[BrokerMessag
     sub-queues included) or delivered and not acknowledged yet (with their delivery time)."""
     out: list[BrokerMessage] = []
     for q in queues:
-        for key in r.scan_iter(match=f"{q}*", count=500):
+        for key in queue_lists(q):  # the one definition of a queue's lists (services.common.queues)
             if r.type(key) == "list":
                 for raw in r.lrange(key, 0, -1):
                     try:
@@ -180,6 +183,9 @@ def sweep(ctx: WorkerContext, *, send: Sender, start: Starter, restore: Restorer
     now = time.time() if now is None else now
     prefix = ctx.prefix
     report = SweepReport([], [], [], [])
+    queues = tuple(queues)
+    for job_id in prune_running(ctx.r, queues, prefix=prefix):
+        log.warning("job %s: marked running but holds no lease (its worker died): mark dropped", job_id)
     messages = broker_messages(ctx.r, queues)
     stale = [m for m in messages if m.unacked and now - (m.delivered_at or 0.0) >= older_than]
     running = set(leased(ctx.r, {m.job_id for m in stale if m.job_id is not None}, prefix=prefix))

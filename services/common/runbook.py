@@ -160,6 +160,10 @@ class RunBook:
         """Count a start of ``job_id`` (lease acquired); returns the number of starts so far."""
         return int(self.r.hincrby(self._k("attempts"), job_id, 1))
 
+    def unattempt(self, job_id: str) -> None:
+        """Take back a start of ``job_id`` (its worker handed it back to the queue unfinished)."""
+        self.r.hincrby(self._k("attempts"), job_id, -1)
+
     def mark_failed(self, job_id: str) -> bool:
         return bool(self.r.sadd(self._k("failed"), job_id))
 

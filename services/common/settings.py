@@ -49,6 +49,9 @@ class WorkerSettings(BaseSettings):
     unacked_restore_interval: float | None = Field(
         None, gt=0, description="seconds between sweeps that restore unacked messages (kombu's default: ~100 s)")
 
+    shutdown_grace: float = Field(
+        5.0, ge=0, description="seconds a running job gets to finish after SIGTERM before it is handed back to its "
+                               "queue (keep it below the pod's terminationGracePeriodSeconds)")
     max_retries: int = Field(5, ge=0, le=100, description="retries of a job after a transient storage error")
     retry_backoff: int = Field(2, ge=1, description="first retry delay in whole seconds (Celery's retry_backoff); "
                                                     "doubles each retry")
@@ -68,6 +71,10 @@ class WorkerSettings(BaseSettings):
     count_writes: bool = Field(False, description="count every artifact write in Redis (fault tests)")
     job_plugins: Annotated[tuple[str, ...], NoDecode] = Field(
         (), description="modules adding job kinds (services.common.jobkinds; the tests' synthetic jobs)")
+    reports: bool = Field(True, description="write each experiment's report (report.html and figures) into its "
+                                            "store after the finalize job (a few seconds of a worker)")
+    allow_root: bool = Field(False, description="running as root is deliberate (a test machine, a container "
+                                                "without a user): no Celery SecurityWarning at start")
     loglevel: str = Field("INFO")
 
     @field_validator("broker_url")

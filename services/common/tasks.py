@@ -19,6 +19,10 @@ Delivery is at least once (acks_late, reject on worker lost), so everything is i
   restored or sent again by the lost-job sweep (:mod:`services.common.lostjobs`), which also
   finishes the cancel of an experiment whose jobs died.
 
+A worker told to stop (SIGTERM: Celery's cold shutdown, see
+:func:`services.common.celery_app.run_worker`) hands its running job back to the queue after a
+short grace period instead of finishing it (:func:`_stopping`).
+
 A finished or failed run copies the record into the store as ``experiments/<id>/record.json``.
 """
 
@@ -34,9 +38,18 @@ from celery.signals import task_failure
 
 from services.common.heartbeats import heartbeat_bootstep
 from services.common.jobmetrics import record_job
-from services.common.jobrunner import JobRunner, execute, graph_jobs, is_transient, open_store, start_run
+from services.common.jobrunner import (
+    JobRunner,
+    execute,
+    graph_jobs,
+    is_transient,
+    open_store,
+    start_run,
+    store_fault,
+)
 from services.common.leases import Lease, lease_key
 from services.common.lostjobs import lost_job_bootstep
+from services.common.queues import RunningMark
 from services.common.runbook import JobDict, RunBook, current_run, run_store_url
 from services.common.settings import load_worker_settings
 from services.common.state import TERMINAL
@@ -49,6 +62,20 @@ log = logging.getLogger(__name__)
 
 #: Starts of one job whose process died (OOM, kill -9) tolerated beyond its transient-error retries.
 MAX_WORKER_LOSSES = 3
+
+
+def _stopping(exc: SystemExit) -> bool:
+    """True when this pool process is being terminated by its worker's shutdown: billiard's handler
+    of the termination signal raises SystemExit(-(256 - signal)) through the running job, so its
+    ``finally`` blocks release the lease and the running mark; the message, not acknowledged
+    (``acks_late``), goes back to the queue and another worker runs the job (idempotent,
+    content-addressed)."""
+    from billiard import common
+
+    fired = getattr(common, "terminate_handler_fired", None)  # billiard >= 4.3
+    if fired is not None:
+        return bool(fired())
+    return isinstance(exc.code, int) and exc.code < 0
 
 
 class TransientJobError(Exception):
@@ -102,6 +129,7 @@ def register_tasks(app: Celery) -> None:
                           countdown=min(5.0, ctx.settings.lease_seconds / 2), task_id=token)
             return "waiting"
         attempts = book.attempt(job["id"])
+        mark = RunningMark(ctx.r, job["queue"], job["id"], prefix=ctx.prefix)
         if attempts > ctx.settings.max_retries + MAX_WORKER_LOSSES:
             lease.release()
             runner.fail(book, job, f"job {job['id']} ({job['kind']}) was started {attempts - 1} times without "
@@ -115,9 +143,18 @@ def register_tasks(app: Celery) -> None:
             return "failed"
         t0 = time.perf_counter()
         try:
+            mark.add()
             try:
                 executed = execute(job, store, ctx)
+                if job["kind"] == "finalize" and job["kind"] not in ctx.job_kinds and ctx.settings.reports:
+                    runner.publish_report(book, job, store, executed=executed)
+            except SystemExit as exc:
+                if _stopping(exc):  # the worker's cold shutdown (SIGTERM): hand the job back, unfinished
+                    book.unattempt(job["id"])
+                    log.warning("job %s: the worker stops; the job goes back to its queue", job["id"])
+                raise
             finally:
+                mark.remove()
                 lease.release()
         except (CorruptArtifactError, PreconditionError, NotFoundError) as exc:
             # a corrupt input is recomputed by re-sending the job that produces it
@@ -139,7 +176,8 @@ def register_tasks(app: Celery) -> None:
                                     error=f"{type(exc).__name__}: {exc}"[:500])
                 raise TransientJobError(f"{type(exc).__name__}: {exc}") from exc  # autoretry_for: Celery retries
             retried = f" after {self.request.retries} retries" if self.request.retries else ""
-            runner.fail(book, job, f"job {job['id']} ({job['kind']}) failed{retried}: {type(exc).__name__}: {exc}")
+            reason = store_fault(exc) or f"{type(exc).__name__}: {exc}"
+            runner.fail(book, job, f"job {job['id']} ({job['kind']}) failed{retried}: {reason}")
             record_job(ctx.r, kind=job["kind"], outcome="failed", seconds=seconds, prefix=ctx.prefix)
             return "failed"
         seconds = time.perf_counter() - t0

@@ -1,8 +1,8 @@
 """``/metrics``: the catalogue of :mod:`services.common.metrics`, with the gauges that describe
 shared state refreshed from Redis at scrape time.
 
-- ``taskonomy_queue_depth{queue}``: ``LLEN`` of each Celery queue (Celery's Redis transport keeps a
-  queue as a list named after it, plus one list per priority step, which are added in);
+- ``taskonomy_queue_depth{queue}``: waiting messages of each Celery queue, over the lists that
+  :func:`services.common.queues.queue_lists` names (the same ones the chart's KEDA triggers read);
 - ``taskonomy_experiments{state}``: experiments by state, from the state store;
 - ``taskonomy_jobs{state}`` (pending, done, failed) and ``taskonomy_experiment_progress_ratio{stage}``:
   over the active (PENDING, RUNNING, CANCELLING) experiments; ``taskonomy_experiment_stalled_seconds``:
@@ -43,14 +43,12 @@ from services.common.metrics import (
     WORKERS,
     WORKERS_LOST,
 )
+from services.common.queues import queue_depths
 from services.common.state import STATES
 from services.gateway.dependencies import check_dependencies
 
 log = logging.getLogger("services.gateway")
 
-#: Kombu's separator and Celery's default priority steps for Redis queues (``queue\x06\x163``).
-PRIORITY_SEP = "\x06\x16"
-PRIORITY_STEPS = (3, 6, 9)
 ACTIVE_STATES = ("PENDING", "RUNNING", "CANCELLING")
 JOB_STATES = ("pending", "done", "failed")
 
@@ -66,15 +64,8 @@ def refresh(ctx: Any) -> None:
     """Set the state gauges from Redis (queue lengths, experiments and jobs by state)."""
     r = ctx.redis
     queues = tuple(ctx.settings.queues)
-    pipe = r.pipeline(transaction=False)
-    for q in queues:
-        pipe.llen(q)
-        for step in PRIORITY_STEPS:
-            pipe.llen(f"{q}{PRIORITY_SEP}{step}")
-    lengths = pipe.execute()
-    per_queue = 1 + len(PRIORITY_STEPS)
-    for i, q in enumerate(queues):
-        QUEUE_DEPTH.labels(queue=q).set(sum(int(n) for n in lengths[i * per_queue:(i + 1) * per_queue]))
+    for q, n in queue_depths(r, queues).items():
+        QUEUE_DEPTH.labels(queue=q).set(n)
 
     state = ctx.state
     counts = state.count_by_state()

@@ -31,6 +31,7 @@ class ExperimentLinks(BaseModel):
     self: str
     transfers: str
     events: str
+    report: str  # 404 until the experiment succeeded and its report was written
     ui: str
 
 

@@ -84,7 +84,8 @@ def register(app: typer.Typer) -> None:
     @handle_errors
     def solve(
         table: Annotated[str, typer.Argument(help=TABLE_HELP)],
-        budget: Annotated[float, typer.Option("--budget", help="supervision budget (roots cost 1 each)")] = 6.0,
+        budget: Annotated[float, typer.Option(
+            "--budget", help="supervision budget (roots cost 1 each, the random encoder 0)")] = 6.0,
         max_order: MaxOrderOpt = 5,
         targets: TargetsOpt = None,
         source_only: SourceOnlyOpt = None,

@@ -100,8 +100,9 @@ def finalize(params: Mapping[str, Any], store: ArtifactStore) -> None:
 def problem_for(params: Mapping[str, Any], *, budget: float | None = None) -> TaxonomyProblem:
     """The taxonomy problem of an experiment: its roles, ``random`` source-only, its max order.
 
-    The random encoder needs no labels, so making it a root costs no supervision budget here
-    (the published tables keep the authors' semantics, where every source-only task costs 1).
+    The random encoder needs no labels, so making it a root costs no supervision budget: the
+    core's definition (:data:`taskonomy.selection.DEFAULT_SUPERVISION_COST`), which the gateway and
+    ``taskonomy solve`` apply to the same table too.
     """
     roles: Mapping[str, str] = params["roles"]
     targets = tuple(t for t, r in roles.items() if r == "target")
@@ -109,7 +110,7 @@ def problem_for(params: Mapping[str, Any], *, budget: float | None = None) -> Ta
     source_only = tuple(dict.fromkeys([*(t for t, r in roles.items() if r == "source_only"), "random"]))
     return TaxonomyProblem(targets=targets, source_only=source_only, target_only=target_only,
                            budget=float(params["budget"] if budget is None else budget),
-                           max_order=int(params["max_order"]), supervision_cost={"random": 0.0})
+                           max_order=int(params["max_order"]))
 
 
 def solve(table: TransferTable, params: Mapping[str, Any], *, budget: float | None = None) -> dict[str, Any]:

@@ -93,3 +93,17 @@ def transfer_weights_key(losses_key: str) -> str:
     kind, _, rest = losses_key.partition("/")
     assert kind == "losses" and rest, losses_key
     return f"transfers/{rest}"
+
+
+#: The report's page in its folder (its figures and validity.json sit beside it).
+REPORT_PAGE = "report.html"
+
+
+def report_prefix(experiment_id: str) -> str:
+    """The store folder of a worker-run experiment's report (:func:`taskonomy.publish.publish_report`)."""
+    return f"experiments/{experiment_id}/report"
+
+
+def report_key(experiment_id: str) -> str:
+    """The store key of a worker-run experiment's ``report.html``."""
+    return f"{report_prefix(experiment_id)}/{REPORT_PAGE}"

@@ -40,6 +40,7 @@ from __future__ import annotations
 
 import json
 import os
+import unicodedata
 from pathlib import Path
 from typing import Annotated, Any, ClassVar, Literal
 
@@ -165,6 +166,24 @@ class SplitSpec(_Model):
 TRANSFER_JOBS: tuple[str, ...] = ("per-transfer", "per-source", "per-target")
 
 
+def check_display_text(value: str) -> str:
+    """``value`` if every character prints as itself: no control characters (NUL, newlines, escape
+    sequences), no format characters (the bidirectional overrides and isolates that make "evil"
+    display as "live", zero-width characters), no line or paragraph separators. Else ValueError
+    naming the first one."""
+    for i, ch in enumerate(value):
+        category = unicodedata.category(ch)
+        if category[0] == "C" or category in ("Zl", "Zp"):
+            kind = "bidirectional-formatting" if unicodedata.bidirectional(ch) in _BIDI_CONTROLS else "control"
+            raise ValueError(f"must not contain {kind} characters (U+{ord(ch):04X} at position {i}); use printable "
+                             "text")
+    return value
+
+
+#: Bidirectional classes of the explicit embedding, override and isolate characters.
+_BIDI_CONTROLS = frozenset({"LRE", "RLE", "LRO", "RLO", "PDF", "LRI", "RLI", "FSI", "PDI"})
+
+
 class ExperimentSpec(_Model):
     """Everything that determines an experiment's results (and so its artifact keys), and how
     its transfers are scheduled (``transfer_jobs``, which does not change them)."""
@@ -184,6 +203,11 @@ class ExperimentSpec(_Model):
     transfer_jobs: Annotated[Literal["per-transfer", "per-source", "per-target"], Field(  # = TRANSFER_JOBS
         description="per-transfer: one job per first-order transfer; per-source / per-target: one job per source / "
                     "target trains its transfers together (same results within float rounding)")] = "per-transfer"
+
+    @field_validator("name")
+    @classmethod
+    def _printable_name(cls, value: str) -> str:
+        return check_display_text(value)
 
     @field_validator("tasks", mode="before")
     @classmethod

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from taskonomy.selection._candidates import higher_order_candidates
 from taskonomy.selection._problem import (
+    DEFAULT_SUPERVISION_COST,
     MAX_BUDGET,
     MAX_COST,
     MAX_ORDER,
@@ -38,8 +39,8 @@ from taskonomy.selection._reference import solve_brute_force
 from taskonomy.selection._solve import default_budgets, root_stability, solve_taxonomy, sweep_budgets
 
 __all__ = [
-    "MAX_BUDGET", "MAX_COST", "MAX_ORDER", "MAX_TASKS", "MAX_TASK_NAME", "OBJECTIVES", "PROBLEM_FIELDS",
-    "SIGNIFICANCE_BUDGETS", "PolicyPercentile", "percentile_of", "random_policy_percentile",
+    "DEFAULT_SUPERVISION_COST", "MAX_BUDGET", "MAX_COST", "MAX_ORDER", "MAX_TASKS", "MAX_TASK_NAME", "OBJECTIVES",
+    "PROBLEM_FIELDS", "SIGNIFICANCE_BUDGETS", "PolicyPercentile", "percentile_of", "random_policy_percentile",
     "random_policy_percentiles", "Edge", "TaxonomyProblem", "TaxonomySolution", "default_budgets", "default_roles",
     "higher_order_candidates",
     "problem_from_mapping", "resolve_roles", "root_stability", "solve_brute_force", "solve_taxonomy", "sweep_budgets",

@@ -13,6 +13,10 @@ Semantics (those of the authors' interactive solver at taskonomy.vision/api, wri
   row's affinity (``f = sqrt``), gain or quality (``f`` = identity). A rooted target earns the
   same function of its ``self__t`` row; a source-only root earns 0.
 * Budget: ``Σ_{roots} supervision_cost + Σ_{chosen edges} transfer_cost(target) ≤ budget``.
+  Supervision costs 1 per root, except the random encoder (``random``), which needs no labels
+  and costs 0 (:data:`DEFAULT_SUPERVISION_COST`), unless ``supervision_cost`` says otherwise. This
+  is the one definition of cost: an experiment's stored taxonomy, the gateway and ``taskonomy
+  solve`` all report it.
 
 Defaults: targets = every task that receives rows in the table; source-only = the tasks that
 appear only as sources and that the task registry knows (``random`` included); anything else
@@ -54,6 +58,11 @@ MAX_COST = 1e6
 #: Most tasks in a role list, and the longest task name.
 MAX_TASKS = 64
 MAX_TASK_NAME = 64
+
+
+#: Supervision cost of a root when ``TaxonomyProblem.supervision_cost`` does not name it: 1, but 0
+#: for the random encoder, which needs no labels.
+DEFAULT_SUPERVISION_COST: Mapping[str, float] = {"random": 0.0}
 
 
 @dataclass(frozen=True)
@@ -332,7 +341,7 @@ def compile_problem(table: TransferTable, problem: TaxonomyProblem, *, prune: bo
     val = _costs("task_value", problem.task_value, known)
     tasks = [t for t in known if t in set(targets) | set(source_only)]
     index = {t: i for i, t in enumerate(tasks)}
-    cost = np.array([sup.get(t, 1.0) for t in tasks], dtype=float)
+    cost = np.array([sup.get(t, DEFAULT_SUPERVISION_COST.get(t, 1.0)) for t in tasks], dtype=float)
     obj = problem.objective
     budget = float(problem.budget)
     target_set = set(targets)

@@ -140,7 +140,11 @@ def test_experiment_page_heatmap_and_gain_quality(gw: Live, page: Any) -> None:
     buf = io.BytesIO()
     table.write(buf, format="csv")
     ArtifactStore(gw.settings.store_url).put_bytes("results/ui-test/transfers.csv", buf.getvalue())
-    gw.ctx.state.set_result(exp_id, {"table": "results/ui-test/transfers.csv", "store": gw.settings.store_url})
+    report = f"experiments/{exp_id}/report/report.html"  # what the workers' finalize step writes
+    ArtifactStore(gw.settings.store_url).put_bytes(report, b"<!doctype html><html><head></head><body>"
+                                                           b"<h1>the report</h1></body></html>")
+    gw.ctx.state.set_result(exp_id, {"table": "results/ui-test/transfers.csv", "store": gw.settings.store_url,
+                                     "report": report})
     gw.ctx.state.add_stage_jobs(exp_id, "train", 1)
     gw.ctx.state.job_done(exp_id, "train")
     gw.ctx.state.add_event(exp_id, "job_restored", job="train-ui", reason="its worker was lost")
@@ -154,6 +158,8 @@ def test_experiment_page_heatmap_and_gain_quality(gw: Live, page: Any) -> None:
     assert events.nth(1).inner_text().endswith("train-ui\tits worker was lost")
     assert page.locator("#jobs-restored").inner_text() == "1"
     assert page.locator("#progress-at").inner_text().endswith("s ago")
+    link = page.get_by_test_id("report-link")
+    assert link.is_visible() and link.get_attribute("href") == f"/v1/experiments/{exp_id}/report"
     first = [r for r in table.rows if r.kind == "first_order" and r.affinity is not None]
     assert page.locator("#heatmap rect.cell:not(.empty)").count() == len(first)
     transfers = [r for r in table.rows if r.kind in ("first_order", "higher_order")]
@@ -163,6 +169,8 @@ def test_experiment_page_heatmap_and_gain_quality(gw: Live, page: Any) -> None:
     visible = page.locator("#gq tbody tr:not([hidden])")
     assert visible.count() == len([r for r in transfers if r.target == "rgb2sfnorm"])
     shot(page, "experiment-heatmap")
+    link.click()  # the report, served by the gateway
+    page.get_by_role("heading", name="the report").wait_for()
 
 
 def test_token_field_unlocks_protected_reads(redis_url: str, solver_address: str, tmp_path: Path,

@@ -17,6 +17,8 @@ from typing import Any
 import pytest
 import yaml
 
+from services.common.queues import scaling_lists
+
 helm = pytest.importorskip("helm_python")
 kubernetes_validate = pytest.importorskip("kubernetes_validate")
 
@@ -171,7 +173,9 @@ def test_probes(variant: tuple[str, list[Doc]]) -> None:
     assert gateway["readinessProbe"]["httpGet"]["path"] == "/readyz"
     assert gateway["livenessProbe"]["httpGet"]["path"] == "/healthz"
     solver = _container(_component(docs, "Deployment", "solver"))
-    assert solver["args"] == ["serve", "solver", "--port", "50051", "--processes", "1"]
+    # in a pod the services listen on every interface (by hand they default to loopback)
+    assert solver["args"] == ["serve", "solver", "--host", "0.0.0.0", "--port", "50051", "--processes", "1"]
+    assert gateway["args"][:4] == ["serve", "gateway", "--host", "0.0.0.0"]
     assert solver["readinessProbe"]["grpc"]["port"] == solver["ports"][0]["containerPort"]
     assert solver["livenessProbe"]["grpc"]["port"] == solver["ports"][0]["containerPort"]
     trainer = _container(_component(docs, "Deployment", "trainer"))
@@ -272,7 +276,8 @@ def test_s3_external_redis_keda_and_service_monitor(ci_docs: list[Doc]) -> None:
 
     scaled = _kind(ci_docs, "ScaledObject")
     deployments = _kind(ci_docs, "Deployment")
-    expected_lists = {"trainer": ["train"], "transfer": ["transfer", "control"]}
+    expected_lists = {"trainer": [*scaling_lists("train")],
+                      "transfer": [*scaling_lists("transfer"), *scaling_lists("control")]}
     assert set(scaled) == {f"{RELEASE}-taskonomy-{c}" for c in expected_lists}
     auth = _kind(ci_docs, "TriggerAuthentication")[f"{RELEASE}-taskonomy-keda-redis"]
     assert auth["spec"]["secretTargetRef"] == [{"parameter": "password", "name": "shared-redis", "key": "password"}]
@@ -283,6 +288,12 @@ def test_s3_external_redis_keda_and_service_monitor(ci_docs: list[Doc]) -> None:
         assert spec["minReplicaCount"] <= spec["maxReplicaCount"]
         assert [t["metadata"]["listName"] for t in spec["triggers"]] == lists
         for trigger in spec["triggers"]:
+            running = trigger["metadata"]["listName"].startswith("taskonomy:running:")
+            # running jobs: one replica per `concurrency` of them (ci: trainer concurrency 2)
+            concurrency = deployments[spec["scaleTargetRef"]["name"]]["spec"]["template"]["spec"]["containers"][0][
+                "args"][3]
+            assert trigger["metadata"]["listLength"] == (concurrency if running else trigger["metadata"]["listLength"])
+            assert trigger["metadata"]["activationListLength"] == "0"
             assert trigger["type"] == "redis"
             assert trigger["metadata"]["address"] == "redis.shared.svc:6379"
             assert trigger["metadata"]["databaseIndex"] == "2"
@@ -403,6 +414,10 @@ def test_dashboard_configmap_ships_the_dashboard_file(default_docs: list[Doc]) -
             {"workers": {"trainer": {"keda": {"minReplicas": 9}}}},
             "workers.trainer.keda.minReplicas (9) must not exceed",
         ),
+        (
+            {"workers": {"transfer": {"terminationGracePeriodSeconds": 25}}},
+            "workers.transfer.terminationGracePeriodSeconds (25) must exceed jobs.shutdownGraceSeconds (20)",
+        ),
         ({"gateway": {"auth": {"tokens": ["short"]}}}, "/gateway/auth/tokens/0': minLength"),
         ({"workers": {"trainer": {"gpu": {"count": -1}}}}, "/workers/trainer/gpu/count': minimum"),
         ({"gatway": {}}, "additional properties 'gatway' not allowed"),
@@ -502,7 +517,8 @@ def test_worker_env_is_accepted_by_the_worker_settings(
     assert settings.soft_time_limit < settings.time_limit < settings.visibility_timeout
     assert settings.gpus == ((0, 1) if (name, component) == ("ci", "trainer") else (0,))
     grace = deployment["spec"]["template"]["spec"]["terminationGracePeriodSeconds"]
-    assert grace > settings.time_limit, "a stopping worker must be able to finish its running job"
+    # a stopping worker hands its job back after shutdown_grace: a short grace period, not the job's hours
+    assert settings.shutdown_grace + 10 < grace <= 120, grace
 
 
 def test_gateway_env_is_accepted_by_the_gateway_settings(
@@ -558,3 +574,34 @@ def test_gateway_probes_stay_up_while_the_solver_is_down(default_docs: list[Doc]
         health = c.get("/v1/health").json()
     assert answers == dict.fromkeys(paths, 200), answers
     assert health["dependencies"]["solver"]["up"] is False
+
+
+def test_optional_ingress_with_tls(chart: Any, default_docs: list[Doc]) -> None:
+    assert not _kind(default_docs, "Ingress")  # off by default
+    values = {"gateway": {"ingress": {
+        "enabled": True, "className": "nginx", "host": "taskonomy.example.org",
+        "annotations": {"cert-manager.io/cluster-issuer": "letsencrypt"}, "tls": {"secretName": "taskonomy-tls"}}}}
+    docs = _render(chart, values)
+    ingress = _component(docs, "Ingress", "gateway")
+    kubernetes_validate.validate(ingress, KUBE_VERSION, strict=True)
+    spec = ingress["spec"]
+    assert ingress["metadata"]["annotations"] == {"cert-manager.io/cluster-issuer": "letsencrypt"}
+    assert spec["ingressClassName"] == "nginx"
+    assert spec["tls"] == [{"hosts": ["taskonomy.example.org"], "secretName": "taskonomy-tls"}]
+    (rule,) = spec["rules"]
+    assert rule["host"] == "taskonomy.example.org"
+    (path,) = rule["http"]["paths"]
+    service = _component(docs, "Service", "gateway")
+    assert path["backend"]["service"] == {"name": service["metadata"]["name"], "port": {"name": "http"}}
+    assert path["backend"]["service"]["port"]["name"] in {p["name"] for p in service["spec"]["ports"]}
+    # no TLS secret, no class: plain HTTP on the cluster's default class
+    plain = _component(_render(chart, {"gateway": {"ingress": {"enabled": True, "host": "t.example.org"}}}),
+                       "Ingress", "gateway")
+    kubernetes_validate.validate(plain, KUBE_VERSION, strict=True)
+    assert "tls" not in plain["spec"] and "ingressClassName" not in plain["spec"]
+    for bad, message in (({"enabled": True}, "gateway.ingress.enabled needs gateway.ingress.host"),
+                         ({"host": "Not A Host"}, "/gateway/ingress/host"),
+                         ({"tsl": {}}, "additional properties 'tsl' not allowed")):
+        with pytest.raises((helm.HelmRenderError, helm.HelmValuesError)) as raised:
+            chart.render(values={"gateway": {"ingress": bad}}, name=RELEASE, namespace=NAMESPACE)
+        assert message in str(raised.value)

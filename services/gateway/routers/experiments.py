@@ -22,10 +22,11 @@ from services.common.submission import ACTIVE, experiment_id
 from services.gateway.admission import admit
 from services.gateway.bodies import JsonBody, parse_json
 from services.gateway.deps import Ctx, Reader, Writer
-from services.gateway.problems import problem_responses
+from services.gateway.problems import ServiceUnavailable, problem_responses
 from services.gateway.schemas import AddTaskIn, ExperimentEvents, ExperimentList, ExperimentOut
 from services.gateway.tables import transfers_response
 from taskonomy.errors import InvalidInputError, NotFoundError, PreconditionError
+from taskonomy.pipeline.keys import REPORT_PAGE, report_prefix
 from taskonomy.pipeline.spec import ExperimentSpec
 from taskonomy.tasks import registry
 
@@ -52,7 +53,8 @@ def to_out(record: ExperimentRecord) -> ExperimentOut:
     body = record.to_dict()
     body["name"] = str(record.spec.get("name", "experiment")) if isinstance(record.spec, dict) else "experiment"
     body["links"] = {"self": location(record.id), "transfers": location(record.id) + "/transfers",
-                     "events": location(record.id) + "/events", "ui": f"/ui/experiments/{record.id}"}
+                     "events": location(record.id) + "/events", "report": location(record.id) + "/report",
+                     "ui": f"/ui/experiments/{record.id}"}
     return ExperimentOut.model_validate(body)
 
 
@@ -114,17 +116,13 @@ def get_events(ctx: Ctx, exp_id: ExperimentId) -> ExperimentEvents:
     "/{id}", status_code=202, response_model=ExperimentOut, dependencies=[Writer],
     summary="Cancel an experiment",
     description="Asks the executor to stop: CANCELLED at once when none of its jobs runs, else CANCELLING until "
-                "the running jobs end (or the workers find them dead). Cancelling a cancelled experiment answers "
-                "200; a finished one (SUCCEEDED, FAILED) answers 409.",
-    responses={200: {"model": ExperimentOut, "description": "already cancelled"},
-               **problem_responses(401, 403, 404, 409, 422, 503)},
+                "the running jobs end (or the workers find them dead). A finished experiment (SUCCEEDED, FAILED, "
+                "CANCELLED) answers 409: nothing to cancel.",
+    responses=problem_responses(401, 403, 404, 409, 422, 503),
 )
-def cancel(ctx: Ctx, exp_id: ExperimentId, response: Response) -> ExperimentOut:
+def cancel(ctx: Ctx, exp_id: ExperimentId) -> ExperimentOut:
     record = _get(ctx, exp_id)
-    if record.state == "CANCELLED":
-        response.status_code = 200
-        return to_out(record)
-    if record.state in ("SUCCEEDED", "FAILED"):
+    if record.state in ("SUCCEEDED", "FAILED", "CANCELLED"):
         raise PreconditionError(f"experiment {exp_id!r} already finished ({record.state}); nothing to cancel")
     return to_out(ctx.submissions.cancel(exp_id))
 
@@ -191,3 +189,70 @@ def transfers(
     _, table = ctx.taxonomy.experiment_table(exp_id)
     return transfers_response(table, request=request, fmt=format, extra={"experiment": exp_id})
 
+
+
+#: Files of a report folder the gateway serves (the figures and validity.json; no path separators).
+_REPORT_FILE = r"^[A-Za-z0-9][A-Za-z0-9_.=+\-]{0,120}\.(png|json)$"
+_REPORT_CSP = "default-src 'none'; img-src 'self'; style-src 'unsafe-inline'; base-uri 'self'; form-action 'none'"
+_REPORT_MEDIA = {"png": "image/png", "json": "application/json", "html": "text/html; charset=utf-8"}
+
+
+def _report_bytes(ctx: Ctx, exp_id: str, name: str) -> bytes:
+    """A file of the experiment's report folder in its store; NotFoundError until it exists."""
+    record = _get(ctx, exp_id)
+    result = record.result if isinstance(record.result, dict) else {}
+    store_url = result.get("store") if isinstance(result.get("store"), str) and result.get("store") else None
+    store = ctx.artifacts_at(store_url or ctx.settings.store_url)
+    key = f"{report_prefix(exp_id)}/{name}"
+    try:
+        return store.get_bytes(key)
+    except NotFoundError:
+        what = "report" if name == REPORT_PAGE else f"report file {name!r}"
+        raise NotFoundError(f"experiment {exp_id!r} has no {what} yet (state {record.state}); the workers write "
+                            "it when the experiment succeeds") from None
+    except OSError as exc:
+        raise ServiceUnavailable(f"the artifact store cannot be read: {exc}",
+                                 retry_after_s=ctx.settings.retry_after_s) from None
+
+
+@router.get(
+    "/{id}/report", dependencies=[Reader], summary="The experiment's report (HTML: figures, taxonomy, validity)",
+    description="The report `taskonomy run` writes beside its table, written into the store by the workers when "
+                "the experiment succeeds; 404 until then. Its figures are under `/{id}/report/{file}`.",
+    response_class=Response,
+    responses={200: {"content": {"text/html": {}}, "description": "report.html"},
+               **problem_responses(401, 403, 404, 422, 503)},
+)
+async def report(ctx: Ctx, exp_id: ExperimentId) -> Response:
+    page = await run_in_threadpool(_report_bytes, ctx, exp_id, REPORT_PAGE)
+    # the page links its figures by bare name: resolve them under /report/, where they are served
+    base = f'<base href="{location(exp_id)}/report/">'.encode()
+    page = page.replace(b"<head>", b"<head>" + base, 1)
+    return Response(page, media_type=_REPORT_MEDIA["html"], headers={"Content-Security-Policy": _REPORT_CSP})
+
+
+@router.get(
+    "/{id}/report/{file}", dependencies=[Reader], summary="A figure (PNG) or validity.json of the report",
+    description="`transfers.csv` and `taxonomy.json`, which the page links, are the experiment's table (CSV) and "
+                "its stored taxonomy.",
+    response_class=Response,
+    responses={200: {"content": {"image/png": {}, "application/json": {}, "text/csv": {}}, "description": "the file"},
+               **problem_responses(401, 403, 404, 409, 422, 503)},
+)
+async def report_file(ctx: Ctx, exp_id: ExperimentId, request: Request,
+                      file: Annotated[str, Path(pattern=_REPORT_FILE + r"|^transfers\.csv$")]) -> Response:
+    if file == "transfers.csv":
+        _get(ctx, exp_id)
+        _, table = await run_in_threadpool(ctx.taxonomy.experiment_table, exp_id)
+        return transfers_response(table, request=request, fmt="csv", extra={"experiment": exp_id})
+    if file == "taxonomy.json":
+        record = _get(ctx, exp_id)
+        key = record.result.get("taxonomy") if isinstance(record.result, dict) else None
+        if not isinstance(key, str) or not key:
+            raise NotFoundError(f"experiment {exp_id!r} has no taxonomy yet (state {record.state})")
+        store_url = record.result.get("store") or ctx.settings.store_url
+        data = await run_in_threadpool(ctx.artifacts_at(str(store_url)).get_bytes, key)
+        return Response(data, media_type=_REPORT_MEDIA["json"])
+    data = await run_in_threadpool(_report_bytes, ctx, exp_id, file)
+    return Response(data, media_type=_REPORT_MEDIA[file.rpartition(".")[2]],
+                    headers={"Content-Security-Policy": _REPORT_CSP})

@@ -143,7 +143,9 @@ def test_cancel(gw: Live) -> None:
         resp = c.delete(f"/v1/experiments/{exp_id}")  # nothing of it runs (still PENDING): cancelled at once
         assert resp.status_code == 202 and resp.json()["state"] == "CANCELLED"
         assert gw.ctx.state.cancel_requested(exp_id)
-        assert c.delete(f"/v1/experiments/{exp_id}").status_code == 200
+        again = c.delete(f"/v1/experiments/{exp_id}")  # finished (CANCELLED): 409, as for SUCCEEDED and FAILED
+        assert again.status_code == 409 and "already finished (CANCELLED)" in again.json()["detail"]
+        assert again.headers["content-type"] == PROBLEM
         gw.ctx.state.set_state(exp_id, "SUCCEEDED")
         finished = c.delete(f"/v1/experiments/{exp_id}")
         assert finished.status_code == 409 and "already finished" in finished.json()["detail"]
@@ -289,3 +291,17 @@ def test_ui_pages_are_served(gw: Live) -> None:
             resp = c.get(path)
             assert resp.status_code == 200, path
     assert AUTH  # the UI needs no token for reads
+
+
+@pytest.mark.parametrize("name", ["\u202eevil", "evil\x00", "two\nlines", "zero\u200bwidth", "\u2067iso\u2069",
+                                  "esc\x1b[31m"])
+def test_names_with_control_or_bidi_characters_are_refused(gw: Live, name: str) -> None:
+    """A name prints as itself in the UI and logs: U+202E made "evil" show as "live"."""
+    with gw.client(auth=True) as c:
+        resp = c.post("/v1/experiments", json={**SPEC, "name": name})
+        assert resp.status_code == 422 and resp.headers["content-type"] == PROBLEM, resp.text
+        assert [e["loc"] for e in resp.json()["errors"]] == [["name"]]
+        assert "characters (U+" in resp.json()["errors"][0]["msg"]
+        assert c.get("/v1/experiments").json()["count"] == 0  # nothing created
+    ok = submit(gw, {**SPEC, "name": "Évaluation — 評価 (v2)"})  # printable non-ASCII stays welcome
+    assert ok

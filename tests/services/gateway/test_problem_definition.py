@@ -61,3 +61,55 @@ def test_core_solver_and_gateway_refuse_the_same_problems(gw: Live, case: str, v
         resp = c.post("/v1/taxonomy", json={"table": "paper-base", **values})
     assert resp.status_code == 422, resp.text
     assert field in resp.json()["detail"]
+
+
+@pytest.mark.integration
+def test_one_definition_of_cost_in_the_stored_taxonomy_the_gateway_and_the_cli(gw: Live, tmp_path) -> None:
+    """The random encoder needs no labels and costs no budget: an experiment's stored taxonomy
+    (the finalize job's), the gateway over that experiment's table and ``taskonomy solve`` over the
+    same table file give the same roots at the same cost (they used to say 1.0 and 2.0)."""
+    import json
+
+    from typer.testing import CliRunner
+
+    from taskonomy.affinity import TransferRow, TransferTable
+    from taskonomy.cli import build_app
+    from taskonomy.pipeline.finalize import solve as stored_taxonomy
+    from taskonomy.store import ArtifactStore
+
+    def row(target: str, source: str, kind: str, affinity: float) -> TransferRow:
+        return TransferRow(target=target, sources=(source,), kind=kind, affinity=affinity, gain=0.6, quality=0.4)
+
+    rows = []
+    for t, other in (("normal", "depth_zbuffer"), ("depth_zbuffer", "normal")):
+        rows += [row(t, "self", "self_full_supervision", 0.5), row(t, other, "first_order", 0.3),
+                 row(t, "random", "random_encoder", 0.2)]
+    rows += [row("reshading", "normal", "first_order", 0.2), row("reshading", "random", "random_encoder", 0.8)]
+    table = TransferTable.from_rows(rows)
+    params = {"roles": {"normal": "target", "depth_zbuffer": "target", "reshading": "target_only"},
+              "budget": 2, "max_order": 1}
+    stored = stored_taxonomy(table, params)
+
+    path = tmp_path / "table.csv"
+    table.write(path)
+    cli = CliRunner().invoke(build_app(), ["solve", str(path), "--targets", "normal,depth_zbuffer", "--target-only",
+                                           "reshading", "--source-only", "random", "--budget", "2", "--max-order",
+                                           "1", "--json"])
+    assert cli.exit_code == 0, cli.output
+    solved = json.loads(cli.stdout)
+
+    ArtifactStore(str(gw.store_dir)).put_bytes("tables/cost-test.csv", path.read_bytes())
+    gw.ctx.state.create("cost-test", {"name": "cost-test"})
+    gw.ctx.state.set_result("cost-test", {"table": "tables/cost-test.csv", "store": str(gw.store_dir)})
+    gw.ctx.state.set_state("cost-test", "SUCCEEDED")
+    with gw.client() as c:
+        res = c.post("/v1/taxonomy", json={"table": "cost-test", "targets": ["normal", "depth_zbuffer"],
+                                           "target_only": ["reshading"], "source_only": ["random"], "budget": 2,
+                                           "max_order": 1})
+    assert res.status_code == 200, res.text
+    served = res.json()
+
+    for answer in (stored, solved, served):
+        assert answer["status"] == "OPTIMAL"
+        assert sorted(answer["roots"]) == ["depth_zbuffer", "normal", "random"]
+        assert answer["cost"] == 2.0  # two supervised roots; the random encoder is free

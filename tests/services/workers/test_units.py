@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 import time
 from pathlib import Path
@@ -211,8 +212,21 @@ def test_worker_command_refuses_bad_settings_in_one_line(monkeypatch: pytest.Mon
     assert result.stderr.strip().count("\n") == 0 and "TASKONOMY_VISIBILITY_TIMEOUT" in result.stderr
     result = CliRunner().invoke(build_app(), ["worker", "solver"])
     assert result.exit_code == 2 and "unknown worker kind 'solver'; known: trainer, transfer" in result.stderr
+    result = CliRunner().invoke(build_app(), ["worker", "trainer", "--broker", "http://h:1/0"])
+    assert result.exit_code == 2 and result.stderr.strip().splitlines() == [
+        "error: --broker must be a redis://, rediss:// or unix:// URL, got 'http://h:1/0'"]
+    assert "REMAP_SIGTERM" not in os.environ  # nothing changed in this process before the settings were valid
     result = CliRunner().invoke(build_app(), ["submit", "x.yaml", "--broker", "redis://h:1/0"])
     assert result.exit_code == 2 and "--store is required" in result.stderr
+
+
+def test_safe_url_hides_passwords() -> None:
+    from services.common.redisconn import safe_url
+
+    assert safe_url("redis://:s3cret@redis:6379/0") == "redis://:***@redis:6379/0"
+    assert safe_url("rediss://user:s3cret@[::1]:6380/2") == "rediss://user:***@[::1]:6380/2"
+    assert safe_url("redis://redis:6379/0") == "redis://redis:6379/0"
+    assert safe_url("s3://bucket/prefix") == "s3://bucket/prefix"
 
 
 def _deliver(r, raw: str, queue: str, tag: str, at: float) -> None:

@@ -42,10 +42,16 @@ def test_solve_readable_and_our_names_accepted() -> None:
 
 
 def test_solve_infeasible_is_an_answer_not_an_error() -> None:
-    code, out, _ = _run("solve", "paper-16k", "--budget", "0", "--targets", "normal", "--json")
+    # every source costs a label here (the random encoder, free, would make budget 0 feasible)
+    code, out, _ = _run("solve", "paper-16k", "--budget", "0", "--targets", "normal", "--source-only", "rgb2depth",
+                        "--json")
     assert code == 0
     doc = json.loads(out)
     assert doc["status"] == "INFEASIBLE" and "budget 0 is too small" in doc["reason"]
+    # with the random encoder among the sources, budget 0 is an answer: normal transferred from it
+    code, out, _ = _run("solve", "paper-16k", "--budget", "0", "--targets", "normal", "--json")
+    doc = json.loads(out)
+    assert code == 0 and doc["status"] == "OPTIMAL" and doc["roots"] == ["random"] and doc["cost"] == 0.0
 
 
 @pytest.mark.parametrize(("args", "needle"), [

@@ -6,7 +6,8 @@ stored, its content key, every job with its output keys and the quick preset's j
 recorded before the spec's blocks became typed (issue 18), and re-recorded once for issue 24, when the
 keys were made to cover every block resolved (defaults filled in), the world's renderer version and
 pipeline version 2: every key changed then, on purpose (an old store's artifacts could be of another
-renderer or other defaults); and again for issue 22 (world version 4, the presets' larger training splits). The same spec must give the same keys, or every stored artifact would be
+renderer or other defaults); and again for issue 22 (world version 4, the presets' larger training
+splits). The same spec must give the same keys, or every stored artifact would be
 recomputed. Re-record only when a key is *meant* to change (a renderer or pipeline version bump, a
 changed default; ``python -m tests.unit.pipeline.test_keys_unchanged`` prints the new file).
 """

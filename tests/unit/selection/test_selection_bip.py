@@ -191,7 +191,7 @@ def _check_solution(table: TransferTable, problem: TaxonomyProblem, sol: Taxonom
     for t in problem.targets:
         if t in roots:
             total += coef(table.rows_for(t)[0].value(problem.objective) or 0.0, t)
-    cost = sum(problem.supervision_cost.get(r, 1.0) for r in roots)
+    cost = sum(problem.supervision_cost.get(r, 0.0 if r == "random" else 1.0) for r in roots)  # random: no labels
     for e in sol.edges:
         assert set(e.sources) <= roots and e.target not in e.sources and len(e.sources) <= problem.max_order
         row = next(r for r in table.rows_for(e.target) if set(r.sources) == set(e.sources))

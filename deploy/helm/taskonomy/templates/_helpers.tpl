@@ -225,8 +225,28 @@ app.kubernetes.io/component: {{ .component }}
 {{- if gt (int $w.keda.minReplicas) (int $w.keda.maxReplicas) }}
 {{- fail (printf "workers.%s.keda.minReplicas (%d) must not exceed maxReplicas (%d)" $name (int $w.keda.minReplicas) (int $w.keda.maxReplicas)) }}
 {{- end }}
+{{- $grace := ternary (add (int $v.jobs.shutdownGraceSeconds) 40) $w.terminationGracePeriodSeconds (kindIs "invalid" $w.terminationGracePeriodSeconds) }}
+{{- if le (int $grace) (add (int $v.jobs.shutdownGraceSeconds) 10) }}
+{{- fail (printf "workers.%s.terminationGracePeriodSeconds (%d) must exceed jobs.shutdownGraceSeconds (%d) by more than 10 s, or a stopping worker is killed before it hands its job back" $name (int $grace) (int $v.jobs.shutdownGraceSeconds)) }}
+{{- end }}
 {{- if and $v.keda.enabled (empty $w.queues) }}
 {{- fail (printf "workers.%s.queues must name at least one queue for KEDA to scale on" $name) }}
 {{- end }}
 {{- end }}
+{{- end }}
+
+
+{{/*
+The Redis lists that make up a queue's load, as JSON: its waiting messages (the plain list and
+kombu's priority sub-lists "<queue>\x06\x16<step>") and its running jobs ("taskonomy:running:<queue>",
+kept by the workers). The one definition is services/common/queues.py (scaling_lists); a chart
+test keeps the two equal. Argument: the queue name.
+*/}}
+{{- define "taskonomy.queueLists" -}}
+{{- $q := . -}}
+{{- $lists := list $q -}}
+{{- range $step := list 3 6 9 -}}
+{{- $lists = append $lists (printf "%s\x06\x16%d" $q $step) -}}
+{{- end -}}
+{{- toJson (dict "waiting" $lists "running" (printf "taskonomy:running:%s" $q)) -}}
 {{- end }}
