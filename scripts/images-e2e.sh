@@ -149,11 +149,21 @@ build_image trainer worker --build-arg TORCH_IMAGE="$TORCH_IMAGE" --build-arg WO
 build_image transfer worker --build-arg TORCH_IMAGE="$TORCH_IMAGE" --build-arg WORKER=transfer
 note "stand-in bases: python $(image_size "$PYTHON_IMAGE"), torch $(image_size "$TORCH_IMAGE") ($torch_kind)"
 
-# What each image holds: the service images no torch (the solver no numba either), the workers torch.
+# Each image runs what it was built for (a stale layer cache once gave the transfer image the
+# trainer's command), and holds what it should: no torch in the service images, no numba in the
+# solver's, torch in the workers'.
+default_args() { podman image inspect --format '{{range .Config.Env}}{{println .}}{{end}}' "localhost/taskonomy/$1:$TAG" \
+  | sed -n 's/^TASKONOMY_DEFAULT_ARGS=//p'; }
+for expected in "gateway:serve gateway --port 8000" "solver:serve solver --port 50051" \
+                "trainer:worker trainer" "transfer:worker transfer"; do
+  image=${expected%%:*}
+  [ "$(default_args "$image")" = "${expected#*:}" ] \
+    || fail "the $image image runs '$(default_args "$image")', not '${expected#*:}'"
+done
 has_module() { podman run --rm --pull=never --entrypoint python "localhost/taskonomy/$1:$TAG" -c \
   "import importlib.util, sys; sys.exit(0 if importlib.util.find_spec('$2') else 1)"; }
 for image in gateway solver; do ! has_module "$image" torch || fail "the $image image has torch"; done
-! has_module solver numba || fail "the solver image has numba"
+for module in numba kubernetes; do ! has_module solver "$module" || fail "the solver image has $module"; done
 for image in trainer transfer; do has_module "$image" torch || fail "the $image image lacks torch"; done
 
 # --- 4. end to end: five containers, one network, one artifact volume --------------------------------
@@ -164,6 +174,7 @@ cleanup() {
 }
 cleanup
 trap cleanup EXIT
+trap 'exit 130' INT TERM
 podman network create "$NAME" >/dev/null
 podman volume create "$NAME-artifacts" >/dev/null
 t_up=$SECONDS

@@ -78,6 +78,25 @@ def test_each_image_is_built_from_its_dockerfile_with_composes_build_args() -> N
         assert args == {k: str(v) for k, v in build["args"].items()}, name
 
 
+@pytest.mark.parametrize("name", ["service", "worker"])
+def test_every_runtime_build_arg_reaches_a_run_before_an_env_uses_it(name: str) -> None:
+    """buildah (podman build) keys an ENV layer without the ARG values it expands: a build with
+    another value reuses it unless a RUN after the ARG (whose key has the values) came first. The
+    transfer image once ran `worker trainer` that way."""
+    from tests.deploy.test_images import _stages, parse_dockerfile
+
+    runtime = _stages(parse_dockerfile(ROOT / "docker" / name / "Dockerfile"))[-1]
+    pending: set[str] = set()
+    for keyword, rest in runtime:
+        if keyword == "ARG":
+            pending.add(rest.partition("=")[0])
+        elif keyword == "RUN":
+            pending.clear()
+        elif keyword == "ENV":
+            used = {arg for arg in pending if re.search(rf"\$\{{?{arg}\b", rest)}
+            assert not used, f"docker/{name}/Dockerfile: ENV expands {sorted(used)} with no RUN since the ARG"
+
+
 def test_the_stand_in_containerfiles_exist() -> None:
     calls = _calls("build_stand_in")
     assert len(calls) == 3
