@@ -8,8 +8,8 @@
 #      reach): Debian by debootstrap + `podman import`, Debian's Python 3.11, torch 2.13.0 (the CPU
 #      wheel pip finds on this host, else PyPI's CUDA one) and Debian's redis-server. Built once,
 #      kept; tagged localhost/taskonomy-stand-in/*: never push them;
-#   3. builds the four images from the unmodified docker/service and docker/worker Dockerfiles,
-#      pointed at the stand-ins by build arguments (layer cache: a rerun takes seconds);
+#   3. builds the four images from docker/service and docker/worker/Dockerfile as they are,
+#      pointed at the stand-ins by build arguments (layer cache: unchanged images take seconds);
 #   4. runs Redis, the solver, the gateway, the trainer and the transfer worker in their own
 #      containers on one podman network with one shared artifact volume, submits a tiny experiment
 #      over REST, polls it to SUCCEEDED, and asks for its taxonomy (the gateway calls the solver).
@@ -132,7 +132,7 @@ build_stand_in "$REDIS_IMAGE" redis.Containerfile --build-arg DEBIAN_IMAGE="$DEB
 if ! have_image "$TORCH_IMAGE"; then log "torch stand-in from $torch_kind"; fi
 build_stand_in "$TORCH_IMAGE" torch.Containerfile --build-arg PYTHON_IMAGE="$PYTHON_IMAGE"
 
-# --- 3. the four images, from the project's Dockerfiles (unmodified; bases by build argument) ------
+# --- 3. the four images, from the project's Dockerfiles (as they are; bases by build argument) ------
 image_size() { podman image inspect --format '{{.Size}}' "$1" | awk '{printf "%.2f GB", $1 / 1e9}'; }
 build_image() {  # NAME DOCKERFILE [build args...]
   local name=$1 dockerfile=$2 t0=$SECONDS
