@@ -131,6 +131,11 @@ def heartbeat_bootstep(context: Callable[[], Any]) -> type:
             except Exception as exc:  # Redis away at shutdown: the key expires, the worker shows as lost
                 log.warning("heartbeat: could not leave: %s", type(exc).__name__)
 
+        def terminate(self, worker: Any) -> None:
+            """A cold shutdown (SIGTERM, see :func:`services.common.celery_app`) leaves like a warm one:
+            Celery's default ``terminate`` would only stop a step's ``obj``, which this step has not."""
+            self.stop(worker)
+
         def tick(self) -> None:
             try:
                 ctx = context()
