@@ -81,7 +81,7 @@ def main() -> None:
     from taskonomy.validity import validate_run
 
     base = dict(SMOKE_SPEC) if args.smoke else preset(args.preset).model_dump(mode="json")
-    points = [(32, 1), (64, 1)] if args.smoke else parse_points(args.points)
+    points = [(32, 1), (48, 1)] if args.smoke else parse_points(args.points)
     out = Path(args.out) if args.out else Path(tempfile.mkdtemp(prefix="source-curve-"))
     out.mkdir(parents=True, exist_ok=True)
     load0 = os.getloadavg()[0]
@@ -97,7 +97,8 @@ def main() -> None:
             run_dir = out / f"{n}x{epochs}"
             workers = ["--workers", "1"] if args.smoke else []  # spawning workers costs more than tiny nets
             wall, line = _run(["run", "--config", str(cfg), "--out", str(run_dir), "--quiet", "--no-report", *workers])
-            summary = validate_run(run_dir, bootstrap=200).to_dict()["summary"]
+            summary = validate_run(run_dir, bootstrap=20 if args.smoke else 200,
+                                   policies=50 if args.smoke else 1000).to_dict()["summary"]
             stages = line.get("stage_seconds", {})
             rows.append({
                 "train_images": n, "epochs": epochs, "image_visits": n * epochs,

@@ -115,7 +115,7 @@ def check_solver_service(r: dict[str, Any]) -> None:
 
 def check_source_curve(r: dict[str, Any]) -> None:
     assert r["benchmark"] == "source_curve" and r["preset"] == "smoke"
-    assert [p["train_images"] for p in r["points"]] == [32, 64]
+    assert [p["train_images"] for p in r["points"]] == [32, 48]
     for p in r["points"]:
         assert _positive(p["seconds"], p["train_stage_seconds"]) and p["train_over_transfer_images"] > 1
         assert "share_beats_random" in p
