@@ -370,9 +370,9 @@ def quick() -> ExperimentSpec:
     sees: 8192 against 256 (32 times; the paper: 120k against 1k), for 3 epochs — more distinct
     images, not more passes over few, is what made the measured taxonomy agree with the paper
     (``benchmarks/source_curve.py``). 1024 test images (512 before) steady the win rates of the rows
-    that one source dominates: seed-to-seed Spearman 0.85 instead of 0.84, for 2% more CPU. Measured figures (time, agreement with the paper, stability
-    across seeds) are in the README and ``benchmarks/results/validity-quick-cpu2.json``
-    (``benchmarks/validity.py``).
+    that one source dominates: seed-to-seed Spearman 0.85 instead of 0.84, for 2% more CPU.
+    Measured figures (time, agreement with the paper, stability across seeds) are in the README
+    and ``benchmarks/results/validity-quick-cpu2.json`` (``benchmarks/validity.py``).
     """
     return ExperimentSpec(
         name="quick",
