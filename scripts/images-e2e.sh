@@ -154,7 +154,7 @@ note "stand-in bases: python $(image_size "$PYTHON_IMAGE"), torch $(image_size "
 # solver's, torch in the workers'.
 default_args() { podman image inspect --format '{{range .Config.Env}}{{println .}}{{end}}' "localhost/taskonomy/$1:$TAG" \
   | sed -n 's/^TASKONOMY_DEFAULT_ARGS=//p'; }
-for expected in "gateway:serve gateway --port 8000" "solver:serve solver --port 50051" \
+for expected in "gateway:serve gateway --host 0.0.0.0 --port 8000" "solver:serve solver --host 0.0.0.0 --port 50051" \
                 "trainer:worker trainer" "transfer:worker transfer"; do
   image=${expected%%:*}
   [ "$(default_args "$image")" = "${expected#*:}" ] \
