@@ -29,9 +29,7 @@ import json  # noqa: E402
 import os  # noqa: E402
 import platform  # noqa: E402
 import shutil  # noqa: E402
-import subprocess  # noqa: E402
 import tempfile  # noqa: E402
-import time  # noqa: E402
 from typing import Any  # noqa: E402
 
 #: Figures of the validity summary reported per point (those present in the summary).
@@ -61,14 +59,6 @@ def parse_points(text: str) -> list[tuple[int, int]]:
     return points
 
 
-def _run(args: list[str]) -> tuple[float, dict[str, Any]]:
-    t0 = time.perf_counter()
-    res = subprocess.run([sys.executable, "-m", "taskonomy", *args], capture_output=True, text=True)
-    if res.returncode != 0:
-        raise SystemExit(f"taskonomy {' '.join(args)} failed ({res.returncode}): {res.stderr.strip()[-2000:]}")
-    return time.perf_counter() - t0, json.loads(res.stdout.strip().splitlines()[-1])
-
-
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--preset", default="quick", help="the preset every point starts from")
@@ -77,6 +67,7 @@ def main() -> None:
     ap.add_argument("--smoke", action="store_true", help="a tiny experiment, two points, seconds")
     args = ap.parse_args()
 
+    from benchmarks.validity import _run  # one way to run `taskonomy` in a child process and read its JSON line
     from taskonomy.pipeline.spec import preset
     from taskonomy.validity import validate_run
 
@@ -96,7 +87,8 @@ def main() -> None:
             cfg.write_text(json.dumps(spec))
             run_dir = out / f"{n}x{epochs}"
             workers = ["--workers", "1"] if args.smoke else []  # spawning workers costs more than tiny nets
-            wall, line = _run(["run", "--config", str(cfg), "--out", str(run_dir), "--quiet", "--no-report", *workers])
+            wall, _cpu, line = _run(["run", "--config", str(cfg), "--out", str(run_dir), "--quiet", "--no-report",
+                                     *workers])
             summary = validate_run(run_dir, bootstrap=20 if args.smoke else 200,
                                    policies=50 if args.smoke else 1000).to_dict()["summary"]
             stages = line.get("stage_seconds", {})

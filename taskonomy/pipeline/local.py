@@ -151,9 +151,11 @@ class LocalExecutor:
         if self.workers > 1 and any(j.kind not in IN_PROCESS_KINDS for j in graph.jobs.values()):
             pool = ProcessPoolExecutor(max_workers=self.workers, mp_context=multiprocessing.get_context("spawn"),
                                        initializer=_init_worker, initargs=(self.store, self.threads))
+        schedule = _Schedule(self, graph, stats, bars, pool)
         try:
-            _Schedule(self, graph, stats, bars, pool).run()
+            schedule.run()
         finally:
+            stats.stage_seconds = {stage: _union_length(spans) for stage, spans in schedule.intervals.items()}
             if pool is not None:
                 pool.shutdown(wait=True, cancel_futures=True)
             if bars is not None:
@@ -235,7 +237,6 @@ class _Schedule:
         st, graph = self.stats, self.graph
         st.stage_cpu_seconds[job.stage] = st.stage_cpu_seconds.get(job.stage, 0.0) + cpu
         self.intervals.setdefault(job.stage, []).append((t0, t1))
-        st.stage_seconds[job.stage] = _union_length(self.intervals[job.stage])
         self.finished.add(job.id)
         (st.executed if executed else st.skipped).append(job.id)
         if executed:
