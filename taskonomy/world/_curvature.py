@@ -27,23 +27,21 @@ B1 = NDArray[np.bool_]
 
 
 @njit(cache=True)
-def _smooth(f: F64, cut_rows: B1, cut_cols: B1, sigma: float) -> F64:
-    """Occlusion-stopping separable Gaussian of ``(H, W, 3)``: along rows of pixels (columns axis)
-    then along columns, each neighbour weighed only if no cut lies between it and the pixel, and
-    normalised by the weights that contribute."""
+def _smooth_along_rows(f: F64, cut: B1, g: F64, unit: bool) -> F64:
+    """One pass of :func:`_smooth` along each row of ``(H, W, 3)`` (the columns axis): a neighbour
+    ``k`` pixels away weighs ``g[k]`` if no cut (``cut[i, j]``: between columns ``j`` and ``j + 1``)
+    lies between it and the pixel; the sum is divided by the contributing weights, or with ``unit``
+    scaled to unit length."""
     h, w, c = f.shape
-    radius = int(math.ceil(2.0 * sigma))
-    g = np.empty(radius + 1)
-    for k in range(radius + 1):
-        g[k] = math.exp(-0.5 * (k / sigma) ** 2)
-    tmp = np.zeros((h, w, c))
+    radius = g.shape[0] - 1
+    out = np.zeros((h, w, c))
     for i in range(h):
         for j in range(w):
             wsum = g[0]
             acc0, acc1, acc2 = g[0] * f[i, j, 0], g[0] * f[i, j, 1], g[0] * f[i, j, 2]
             for k in range(1, radius + 1):  # to the right until a cut
                 jj = j + k
-                if jj >= w or cut_cols[i, jj - 1]:
+                if jj >= w or cut[i, jj - 1]:
                     break
                 wsum += g[k]
                 acc0 += g[k] * f[i, jj, 0]
@@ -51,38 +49,35 @@ def _smooth(f: F64, cut_rows: B1, cut_cols: B1, sigma: float) -> F64:
                 acc2 += g[k] * f[i, jj, 2]
             for k in range(1, radius + 1):  # to the left
                 jj = j - k
-                if jj < 0 or cut_cols[i, jj]:
+                if jj < 0 or cut[i, jj]:
                     break
                 wsum += g[k]
                 acc0 += g[k] * f[i, jj, 0]
                 acc1 += g[k] * f[i, jj, 1]
                 acc2 += g[k] * f[i, jj, 2]
-            tmp[i, j, 0], tmp[i, j, 1], tmp[i, j, 2] = acc0 / wsum, acc1 / wsum, acc2 / wsum
-    out = np.zeros((h, w, c))
-    for i in range(h):
-        for j in range(w):
-            wsum = g[0]
-            acc0, acc1, acc2 = g[0] * tmp[i, j, 0], g[0] * tmp[i, j, 1], g[0] * tmp[i, j, 2]
-            for k in range(1, radius + 1):  # down
-                ii = i + k
-                if ii >= h or cut_rows[ii - 1, j]:
-                    break
-                wsum += g[k]
-                acc0 += g[k] * tmp[ii, j, 0]
-                acc1 += g[k] * tmp[ii, j, 1]
-                acc2 += g[k] * tmp[ii, j, 2]
-            for k in range(1, radius + 1):  # up
-                ii = i - k
-                if ii < 0 or cut_rows[ii, j]:
-                    break
-                wsum += g[k]
-                acc0 += g[k] * tmp[ii, j, 0]
-                acc1 += g[k] * tmp[ii, j, 1]
-                acc2 += g[k] * tmp[ii, j, 2]
-            norm = math.sqrt(acc0 * acc0 + acc1 * acc1 + acc2 * acc2)
-            norm = norm if norm > 1e-12 else 1e-12
-            out[i, j, 0], out[i, j, 1], out[i, j, 2] = acc0 / norm, acc1 / norm, acc2 / norm
+            if unit:
+                norm = math.sqrt(acc0 * acc0 + acc1 * acc1 + acc2 * acc2)
+                scale = norm if norm > 1e-12 else 1e-12
+            else:
+                scale = wsum
+            out[i, j, 0], out[i, j, 1], out[i, j, 2] = acc0 / scale, acc1 / scale, acc2 / scale
     return out
+
+
+@njit(cache=True)
+def _smooth(f: F64, cut_rows: B1, cut_cols: B1, sigma: float) -> F64:
+    """Occlusion-stopping separable Gaussian of ``(H, W, 3)``: along rows of pixels (columns axis)
+    then along columns (the same pass on the transposed arrays), each neighbour weighed only if no
+    cut lies between it and the pixel; the first pass normalised by the weights that contribute,
+    the second to unit length."""
+    radius = int(math.ceil(2.0 * sigma))
+    g = np.empty(radius + 1)
+    for k in range(radius + 1):
+        g[k] = math.exp(-0.5 * (k / sigma) ** 2)
+    tmp = _smooth_along_rows(f, cut_cols, g, False)
+    out_t = _smooth_along_rows(np.ascontiguousarray(tmp.transpose((1, 0, 2))), np.ascontiguousarray(cut_rows.T),
+                               g, True)
+    return np.ascontiguousarray(out_t.transpose((1, 0, 2)))
 
 
 @njit(cache=True, inline="always")
