@@ -28,22 +28,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from taskonomy.errors import InvalidInputError
-
-#: Row kinds, as in the published tables.
-KINDS: tuple[str, ...] = (
-    "first_order",
-    "higher_order",
-    "self_full_supervision",
-    "own_encoder_small_data",
-    "random_encoder",
-    "pixels_scratch_baseline",
-)
-#: Kinds that are transfer edges of the taxonomy (every source must be a root).
-TRANSFER_KINDS: tuple[str, ...] = ("first_order", "higher_order", "random_encoder")
-#: Pseudo-source names of the baselines (not tasks).
-SELF = "self"
-PIXELS = "pixels"
-RANDOM = "random"
+from taskonomy.tasks._candidates import KINDS, PIXELS, RANDOM, SELF, TRANSFER_KINDS
 
 #: Column order of the long format.
 COLUMNS: tuple[str, ...] = (

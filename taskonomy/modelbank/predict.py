@@ -26,10 +26,10 @@ from taskonomy.errors import InvalidInputError, PreconditionError, TaskonomyErro
 from taskonomy.modelbank._cards import ModelEntry
 from taskonomy.modelbank._image import decode_image, encode_png, fit_image
 from taskonomy.modelbank._listing import Experiment, chosen_transfers, model_entries
-from taskonomy.pipeline.graph import RANDOM, build_graph
+from taskonomy.pipeline.graph import build_graph
 from taskonomy.pipeline.spec import ExperimentSpec, WorldDataset, WorldOptions
 from taskonomy.store import ArtifactStore, validate_key
-from taskonomy.tasks import get_task
+from taskonomy.tasks import RANDOM, get_task
 from taskonomy.world import apply_jigsaw, intrinsics, jigsaw_permutations, render_sample
 from taskonomy.world._preview import preview_sheet
 

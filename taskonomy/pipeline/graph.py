@@ -38,7 +38,7 @@ from typing import Any, Literal
 from taskonomy.errors import InvalidInputError, PreconditionError
 from taskonomy.pipeline import keys as K
 from taskonomy.pipeline.spec import ExperimentSpec
-from taskonomy.tasks import get_task
+from taskonomy.tasks import RANDOM, candidate_kind, get_task
 
 Queue = Literal["train", "transfer", "control"]
 #: Stages in execution order (progress bars are shown per stage).
@@ -46,10 +46,6 @@ STAGES: tuple[str, ...] = ("render", "train", "features", "transfers", "baseline
                            "finalize")
 #: Splits on which transfers train and are evaluated.
 TRANSFER_SPLITS: tuple[str, ...] = ("transfer", "test")
-#: Name of the random-encoder pseudo task and of the pixels baseline in tables.
-RANDOM = "random"
-PIXELS = "pixels"
-SELF = "self"
 #: Number of test images whose predictions are stored for the report.
 N_PREVIEW = 4
 
@@ -188,15 +184,6 @@ def transfer_job(*, target: str, sources: tuple[str, ...], cand_kind: str, featu
     params = {"target": target, "sources": list(sources), "candidate_kind": cand_kind, "features": feats,
               "labels": dict(label_keys), "model": dict(model), "train": dict(train), "seed": seed, "output": out}
     return make_job("transfer", stage, "transfer", params, inputs, [out])
-
-
-def candidate_kind(target: str, sources: tuple[str, ...]) -> str:
-    """The paper table's ``kind`` of a candidate."""
-    if sources == (target,):
-        return "own_encoder_small_data"
-    if sources == (RANDOM,):
-        return "random_encoder"
-    return "first_order" if len(sources) == 1 else "higher_order"
 
 
 def build_graph(spec: ExperimentSpec) -> JobGraph:

@@ -22,12 +22,12 @@ from taskonomy.data import SplitSizes, build_world_dataset
 from taskonomy.errors import CorruptArtifactError, InvalidInputError, PreconditionError
 from taskonomy.pipeline.datasets import load_folder_dataset
 from taskonomy.pipeline.finalize import finalize
-from taskonomy.pipeline.graph import PIXELS, RANDOM, SELF, Job, candidate_kind, transfer_job
+from taskonomy.pipeline.graph import Job, transfer_job
 from taskonomy.pipeline.keys import transfer_weights_key
 from taskonomy.pipeline.spec import WorldDataset
 from taskonomy.selection import higher_order_candidates
 from taskonomy.store import ArtifactStore
-from taskonomy.tasks import TaskSpec, get_task
+from taskonomy.tasks import PIXELS, RANDOM, SELF, TaskSpec, candidate_kind, get_task
 
 #: ``progress(done, total)`` inside one job (e.g. training steps); may be None.
 Progress = Callable[[int, int], None] | None

@@ -36,14 +36,14 @@ from taskonomy.affinity.proxies import PROXY_METHODS, ProxyCache, proxy_affiniti
 from taskonomy.errors import InvalidInputError
 from taskonomy.files import atomic_write, check_writable_dir
 from taskonomy.pipeline.finalize import solve
-from taskonomy.pipeline.graph import RANDOM, build_graph, candidate_kind
+from taskonomy.pipeline.graph import build_graph
 from taskonomy.pipeline.jobs import StoredArrays
 from taskonomy.pipeline.local import run_stages
 from taskonomy.pipeline.run import default_store_url, validate_experiment
 from taskonomy.pipeline.spec import ExperimentSpec
 from taskonomy.selection import higher_order_candidates
 from taskonomy.store import ArtifactStore
-from taskonomy.tasks import get_task
+from taskonomy.tasks import RANDOM, candidate_kind, get_task
 
 PROXY_STAGES: tuple[str, ...] = ("render", "train", "features")
 

@@ -20,10 +20,8 @@ from taskonomy.pipeline.spec import ExperimentSpec
 from taskonomy.report import _figures as F
 from taskonomy.selection import solve_taxonomy, sweep_budgets
 from taskonomy.store import ArtifactStore
-from taskonomy.tasks import get_task
+from taskonomy.tasks import RANDOM, get_task
 from taskonomy.validity import losses_from_store, validate, write_validity
-
-RANDOM = "random"
 
 
 @dataclass

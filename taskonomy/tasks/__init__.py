@@ -8,6 +8,7 @@
 from __future__ import annotations
 
 from taskonomy.tasks._builtin import BUILTIN_TASKS, IMAGE_KEYS
+from taskonomy.tasks._candidates import KINDS, PIXELS, RANDOM, SELF, TRANSFER_KINDS, candidate_kind
 from taskonomy.tasks._constants import (
     EMBEDDING_DIM,
     FINE_OBJECT_CLASSES,
@@ -30,6 +31,7 @@ __all__ = [
     "FINE_OBJECT_CLASSES", "N_JIGSAW_PERMUTATIONS",
     "OBJECT_CATEGORIES", "POSE_DIM", "ROOM_LAYOUT_DIM", "ROOM_TYPES", "SEMANTIC_CLASSES", "SEMANTIC_FREQUENCIES",
     "SEMANTIC_UNCERTAIN", "VANISHING_DIM", "rebalance_weights",
+    "KINDS", "PIXELS", "RANDOM", "SELF", "TRANSFER_KINDS", "candidate_kind",
     "OutputSpec", "TaskRegistry", "TaskSpec", "get_task", "registry", "task_names",
 ]
 

@@ -17,9 +17,10 @@ from pydantic import BaseModel
 import taskonomy.world._spec as world_spec
 from taskonomy.config import ModelConfig, TrainSettings
 from taskonomy.pipeline import ExperimentSpec, LocalExecutor, build_graph
-from taskonomy.pipeline.graph import RANDOM, JobGraph
+from taskonomy.pipeline.graph import JobGraph
 from taskonomy.pipeline.spec import WorldDataset, WorldOptions
 from taskonomy.store import ArtifactStore
+from taskonomy.tasks import RANDOM
 
 #: Partial blocks: the fields a default change below touches are left unset.
 SPEC: dict[str, Any] = {
