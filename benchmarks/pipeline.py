@@ -58,9 +58,9 @@ def main() -> None:
     if args.threads:
         torch.set_num_threads(args.threads)
 
-    from taskonomy.pipeline.local import default_workers
-    from taskonomy.pipeline.run import run_experiment
-    from taskonomy.pipeline.spec import ExperimentSpec, preset
+    from taskonomy.contract import ExperimentSpec, preset
+    from taskonomy.execution.local import default_workers
+    from taskonomy.execution.run import run_experiment
     from taskonomy.publish import publish_run
 
     spec = ExperimentSpec.parse(SMOKE) if args.smoke else preset(args.preset)

@@ -68,7 +68,7 @@ def main() -> None:
     args = ap.parse_args()
 
     from benchmarks.validity import _run  # one way to run `taskonomy` in a child process and read its JSON line
-    from taskonomy.pipeline.spec import preset
+    from taskonomy.contract import preset
     from taskonomy.validity import validate_run
 
     base = dict(SMOKE_SPEC) if args.smoke else preset(args.preset).model_dump(mode="json")

@@ -64,11 +64,11 @@ import numpy as np
 from scipy.stats import spearmanr
 
 from taskonomy.affinity import BUILTIN_TABLES, TransferTable, adjusted_rand_index, load_table, task_similarity_tree
+from taskonomy.contract import FinalizeParams, build_graph
 from taskonomy.errors import InvalidInputError
+from taskonomy.execution.handlers.finalize import problem_for
 from taskonomy.files import atomic_write
 from taskonomy.modelbank import open_experiment
-from taskonomy.pipeline.finalize import problem_for
-from taskonomy.pipeline.graph import build_graph
 from taskonomy.selection import SIGNIFICANCE_BUDGETS, PolicyPercentile, random_policy_percentiles, solve_taxonomy
 from taskonomy.tasks import get_task, registry
 
@@ -445,12 +445,12 @@ def validate(table: TransferTable, *, losses: Mapping[str, Mapping[str, np.ndarr
 
 # -- runs -----------------------------------------------------------------------------------------
 
-def losses_from_store(store: Any, finalize_params: Mapping[str, Any]) -> dict[str, dict[str, np.ndarray]]:
+def losses_from_store(store: Any, finalize_params: FinalizeParams) -> dict[str, dict[str, np.ndarray]]:
     """Per-image test losses by target and candidate, from the finalize job's stacked losses:
     first-order candidates named by their source task, the random encoder ``random`` (higher-order,
     self, own and pixels rows are left out)."""
     losses: dict[str, dict[str, np.ndarray]] = {}
-    for target, key in finalize_params["outputs"].get("losses", {}).items():
+    for target, key in finalize_params.outputs.losses.items():
         if not store.exists(key):
             continue
         stacked = np.asarray(store.get_tensors(key)["losses"], dtype=np.float64)
@@ -464,15 +464,15 @@ def losses_from_store(store: Any, finalize_params: Mapping[str, Any]) -> dict[st
     return losses
 
 
-def _run(run_dir: str | os.PathLike[str]) -> tuple[TransferTable, dict[str, dict[str, np.ndarray]], dict[str, Any]]:
+def _run(run_dir: str | os.PathLike[str]) -> tuple[TransferTable, dict[str, dict[str, np.ndarray]], FinalizeParams]:
     """``(transfer table, per-image losses, finalize parameters)`` of a ``taskonomy run`` directory."""
     exp = open_experiment(os.fspath(run_dir))
-    params = next(j for j in build_graph(exp.spec).jobs.values() if j.kind == "finalize").params
-    if not exp.store.exists(params["outputs"]["table"]):
+    params = build_graph(exp.spec).finalize_params()
+    if not exp.store.exists(params.outputs.table):
         raise InvalidInputError(f"{os.fspath(run_dir)!r} is not a finished run: its transfer table is not in the "
                                 f"store {exp.store.url}")
-    table = TransferTable.read(io.StringIO(exp.store.get_bytes(params["outputs"]["table"]).decode()), format="csv")
-    return table, losses_from_store(exp.store, params), dict(params)
+    table = TransferTable.read(io.StringIO(exp.store.get_bytes(params.outputs.table).decode()), format="csv")
+    return table, losses_from_store(exp.store, params), params
 
 
 def validate_run(run_dir: str | os.PathLike[str], *, second: str | os.PathLike[str] | None = None,

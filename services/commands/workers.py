@@ -75,7 +75,7 @@ def register(app: typer.Typer) -> None:
         The spec, the broker and the store (a supported scheme, reachable, writable) are checked
         before anything is sent.
         """
-        from taskonomy.pipeline import ExperimentSpec
+        from taskonomy.contract import ExperimentSpec
         from taskonomy.store import check_store
 
         if not store:

@@ -1,6 +1,6 @@
 """Job kinds beyond the pipeline's, from plugin modules named by ``TASKONOMY_JOB_PLUGINS``.
 
-The workers run the core's jobs (:func:`taskonomy.pipeline.run_job`). A plugin module adds kinds
+The workers run the core's jobs (:func:`taskonomy.execution.run_job`). A plugin module adds kinds
 of its own: it exposes ``JOB_KINDS``, a sequence of :class:`JobKind` objects. An experiment whose
 spec is ``{"kind": <a plugin kind>, ...}`` gets its job graph from that kind's :meth:`JobKind.graph`,
 and each of its jobs is run by :meth:`JobKind.run`. The test suite's synthetic jobs

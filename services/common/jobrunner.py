@@ -1,6 +1,6 @@
 """Running one job of an experiment and the bookkeeping around it, apart from Celery.
 
-:func:`execute` runs a job through the core (:func:`taskonomy.pipeline.run_job`) or a plugin job
+:func:`execute` runs a job through the core (:func:`taskonomy.execution.run_job`) or a plugin job
 kind (:mod:`services.common.jobkinds`); :class:`JobRunner` records what happened in the run's book
 (:mod:`services.common.runbook`), sends the jobs that became ready, extends the graph after a
 ``plan_higher_order`` job, finishes or fails the experiment, and recomputes corrupt inputs;
@@ -26,11 +26,10 @@ from services.common.runbook import JobDict, RunBook, current_run, run_store_url
 from services.common.state import TERMINAL
 from services.common.workercontext import WorkerContext
 from services.common.workerstore import WorkerStore
+from taskonomy.contract import FINAL_KINDS, ExperimentSpec, Job, JobKind, build_graph, report_key
 from taskonomy.errors import TaskonomyError
+from taskonomy.execution import run_job, validate_experiment
 from taskonomy.modelbank import manifest, manifest_key
-from taskonomy.pipeline import ExperimentSpec, Job, build_graph, run_job
-from taskonomy.pipeline.keys import report_key
-from taskonomy.pipeline.run import validate_experiment
 from taskonomy.store import ArtifactStore, check_store
 
 log = logging.getLogger(__name__)
@@ -67,7 +66,7 @@ def expansion(spec_data: Mapping[str, Any], plan_job: JobDict, plan: Any
     added = graph.expand(Job.from_dict(plan_job), plan)
     jobs = [j.to_dict() for j in added]
     deps = {j.id: sorted(graph.deps(j.id) | {plan_job["id"]}) for j in added}
-    finals = [j.id for j in graph.jobs.values() if j.kind == "finalize"]
+    finals = [j.id for j in graph.jobs.values() if j.kind in FINAL_KINDS]
     return jobs, deps, finals
 
 
@@ -282,7 +281,7 @@ class JobRunner:
             book.mark_done(job["id"])
             return
         candidates = book.children(job["id"])
-        if job["kind"] == "plan_higher_order":
+        if job["kind"] == JobKind.PLAN_HIGHER_ORDER:
             rec = ctx.state.get(book.exp_id)
             assert rec is not None
             plan = ctx.store(store_url).get_json(job["outputs"][0])

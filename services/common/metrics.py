@@ -9,10 +9,11 @@ from __future__ import annotations
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
-#: Job kinds of the pipeline's job graph (see taskonomy.pipeline) and the predictions; any other kind
+from taskonomy.contract import JobKind
+
+#: Job kinds of the experiment's job graph (taskonomy.contract.JobKind) and the predictions; any other kind
 #: (a plugin's, services.common.jobkinds) is labelled ``other``.
-JOB_KINDS = ("render", "train", "random_encoder", "features", "transfer", "transfer_group", "baseline", "evaluate",
-             "plan_higher_order", "finalize", "predict")
+JOB_KINDS = (*(kind.value for kind in JobKind), "predict")
 
 REGISTRY = CollectorRegistry(auto_describe=True)
 

@@ -56,6 +56,7 @@ from services.common.state import TERMINAL
 from services.common.submission import cancel_experiment
 from services.common.tasknames import CANCEL_EXPERIMENT, CONTROL_QUEUE, RUN_EXPERIMENT, RUN_JOB
 from services.common.workercontext import worker_context
+from taskonomy.contract import JobKind
 from taskonomy.errors import CorruptArtifactError, InvalidInputError, NotFoundError, PreconditionError, TaskonomyError
 
 log = logging.getLogger(__name__)
@@ -146,7 +147,7 @@ def register_tasks(app: Celery) -> None:
             mark.add()
             try:
                 executed = execute(job, store, ctx)
-                if job["kind"] == "finalize" and job["kind"] not in ctx.job_kinds and ctx.settings.reports:
+                if job["kind"] == JobKind.FINALIZE and job["kind"] not in ctx.job_kinds and ctx.settings.reports:
                     runner.publish_report(book, job, store, executed=executed)
             except SystemExit as exc:
                 if _stopping(exc):  # the worker's cold shutdown (SIGTERM): hand the job back, unfinished

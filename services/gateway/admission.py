@@ -18,8 +18,8 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from taskonomy.contract import ExperimentSpec
 from taskonomy.errors import InvalidInputError
-from taskonomy.pipeline.spec import ExperimentSpec
 
 
 class SpecRejected(InvalidInputError):

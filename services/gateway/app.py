@@ -45,7 +45,7 @@ open unless the gateway sets `TASKONOMY_READS_REQUIRE_TOKEN`. Errors are RFC 945
 def _custom_openapi(app: FastAPI) -> dict[str, Any]:
     if app.openapi_schema:
         return app.openapi_schema
-    from taskonomy.pipeline.spec import PRESETS, ExperimentSpec
+    from taskonomy.contract import PRESETS, ExperimentSpec
 
     schema = get_openapi(title=app.title, version=app.version, description=app.description, routes=app.routes)
     components = schema.setdefault("components", {}).setdefault("schemas", {})
@@ -55,7 +55,7 @@ def _custom_openapi(app: FastAPI) -> dict[str, Any]:
     components["ExperimentSpec"] = spec_schema
     components["PresetSubmission"] = {
         "type": "object", "title": "PresetSubmission", "required": ["preset"],
-        "description": "a preset of taskonomy.pipeline.spec, with fields that override it",
+        "description": "a preset of taskonomy.contract, with fields that override it",
         "properties": {"preset": {"type": "string", "enum": list(PRESETS)}},
         "additionalProperties": True,
     }

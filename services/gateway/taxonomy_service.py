@@ -21,8 +21,8 @@ from services.gateway.problems import ProblemError, ServiceUnavailable
 from services.gateway.settings import GatewaySettings
 from services.solver.client import SolverClient, SolverError, SolverTimeoutError, SolverUnavailableError
 from taskonomy.affinity import BUILTIN_TABLES, TransferTable, load_table
+from taskonomy.contract.keys import canonical_json
 from taskonomy.errors import NotFoundError, PreconditionError
-from taskonomy.pipeline.keys import canonical_json
 from taskonomy.store import ArtifactStore
 
 #: Tables loaded from the artifact store kept in memory (they are immutable).

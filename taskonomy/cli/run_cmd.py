@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -38,14 +37,15 @@ def register(app: typer.Typer) -> None:
                                      "shared out as torch threads unless --threads says otherwise")] = None,
         proxy_only: Annotated[bool, typer.Option(
             "--proxy-only", help="no transfer training: score every candidate with LogME on the cached features "
-                                 "(writes proxies.csv, transfers.csv without gain/quality, taxonomy.json)")] = False,
+                                 "(writes proxies.csv, transfers.csv without gain/quality, taxonomy.json); "
+                                 "the spec's affinity.estimate: proxy")] = False,
         mode: Annotated[str, typer.Option(
             "--mode", help="transfer training: per-job (one transfer per job), fused (all first-order transfers in "
-                           "one loop, same results), halving (successive halving on --halving-budget of the "
-                           "compute; stored under STORE/halving)")] = "per-job",
-        halving_budget: Annotated[float, typer.Option("--halving-budget", min=0.01, max=1.0,
-                                                      help="share of full training's compute for --mode halving")
-                                  ] = 0.25,
+                           "one loop, same results: the spec's transfer_jobs: all), halving (successive halving on "
+                           "--halving-budget of the compute: the spec's affinity.estimate: halving)")] = "per-job",
+        halving_budget: Annotated[float | None, typer.Option(
+            "--halving-budget", min=0.01, max=1.0, help="share of full training's compute for --mode halving (the "
+                                                        "spec's affinity.halving_budget)")] = None,
         precision: Annotated[str | None, typer.Option(
             "--precision", help="training arithmetic for every network: auto (bf16 on CUDA, fp32 on the CPU), "
                                 "fp32, or bf16 (also on the CPU: several times faster where it has AMX; "
@@ -60,20 +60,17 @@ def register(app: typer.Typer) -> None:
         import json
         import time
 
+        from taskonomy.contract import PRESETS, ExperimentSpec
+        from taskonomy.contract import preset as make_preset
+
         # Imported here, not at the top: every command module loads at `taskonomy --help`, and these
         # bring pydantic, the world (scipy) and torch.
-        from taskonomy.config import PRECISIONS
-        from taskonomy.pipeline.fast import mode_store, prefill_transfers
-        from taskonomy.pipeline.local import default_workers
-        from taskonomy.pipeline.proxy import run_proxy_only
-        from taskonomy.pipeline.run import default_store_url, run_experiment, validate_experiment
-        from taskonomy.pipeline.spec import PRESETS, ExperimentSpec
-        from taskonomy.pipeline.spec import preset as make_preset
+        from taskonomy.contract.config import PRECISIONS
+        from taskonomy.execution.local import default_workers
+        from taskonomy.execution.run import default_store_url, run_experiment, validate_experiment
         from taskonomy.publish import publish_run
         from taskonomy.store import check_store
 
-        if mode not in ("per-job", "fused", "halving"):
-            raise InvalidInputError(f"--mode: unknown transfer mode {mode!r}; known: per-job, fused, halving")
         if preset is not None and preset not in PRESETS:
             raise InvalidInputError(f"--preset: unknown preset {preset!r}; known: {', '.join(PRESETS)}")
         if config is not None:
@@ -95,6 +92,7 @@ def register(app: typer.Typer) -> None:
             for part in ("train", "transfer"):
                 body[part] = {**body[part], "precision": precision}
             spec = ExperimentSpec.from_mapping(body, origin="--precision")
+        spec = _apply_mode(spec, mode=mode, proxy_only=proxy_only, halving_budget=halving_budget)
         out_dir = check_writable_dir(out)
         validate_experiment(spec, out_dir=out_dir)
         art = check_store(store or default_store_url(out_dir))  # scheme, reachable, writable: before any work
@@ -108,27 +106,17 @@ def register(app: typer.Typer) -> None:
                       f"{spec.dataset.kind} {spec.dataset.size}px, splits {spec.splits.train}/"
                       f"{spec.splits.transfer}/{spec.splits.test}, max order {spec.max_order}; store {art.url}; "
                       f"{n_workers} worker process{'es' if n_workers > 1 else ''}")
-        if proxy_only:
-            pres = run_proxy_only(spec, out_dir=out_dir, store=art, show_progress=not quiet)
-            roots = pres.taxonomy.get("roots") or []
-            console.print(f"proxy-only taxonomy ({pres.n_scored} candidates scored in "
-                          f"{pres.seconds['proxies']:.1f} s): status {pres.taxonomy.get('status')}, "
-                          f"roots [bold]{', '.join(roots)}[/bold]")
-            print(json.dumps({"out": pres.out_dir, "proxies": pres.proxies_path, "transfers": pres.table_path,
-                              "taxonomy": pres.taxonomy_path, "roots": roots,
-                              "seconds": round(time.perf_counter() - t0, 2),
-                              "stage_seconds": {k: round(v, 2) for k, v in pres.seconds.items()}}))
-            return
-        if mode != "per-job":
-            art = mode_store(art, mode)
-            info = prefill_transfers(spec, art, mode=mode, workers=max(1, threads or os.cpu_count() or 1),
-                                     budget=halving_budget, show_progress=not quiet, processes=n_workers)
-            share = f", {info['compute_fraction']:.0%} of full compute" if "compute_fraction" in info else ""
-            console.print(f"{mode}: {info['transfers']} first-order transfers in "
-                          f"{info.get('transfer_seconds', 0.0):.1f} s{share}")
         result = run_experiment(spec, out_dir=out_dir, store=art, show_progress=not quiet, workers=n_workers,
                                 threads=threads)
-        published = publish_run(result, report=not no_report)  # the pipeline's artifacts read by cards and report
+        published = publish_run(result, report=not no_report)  # the run's artifacts read by cards and report
+        if result.proxies_path is not None:
+            roots = result.taxonomy.get("roots") or []
+            console.print(f"proxy taxonomy ({spec.affinity.proxy}): status {result.taxonomy.get('status')}, roots "
+                          f"[bold]{', '.join(roots)}[/bold]")
+            print(json.dumps({"out": result.out_dir, "proxies": result.proxies_path, "transfers": result.table_path,
+                              "taxonomy": result.taxonomy_path, "roots": roots,
+                              "seconds": round(time.perf_counter() - t0, 2)}))
+            return
         tax = result.taxonomy
         st = result.stats
         console.print(f"jobs: {len(st.executed)} run, {len(st.skipped)} already done; "
@@ -162,3 +150,28 @@ def register(app: typer.Typer) -> None:
                           "seconds": round(time.perf_counter() - t0, 2),
                           "stage_seconds": {k: round(v, 2) for k, v in st.stage_seconds.items()},
                           "stage_cpu_seconds": {k: round(v, 2) for k, v in st.stage_cpu_seconds.items()}}))
+
+
+def _apply_mode(spec: Any, *, mode: str, proxy_only: bool, halving_budget: float | None) -> Any:
+    """The spec with ``--mode``, ``--proxy-only`` and ``--halving-budget`` written into it (they are
+    shortcuts for its ``transfer_jobs`` and ``affinity`` fields)."""
+    from taskonomy.contract import ExperimentSpec
+
+    if mode not in ("per-job", "fused", "halving"):
+        raise InvalidInputError(f"--mode: unknown transfer mode {mode!r}; known: per-job, fused, halving")
+    if proxy_only and mode != "per-job":
+        raise InvalidInputError("--proxy-only trains no transfer: it cannot be combined with --mode")
+    if halving_budget is not None and mode != "halving":
+        raise InvalidInputError("--halving-budget needs --mode halving")
+    body = spec.model_dump(mode="json")
+    affinity = dict(body["affinity"])
+    if proxy_only:
+        affinity["estimate"] = "proxy"
+    elif mode == "halving":
+        affinity["estimate"] = "halving"
+        if halving_budget is not None:
+            affinity["halving_budget"] = halving_budget
+    elif mode == "fused":
+        body["transfer_jobs"] = "all"
+    body["affinity"] = affinity
+    return ExperimentSpec.parse(body, origin="--mode")

@@ -29,8 +29,8 @@ def register(app: typer.Typer) -> None:
         with code 2 and one line naming every wrong field.
         """
         # pydantic and the world (scipy) load when the command runs, not at `taskonomy --help`
-        from taskonomy.pipeline.spec import ExperimentSpec
-        from taskonomy.pipeline.spec import preset as make_preset
+        from taskonomy.contract import ExperimentSpec
+        from taskonomy.contract import preset as make_preset
 
         if sum((schema, preset is not None, config is not None)) != 1:
             raise InvalidInputError("give exactly one of --schema, --preset NAME or --config FILE")

@@ -69,8 +69,8 @@ def register(app: typer.Typer) -> None:
 def _run_next_seed(run_dir: Path, *, show_progress: bool) -> Path:
     """Run the experiment of ``run_dir`` again with seed + 1 into ``run_dir/seed-<seed>`` (resumable)."""
     # the pipeline (torch when it trains) loads when the command runs, not at `taskonomy --help`
+    from taskonomy.execution.run import run_experiment
     from taskonomy.modelbank import open_experiment
-    from taskonomy.pipeline.run import run_experiment
     from taskonomy.publish import publish_run
 
     exp = open_experiment(str(run_dir))
@@ -83,13 +83,13 @@ def _run_next_seed(run_dir: Path, *, show_progress: bool) -> Path:
 
 def _rewrite_report(run_dir: Path, report: object) -> None:
     # the model bank and the report (pydantic, the world) load when the command runs, not at `taskonomy --help`
+    from taskonomy.contract import build_graph
     from taskonomy.modelbank import open_experiment
-    from taskonomy.pipeline.graph import build_graph
     from taskonomy.report import write_report
 
     exp = open_experiment(str(run_dir))
-    fin = next(j for j in build_graph(exp.spec).jobs.values() if j.kind == "finalize")
-    write_report(run_dir, store=exp.store, finalize_params=fin.params, title=f"Taskonomy: {exp.spec.name}",
+    write_report(run_dir, store=exp.store, finalize_params=build_graph(exp.spec).finalize_params(),
+                 title=f"Taskonomy: {exp.spec.name}",
                  spec=exp.spec.model_dump(mode="json"), validity=report)
 
 

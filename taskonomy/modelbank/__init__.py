@@ -6,12 +6,13 @@
 
 Listing, cards and image decoding need no torch (the gateway uses them); prediction
 (:mod:`taskonomy.modelbank.predict`) does and is imported on demand. The model bank reads what the
-pipeline wrote (its keys, e.g. :func:`~taskonomy.pipeline.keys.transfer_weights_key`, come from
+pipeline wrote (its keys, e.g. :func:`~taskonomy.contract.keys.transfer_weights_key`, come from
 :mod:`taskonomy.pipeline`); the pipeline never imports it.
 """
 
 from __future__ import annotations
 
+from taskonomy.contract.keys import transfer_weights_key  # where the pipeline stores a transfer's weights
 from taskonomy.modelbank._cards import (
     CARD_FIELDS,
     CARD_FORMAT,
@@ -47,7 +48,6 @@ from taskonomy.modelbank._listing import (
     open_experiment,
     write_manifest,
 )
-from taskonomy.pipeline.keys import transfer_weights_key  # where the pipeline stores a transfer's weights
 
 __all__ = [
     "CARD_FIELDS", "CARD_FORMAT", "IMAGE_FORMATS", "MANIFEST", "MAX_IMAGE_BYTES", "MAX_IMAGE_SIDE", "MIN_IMAGE_SIDE",

@@ -9,7 +9,7 @@ AHP affinity, gain (win rate against ``pixels``) and quality (win rate against `
 experiment that listed it.
 
 Keys: the weights of a task network live under its ``nets/...`` key (written by the ``train``
-job), a transfer's under :func:`~taskonomy.pipeline.keys.transfer_weights_key` of its losses
+job), a transfer's under :func:`~taskonomy.contract.keys.transfer_weights_key` of its losses
 key (written by the ``transfer`` job); the card lives under :func:`card_key` (``<weights key>.card.json``). The
 experiment's list of cards is the index ``experiments/<id>/models.json``.
 """

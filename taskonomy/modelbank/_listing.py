@@ -12,12 +12,19 @@ import os
 from dataclasses import dataclass
 from typing import Any
 
+from taskonomy.contract import (
+    EvaluateParams,
+    ExperimentSpec,
+    JobKind,
+    TrainParams,
+    TransferGroupParams,
+    TransferParams,
+    build_graph,
+    transfer_weights_key,
+)
 from taskonomy.errors import InvalidInputError, NotFoundError
 from taskonomy.files import atomic_write
 from taskonomy.modelbank._cards import CARD_FORMAT, ModelEntry, build_card, card_key, index_key
-from taskonomy.pipeline.graph import build_graph
-from taskonomy.pipeline.keys import transfer_weights_key
-from taskonomy.pipeline.spec import ExperimentSpec
 from taskonomy.store import ArtifactStore
 
 #: Name of the run directory's record of the experiment it ran.
@@ -85,26 +92,27 @@ def model_entries(spec: ExperimentSpec, store: ArtifactStore) -> tuple[list[Mode
     """Every network the experiment's graph trains (task-specific, then transfers incl. higher
     order ones its plans chose) and the key of its finalize summary."""
     graph = build_graph(spec)
-    evaluated = {j.params["net"]: j.params["output"] for j in graph.jobs.values() if j.kind == "evaluate"}
+    evaluated = {p.net: p.output for j in graph.jobs.values() if j.kind == JobKind.EVALUATE
+                 for p in [j.typed(EvaluateParams)]}
     targets = set(spec.targets())
     entries: list[ModelEntry] = []
-    summary = graph.results["summary"]
-    fin = next(j for j in graph.jobs.values() if j.kind == "finalize")
-    self_losses = {c["losses"]: t for t, cs in fin.params["candidates"].items() for c in cs
-                   if c["kind"] == "self_full_supervision"}
+    fin = graph.finalize_params()
+    summary = fin.outputs.summary
+    self_losses = {c.losses: t for t, cs in fin.candidates.items() for c in cs if c.kind == "self_full_supervision"}
     for job in graph.jobs.values():
-        if job.kind == "train":
+        if job.kind == JobKind.TRAIN:
             key = job.outputs[0]
             losses = evaluated.get(key)
-            entries.append(ModelEntry(key=key, task=job.params["task"], role="task_specific", sources=(),
+            entries.append(ModelEntry(key=key, task=job.typed(TrainParams).task, role="task_specific", sources=(),
                                       candidate_kind="self_full_supervision",
                                       losses=losses if losses in self_losses else None, trained_on="train"))
     transfers: list[tuple[str, tuple[str, ...], str, str]] = []
     for job in graph.jobs.values():
-        if job.kind == "transfer":
-            p = job.params
-            transfers.append((p["target"], tuple(p["sources"]), p["candidate_kind"], job.outputs[0]))
-        elif job.kind == "plan_higher_order" and store.exists(job.outputs[0]):
+        members = ([job.typed(TransferParams)] if job.kind == JobKind.TRANSFER
+                   else list(job.typed(TransferGroupParams).members) if job.kind == JobKind.TRANSFER_GROUP else [])
+        for p in members:
+            transfers.append((p.target, tuple(p.sources), p.candidate_kind, p.output))
+        if job.kind == JobKind.PLAN_HIGHER_ORDER and store.exists(job.outputs[0]):
             plan = store.get_json(job.outputs[0])
             for c in plan.get("higher_order", []):
                 transfers.append((str(plan["target"]), tuple(c["sources"]), str(c["kind"]), str(c["losses"])))

@@ -21,13 +21,13 @@ from typing import Any
 
 import numpy as np
 
+from taskonomy.contract import ExperimentSpec, WorldDataset, WorldOptions
+from taskonomy.contract.graph import build_graph
 from taskonomy.data import split_indices
 from taskonomy.errors import InvalidInputError, PreconditionError, TaskonomyError
 from taskonomy.modelbank._cards import ModelEntry
 from taskonomy.modelbank._image import decode_image, encode_png, fit_image
 from taskonomy.modelbank._listing import Experiment, chosen_transfers, model_entries
-from taskonomy.pipeline.graph import build_graph
-from taskonomy.pipeline.spec import ExperimentSpec, WorldDataset, WorldOptions
 from taskonomy.store import ArtifactStore, validate_key
 from taskonomy.tasks import RANDOM, get_task
 from taskonomy.world import apply_jigsaw, intrinsics, jigsaw_permutations, render_sample

@@ -1,7 +1,7 @@
 """Networks: the shared encoder, the decoders per output kind, transfer functions.
 
-Their architecture is one :class:`~taskonomy.config.ModelConfig` (defined with its bounds in
-:mod:`taskonomy.config`, torch-free, re-exported here), including the encoder's ``stride``.
+Their architecture is one :class:`~taskonomy.contract.config.ModelConfig` (defined with its bounds in
+:mod:`taskonomy.contract.config`, torch-free, re-exported here), including the encoder's ``stride``.
 
 >>> from taskonomy.nets import ModelConfig, build_task_network
 >>> from taskonomy.tasks import get_task
@@ -10,7 +10,7 @@ Their architecture is one :class:`~taskonomy.config.ModelConfig` (defined with i
 
 from __future__ import annotations
 
-from taskonomy.config import NORMS, STRIDES, ModelConfig
+from taskonomy.contract.config import NORMS, STRIDES, ModelConfig
 from taskonomy.nets.decoders import DECODERS, build_decoder, decoder_family
 from taskonomy.nets.encoder import ENCODERS, build_encoder
 from taskonomy.nets.network import (

@@ -27,7 +27,7 @@ from collections.abc import Callable, Sequence
 import torch
 from torch import nn
 
-from taskonomy.config import ModelConfig
+from taskonomy.contract.config import ModelConfig
 from taskonomy.errors import InvalidInputError
 from taskonomy.nets._registry import Registry
 from taskonomy.nets.layers import ConvNormAct

@@ -15,7 +15,7 @@ from collections.abc import Callable
 import torch
 from torch import nn
 
-from taskonomy.config import ModelConfig
+from taskonomy.contract.config import ModelConfig
 from taskonomy.nets._registry import Registry
 from taskonomy.nets.layers import ConvNormAct, ResBlock
 

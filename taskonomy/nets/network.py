@@ -15,7 +15,7 @@ from collections.abc import Iterator, Sequence
 import torch
 from torch import nn
 
-from taskonomy.config import ModelConfig
+from taskonomy.contract.config import ModelConfig
 from taskonomy.errors import InvalidInputError
 from taskonomy.nets.decoders import build_decoder, check_decodable, check_size
 from taskonomy.nets.encoder import build_encoder

@@ -13,10 +13,10 @@ from typing import Any
 import numpy as np
 
 from taskonomy.affinity import TransferTable
+from taskonomy.contract import ExperimentSpec, FinalizeParams
 from taskonomy.errors import InvalidInputError, NotFoundError
-from taskonomy.pipeline.finalize import problem_for
-from taskonomy.pipeline.proxy import proxy_vs_trained
-from taskonomy.pipeline.spec import ExperimentSpec
+from taskonomy.execution.handlers.finalize import problem_for
+from taskonomy.execution.handlers.proxy_finalize import proxy_vs_trained
 from taskonomy.report import _figures as F
 from taskonomy.selection import solve_taxonomy, sweep_budgets
 from taskonomy.store import ArtifactStore
@@ -30,7 +30,7 @@ class ReportData:
 
     summary: dict[str, Any]
     table: TransferTable
-    params: dict[str, Any]
+    params: FinalizeParams
     previews: dict[str, dict[str, np.ndarray]] = field(default_factory=dict)
 
     @property
@@ -49,15 +49,15 @@ class ReportData:
         return [*found, RANDOM]
 
 
-def collect(store: ArtifactStore, finalize_params: Mapping[str, Any]) -> ReportData:
-    outputs = finalize_params["outputs"]
-    summary = store.get_json(outputs["summary"])
-    table = TransferTable.read(io.StringIO(store.get_bytes(outputs["table"]).decode()), format="csv")
+def collect(store: ArtifactStore, finalize_params: FinalizeParams) -> ReportData:
+    outputs = finalize_params.outputs
+    summary = store.get_json(outputs.summary)
+    table = TransferTable.read(io.StringIO(store.get_bytes(outputs.table).decode()), format="csv")
     previews: dict[str, dict[str, np.ndarray]] = {}
     for target, info in summary["targets"].items():
         if info.get("preview") and store.exists(info["preview"]):
             previews[target] = store.get_tensors(info["preview"])
-    return ReportData(summary=summary, table=table, params=dict(finalize_params), previews=previews)
+    return ReportData(summary=summary, table=table, params=finalize_params, previews=previews)
 
 
 def _first_order_matrices(data: ReportData) -> tuple[np.ndarray, np.ndarray, list[str], list[str]]:
@@ -87,7 +87,7 @@ def _budgets(default: float, n_rootable: int) -> list[float]:
     return sorted(picks) or [float(default)]
 
 
-def write_report(out_dir: str | os.PathLike[str], *, store: ArtifactStore, finalize_params: Mapping[str, Any],
+def write_report(out_dir: str | os.PathLike[str], *, store: ArtifactStore, finalize_params: FinalizeParams,
                  title: str = "Taskonomy run", stats: Mapping[str, Any] | None = None,
                  spec: Mapping[str, Any] | None = None, validity: Any = None) -> str:
     """Write ``report.html`` and its figures into ``out_dir``; returns the HTML path.
@@ -108,11 +108,11 @@ def write_report(out_dir: str | os.PathLike[str], *, store: ArtifactStore, final
     figs["after"] = F.matrix_figure(after, rows, cols, title="after AHP: affinity (sums to 1 per target)",
                                     label="AHP affinity", out_dir=out, name="affinity_after.png", fmt="{:.3f}")
 
-    roles: Mapping[str, str] = params["roles"]
+    roles = params.roles
     rootable = [t for t, r in roles.items() if r in ("target", "source_only")]
     all_tasks = list(dict.fromkeys([*rootable, *roles, RANDOM]))
     n_rootable = len(rootable) + (0 if RANDOM in rootable else 1)
-    default_budget = float(params["budget"])
+    default_budget = params.budget
     taxonomies = []
     for b in _budgets(default_budget, n_rootable):
         sol = solve_taxonomy(data.table, problem_for(params, budget=b)).to_dict()
@@ -151,7 +151,7 @@ def write_report(out_dir: str | os.PathLike[str], *, store: ArtifactStore, final
 
     if validity is None:
         validity = validate(data.table, losses=losses_from_store(store, params), problem=problem_for(params),
-                            seed=int(params.get("seed", 0)))
+                            seed=params.seed)
         write_validity(out, validity)
     if validity.tree is not None:
         figs["tree"] = F.dendrogram_figure(validity.tree, out_dir=out, title="task-similarity tree: tasks clustered "

@@ -2,7 +2,7 @@
 
 Zamir et al. (CVPR 2018, §3.3 and the released candidate lists): for each target, rank the
 first-order sources (the paper ranked them by affinity; the pipeline ranks them by their mean
-win rate over the test images, :func:`taskonomy.pipeline.jobs.rank_first_order`, and the
+win rate over the test images, :func:`taskonomy.execution.handlers.plan.rank_first_order`, and the
 proxy-only run by proxy score); order 2 and 3 candidates are all pairs and triples of the top 5,
 order 4 candidates all 4-subsets of the top 6, and an order-k candidate for k >= 5 is the top-k
 set itself.

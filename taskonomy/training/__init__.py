@@ -11,8 +11,8 @@ Baselines: ``own`` = a transfer from ``t``'s own encoder; ``random`` = a transfe
 :func:`random_encoder_state`; ``self`` = :func:`evaluate_network` of ``t``'s task network;
 ``pixels`` = :func:`train_pixels_baseline` then :func:`evaluate_network`.
 
-Settings: :class:`~taskonomy.config.TrainConfig` (defined with its bounds in
-:mod:`taskonomy.config`, re-exported here). Fused training of many readouts is
+Settings: :class:`~taskonomy.contract.config.TrainConfig` (defined with its bounds in
+:mod:`taskonomy.contract.config`, re-exported here). Fused training of many readouts is
 :mod:`taskonomy.training.fused`; readouts of one architecture stacked into grouped kernels, with
 their optimiser state, :mod:`taskonomy.training.stacked`.
 
@@ -23,7 +23,7 @@ torch's global thread count or RNG state.
 
 from __future__ import annotations
 
-from taskonomy.config import TrainConfig
+from taskonomy.contract.config import TrainConfig
 from taskonomy.training.artifacts import (
     NETWORK_KINDS,
     TrainedNetwork,

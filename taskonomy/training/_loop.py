@@ -16,7 +16,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from taskonomy.config import TrainConfig
+from taskonomy.contract.config import TrainConfig
 from taskonomy.nets import NORMALISED_KINDS, TargetNorm
 from taskonomy.tasks import TaskSpec
 from taskonomy.training.device import autocast, memory_format

@@ -16,7 +16,7 @@ from typing import TypeVar
 import torch
 from torch import nn
 
-from taskonomy.config import PRECISIONS, validate_device
+from taskonomy.contract.config import PRECISIONS, validate_device
 from taskonomy.errors import InvalidInputError, PreconditionError
 
 M = TypeVar("M", bound=nn.Module)

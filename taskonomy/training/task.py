@@ -7,7 +7,7 @@ from collections.abc import Mapping
 import numpy as np
 import torch
 
-from taskonomy.config import TrainConfig
+from taskonomy.contract.config import TrainConfig
 from taskonomy.errors import InvalidInputError, PreconditionError
 from taskonomy.nets import ModelConfig, TaskNetwork, build_task_network, seeded
 from taskonomy.nets.decoders import check_decodable

@@ -14,7 +14,7 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 import torch
 
-from taskonomy.config import TrainConfig
+from taskonomy.contract.config import TrainConfig
 from taskonomy.errors import InvalidInputError
 from taskonomy.nets import ModelConfig, TransferNetwork, build_transfer, seeded
 from taskonomy.nets.decoders import check_decodable

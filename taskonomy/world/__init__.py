@@ -16,13 +16,13 @@ compiled with numba (:mod:`taskonomy.world._raycast`, :mod:`taskonomy.world._sha
 
 from __future__ import annotations
 
+from taskonomy.contract.world import MAX_SIZE, MIN_SIZE, WORLD_VERSION, WorldSpec
 from taskonomy.world._cameras import Camera, SampledWorld, sample_world
 from taskonomy.world._frequencies import semantic_frequencies
 from taskonomy.world._geometry import intrinsics, matrix_to_rotvec, relative_pose, rotvec_to_matrix
 from taskonomy.world._jigsaw import apply_jigsaw, invert_permutation, jigsaw_permutations
 from taskonomy.world._render import VIEW_KEYS, render_sample, render_view
 from taskonomy.world._scene import ROOM_STYLES, Material, Primitive, Scene, SceneObject, make_scene, sample_scene
-from taskonomy.world._spec import MAX_SIZE, MIN_SIZE, WORLD_VERSION, WorldSpec
 
 __all__ = [
     "MAX_SIZE", "MIN_SIZE", "ROOM_STYLES", "VIEW_KEYS", "WORLD_VERSION", "Camera", "Material", "Primitive",

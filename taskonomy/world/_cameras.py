@@ -32,10 +32,10 @@ from functools import lru_cache
 import numpy as np
 from numpy.typing import NDArray
 
+from taskonomy.contract.world import WorldSpec
 from taskonomy.world._geometry import focal_length, look_at, mul3, pixel_rays, rotvec_to_matrix, yaw_pitch_roll
 from taskonomy.world._raycast import closest, segments_blocked
 from taskonomy.world._scene import N_ROOM_FACES, Scene, sample_scene
-from taskonomy.world._spec import WorldSpec
 
 F64 = NDArray[np.float64]
 

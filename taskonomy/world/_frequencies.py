@@ -5,9 +5,9 @@ from __future__ import annotations
 import numpy as np
 from numpy.typing import NDArray
 
+from taskonomy.contract.world import WorldSpec
 from taskonomy.tasks._constants import SEMANTIC_CLASSES
 from taskonomy.world._render import render_sample
-from taskonomy.world._spec import WorldSpec
 
 
 def semantic_frequencies(spec: WorldSpec, n: int) -> NDArray[np.float64]:

@@ -18,6 +18,7 @@ from functools import lru_cache
 import numpy as np
 from numpy.typing import NDArray
 
+from taskonomy.contract.world import WorldSpec
 from taskonomy.errors import InvalidInputError
 from taskonomy.world import _labels, _semantic
 from taskonomy.world._cameras import Camera, sample_world
@@ -27,7 +28,6 @@ from taskonomy.world._jigsaw import apply_jigsaw, jigsaw_permutations
 from taskonomy.world._raycast import Hit, cast_camera, refine_steps
 from taskonomy.world._scene import Scene
 from taskonomy.world._shading import camera_colour, image_colour, reshading
-from taskonomy.world._spec import WorldSpec
 
 F32 = NDArray[np.float32]
 F64 = NDArray[np.float64]

@@ -19,7 +19,7 @@ RELIABILITY_SPEC: dict[str, Any] = tiny_spec("kill-each-stage")
 @pytest.fixture(scope="session")
 def reference(tmp_path_factory: pytest.TempPathFactory) -> tuple[Any, ArtifactStore]:
     """The undisturbed run: the local executor with the workers' settings (graph, store)."""
-    from taskonomy.pipeline import ExperimentSpec
+    from taskonomy.contract import ExperimentSpec
 
     store = ArtifactStore(tmp_path_factory.mktemp("reference"))
     graph, _ = run_like_the_workers(ExperimentSpec.parse(RELIABILITY_SPEC), store)

@@ -51,7 +51,7 @@ def _running_stage(state: ExperimentStateStore, exp_id: str) -> list[tuple[str, 
 
 def test_kill_9_workers_in_every_stage_loses_and_duplicates_nothing(
         reference: tuple[Any, ArtifactStore], redis_url: str, tmp_path: Path) -> None:
-    from taskonomy.pipeline import ExperimentSpec
+    from taskonomy.contract import ExperimentSpec
 
     graph, reference_store = reference
     stages = {s for s, n in graph.stage_counts().items() if n}
@@ -107,7 +107,7 @@ def test_kill_9_redis_mid_experiment_with_aof_loses_nothing(reference: tuple[Any
     """Redis killed with SIGKILL while transfers run, restarted on the same port from its AOF
     (``--appendfsync everysec`` like the chart: every acknowledged write is in the kernel's page
     cache, so a process crash loses none)."""
-    from taskonomy.pipeline import ExperimentSpec
+    from taskonomy.contract import ExperimentSpec
 
     graph, reference_store = reference
     server = RedisServer(tmp_path / "redis", appendonly=True)

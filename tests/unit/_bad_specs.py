@@ -13,8 +13,8 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from taskonomy.contract import ExperimentSpec
 from taskonomy.errors import format_validation_error
-from taskonomy.pipeline.spec import ExperimentSpec
 
 GOOD: dict[str, Any] = {"tasks": ["normal", "depth_zbuffer"], "splits": {"train": 8, "transfer": 4, "test": 4}}
 
@@ -26,7 +26,7 @@ BAD_SPECS: list[tuple[str, dict[str, Any], list[str]]] = [
     ("world-options", {**GOOD, "dataset": {"kind": "world", "size": 8, "options": {"fov_deg": 500, "bogus": 1}}},
      ["dataset.size", "dataset.options.fov_deg", "dataset.options.bogus"]),
     ("world-objects", {**GOOD, "dataset": {"kind": "world", "options": {"min_objects": 5, "max_objects": 3}}},
-     ["dataset"]),
+     ["dataset.options"]),
     ("folder-options", {**GOOD, "dataset": {"kind": "folder", "root": "/data", "options": {"buildings": 3,
                                                                                             "depth": 2}}},
      ["dataset.options.buildings", "dataset.options.depth"]),

@@ -1,13 +1,13 @@
-"""The configuration blocks (taskonomy.config): one definition of each setting and its bounds."""
+"""The configuration blocks (taskonomy.contract.config): one definition of each setting and its bounds."""
 
 from __future__ import annotations
 
 import pytest
 from pydantic import ValidationError
 
-from taskonomy.config import STRIDES, ModelConfig, TrainConfig, TrainSettings
+from taskonomy.contract import ExperimentSpec
+from taskonomy.contract.config import STRIDES, ModelConfig, TrainConfig, TrainSettings
 from taskonomy.errors import InvalidInputError
-from taskonomy.pipeline.spec import ExperimentSpec
 
 BASE = {"tasks": ["normal", "depth_zbuffer"], "splits": {"train": 8, "transfer": 4, "test": 4}}
 

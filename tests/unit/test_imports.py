@@ -71,7 +71,7 @@ def cycle(edges: dict[str, set[str]]) -> list[str] | None:
 
 
 def package_of(mod: str) -> str:
-    """``taskonomy.pipeline.run`` → ``taskonomy.pipeline``; top-level modules stand for themselves."""
+    """``taskonomy.execution.run`` → ``taskonomy.pipeline``; top-level modules stand for themselves."""
     return ".".join(mod.split(".")[:2])
 
 

@@ -25,9 +25,9 @@ from services.gateway.deps import Ctx, Reader, Writer
 from services.gateway.problems import ServiceUnavailable, problem_responses
 from services.gateway.schemas import AddTaskIn, ExperimentEvents, ExperimentList, ExperimentOut
 from services.gateway.tables import transfers_response
+from taskonomy.contract import ExperimentSpec
+from taskonomy.contract.keys import REPORT_PAGE, report_prefix
 from taskonomy.errors import InvalidInputError, NotFoundError, PreconditionError
-from taskonomy.pipeline.keys import REPORT_PAGE, report_prefix
-from taskonomy.pipeline.spec import ExperimentSpec
 from taskonomy.tasks import registry
 
 router = APIRouter(prefix="/v1/experiments", tags=["experiments"])

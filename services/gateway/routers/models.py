@@ -46,8 +46,8 @@ PictureName = Annotated[str, Path(pattern=r"^[A-Za-z0-9_.+\-]{1,200}\.png$", des
 
 
 def _experiment(ctx: Ctx, exp_id: str) -> Any:
+    from taskonomy.contract import ExperimentSpec
     from taskonomy.modelbank import Experiment
-    from taskonomy.pipeline.spec import ExperimentSpec
 
     record = ctx.state.get(exp_id)
     if record is None:

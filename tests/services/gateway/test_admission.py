@@ -16,8 +16,8 @@ from typer.testing import CliRunner
 from services.gateway.app import create_app
 from services.gateway.server import BackgroundServer
 from taskonomy.cli import build_app
+from taskonomy.contract import ExperimentSpec
 from taskonomy.errors import InvalidInputError
-from taskonomy.pipeline.spec import ExperimentSpec
 from tests.services.gateway._fixtures import AUTH, Live, make_settings
 
 pytestmark = pytest.mark.integration

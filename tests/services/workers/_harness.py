@@ -111,7 +111,8 @@ def run_like_the_workers(spec: Any, store: Any) -> tuple[Any, Any]:
     thread, one render process), so that its artifacts match theirs bit for bit."""
     import torch
 
-    from taskonomy.pipeline import LocalExecutor, build_graph
+    from taskonomy.contract import build_graph
+    from taskonomy.execution import LocalExecutor
 
     threads = torch.get_num_threads()
     torch.set_num_threads(1)  # the workers' setting: identical float reductions

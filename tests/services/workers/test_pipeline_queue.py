@@ -36,7 +36,7 @@ S3_ENV = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing", "A
 
 
 def _spec(data: dict[str, Any]) -> Any:
-    from taskonomy.pipeline import ExperimentSpec
+    from taskonomy.contract import ExperimentSpec
 
     return ExperimentSpec.parse(data)
 
@@ -183,7 +183,7 @@ def test_per_source_transfer_jobs_give_the_local_table(cluster, local, redis_url
     import io
 
     from taskonomy.affinity import TransferTable
-    from taskonomy.pipeline import build_graph
+    from taskonomy.contract import build_graph
 
     graph, _, local_store = local
     state = ExperimentStateStore(redis_client(redis_url))

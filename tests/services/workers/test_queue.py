@@ -141,7 +141,7 @@ def test_cli_submit_and_status(state, redis_url, tmp_path: Path) -> None:
     exp_id = out.stdout.strip()
     human = _cli("status", exp_id, "--broker", redis_url)
     assert human.exit_code == 0 and human.stdout.startswith(exp_id)
-    from taskonomy.pipeline import ExperimentSpec
+    from taskonomy.contract import ExperimentSpec
 
     assert exp_id == ExperimentSpec.from_file(spec).content_key()
     status = _cli("status", exp_id, "--broker", redis_url, "--json")

@@ -187,13 +187,13 @@ def test_transient_errors_are_told_apart() -> None:
 
 
 def test_a_plan_job_extends_the_graph_before_finalize() -> None:
-    from taskonomy.pipeline import ExperimentSpec, build_graph
+    from taskonomy.contract import ExperimentSpec, PlanParams, build_graph
 
     spec = ExperimentSpec.parse({"tasks": ["autoencoding", "depth_zbuffer", "normal", "reshading"],
                                  "splits": {"train": 4, "transfer": 4, "test": 2}, "max_order": 2, "beam": 3})
     graph = build_graph(spec)
     plan = next(j for j in graph.order() if j.kind == "plan_higher_order")
-    sources = [c["sources"][0] for c in plan.params["first_order"]][:2]
+    sources = [c.sources[0] for c in plan.typed(PlanParams).first_order][:2]
     jobs, deps, finals = expansion(spec.model_dump(mode="json"), plan.to_dict(), {"candidates": [sources]})
     assert len(jobs) == 1 and jobs[0]["stage"] == "higher_order" and jobs[0]["params"]["sources"] == sources
     assert plan.id in deps[jobs[0]["id"]]
@@ -324,7 +324,7 @@ def test_the_sweep_restores_lost_and_stranded_messages(redis_url: str) -> None:
 
 def test_metric_job_kinds_cover_every_kind_the_pipeline_makes() -> None:
     from services.common.metrics import JOB_KINDS
-    from taskonomy.pipeline import ExperimentSpec, build_graph
+    from taskonomy.contract import ExperimentSpec, build_graph
 
     kinds: set[str] = set()
     for jobs in ("per-transfer", "per-source"):

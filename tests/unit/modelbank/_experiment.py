@@ -34,8 +34,8 @@ def build_tiny(base: Path) -> Path:
     """Run (or resume) the tiny experiment under ``base``; returns its run directory."""
     import torch
 
-    from taskonomy.pipeline.run import run_experiment
-    from taskonomy.pipeline.spec import ExperimentSpec
+    from taskonomy.contract import ExperimentSpec
+    from taskonomy.execution.run import run_experiment
     from taskonomy.publish import publish_run
 
     out = base / "modelbank-tiny"

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from taskonomy.affinity import TransferTable
+from taskonomy.contract import build_graph
 from taskonomy.errors import InvalidInputError, NotFoundError
 from taskonomy.modelbank import (
     CARD_FIELDS,
@@ -22,7 +23,6 @@ from taskonomy.modelbank import (
     transfer_weights_key,
     weights_header,
 )
-from taskonomy.pipeline import build_graph
 
 pytestmark = pytest.mark.slow
 

@@ -11,8 +11,10 @@ from typer.testing import CliRunner
 
 from taskonomy.affinity import TransferTable
 from taskonomy.cli import build_app
+from taskonomy.contract import ExperimentSpec, build_graph
 from taskonomy.errors import InvalidInputError
 from taskonomy.nets import ModelConfig
+from taskonomy.store import ArtifactStore
 from taskonomy.tasks import get_task
 from taskonomy.training import TrainConfig, evaluate_transfer, train_transfer
 from taskonomy.training.fused import FusedTransferTrainer, Readout, readout_step_flops, train_transfers_fused
@@ -97,8 +99,10 @@ def test_step_flops_scale_with_batch() -> None:
 
 
 @pytest.mark.slow
-def test_run_mode_fused_equals_per_job_and_halving_has_its_own_store(tmp_path: Path) -> None:
-    """``taskonomy run --mode fused`` writes the same table as one transfer per job."""
+def test_run_mode_fused_equals_per_job_and_halving_has_its_own_keys(tmp_path: Path) -> None:
+    """``taskonomy run --mode fused`` (the spec's ``transfer_jobs: all``) writes the same table as one
+    transfer per job; ``--mode halving`` (``affinity.estimate: halving``) writes its losses under keys
+    of its own, in the same store, so they never stand in for fully trained ones."""
     cfg = tiny_spec_file(tmp_path, ["normal", "depth_zbuffer", "reshading"], transfer_images=32, transfer_epochs=2,
                          budget=2)
     app = build_app()
@@ -111,6 +115,11 @@ def test_run_mode_fused_equals_per_job_and_halving_has_its_own_store(tmp_path: P
         tables[mode] = TransferTable.read(out / "transfers.csv")
     assert tables["fused"] == tables["per-job"]
     assert sorted(tables["halving"].targets()) == sorted(tables["per-job"].targets())
-    assert (tmp_path / "halving" / "artifacts" / "halving").is_dir()
+    halving = ExperimentSpec.from_file(cfg).model_dump(mode="json")
+    trained = {j.outputs[0] for j in build_graph(ExperimentSpec.parse(halving)).jobs.values() if j.kind == "transfer"}
+    halved = build_graph(ExperimentSpec.parse({**halving, "affinity": {"estimate": "halving"}}))
+    [job] = [j for j in halved.jobs.values() if j.kind == "transfer_halving"]
+    assert trained and not trained & set(job.outputs) and len(job.outputs) == len(trained)
+    assert ArtifactStore(str(tmp_path / "halving" / "artifacts")).exists(job.outputs[0])
     bad = CliRunner().invoke(app, ["run", "--config", str(cfg), "--out", str(tmp_path / "x"), "--mode", "bogus"])
     assert bad.exit_code == 2 and "--mode" in bad.output

@@ -42,8 +42,8 @@ def test_precision_is_validated() -> None:
 def test_spec_and_cli_accept_exactly_the_training_precisions() -> None:
     from typing import get_args
 
-    from taskonomy.config import PRECISIONS
-    from taskonomy.pipeline.spec import TrainSpec
+    from taskonomy.contract import TrainSpec
+    from taskonomy.contract.config import PRECISIONS
 
     assert get_args(TrainSpec.model_fields["precision"].annotation) == PRECISIONS
 
