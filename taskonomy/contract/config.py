@@ -38,12 +38,13 @@ DEVICES_HELP = "auto, cpu, cuda or cuda:N"
 
 
 def _not_bool(value: Any) -> Any:
-    if isinstance(value, bool):
+    if isinstance(value, bool | str):
         raise ValueError(f"must be an integer, not {value!r}")
     return value
 
 
-#: An integer that refuses ``true``/``false`` (pydantic would read them as 1 and 0). Bounds go in
+#: An integer that refuses ``true``/``false`` and text (pydantic would read them as 1, 0 and the
+#: number the text spells; JSON numbers such as ``32.0`` are accepted). Bounds go in
 #: ``Field(...)`` as the default (``x: Int = Field(default=1, ge=1)``): there the JSON schema shows them.
 Int = Annotated[int, BeforeValidator(_not_bool)]
 #: A finite float (no NaN or infinity).

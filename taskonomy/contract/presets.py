@@ -7,7 +7,7 @@ key starts from one (:meth:`~taskonomy.contract.spec.ExperimentSpec.from_mapping
 from __future__ import annotations
 
 from taskonomy.contract.config import ModelConfig
-from taskonomy.contract.spec import ExperimentSpec, SplitSpec, TaskEntry, TrainSpec, WorldDataset
+from taskonomy.contract.spec import PRESET_BUILDERS, ExperimentSpec, SplitSpec, TaskEntry, TrainSpec, WorldDataset
 from taskonomy.errors import InvalidInputError
 from taskonomy.tasks import BUILTIN_TASKS, registry
 
@@ -95,9 +95,11 @@ def paper() -> ExperimentSpec:
     })
 
 
+PRESET_BUILDERS.update({"quick": quick, "standard": standard, "paper": paper})
+
+
 def preset(name: str) -> ExperimentSpec:
     """The named preset (quick, standard or paper)."""
-    builders = {"quick": quick, "standard": standard, "paper": paper}
-    if name not in builders:
+    if name not in PRESET_BUILDERS:
         raise InvalidInputError(f"unknown preset {name!r}; known: {', '.join(PRESETS)}")
-    return builders[name]()
+    return PRESET_BUILDERS[name]()

@@ -46,6 +46,7 @@ from __future__ import annotations
 import json
 import os
 import unicodedata
+from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, Any, ClassVar, Literal
 
@@ -344,9 +345,7 @@ class ExperimentSpec(_Model):
         data = dict(data)
         preset_name = data.pop("preset", None)
         if preset_name is not None:
-            from taskonomy.contract.presets import preset  # the presets are specs: built after this class
-
-            base = preset(str(preset_name)).model_dump(mode="json")
+            base = _preset(str(preset_name)).model_dump(mode="json")
             for k, v in data.items():
                 if isinstance(v, dict) and isinstance(base.get(k), dict) and k not in ("dataset",):
                     base[k] = {**base[k], **v}
@@ -354,3 +353,14 @@ class ExperimentSpec(_Model):
                     base[k] = v
             data = base
         return cls.parse(data, origin=origin)
+
+
+#: The presets' builders by name, registered by :mod:`taskonomy.contract.presets` (presets are
+#: specs, so they are built after this module; the package imports both).
+PRESET_BUILDERS: dict[str, Callable[[], ExperimentSpec]] = {}
+
+
+def _preset(name: str) -> ExperimentSpec:
+    if name not in PRESET_BUILDERS:
+        raise InvalidInputError(f"unknown preset {name!r}; known: {', '.join(PRESET_BUILDERS)}")
+    return PRESET_BUILDERS[name]()

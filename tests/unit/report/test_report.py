@@ -11,6 +11,7 @@ import pytest
 from PIL import Image
 
 from taskonomy.affinity import TransferRow, TransferTable
+from taskonomy.contract import FinalizeOutputs, FinalizeParams, ModelConfig, TrainSettings
 from taskonomy.report import write_report
 from taskonomy.report._render import dense_pair, global_pair, image_rgb
 from taskonomy.store import ArtifactStore
@@ -52,8 +53,10 @@ def _fake_run(store: ArtifactStore) -> dict:
     TransferTable.from_rows(rows).write(buf, format="csv")
     store.put_bytes("results/t.csv", buf.getvalue())
     store.put_json("results/s.json", {"targets": summary})
-    return {"outputs": {"table": "results/t.csv", "summary": "results/s.json", "taxonomy": "results/x.json"},
-            "roles": {t: "target" for t in TASKS}, "budget": 2.0, "max_order": 1}
+    return FinalizeParams(
+        outputs=FinalizeOutputs(table="results/t.csv", summary="results/s.json", taxonomy="results/x.json"),
+        roles={t: "target" for t in TASKS}, budget=2.0, max_order=1, targets=list(TASKS), candidates={}, pixels={},
+        plans={}, previews={}, bootstrap=0, seed=0, model=ModelConfig(), transfer_train=TrainSettings())
 
 
 @pytest.mark.slow
