@@ -8,7 +8,7 @@ from typing import Annotated
 
 import typer
 
-from taskonomy.cli._common import console, handle_errors
+from taskonomy.cli.common import console, handle_errors
 from taskonomy.errors import InvalidInputError
 from taskonomy.files import check_writable_dir
 

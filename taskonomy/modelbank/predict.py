@@ -30,8 +30,7 @@ from taskonomy.pipeline.graph import build_graph
 from taskonomy.pipeline.spec import ExperimentSpec, WorldDataset, WorldOptions
 from taskonomy.store import ArtifactStore, validate_key
 from taskonomy.tasks import RANDOM, get_task
-from taskonomy.world import apply_jigsaw, intrinsics, jigsaw_permutations, render_sample
-from taskonomy.world._preview import preview_sheet
+from taskonomy.world import apply_jigsaw, intrinsics, jigsaw_permutations, preview_sheet, render_sample
 
 #: Image keys a single image can stand in for (every single-view task input of the built-in world).
 SINGLE_VIEW_KEYS: tuple[str, ...] = ("rgb", "gray", "rgb_noisy", "rgb_masked", "jigsaw_image")

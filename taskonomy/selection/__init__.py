@@ -22,8 +22,10 @@ from taskonomy.selection._problem import (
     OBJECTIVES,
     PROBLEM_FIELDS,
     Edge,
+    Instance,
     TaxonomyProblem,
     TaxonomySolution,
+    compile_problem,
     default_roles,
     problem_from_mapping,
     resolve_roles,
@@ -41,7 +43,8 @@ from taskonomy.selection._solve import default_budgets, root_stability, solve_ta
 __all__ = [
     "DEFAULT_SUPERVISION_COST", "MAX_BUDGET", "MAX_COST", "MAX_ORDER", "MAX_TASKS", "MAX_TASK_NAME", "OBJECTIVES",
     "PROBLEM_FIELDS", "SIGNIFICANCE_BUDGETS", "PolicyPercentile", "percentile_of", "random_policy_percentile",
-    "random_policy_percentiles", "Edge", "TaxonomyProblem", "TaxonomySolution", "default_budgets", "default_roles",
+    "random_policy_percentiles", "Edge", "Instance", "TaxonomyProblem", "TaxonomySolution", "compile_problem",
+    "default_budgets", "default_roles",
     "higher_order_candidates",
     "problem_from_mapping", "resolve_roles", "root_stability", "solve_brute_force", "solve_taxonomy", "sweep_budgets",
 ]

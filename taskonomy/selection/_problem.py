@@ -33,8 +33,7 @@ from typing import Any, Literal
 
 import numpy as np
 
-from taskonomy.affinity._rows import TransferRow
-from taskonomy.affinity._table import TransferTable, resolve_task_name
+from taskonomy.affinity import TransferRow, TransferTable, resolve_task_name
 from taskonomy.errors import InvalidInputError
 from taskonomy.tasks import registry
 

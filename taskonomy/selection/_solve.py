@@ -9,8 +9,7 @@ from dataclasses import replace
 
 import numpy as np
 
-from taskonomy.affinity._rows import TransferRow
-from taskonomy.affinity._table import TransferTable
+from taskonomy.affinity import TransferRow, TransferTable
 from taskonomy.errors import InvalidInputError, PreconditionError
 from taskonomy.selection._bip import BipModel
 from taskonomy.selection._evaluate import evaluate, infeasible, solution_from_roots, useful_roots

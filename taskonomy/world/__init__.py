@@ -20,6 +20,8 @@ from taskonomy.world._cameras import Camera, SampledWorld, sample_world
 from taskonomy.world._frequencies import semantic_frequencies
 from taskonomy.world._geometry import intrinsics, matrix_to_rotvec, relative_pose, rotvec_to_matrix
 from taskonomy.world._jigsaw import apply_jigsaw, invert_permutation, jigsaw_permutations
+from taskonomy.world._labels import edge_occlusion_sigma, soften_edges
+from taskonomy.world._preview import preview_sheet
 from taskonomy.world._render import VIEW_KEYS, render_sample, render_view
 from taskonomy.world._scene import ROOM_STYLES, Material, Primitive, Scene, SceneObject, make_scene, sample_scene
 from taskonomy.world._spec import MAX_SIZE, MIN_SIZE, WORLD_VERSION, WorldSpec
@@ -29,5 +31,5 @@ __all__ = [
     "SampledWorld", "Scene", "SceneObject", "make_scene",
     "WorldSpec", "apply_jigsaw", "intrinsics", "invert_permutation", "jigsaw_permutations", "matrix_to_rotvec",
     "relative_pose", "render_sample", "render_view", "rotvec_to_matrix", "sample_scene", "sample_world",
-    "semantic_frequencies",
+    "semantic_frequencies", "edge_occlusion_sigma", "soften_edges", "preview_sheet",
 ]

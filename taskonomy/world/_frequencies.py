@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 from numpy.typing import NDArray
 
-from taskonomy.tasks._constants import SEMANTIC_CLASSES
+from taskonomy.tasks import SEMANTIC_CLASSES
 from taskonomy.world._render import render_sample
 from taskonomy.world._spec import WorldSpec
 
