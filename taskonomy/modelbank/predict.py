@@ -24,6 +24,7 @@ import numpy as np
 
 from taskonomy.data import split_indices
 from taskonomy.errors import InvalidInputError, PreconditionError, TaskonomyError
+from taskonomy.files import atomic_write
 from taskonomy.modelbank._cards import ModelEntry
 from taskonomy.modelbank._image import decode_image, encode_png, fit_image
 from taskonomy.modelbank._listing import Experiment, chosen_transfers, model_entries
@@ -247,8 +248,7 @@ def write_pngs(pset: PredictionSet, out_dir: str | os.PathLike[str]) -> list[str
 
     def put(name: str, data: bytes) -> None:
         path = os.path.join(out, name)
-        with open(path, "wb") as fh:
-            fh.write(data)
+        atomic_write(path, data)
         written.append(path)
 
     put("input.png", encode_png(pset.sample["rgb"]))

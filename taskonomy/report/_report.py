@@ -14,6 +14,7 @@ import numpy as np
 
 from taskonomy.affinity import TransferTable
 from taskonomy.errors import InvalidInputError, NotFoundError
+from taskonomy.files import atomic_write
 from taskonomy.pipeline.finalize import problem_for
 from taskonomy.pipeline.proxy import proxy_vs_trained
 from taskonomy.pipeline.spec import ExperimentSpec
@@ -165,8 +166,7 @@ def write_report(out_dir: str | os.PathLike[str], *, store: ArtifactStore, final
                  pred_figs=pred_figs, sweep=[(s.budget, s.objective, s.roots) for s in sweep], stats=stats, spec=spec,
                  proxy=proxy_rho, validity=validity.to_dict())
     path = os.path.join(out, "report.html")
-    with open(path, "w", encoding="utf-8") as fh:
-        fh.write(page)
+    atomic_write(path, page)
     return path
 
 
