@@ -1,75 +1,12 @@
-"""What a finished local run publishes beside its table: the experiment record, model cards, the report.
+"""Moved: a finished run's outputs are written by :mod:`taskonomy.run_outputs`.
 
-The pipeline (:mod:`taskonomy.pipeline`) only produces artifacts; the model bank
-(:mod:`taskonomy.modelbank`) and the report (:mod:`taskonomy.report`) read them. This module
-composes the three for ``taskonomy run`` (and the benchmarks)::
-
-    result = run_experiment(spec, out_dir=out)        # transfers.csv, taxonomy.json, the store
-    published = publish_run(result, report=True)      # experiment.json, model cards, report.html
-
-so neither the pipeline nor its readers import each other's callers.
-
-An experiment run by the workers has no output directory: :func:`publish_report` writes the same
-report into its artifact store instead (``experiments/<id>/report/``), where the gateway serves it.
+Transitional (issue 24): kept only so that ``services/common/jobrunner.py`` (being moved to
+``services/queue`` by another change) keeps importing ``publish_report`` while it lands. It
+should import ``taskonomy.run_outputs``; then delete this module.
 """
 
 from __future__ import annotations
 
-import os
-import tempfile
-import time
-from collections.abc import Mapping
-from dataclasses import dataclass, field
-from typing import Any
+from taskonomy.run_outputs import Published, publish_report, publish_run
 
-from taskonomy.modelbank import Experiment, list_models, write_manifest
-from taskonomy.pipeline.keys import REPORT_PAGE, report_prefix
-from taskonomy.pipeline.run import RunResult
-from taskonomy.report import write_report
-from taskonomy.store import ArtifactStore
-
-
-@dataclass
-class Published:
-    """What :func:`publish_run` wrote."""
-
-    manifest: dict[str, Any]
-    cards: list[dict[str, Any]]
-    report_path: str | None
-    seconds: dict[str, float] = field(default_factory=dict)
-
-
-def publish_run(result: RunResult, *, report: bool = True) -> Published:
-    """Record the run in ``OUT/experiment.json`` (and the store), write a card per trained network
-    and, with ``report``, ``OUT/report.html`` with its figures."""
-    spec = result.graph.spec
-    manifest = write_manifest(spec, result.store, result.out_dir)
-    cards = list_models(Experiment(id=spec.content_key(), spec=spec, store=result.store))
-    report_path = None
-    seconds: dict[str, float] = {}
-    if report:
-        t0 = time.perf_counter()
-        report_path = write_report(result.out_dir, store=result.store, finalize_params=result.finalize_params(),
-                                   title=f"Taskonomy: {spec.name}", stats=result.stats.to_dict(),
-                                   spec=spec.model_dump(mode="json"))
-        seconds["report"] = time.perf_counter() - t0
-    return Published(manifest=manifest, cards=cards, report_path=report_path, seconds=seconds)
-
-
-def publish_report(store: ArtifactStore, experiment_id: str, *, spec: Mapping[str, Any],
-                   finalize_params: Mapping[str, Any], stats: Mapping[str, Any] | None = None) -> list[str]:
-    """Write the experiment's report (``report.html``, its figures, ``validity.json``) into ``store``
-    under :func:`report_prefix`, ``report.html`` last (its presence means the report is complete);
-    returns the keys written. Rewritten by every run (a task added changes it), so not write-once."""
-    with tempfile.TemporaryDirectory(prefix="taskonomy-report-") as tmp:
-        write_report(tmp, store=store, finalize_params=finalize_params, title=f"Taskonomy: {spec.get('name', '')}",
-                     stats=dict(stats) if stats is not None else None, spec=dict(spec))
-        names = sorted(os.listdir(tmp), key=lambda n: (n == REPORT_PAGE, n))
-        keys = []
-        for name in names:
-            with open(os.path.join(tmp, name), "rb") as fh:
-                data = fh.read()
-            key = f"{report_prefix(experiment_id)}/{name}"
-            ArtifactStore.put_bytes(store, key, data)
-            keys.append(key)
-    return keys
+__all__ = ["Published", "publish_report", "publish_run"]

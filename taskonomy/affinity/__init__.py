@@ -14,7 +14,10 @@ Where things live:
 - ``_similarity``: the task-similarity tree (tasks clustered by their transfer-out affinities) and
   the adjusted Rand index of a cut of it against a partition;
 - ``_estimators``: LogME and H-score; ``_proxy_rows``: the feature rows they score;
-  ``proxies``: scoring candidates with them (training-free affinity estimates).
+  ``transfer_proxies``: scoring candidates with them (training-free affinity estimates; not the
+  pipeline's proxy mode, :mod:`taskonomy.pipeline.proxy`, which runs them for a whole experiment).
+
+Other packages import these names from ``taskonomy.affinity``.
 """
 
 from __future__ import annotations
@@ -26,7 +29,7 @@ from taskonomy.affinity._similarity import SimilarityTree, adjusted_rand_index, 
 from taskonomy.affinity._table import TransferTable, resolve_task_name
 from taskonomy.affinity._table_io import FORMATS
 from taskonomy.affinity._target import TargetAffinity, target_affinity
-from taskonomy.affinity.proxies import (
+from taskonomy.affinity.transfer_proxies import (
     PROXY_METHODS,
     ProxyCache,
     Spectrum,

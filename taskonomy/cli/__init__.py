@@ -5,7 +5,7 @@ they share (the stderr ``console``, ``handle_errors``, ``fail``, the usage exit 
 :mod:`taskonomy.cli.common`, which other packages' commands import too. Heavy imports (torch,
 OR-Tools, pydantic, the world, servers) happen inside the commands so that ``taskonomy --help``
 stays fast. ``run`` composes the pipeline with what reads its artifacts
-(:func:`taskonomy.publish.publish_run`); ``spec`` prints the spec's JSON schema or checks a config.
+(:func:`taskonomy.run_outputs.publish_run`); ``spec`` prints the spec's JSON schema or checks a config.
 Commands of other packages (the services' ``worker``, ``submit``, ``serve``...) are found through
 the ``taskonomy.commands`` entry point group, each naming a ``register(app)`` function: the core
 never imports them.

@@ -69,7 +69,7 @@ def register(app: typer.Typer) -> None:
         from taskonomy.pipeline.run import default_store_url, run_experiment, validate_experiment
         from taskonomy.pipeline.spec import PRESETS, ExperimentSpec
         from taskonomy.pipeline.spec import preset as make_preset
-        from taskonomy.publish import publish_run
+        from taskonomy.run_outputs import publish_run
         from taskonomy.store import check_store
 
         if mode not in ("per-job", "fused", "halving"):

@@ -36,7 +36,7 @@ def build_tiny(base: Path) -> Path:
 
     from taskonomy.pipeline.run import run_experiment
     from taskonomy.pipeline.spec import ExperimentSpec
-    from taskonomy.publish import publish_run
+    from taskonomy.run_outputs import publish_run
 
     out = base / "modelbank-tiny"
     if not (out / "experiment.json").is_file():
