@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 
 from services.solver.generated import solver_pb2 as pb
-from taskonomy.affinity import KINDS, TransferRow, TransferTable
+from taskonomy.affinity import TransferRow, TransferTable
 from taskonomy.errors import InvalidInputError
 from taskonomy.selection import (
     OBJECTIVES,
@@ -31,6 +31,7 @@ from taskonomy.selection import (
     check_budgets,
     problem_from_mapping,
 )
+from taskonomy.tasks import KINDS
 
 STATUSES = ("OPTIMAL", "INFEASIBLE")
 #: Optional per-candidate values of a ComputeAffinity answer (server and client).
