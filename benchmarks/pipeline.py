@@ -61,7 +61,7 @@ def main() -> None:
     from taskonomy.contract import ExperimentSpec, preset
     from taskonomy.execution.local import default_workers
     from taskonomy.execution.run import run_experiment
-    from taskonomy.publish import publish_run
+    from taskonomy.run_outputs import publish_run
 
     spec = ExperimentSpec.parse(SMOKE) if args.smoke else preset(args.preset)
     out = args.keep or tempfile.mkdtemp(prefix="taskonomy-bench-")

@@ -32,8 +32,7 @@ from collections.abc import Callable
 from typing import Any
 
 from taskonomy.affinity import TransferTable, load_table
-from taskonomy.selection import TaxonomyProblem, solve_taxonomy, sweep_budgets
-from taskonomy.selection._problem import compile_problem
+from taskonomy.selection import TaxonomyProblem, compile_problem, solve_taxonomy, sweep_budgets
 
 PAPER_ROOTS = ["class_places", "denoise", "edge2d", "keypoint2d", "keypoint3d", "rgb2sfnorm"]
 

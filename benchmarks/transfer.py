@@ -177,7 +177,7 @@ def main() -> None:  # noqa: PLR0915 - one linear script
     from scipy.stats import spearmanr
 
     from taskonomy.affinity import TransferRow, TransferTable, target_affinity
-    from taskonomy.affinity.proxies import ProxyCache, proxy_affinities, transfer_proxy
+    from taskonomy.affinity.transfer_proxies import ProxyCache, proxy_affinities, transfer_proxy
     from taskonomy.nets import ModelConfig
     from taskonomy.selection import TaxonomyProblem, solve_taxonomy
     from taskonomy.tasks import get_task

@@ -13,7 +13,7 @@ from typing import Annotated
 
 import typer
 
-from taskonomy.cli._common import console, handle_errors
+from taskonomy.cli.common import console, handle_errors
 
 
 def _logging(level: str) -> None:

@@ -14,7 +14,7 @@ from typing import Annotated, Any
 
 import typer
 
-from taskonomy.cli._common import fail, handle_errors
+from taskonomy.cli.common import fail, handle_errors
 
 WORKER_KINDS = ("trainer", "transfer")
 #: The newest events ``taskonomy status`` prints (``--json`` has them all).

@@ -252,7 +252,7 @@ class JobRunner:
 
     def publish_report(self, book: RunBook, job: JobDict, store: WorkerStore, *, executed: bool) -> None:
         """After the finalize job: the experiment's report (``report.html``, figures, validity) into
-        its store (:func:`taskonomy.publish.publish_report`), as ``taskonomy run`` writes it beside
+        its store (:func:`taskonomy.run_outputs.publish_report`), as ``taskonomy run`` writes it beside
         its table; rewritten when finalize ran again. Store errors propagate like the job's own (retried
         or failing the experiment); a report that cannot be drawn is logged and the experiment still
         succeeds (its table and taxonomy exist): ``GET /v1/experiments/{id}/report`` then stays 404."""
@@ -261,7 +261,7 @@ class JobRunner:
         rec = self.ctx.state.get(book.exp_id)
         if rec is None or not isinstance(rec.spec, dict):
             return
-        from taskonomy.publish import publish_report  # matplotlib and the report: only where a report is drawn
+        from taskonomy.run_outputs import publish_report  # matplotlib and the report: only where a report is drawn
 
         try:
             publish_report(store, book.exp_id, spec=rec.spec, finalize_params=job["params"], stats=book.stats())

@@ -7,10 +7,21 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from taskonomy.affinity import BUILTIN_TABLES
-from taskonomy.selection import MAX_BUDGET, MAX_COST, MAX_ORDER, MAX_TASK_NAME, MAX_TASKS, problem_from_mapping
+from taskonomy.selection import (
+    MAX_BUDGET,
+    MAX_COST,
+    MAX_ORDER,
+    MAX_TASK_NAME,
+    MAX_TASKS,
+    Objective,
+    TaxonomyProblem,
+    problem_from_mapping,
+)
 
-# The taxonomy problem's bounds are the core's (taskonomy.selection), stated here for the OpenAPI
-# schema; TaxonomyIn then runs the core's own check, so there is one definition.
+# The taxonomy problem's bounds, objectives and defaults are the core's (taskonomy.selection),
+# stated here only for the OpenAPI schema; TaxonomyIn then runs the core's own check
+# (problem_from_mapping), so the rules have one definition.
+_DEFAULT = TaxonomyProblem()
 TaskName = Annotated[str, Field(min_length=1, max_length=MAX_TASK_NAME)]
 Cost = Annotated[float, Field(ge=0, le=MAX_COST, allow_inf_nan=False)]
 
@@ -95,9 +106,9 @@ class TaxonomyIn(_In):
                                                description="tasks usable only as sources (default: the table's)")
     target_only: list[TaskName] = Field(default_factory=list, max_length=MAX_TASKS,
                                         description="tasks that must receive a transfer and cannot be roots")
-    budget: float = Field(6.0, ge=0, le=MAX_BUDGET, allow_inf_nan=False, description="supervision budget")
-    max_order: int = Field(5, ge=1, le=MAX_ORDER, description="most sources of one transfer")
-    objective: Literal["affinity", "gain", "quality"] = "affinity"
+    budget: float = Field(_DEFAULT.budget, ge=0, le=MAX_BUDGET, allow_inf_nan=False, description="supervision budget")
+    max_order: int = Field(_DEFAULT.max_order, ge=1, le=MAX_ORDER, description="most sources of one transfer")
+    objective: Objective = _DEFAULT.objective
     supervision_cost: dict[TaskName, Cost] = Field(default_factory=dict, max_length=MAX_TASKS,
                                                    description="per task (default 1)")
     transfer_cost: dict[TaskName, Cost] = Field(default_factory=dict, max_length=MAX_TASKS,

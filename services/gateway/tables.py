@@ -8,8 +8,8 @@ from typing import Any
 
 from fastapi import Request, Response
 
-from taskonomy.affinity import COLUMNS, TransferTable
-from taskonomy.affinity._table import OPTIONAL_COLUMNS, SELF
+from taskonomy.affinity import COLUMNS, OPTIONAL_COLUMNS, TransferTable
+from taskonomy.tasks import SELF
 
 #: Titles of the built-in published tables.
 BUILTIN_TITLES = {

@@ -167,7 +167,7 @@ class SolverClient:
 
         Each target is ``{"target": name, "candidates": [{"sources": [...], "kind": "first_order",
         "losses": [...]} or {..., "win_rates": [...]}, ...]}`` (kinds as in
-        ``taskonomy.affinity.KINDS``; ``losses`` may be a numpy row, NaN = missing). Returns, per
+        ``taskonomy.tasks.KINDS``; ``losses`` may be a numpy row, NaN = missing). Returns, per
         target, ``{"target", "consistency_ratio", "candidates": [{"sources", "kind", "win_rates",
         "affinity", "gain", "quality", and with bootstrap "affinity_low", "affinity_high",
         "gain_low", ... }]}``, in request order, with ``None`` for absent values.

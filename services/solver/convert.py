@@ -1,5 +1,9 @@
 """Solver messages <-> core objects, validating every field a caller sets.
 
+The taxonomy problem (and a sweep's budgets) are checked by the core's one definition,
+:mod:`taskonomy.selection` (:func:`~taskonomy.selection.problem_from_mapping`,
+:func:`~taskonomy.selection.check_budgets`): this module converts, it does not restate the rules.
+
 Each check raises :class:`~taskonomy.errors.InvalidInputError` whose message starts with the
 path of the offending field in the request (``problem.budget: ...``,
 ``targets[0].candidates[2].losses: ...``), so that a gRPC caller sees INVALID_ARGUMENT with a
@@ -17,9 +21,17 @@ from typing import Any
 import numpy as np
 
 from services.solver.generated import solver_pb2 as pb
-from taskonomy.affinity import KINDS, TransferRow, TransferTable
+from taskonomy.affinity import TransferRow, TransferTable
 from taskonomy.errors import InvalidInputError
-from taskonomy.selection import OBJECTIVES, PROBLEM_FIELDS, TaxonomyProblem, TaxonomySolution, problem_from_mapping
+from taskonomy.selection import (
+    OBJECTIVES,
+    PROBLEM_FIELDS,
+    TaxonomyProblem,
+    TaxonomySolution,
+    check_budgets,
+    problem_from_mapping,
+)
+from taskonomy.tasks import KINDS
 
 STATUSES = ("OPTIMAL", "INFEASIBLE")
 #: Optional per-candidate values of a ComputeAffinity answer (server and client).
@@ -158,22 +170,16 @@ def _problem_values(problem: TaxonomyProblem | Mapping[str, Any] | None) -> dict
     if is_dataclass(problem) and not isinstance(problem, type):
         return {f.name: getattr(problem, f.name) for f in fields(problem) if f.name in PROBLEM_FIELDS}
     if isinstance(problem, Mapping):
-        unknown = sorted(set(problem) - set(PROBLEM_FIELDS))
-        if unknown:
-            raise InvalidInputError(
-                f"problem: unknown field(s) {', '.join(unknown)}; allowed: {', '.join(PROBLEM_FIELDS)}"
-            )
-        return dict(problem)
+        return dict(problem)  # unknown fields: problem_from_mapping names them
     raise TypeError(f"problem must be a TaxonomyProblem or a mapping, not {type(problem).__name__}")
 
 
 def problem_to_proto(problem: TaxonomyProblem | Mapping[str, Any] | None) -> pb.TaxonomyProblem:
-    """A request's problem from a core problem or a mapping of its fields (absent = default)."""
+    """A request's problem from a core problem or a mapping of its fields (absent = default),
+    checked by the core's one definition (:func:`taskonomy.selection.problem_from_mapping`)
+    before anything is sent."""
     v = _problem_values(problem)
-    for name in ("targets", "source_only", "target_only"):
-        if isinstance(v.get(name), str):
-            raise InvalidInputError(f"problem.{name}: must be a list of task names, got the string {v[name]!r}")
-    problem_from_mapping(v, prefix="problem.")  # the core's checks, before anything is sent
+    problem_from_mapping(v, prefix="problem.")
     msg = pb.TaxonomyProblem()
     for name in ("targets", "source_only"):
         if v.get(name) is not None:
@@ -209,9 +215,10 @@ def problem_from_proto(msg: pb.TaxonomyProblem | None, *, field: str = "problem"
 
 
 def budgets_from_proto(values: Sequence[float], *, field: str = "budgets") -> list[float] | None:
+    """A sweep's budgets, each checked as the core checks a problem's budget (None: the default sweep)."""
     if not values:
         return None
-    return [_finite(b, field=f"{field}[{i}]", low=0.0) for i, b in enumerate(values)]
+    return check_budgets(list(values), field=field)
 
 
 # -------------------------------------------------------------------------------- solutions

@@ -28,7 +28,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from taskonomy.errors import InvalidInputError
-from taskonomy.tasks._candidates import KINDS, PIXELS, RANDOM, SELF, TRANSFER_KINDS
+from taskonomy.tasks import KINDS, PIXELS, RANDOM, SELF, TRANSFER_KINDS
 
 #: Column order of the long format.
 COLUMNS: tuple[str, ...] = (

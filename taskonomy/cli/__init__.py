@@ -1,9 +1,11 @@
 """The `taskonomy` command line (typer).
 
-Each command group lives in its own module exposing ``register(app)``; heavy imports (torch,
+Each command group lives in its own module (``*_cmd``) exposing ``register(app)``; the plumbing
+they share (the stderr ``console``, ``handle_errors``, ``fail``, the usage exit code) lives in
+:mod:`taskonomy.cli.common`, which other packages' commands import too. Heavy imports (torch,
 OR-Tools, pydantic, the world, servers) happen inside the commands so that ``taskonomy --help``
 stays fast. ``run`` composes the pipeline with what reads its artifacts
-(:func:`taskonomy.publish.publish_run`); ``spec`` prints the spec's JSON schema or checks a config.
+(:func:`taskonomy.run_outputs.publish_run`); ``spec`` prints the spec's JSON schema or checks a config.
 Commands of other packages (the services' ``worker``, ``submit``, ``serve``...) are found through
 the ``taskonomy.commands`` entry point group, each naming a ``register(app)`` function: the core
 never imports them.
@@ -19,7 +21,7 @@ from importlib.metadata import entry_points
 
 import typer
 
-from taskonomy.cli._common import silence_stdout
+from taskonomy.cli.common import silence_stdout
 
 #: Entry point group of the command modules of other packages.
 COMMANDS_GROUP = "taskonomy.commands"

@@ -11,7 +11,7 @@ from typing import Annotated
 
 import typer
 
-from taskonomy.cli._common import console, handle_errors
+from taskonomy.cli.common import console, handle_errors
 from taskonomy.files import check_writable_dir
 
 StoreOpt = Annotated[str | None, typer.Option("--store", help="artifact store (directory or s3:// URL); needed "

@@ -7,7 +7,7 @@ from typing import Annotated, Any
 
 import typer
 
-from taskonomy.cli._common import console, handle_errors
+from taskonomy.cli.common import console, handle_errors
 from taskonomy.errors import InvalidInputError
 from taskonomy.files import check_writable_dir
 
@@ -68,7 +68,7 @@ def register(app: typer.Typer) -> None:
         from taskonomy.contract.config import PRECISIONS
         from taskonomy.execution.local import default_workers
         from taskonomy.execution.run import default_store_url, run_experiment, validate_experiment
-        from taskonomy.publish import publish_run
+        from taskonomy.run_outputs import publish_run
         from taskonomy.store import check_store
 
         if preset is not None and preset not in PRESETS:

@@ -8,7 +8,7 @@ from typing import Annotated
 
 import typer
 
-from taskonomy.cli._common import handle_errors
+from taskonomy.cli.common import handle_errors
 from taskonomy.errors import InvalidInputError
 
 

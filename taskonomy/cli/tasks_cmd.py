@@ -11,7 +11,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from taskonomy.cli._common import handle_errors
+from taskonomy.cli.common import handle_errors
 
 
 def register(app: typer.Typer) -> None:

@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from taskonomy.cli._common import console, handle_errors
+from taskonomy.cli.common import console, handle_errors
 from taskonomy.errors import InvalidInputError
 
 
@@ -71,7 +71,7 @@ def _run_next_seed(run_dir: Path, *, show_progress: bool) -> Path:
     # the pipeline (torch when it trains) loads when the command runs, not at `taskonomy --help`
     from taskonomy.execution.run import run_experiment
     from taskonomy.modelbank import open_experiment
-    from taskonomy.publish import publish_run
+    from taskonomy.run_outputs import publish_run
 
     exp = open_experiment(str(run_dir))
     spec = exp.spec.model_copy(update={"seed": exp.spec.seed + 1})

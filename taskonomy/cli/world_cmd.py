@@ -9,7 +9,7 @@ from typing import Annotated
 
 import typer
 
-from taskonomy.cli._common import handle_errors
+from taskonomy.cli.common import handle_errors
 from taskonomy.errors import InvalidInputError, NotFoundError
 from taskonomy.files import check_writable_dir
 
@@ -69,8 +69,7 @@ def register(app: typer.Typer) -> None:
         """Write one picture with the inputs and every task's ground truth of sample INDEX."""
         # the world (scipy, matplotlib) loads when the command runs, not at `taskonomy --help`
         from taskonomy.tasks import BUILTIN_TASKS, get_task
-        from taskonomy.world import WorldSpec, render_sample
-        from taskonomy.world._preview import preview_sheet
+        from taskonomy.world import WorldSpec, preview_sheet, render_sample
 
         names = None
         if task:

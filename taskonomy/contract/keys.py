@@ -104,7 +104,7 @@ REPORT_PAGE = "report.html"
 
 
 def report_prefix(experiment_id: str) -> str:
-    """The store folder of a worker-run experiment's report (:func:`taskonomy.publish.publish_report`)."""
+    """The store folder of a worker-run experiment's report (:func:`taskonomy.run_outputs.publish_report`)."""
     return f"experiments/{experiment_id}/report"
 
 

@@ -43,7 +43,7 @@ from numpy.typing import NDArray
 
 from taskonomy.errors import CorruptArtifactError, InvalidInputError, NotFoundError
 from taskonomy.tasks import SEMANTIC_UNCERTAIN, registry
-from taskonomy.world._labels import edge_occlusion_sigma, soften_edges
+from taskonomy.world import edge_occlusion_sigma, soften_edges
 
 log = logging.getLogger(__name__)
 

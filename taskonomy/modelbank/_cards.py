@@ -34,7 +34,9 @@ CARD_FIELDS: tuple[str, ...] = (
     "format", "key", "weights", "sha256", "bytes", "task", "title", "role", "sources", "candidate_kind",
     "experiment", "experiment_role", "architecture", "data", "training", "test", "transfer",
 )
-ROLES: tuple[str, ...] = ("task_specific", "transfer")
+#: A card's ``role``: the network of one task trained from scratch, or a transfer readout on
+#: frozen source encoders (not the experiment spec's task roles: target, source-only, target-only).
+MODEL_ROLES: tuple[str, ...] = ("task_specific", "transfer")
 
 
 def card_key(weights_key: str) -> str:

@@ -1,9 +1,10 @@
 """Every task's prediction for one image, rendered the way the world preview renders ground truth.
 
-Inputs of the networks are derived from the one image with the world's own transforms: ``gray``
-(luma, as the world computes it), ``rgb_noisy`` (Gaussian noise of the world's ``noise_sigma``,
-seed 0), ``rgb_masked`` (a centred square of a third of the side blacked out, as the world masks
-one square) and ``jigsaw_image`` (tiles in the first permutation of the fixed set). Multi-view
+Inputs of the networks are derived from the one image with the world's own corruptions
+(:func:`taskonomy.world.corrupted_inputs`): ``gray`` (luma), ``rgb_noisy`` (Gaussian noise of the
+world's ``noise_sigma``, seed 0), ``rgb_masked`` (the centred square of a third of the side
+blacked out, where the world masks a random square) and ``jigsaw_image`` (tiles in the first
+permutation of the fixed set, where the world draws one). Multi-view
 tasks (egomotion, fixated and non-fixated pose, point matching) need several views of one
 scene: for an uploaded image they are **skipped** and reported as such (feeding the same image
 to every view would only ever show "no motion"). A world sample has all its views, so they run.
@@ -25,13 +26,13 @@ from taskonomy.contract import ExperimentSpec, WorldDataset, WorldOptions
 from taskonomy.contract.graph import build_graph
 from taskonomy.data import split_indices
 from taskonomy.errors import InvalidInputError, PreconditionError, TaskonomyError
+from taskonomy.files import atomic_write
 from taskonomy.modelbank._cards import ModelEntry
 from taskonomy.modelbank._image import decode_image, encode_png, fit_image
 from taskonomy.modelbank._listing import Experiment, chosen_transfers, model_entries
 from taskonomy.store import ArtifactStore, validate_key
 from taskonomy.tasks import RANDOM, get_task
-from taskonomy.world import apply_jigsaw, intrinsics, jigsaw_permutations, render_sample
-from taskonomy.world._preview import preview_sheet
+from taskonomy.world import centred_square, corrupted_inputs, intrinsics, preview_sheet, render_sample
 
 #: Image keys a single image can stand in for (every single-view task input of the built-in world).
 SINGLE_VIEW_KEYS: tuple[str, ...] = ("rgb", "gray", "rgb_noisy", "rgb_masked", "jigsaw_image")
@@ -77,22 +78,13 @@ def experiment_size(exp: Experiment) -> int:
 
 
 def derive_inputs(rgb: np.ndarray, *, noise_sigma: float = 0.1, seed: int = 0) -> dict[str, np.ndarray]:
-    """The single-view inputs of every built-in task from one rgb image (3, S, S) in [0, 1]."""
+    """The single-view inputs of every built-in task from one rgb image (3, S, S) in [0, 1]: the
+    world's corruptions (:func:`taskonomy.world.corrupted_inputs`) with the noise drawn from
+    ``default_rng(seed)``, the centred square masked and the first jigsaw permutation."""
     rgb = np.asarray(rgb, dtype=np.float32)
-    s = rgb.shape[-1]
-    luma = 0.299 * rgb[0] + 0.587 * rgb[1] + 0.114 * rgb[2]
-    rng = np.random.default_rng(seed)
-    mask = np.zeros((s, s), dtype=np.float32)
-    side = max(1, s // 3)
-    lo = (s - side) // 2
-    mask[lo:lo + side, lo:lo + side] = 1.0
-    return {
-        "rgb": rgb,
-        "gray": np.repeat(luma[None], 3, axis=0).astype(np.float32),
-        "rgb_noisy": np.clip(rgb + rng.normal(0.0, noise_sigma, size=rgb.shape), 0, 1).astype(np.float32),
-        "rgb_masked": (rgb * (1.0 - mask)).astype(np.float32),
-        "jigsaw_image": apply_jigsaw(rgb, jigsaw_permutations()[0]).astype(np.float32),
-    }
+    corrupted = corrupted_inputs(rgb, np.random.default_rng(seed), noise_sigma=noise_sigma,
+                                 mask=centred_square(rgb.shape[-1]), permutation=0)
+    return {"rgb": rgb, **{k: corrupted[k] for k in SINGLE_VIEW_KEYS[1:]}}
 
 
 def image_sample(exp: Experiment, image: np.ndarray) -> dict[str, np.ndarray]:
@@ -256,8 +248,7 @@ def write_pngs(pset: PredictionSet, out_dir: str | os.PathLike[str]) -> list[str
 
     def put(name: str, data: bytes) -> None:
         path = os.path.join(out, name)
-        with open(path, "wb") as fh:
-            fh.write(data)
+        atomic_write(path, data)
         written.append(path)
 
     put("input.png", encode_png(pset.sample["rgb"]))

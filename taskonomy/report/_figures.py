@@ -5,12 +5,14 @@ Each function writes one PNG and returns its file name.
 
 from __future__ import annotations
 
+import io
 import os
 from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
 
+from taskonomy.files import atomic_write
 from taskonomy.report._render import dense_pair, global_pair, image_rgb
 
 DPI = 110
@@ -27,7 +29,9 @@ def _figure(w: float, h: float) -> Any:
 
 
 def _save(fig: Any, out_dir: str, name: str) -> str:
-    fig.savefig(os.path.join(out_dir, name), dpi=DPI, bbox_inches="tight")
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=DPI, bbox_inches="tight")
+    atomic_write(os.path.join(out_dir, name), buf.getvalue())
     return name
 
 

@@ -17,6 +17,7 @@ from taskonomy.contract import ExperimentSpec, FinalizeParams
 from taskonomy.errors import InvalidInputError, NotFoundError
 from taskonomy.execution.handlers.finalize import problem_for
 from taskonomy.execution.handlers.proxy_finalize import proxy_vs_trained
+from taskonomy.files import atomic_write
 from taskonomy.report import _figures as F
 from taskonomy.selection import solve_taxonomy, sweep_budgets
 from taskonomy.store import ArtifactStore
@@ -165,8 +166,7 @@ def write_report(out_dir: str | os.PathLike[str], *, store: ArtifactStore, final
                  pred_figs=pred_figs, sweep=[(s.budget, s.objective, s.roots) for s in sweep], stats=stats, spec=spec,
                  proxy=proxy_rho, validity=validity.to_dict())
     path = os.path.join(out, "report.html")
-    with open(path, "w", encoding="utf-8") as fh:
-        fh.write(page)
+    atomic_write(path, page)
     return path
 
 

@@ -29,24 +29,24 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
 import numpy as np
 
-from taskonomy.affinity._rows import TransferRow
-from taskonomy.affinity._table import TransferTable, resolve_task_name
+from taskonomy.affinity import TransferRow, TransferTable, resolve_task_name
 from taskonomy.errors import InvalidInputError
 from taskonomy.tasks import registry
 
 Objective = Literal["affinity", "gain", "quality"]
-OBJECTIVES: tuple[str, ...] = ("affinity", "gain", "quality")
+OBJECTIVES: tuple[str, ...] = get_args(Objective)
 Status = Literal["OPTIMAL", "INFEASIBLE"]
 #: Clip of every objective coefficient before the relative task value.
 COEF_CLIP: tuple[float, float] = (1e-5, 1.0)
 
 #: The fields of a :class:`TaxonomyProblem` a caller sets, and their bounds: defined here once and
-#: checked by :func:`problem_from_mapping` (the CLI, the solver service and the gateway all use it;
-#: the gateway's request schema states the same bounds).
+#: checked by :func:`problem_from_mapping` (the CLI, the solver service and the gateway all use it,
+#: and :func:`compile_problem` checks a problem built directly the same way; the gateway's request
+#: schema states the same bounds for its OpenAPI document).
 PROBLEM_FIELDS: tuple[str, ...] = (
     "targets", "source_only", "target_only", "budget", "max_order", "objective",
     "supervision_cost", "transfer_cost", "task_value",
@@ -167,6 +167,11 @@ def _finite_nonneg(name: str, value: object, *, high: float | None = None) -> fl
     if high is not None and v > high:
         raise InvalidInputError(f"{name}: must be <= {high:g}, got {value:g}")
     return v
+
+
+def check_budgets(budgets: Sequence[object], *, field: str = "budgets") -> list[float]:
+    """The budgets of a sweep, each checked as a problem's ``budget`` (``field[i]`` names a bad one)."""
+    return [_finite_nonneg(f"{field}[{i}]", b, high=MAX_BUDGET) for i, b in enumerate(budgets)]
 
 
 def _task_list(name: str, value: object) -> tuple[str, ...]:
@@ -300,38 +305,31 @@ def resolve_roles(table: TransferTable, problem: TaxonomyProblem) -> tuple[list[
 
 
 def _costs(field_name: str, mapping: Mapping[str, float], known: Sequence[str]) -> dict[str, float]:
-    if not isinstance(mapping, Mapping):
-        raise InvalidInputError(f"{field_name}: must be a mapping task → number, got {mapping!r}")
-    out: dict[str, float] = {}
-    for k, v in mapping.items():
-        if not isinstance(k, str):
-            raise InvalidInputError(f"{field_name}: keys must be task names, got {k!r}")
-        name = resolve_task_name(k, known, field=field_name)
-        out[name] = _finite_nonneg(f"{field_name}[{k}]", v, high=MAX_COST)
-    return out
+    """A checked per-task map (:func:`validate_problem`) with its task names in the table's spelling."""
+    return {resolve_task_name(k, known, field=field_name): float(v) for k, v in mapping.items()}
 
 
 def validate_problem(problem: TaxonomyProblem) -> None:
-    """Check the scalar fields (roles and maps need the table)."""
+    """Check every field of ``problem`` as :func:`problem_from_mapping` checks a mapping of them
+    (one set of rules whichever way a problem is made; roles and map keys also need the table)."""
     if not isinstance(problem, TaxonomyProblem):
         raise InvalidInputError(f"problem: expected a TaxonomyProblem, got {type(problem).__name__}")
-    _finite_nonneg("budget", problem.budget)
-    mo = problem.max_order
-    if isinstance(mo, bool) or not isinstance(mo, (int, np.integer)):
-        raise InvalidInputError(f"max_order: must be an integer >= 1, got {mo!r}")
-    if mo < 1:
-        raise InvalidInputError(f"max_order: must be >= 1, got {mo}")
-    if problem.objective not in OBJECTIVES:
-        raise InvalidInputError(f"objective: must be one of {', '.join(OBJECTIVES)}; got {problem.objective!r}")
+    for name in ("budget", "max_order", "objective", "target_only", "supervision_cost", "transfer_cost", "task_value"):
+        if getattr(problem, name) is None:
+            raise InvalidInputError(f"{name}: must be set, got None")
+    problem_from_mapping({name: getattr(problem, name) for name in PROBLEM_FIELDS})
 
 
-def compile_problem(table: TransferTable, problem: TaxonomyProblem, *, prune: bool = True) -> Instance:
+def compile_problem(table: TransferTable, problem: TaxonomyProblem, *, prune: bool = True,
+                    ignore_budget: bool = False) -> Instance:
     """Validate ``problem`` against ``table`` and build the solver instance.
 
     With ``prune`` (the default), dominated edges are removed: an edge into ``t`` whose source set
     contains the source set of another edge into ``t`` of at least the same value can never be
     needed (any root set that admits it admits the other, and budget does not depend on which
     edge is chosen). Edges whose sources cost more than the budget together are removed too.
+    With ``ignore_budget``, the instance's budget is infinite (what explaining an infeasible
+    problem needs: which taxonomy would fit at any budget).
     """
     validate_problem(problem)
     targets, source_only, target_only = resolve_roles(table, problem)
@@ -343,7 +341,7 @@ def compile_problem(table: TransferTable, problem: TaxonomyProblem, *, prune: bo
     index = {t: i for i, t in enumerate(tasks)}
     cost = np.array([sup.get(t, DEFAULT_SUPERVISION_COST.get(t, 1.0)) for t in tasks], dtype=float)
     obj = problem.objective
-    budget = float(problem.budget)
+    budget = math.inf if ignore_budget else float(problem.budget)
     target_set = set(targets)
     root_value = np.zeros(len(tasks))
     self_rows: dict[str, TransferRow | None] = {}

@@ -43,7 +43,7 @@ from typing import Any
 
 import numpy as np
 
-from taskonomy.affinity._table import TransferTable
+from taskonomy.affinity import TransferTable
 from taskonomy.errors import InvalidInputError
 from taskonomy.selection._problem import Instance, TaxonomyProblem, TaxonomySolution, compile_problem
 from taskonomy.selection._solve import solve_taxonomy

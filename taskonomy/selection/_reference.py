@@ -11,7 +11,7 @@ import time
 
 import numpy as np
 
-from taskonomy.affinity._table import TransferTable
+from taskonomy.affinity import TransferTable
 from taskonomy.errors import InvalidInputError
 from taskonomy.selection._evaluate import infeasible, solution_from_roots
 from taskonomy.selection._problem import Instance, TaxonomyProblem, TaxonomySolution, compile_problem

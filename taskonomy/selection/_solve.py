@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-import math
 import time
 from collections.abc import Sequence
 from dataclasses import replace
 
 import numpy as np
 
-from taskonomy.affinity._rows import TransferRow
-from taskonomy.affinity._table import TransferTable
+from taskonomy.affinity import TransferRow, TransferTable
 from taskonomy.errors import InvalidInputError, PreconditionError
 from taskonomy.selection._bip import BipModel
 from taskonomy.selection._evaluate import evaluate, infeasible, solution_from_roots, useful_roots
@@ -19,6 +17,7 @@ from taskonomy.selection._problem import (
     Instance,
     TaxonomyProblem,
     TaxonomySolution,
+    check_budgets,
     coefficient,
     compile_problem,
 )
@@ -60,7 +59,7 @@ def _min_cost(inst: Instance) -> float | None:
 
 def _infeasibility_reason(table: TransferTable, problem: TaxonomyProblem, inst: Instance) -> str:
     """Explain why no taxonomy fits (called only when there is none)."""
-    loose = compile_problem(table, replace(problem, budget=1e300), prune=False)
+    loose = compile_problem(table, problem, prune=False, ignore_budget=True)
     for k, t in enumerate(loose.receivers):
         if loose.receiver_root[k] < 0 and not loose.edges[k]:
             return (f"target-only task {t!r} has no admissible edge: none of its transfers with at most "
@@ -125,10 +124,7 @@ def sweep_budgets(table: TransferTable, problem: TaxonomyProblem,
     """
     if budgets is None:
         budgets = default_budgets(table, problem)
-    budgets = [float(b) for b in budgets]
-    for b in budgets:
-        if math.isnan(b) or b < 0:
-            raise InvalidInputError(f"budgets: must be >= 0, got {b:g}")
+    budgets = check_budgets(list(budgets))
     if not budgets:
         return []
     top = max(budgets)

@@ -21,7 +21,7 @@ other candidate of its target (the Borda count of the tournament the AHP later w
 eliminated candidates taking part with their last losses. Beyond the budget's cut, a kept
 candidate is also dropped early when it confidently cannot become the target's best (the edge
 the BIP would pick): its bootstrap upper quantile (test images resampled) lies below the lower
-quantile of the current best. ``prior`` scores (e.g. LogME from :mod:`taskonomy.affinity.proxies`) break ties.
+quantile of the current best. ``prior`` scores (e.g. LogME from :mod:`taskonomy.affinity.transfer_proxies`) break ties.
 
 Stopped candidates are compared with finished ones on their last measured losses, extrapolated
 to the end of the schedule (``extrapolate=True``, the default): every candidate is also

@@ -47,7 +47,7 @@ import torch
 import torch.nn.functional as F
 
 from taskonomy.errors import InvalidInputError
-from taskonomy.tasks._constants import SEMANTIC_UNCERTAIN, rebalance_weights
+from taskonomy.tasks import SEMANTIC_UNCERTAIN, rebalance_weights
 
 DELTA_VAR = 0.5
 DELTA_DIST = 1.5

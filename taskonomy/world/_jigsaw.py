@@ -13,7 +13,7 @@ from functools import lru_cache
 import numpy as np
 from numpy.typing import NDArray
 
-from taskonomy.tasks._constants import N_JIGSAW_PERMUTATIONS
+from taskonomy.tasks import N_JIGSAW_PERMUTATIONS
 
 
 @lru_cache(maxsize=1)

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import io
 from pathlib import Path
 
 import numpy as np
 from numpy.typing import NDArray
 
+from taskonomy.files import atomic_write
 from taskonomy.tasks import BUILTIN_TASKS, FINE_OBJECT_CLASSES, IMAGE_KEYS, ROOM_TYPES, SEMANTIC_CLASSES
 from taskonomy.world._jigsaw import jigsaw_permutations
 from taskonomy.world._labels import decode_room_layout, decode_vanishing_points
@@ -161,6 +163,8 @@ def preview_sheet(sample: Sample, path: str | Path, *, title: str = "", tasks: l
         fig.suptitle(title, fontsize=10)
     fig.tight_layout()
     out = Path(path)
-    fig.savefig(out, dpi=90)
+    buf = io.BytesIO()
+    fig.savefig(buf, format=out.suffix.lstrip(".").lower() or "png", dpi=90)
     plt.close(fig)
+    atomic_write(out, buf.getvalue())
     return out

@@ -2,8 +2,9 @@
 
 A sample is a pure function of ``(spec, index)``: all randomness comes from
 ``numpy.random.default_rng([spec.seed, index])`` (and ``[spec.seed, index, 1]`` for the
-non-fixated view), drawn in a fixed order (scene, cameras, then the image corruptions), so any
-process renders the same sample. The views are described in :mod:`taskonomy.world._cameras`.
+non-fixated view), drawn in a fixed order (scene, cameras, then the image corruptions of
+:func:`taskonomy.world._corruptions.corrupted_inputs`), so any process renders the same sample.
+The views are described in :mod:`taskonomy.world._cameras`.
 
 Poses are :func:`taskonomy.world._geometry.relative_pose` of one view relative to another:
 ``fixated_pose`` and ``nonfixated_pose`` give ``view_fix`` and ``view_nonfix`` relative to
@@ -22,9 +23,9 @@ from taskonomy.contract.world import WorldSpec
 from taskonomy.errors import InvalidInputError
 from taskonomy.world import _labels, _semantic
 from taskonomy.world._cameras import Camera, sample_world
+from taskonomy.world._corruptions import corrupted_inputs
 from taskonomy.world._curvature import estimate_curvature
 from taskonomy.world._geometry import focal_length, intrinsics, mul3, pixel_rays, relative_pose
-from taskonomy.world._jigsaw import apply_jigsaw, jigsaw_permutations
 from taskonomy.world._raycast import Hit, cast_camera, refine_steps
 from taskonomy.world._scene import Scene
 from taskonomy.world._shading import camera_colour, image_colour, reshading
@@ -167,17 +168,9 @@ def render_sample(spec: WorldSpec, index: int) -> dict[str, NDArray[np.generic]]
     out["point_matching"] = np.array([1.0 if world.match_positive else 0.0], dtype=np.float32)
 
     # --- image corruptions (inputs of the self-supervised tasks) ------------------------------
-    rgb = _chw(colour, s)
-    out["rgb_noisy"] = np.clip(rgb + rng.normal(0.0, spec.noise_sigma, size=rgb.shape), 0.0, 1.0).astype(np.float32)
-    out["gray"] = np.repeat(gray.reshape(1, s, s), 3, axis=0).astype(np.float32)
-    side = int(rng.integers(s // 4, s // 2 + 1))
-    y0, x0 = (int(v) for v in rng.integers(0, s - side + 1, size=2))
-    mask = np.zeros((s, s), dtype=np.float32)
-    mask[y0:y0 + side, x0:x0 + side] = 1.0
-    out["rgb_masked"] = (rgb * (1.0 - mask)).astype(np.float32)
-    perm_index = int(rng.integers(len(jigsaw_permutations())))
-    out["jigsaw"] = np.array(perm_index, dtype=np.int64)
-    out["jigsaw_image"] = apply_jigsaw(rgb, jigsaw_permutations()[perm_index])
+    corrupted = corrupted_inputs(_chw(colour, s), rng, noise_sigma=spec.noise_sigma, gray=gray)
+    mask = corrupted.pop("meta.inpaint_mask")
+    out.update(corrupted)
 
     out["meta.K"] = intrinsics(s, spec.fov_deg).astype(np.float32)
     out["meta.K_patch"] = intrinsics(s, spec.patch_fov_deg).astype(np.float32)

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 import numpy as np
 from numpy.typing import NDArray
 
-from taskonomy.tasks._constants import (
+from taskonomy.tasks import (
     CATEGORY_PATTERNS,
     CATEGORY_SHAPES,
     OBJECT_CATEGORIES,

@@ -19,7 +19,7 @@ from __future__ import annotations
 import numpy as np
 from numpy.typing import NDArray
 
-from taskonomy.tasks._constants import FINE_OBJECT_CLASSES, SEMANTIC_UNCERTAIN
+from taskonomy.tasks import FINE_OBJECT_CLASSES, SEMANTIC_UNCERTAIN
 from taskonomy.world._scene import FLOOR_FACE, N_ROOM_FACES, WALL_FACES, Scene, room_type_posterior
 
 #: Uniform share mixed into ``class_object`` (a classifier's soft output never reaches 0).

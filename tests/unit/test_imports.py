@@ -2,8 +2,9 @@
 
 The imports are read from the source with :mod:`ast` — at module level and inside functions
 alike (an import inside a function is a dependency too; hiding a cycle there does not break
-it). ``taskonomy.contract`` says what to compute; ``taskonomy.execution`` produces artifacts; ``taskonomy.modelbank`` and ``taskonomy.report``
-read them; the CLI and :mod:`taskonomy.publish` compose them.
+it). ``taskonomy.contract`` says what to compute; ``taskonomy.execution`` produces artifacts;
+``taskonomy.modelbank`` and ``taskonomy.report`` read them; the CLI and :mod:`taskonomy.run_outputs`
+compose them.
 """
 
 from __future__ import annotations
@@ -91,10 +92,10 @@ def test_no_cycle_between_packages() -> None:
 
 
 @pytest.mark.parametrize("package, forbidden", [
-    ("taskonomy.execution", {"taskonomy.modelbank", "taskonomy.report", "taskonomy.cli", "taskonomy.publish"}),
+    ("taskonomy.execution", {"taskonomy.modelbank", "taskonomy.report", "taskonomy.cli", "taskonomy.run_outputs"}),
     ("taskonomy.contract", {"taskonomy.execution", "taskonomy.world", "taskonomy.data", "taskonomy.training",
                             "taskonomy.nets", "taskonomy.modelbank", "taskonomy.report", "taskonomy.cli",
-                            "taskonomy.publish", "taskonomy.affinity", "taskonomy.selection"}),
+                            "taskonomy.run_outputs", "taskonomy.affinity", "taskonomy.selection"}),
 ])
 def test_producers_import_none_of_their_readers(package: str, forbidden: set[str]) -> None:
     """Execution produces artifacts that the model bank and the report read; the contract is what

@@ -2,7 +2,7 @@
 (``affinity.estimate: proxy``).
 
 The graph runs only up to the cached features (render, task networks, features); this job then
-scores every candidate of every target with a proxy (:mod:`taskonomy.affinity.proxies`, LogME by
+scores every candidate of every target with a proxy (:mod:`taskonomy.affinity.transfer_proxies`, LogME by
 default) on the transfer split's features:
 
 * first order, own encoder and ``random`` candidates, as the transfer jobs would train them;
@@ -28,7 +28,7 @@ import numpy as np
 from scipy.stats import spearmanr
 
 from taskonomy.affinity import TransferRow, TransferTable
-from taskonomy.affinity.proxies import ProxyCache, proxy_affinities, transfer_proxy
+from taskonomy.affinity.transfer_proxies import ProxyCache, proxy_affinities, transfer_proxy
 from taskonomy.contract import ExperimentSpec, Job, JobKind, ProxyFinalizeParams, TransferParams, build_graph
 from taskonomy.execution.artifacts import StoredArrays
 from taskonomy.execution.handlers._types import Progress

@@ -6,7 +6,7 @@ in for fully trained ones."""
 
 from __future__ import annotations
 
-from taskonomy.affinity.proxies import ProxyCache, transfer_proxy
+from taskonomy.affinity.transfer_proxies import ProxyCache, transfer_proxy
 from taskonomy.contract import Job, TransferHalvingParams
 from taskonomy.execution.handlers._types import Progress
 from taskonomy.execution.handlers.transfer import FusedTransfers, fused_threads, store_transfer

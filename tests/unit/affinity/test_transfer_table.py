@@ -8,8 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from taskonomy.affinity import BUILTIN_TABLES, KINDS, TransferRow, TransferTable, load_table
+from taskonomy.affinity import BUILTIN_TABLES, TransferRow, TransferTable, load_table
 from taskonomy.errors import InvalidInputError, NotFoundError
+from taskonomy.tasks import KINDS
 
 ANCHORS = Path(__file__).resolve().parents[4] / "shared" / "anchors" / "taskonomy-paper"
 

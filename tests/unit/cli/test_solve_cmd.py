@@ -57,7 +57,7 @@ def test_solve_infeasible_is_an_answer_not_an_error() -> None:
 @pytest.mark.parametrize(("args", "needle"), [
     (["--budget", "-1"], "budget: must be >= 0, got -1"),
     (["--target-only", "foo"], "target_only: unknown task 'foo'"),
-    (["--max-order", "0"], "max_order: must be >= 1"),
+    (["--max-order", "0"], "max_order: must be an integer in 1..64, got 0"),
     (["--objective", "speed"], "objective: must be one of affinity, gain, quality"),
     (["--targets", "jigsaw"], "targets: task 'jigsaw' has no candidates"),
     (["--targets", "normal", "--source-only", "rgb2sfnorm"], "given two roles"),

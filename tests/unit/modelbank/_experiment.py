@@ -36,7 +36,7 @@ def build_tiny(base: Path) -> Path:
 
     from taskonomy.contract import ExperimentSpec
     from taskonomy.execution.run import run_experiment
-    from taskonomy.publish import publish_run
+    from taskonomy.run_outputs import publish_run
 
     out = base / "modelbank-tiny"
     if not (out / "experiment.json").is_file():

@@ -110,7 +110,11 @@ def test_infeasible_target_only_names_the_task() -> None:
 @pytest.mark.parametrize(("problem", "needle"), [
     (TaxonomyProblem(budget=-1), "budget: must be >= 0, got -1"),
     (TaxonomyProblem(budget=math.nan), "budget: must be a finite number"),
-    (TaxonomyProblem(max_order=0), "max_order: must be >= 1, got 0"),
+    (TaxonomyProblem(max_order=0), "max_order: must be an integer in 1..64, got 0"),
+    # a problem built directly meets the same bounds as one from a mapping (problem_from_mapping)
+    (TaxonomyProblem(max_order=65), "max_order: must be an integer in 1..64, got 65"),
+    (TaxonomyProblem(budget=2e6), "budget: must be <= 1e+06"),
+    (TaxonomyProblem(targets=tuple(f"t{i}" for i in range(65))), "targets: at most 64 tasks"),
     (TaxonomyProblem(objective="speed"), "objective: must be one of"),  # type: ignore[arg-type]
     (TaxonomyProblem(target_only=("foo",)), "target_only: unknown task 'foo'; known:"),
     (TaxonomyProblem(targets=("normal", "nope")), "targets: unknown task 'nope'"),

@@ -11,7 +11,7 @@ import pytest
 from typer.testing import CliRunner
 
 from taskonomy.affinity import TransferTable
-from taskonomy.affinity.proxies import (
+from taskonomy.affinity.transfer_proxies import (
     ProxyCache,
     ProxyMethod,
     Spectrum,

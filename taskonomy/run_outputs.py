@@ -1,4 +1,4 @@
-"""What a finished local run publishes beside its table: the experiment record, model cards, the report.
+"""A finished run's outputs beside its table: the experiment record, model cards, the report.
 
 Execution (:mod:`taskonomy.execution`) only produces artifacts; the model bank
 (:mod:`taskonomy.modelbank`) and the report (:mod:`taskonomy.report`) read them. This module

@@ -1,4 +1,6 @@
-"""World datasets: samples of a :class:`~taskonomy.world.WorldSpec` rendered into shards.
+"""A world's rendered shards: samples of a :class:`~taskonomy.world.WorldSpec` rendered into
+safetensors files on disk (:class:`WorldShards`), built by :func:`build_world_dataset` and
+opened by :func:`open_world_dataset`.
 
 Layout of the artifact store folder ``root/<spec.key()>/``::
 
@@ -132,8 +134,12 @@ def _shard_ok(job: ShardJob) -> bool:
     return True
 
 
-class WorldDataset:
-    """The shards of one world and split sizes; :meth:`split` loads a split into memory."""
+class WorldShards:
+    """The rendered shards of one world on disk, by split; :meth:`split` loads a split into memory.
+
+    Not to be confused with the experiment spec's ``WorldDataset`` (which world an experiment asks
+    for): this is what rendering that world left under ``root/<spec.key()>/``.
+    """
 
     def __init__(self, spec: WorldSpec, splits: SplitSizes, root: str | Path, *,
                  shard_size: int = DEFAULT_SHARD_SIZE) -> None:
@@ -182,7 +188,7 @@ class WorldDataset:
 
 
 def build_world_dataset(spec: WorldSpec, splits: SplitSizes, root: str | Path, *, workers: int | None = None,
-                        progress: bool = False, shard_size: int = DEFAULT_SHARD_SIZE) -> WorldDataset:
+                        progress: bool = False, shard_size: int = DEFAULT_SHARD_SIZE) -> WorldShards:
     """Render the missing (or corrupt) shards of ``spec`` into ``root/<spec.key()>/`` and return the dataset.
 
     Existing shards are verified and reused (a corrupt one is logged and rendered again). Shards
@@ -193,7 +199,7 @@ def build_world_dataset(spec: WorldSpec, splits: SplitSizes, root: str | Path, *
         raise InvalidInputError(f"shard_size must be an integer in 1..100000, got {shard_size!r}")
     if workers is not None and (isinstance(workers, bool) or not isinstance(workers, int) or not 1 <= workers <= 512):
         raise InvalidInputError(f"workers must be an integer in 1..512, got {workers!r}")
-    ds = WorldDataset(spec, splits, root, shard_size=shard_size)
+    ds = WorldShards(spec, splits, root, shard_size=shard_size)
     ds.folder.mkdir(parents=True, exist_ok=True)
     spec_file = ds.folder / "world.json"
     if not spec_file.exists():
@@ -233,9 +239,9 @@ def _progress(enabled: bool, total: int) -> Iterator[Callable[[int], object]]:
 
 
 def open_world_dataset(spec: WorldSpec, splits: SplitSizes, root: str | Path, *,
-                       shard_size: int = DEFAULT_SHARD_SIZE) -> WorldDataset:
+                       shard_size: int = DEFAULT_SHARD_SIZE) -> WorldShards:
     """The dataset of already rendered shards (no rendering); missing shards raise PreconditionError."""
-    ds = WorldDataset(spec, splits, root, shard_size=shard_size)
+    ds = WorldShards(spec, splits, root, shard_size=shard_size)
     missing = ds.missing()
     if missing:
         raise PreconditionError(f"{len(missing)} shard(s) of world {spec.key()} are missing under {ds.folder} "

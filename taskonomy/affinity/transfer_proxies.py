@@ -17,17 +17,14 @@ like the AHP affinities of the trained table.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import Literal
 
 import numpy as np
 
 from taskonomy.affinity._estimators import Spectrum, h_score, logme
 from taskonomy.affinity._proxy_rows import ProxyCache, proxy_rows
+from taskonomy.contract import PROXY_METHODS, ProxyMethod
 from taskonomy.errors import InvalidInputError
 from taskonomy.tasks import SEMANTIC_UNCERTAIN, TaskSpec
-
-ProxyMethod = Literal["logme", "hscore"]
-PROXY_METHODS: tuple[str, ...] = ("logme", "hscore")
 
 __all__ = [
     "PROXY_METHODS", "ProxyCache", "ProxyMethod", "Spectrum", "h_score", "logme", "proxy_affinities", "proxy_rows",
