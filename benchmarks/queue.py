@@ -76,9 +76,9 @@ def main() -> None:
     if args.smoke:
         args.jobs, args.chain = 10, 5
 
-    from services.common.redisconn import redis_client
-    from services.common.state import ExperimentStateStore
-    from services.common.submission import submit
+    from services.queue.redisconn import redis_client
+    from services.queue.state import ExperimentStateStore
+    from services.queue.submission import submit
 
     work = Path(tempfile.mkdtemp(prefix="taskonomy-queue-bench-"))
     port = free_port()

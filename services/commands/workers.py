@@ -35,7 +35,7 @@ def _services(module: str) -> ModuleType:
 
 
 def _submissions(broker: str) -> Any:
-    return _services("services.common.submission").submissions(broker)
+    return _services("services.queue.submission").submissions(broker)
 
 
 def register(app: typer.Typer) -> None:
@@ -57,8 +57,8 @@ def register(app: typer.Typer) -> None:
         """
         if kind not in WORKER_KINDS:
             raise fail(f"unknown worker kind {kind!r}; known: {', '.join(WORKER_KINDS)}")
-        _services("services.common.submission").check_broker_url(broker)
-        _services("services.common.celery_app").run_worker(
+        _services("services.queue.submission").check_broker_url(broker)
+        _services("services.queue.celery_app").run_worker(
             kind, concurrency=concurrency, loglevel=loglevel, broker_url=broker,
             announce=lambda line: typer.echo(line, err=True))
 
@@ -80,7 +80,7 @@ def register(app: typer.Typer) -> None:
 
         if not store:
             raise fail("--store is required (a file:// path on a shared volume or an s3:// URL)")
-        submission = _services("services.common.submission")
+        submission = _services("services.queue.submission")
         submission.check_broker_url(broker)
         parsed = ExperimentSpec.from_file(spec)
         check_store(store)

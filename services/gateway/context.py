@@ -2,7 +2,7 @@
 solver), created lazily on first use so that building the app connects to nothing.
 
 Routes reach it through the ``Ctx`` dependency alias (:mod:`services.gateway.deps`).
-Experiments are submitted, re-run and cancelled through :class:`services.common.submission.Submissions`
+Experiments are submitted, re-run and cancelled through :class:`services.queue.submission.Submissions`
 (the same code as ``taskonomy submit``), which sends them by task name.
 """
 
@@ -16,12 +16,12 @@ import redis
 from celery import Celery
 from prometheus_client import CollectorRegistry
 
-from services.common.state import ExperimentStateStore
-from services.common.submission import Submissions, client_app
 from services.gateway.metrics import job_registry
 from services.gateway.problems import ServiceUnavailable
 from services.gateway.settings import GatewaySettings
 from services.gateway.taxonomy_service import TaxonomyService
+from services.queue.state import ExperimentStateStore
+from services.queue.submission import Submissions, client_app
 from services.solver.client import SolverClient
 from taskonomy.errors import TaskonomyError
 from taskonomy.store import ArtifactStore
@@ -63,7 +63,7 @@ class GatewayContext:
     # -- Celery ----------------------------------------------------------------------------
     @property
     def celery(self) -> Celery:
-        """The sending-only Celery app (tasks by name; see :func:`services.common.submission.client_app`)."""
+        """The sending-only Celery app (tasks by name; see :func:`services.queue.submission.client_app`)."""
         with self._lock:
             if self._celery is None:
                 self._celery = client_app(self.settings.broker_url)

@@ -1,25 +1,25 @@
-"""``/metrics``: the catalogue of :mod:`services.common.metrics`, with the gauges that describe
+"""``/metrics``: the catalogue of :mod:`services.queue.metrics`, with the gauges that describe
 shared state refreshed from Redis at scrape time.
 
 - ``taskonomy_queue_depth{queue}``: waiting messages of each Celery queue, over the lists that
-  :func:`services.common.queues.queue_lists` names (the same ones the chart's KEDA triggers read);
+  :func:`services.queue.queues.queue_lists` names (the same ones the chart's KEDA triggers read);
 - ``taskonomy_experiments{state}``: experiments by state, from the state store;
 - ``taskonomy_jobs{state}`` (pending, done, failed) and ``taskonomy_experiment_progress_ratio{stage}``:
   over the active (PENDING, RUNNING, CANCELLING) experiments; ``taskonomy_experiment_stalled_seconds``:
   the longest time a RUNNING experiment has gone without a job finishing;
 - ``taskonomy_workers{queue}``: live workers consuming each queue, and ``taskonomy_workers_lost``:
-  workers that stopped beating without stopping cleanly (:mod:`services.common.heartbeats`);
+  workers that stopped beating without stopping cleanly (:mod:`services.queue.heartbeats`);
 - ``taskonomy_redis_up``: 1 when this refresh read Redis, 0 when it could not (then the gauges
   above have no samples, so an empty queue and an unknown one differ);
 - ``taskonomy_dependency_up{dependency}``: redis, solver, store, each checked at scrape time
   (:mod:`services.gateway.dependencies`).
 
 Every figure read from Redis is cluster-wide: each gateway replica exports the same value, so
-dashboards and alerts take the ``max`` over gateways (:data:`services.common.metrics.CLUSTER_METRICS`).
+dashboards and alerts take the ``max`` over gateways (:data:`services.queue.metrics.CLUSTER_METRICS`).
 
 The request latency histogram is observed by :mod:`services.gateway.middleware`; job durations
 and finished jobs are recorded by the workers in Redis and exported by
-:class:`services.common.jobmetrics.RedisJobMetricsCollector` on a per-app registry.
+:class:`services.queue.jobmetrics.RedisJobMetricsCollector` on a per-app registry.
 """
 
 from __future__ import annotations
@@ -30,9 +30,10 @@ from typing import Any
 
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 
-from services.common.heartbeats import census
-from services.common.jobmetrics import RedisJobMetricsCollector
-from services.common.metrics import (
+from services.gateway.dependencies import check_dependencies
+from services.queue.heartbeats import census
+from services.queue.jobmetrics import RedisJobMetricsCollector
+from services.queue.metrics import (
     EXPERIMENT_PROGRESS,
     EXPERIMENT_STALLED,
     EXPERIMENTS,
@@ -43,9 +44,8 @@ from services.common.metrics import (
     WORKERS,
     WORKERS_LOST,
 )
-from services.common.queues import queue_depths
-from services.common.state import STATES
-from services.gateway.dependencies import check_dependencies
+from services.queue.queues import queue_depths
+from services.queue.state import STATES
 
 log = logging.getLogger("services.gateway")
 
@@ -54,7 +54,7 @@ JOB_STATES = ("pending", "done", "failed")
 
 def job_registry(broker_url: str, *, prefix: str) -> CollectorRegistry:
     """A registry of this gateway's own collectors: the workers' job metrics, read from Redis at
-    scrape time (:class:`services.common.jobmetrics.RedisJobMetricsCollector`)."""
+    scrape time (:class:`services.queue.jobmetrics.RedisJobMetricsCollector`)."""
     registry = CollectorRegistry(auto_describe=False)
     registry.register(RedisJobMetricsCollector(broker_url, prefix=prefix))
     return registry

@@ -15,7 +15,7 @@ from typing import Annotated, Any
 from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
-from services.common.submission import check_broker_url
+from services.queue.submission import check_broker_url
 from taskonomy.errors import InvalidInputError
 from taskonomy.store import store_scheme
 

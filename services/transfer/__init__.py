@@ -1,1 +1,1 @@
-"""The transfer worker: a Celery app consuming the ``transfer`` and ``control`` queues (see services.common)."""
+"""The transfer worker: a Celery app consuming the ``transfer`` and ``control`` queues (see services.queue)."""

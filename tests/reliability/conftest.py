@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from services.common.workerstore import write_counts, write_starts
+from services.queue.workerstore import write_counts, write_starts
 from taskonomy.store import ArtifactStore
 from tests.services.gateway._fixtures import solver_address  # noqa: F401
 from tests.services.workers._harness import run_like_the_workers, tiny_spec

@@ -17,14 +17,14 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Path, Query, Request, Response
 from starlette.concurrency import run_in_threadpool
 
-from services.common.state import ExperimentRecord
-from services.common.submission import ACTIVE, experiment_id
 from services.gateway.admission import admit
 from services.gateway.bodies import JsonBody, parse_json
 from services.gateway.deps import Ctx, Reader, Writer
 from services.gateway.problems import ServiceUnavailable, problem_responses
 from services.gateway.schemas import AddTaskIn, ExperimentEvents, ExperimentList, ExperimentOut
 from services.gateway.tables import transfers_response
+from services.queue.state import ExperimentRecord
+from services.queue.submission import ACTIVE, experiment_id
 from taskonomy.errors import InvalidInputError, NotFoundError, PreconditionError
 from taskonomy.pipeline.keys import REPORT_PAGE, report_prefix
 from taskonomy.pipeline.spec import ExperimentSpec

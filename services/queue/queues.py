@@ -19,7 +19,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from services.common.leases import lease_key
+from services.queue.leases import lease_key
 
 #: Kombu's separator and Celery's default priority steps for Redis queues (``queue\x06\x163``).
 PRIORITY_SEP = "\x06\x16"

@@ -2,7 +2,7 @@
 ``taskonomy submit / rerun / cancel / status``, the gateway and the tests.
 
 The experiment's record is created (or reset) in the state store in Redis, and its start is sent
-*by name* (:data:`~services.common.tasknames.RUN_EXPERIMENT`) on the control queue through a
+*by name* (:data:`~services.queue.tasknames.RUN_EXPERIMENT`) on the control queue through a
 sending-only Celery app (:func:`client_app`): no worker code is imported.
 
 Rules:
@@ -26,10 +26,10 @@ import redis
 from celery import Celery
 from kombu.exceptions import OperationalError
 
-from services.common.leases import leased
-from services.common.runbook import RunBook, current_run, run_store_url, set_run_store_url
-from services.common.state import TERMINAL, ExperimentRecord, ExperimentStateStore
-from services.common.tasknames import CONTROL_QUEUE, RUN_EXPERIMENT
+from services.queue.leases import leased
+from services.queue.runbook import RunBook, current_run, run_store_url, set_run_store_url
+from services.queue.state import TERMINAL, ExperimentRecord, ExperimentStateStore
+from services.queue.tasknames import CONTROL_QUEUE, RUN_EXPERIMENT
 from taskonomy.errors import InvalidInputError, NotFoundError, PreconditionError
 
 #: States a submission of the same spec runs again.

@@ -19,7 +19,7 @@ from pydantic import Field, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 from pydantic_settings.exceptions import SettingsError
 
-from services.common.tasknames import QUEUES
+from services.queue.tasknames import QUEUES
 from taskonomy.errors import InvalidInputError
 
 WorkerKind = Literal["trainer", "transfer"]
@@ -64,13 +64,13 @@ class WorkerSettings(BaseSettings):
 
     heartbeat_seconds: float = Field(
         5.0, gt=0, le=300, description="seconds between a worker's heartbeats in Redis; a worker that misses "
-                                       "three is counted lost (services.common.heartbeats)")
+                                       "three is counted lost (services.queue.heartbeats)")
     torch_threads: int = Field(1, ge=1, le=256, description="torch intra-op threads per worker process")
     gpus: Annotated[tuple[int, ...], NoDecode] = Field(
         (), description="GPU indices; worker process i uses gpus[i % len(gpus)]")
     count_writes: bool = Field(False, description="count every artifact write in Redis (fault tests)")
     job_plugins: Annotated[tuple[str, ...], NoDecode] = Field(
-        (), description="modules adding job kinds (services.common.jobkinds; the tests' synthetic jobs)")
+        (), description="modules adding job kinds (services.queue.jobkinds; the tests' synthetic jobs)")
     reports: bool = Field(True, description="write each experiment's report (report.html and figures) into its "
                                             "store after the finalize job (a few seconds of a worker)")
     allow_root: bool = Field(False, description="running as root is deliberate (a test machine, a container "

@@ -8,11 +8,11 @@ import os
 from dataclasses import dataclass, field
 from typing import Any
 
-from services.common.jobkinds import JobKind, load_job_kinds
-from services.common.redisconn import redis_client
-from services.common.settings import WorkerSettings, load_worker_settings
-from services.common.state import ExperimentStateStore
-from services.common.workerstore import WorkerStore
+from services.queue.jobkinds import JobKind, load_job_kinds
+from services.queue.redisconn import redis_client
+from services.queue.settings import WorkerSettings, load_worker_settings
+from services.queue.state import ExperimentStateStore
+from services.queue.workerstore import WorkerStore
 
 
 @dataclass

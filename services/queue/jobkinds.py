@@ -15,8 +15,8 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from services.common.runbook import JobDict
-from services.common.workerstore import WorkerStore
+from services.queue.runbook import JobDict
+from services.queue.workerstore import WorkerStore
 from taskonomy.errors import InvalidInputError
 
 

@@ -1,11 +1,11 @@
 """Running one job of an experiment and the bookkeeping around it, apart from Celery.
 
 :func:`execute` runs a job through the core (:func:`taskonomy.pipeline.run_job`) or a plugin job
-kind (:mod:`services.common.jobkinds`); :class:`JobRunner` records what happened in the run's book
-(:mod:`services.common.runbook`), sends the jobs that became ready, extends the graph after a
+kind (:mod:`services.queue.jobkinds`); :class:`JobRunner` records what happened in the run's book
+(:mod:`services.queue.runbook`), sends the jobs that became ready, extends the graph after a
 ``plan_higher_order`` job, finishes or fails the experiment, and recomputes corrupt inputs;
 :func:`start_run` records a new run and sends its roots. Sending is a callback, so the Celery
-tasks (:mod:`services.common.tasks`) and the tests decide how.
+tasks (:mod:`services.queue.tasks`) and the tests decide how.
 """
 
 from __future__ import annotations
@@ -20,12 +20,12 @@ from typing import Any
 
 import redis
 
-from services.common.jobkinds import JobEnv
-from services.common.leases import leased
-from services.common.runbook import JobDict, RunBook, current_run, run_store_url, set_run_store_url
-from services.common.state import TERMINAL
-from services.common.workercontext import WorkerContext
-from services.common.workerstore import WorkerStore
+from services.queue.jobkinds import JobEnv
+from services.queue.leases import leased
+from services.queue.runbook import JobDict, RunBook, current_run, run_store_url, set_run_store_url
+from services.queue.state import TERMINAL
+from services.queue.workercontext import WorkerContext
+from services.queue.workerstore import WorkerStore
 from taskonomy.errors import TaskonomyError
 from taskonomy.modelbank import manifest, manifest_key
 from taskonomy.pipeline import ExperimentSpec, Job, build_graph, run_job

@@ -132,7 +132,7 @@ def heartbeat_bootstep(context: Callable[[], Any]) -> type:
                 log.warning("heartbeat: could not leave: %s", type(exc).__name__)
 
         def terminate(self, worker: Any) -> None:
-            """A cold shutdown (SIGTERM, see :func:`services.common.celery_app`) leaves like a warm one:
+            """A cold shutdown (SIGTERM, see :func:`services.queue.celery_app`) leaves like a warm one:
             Celery's default ``terminate`` would only stop a step's ``obj``, which this step has not."""
             self.stop(worker)
 

@@ -2,9 +2,9 @@
 
 ``taskonomy.control.run_experiment(experiment_id)`` (sent by name by the gateway or ``taskonomy
 submit``) reads the spec from the experiment state store, builds the job graph, records it in
-Redis (:mod:`services.common.runbook`) and sends every job without dependencies to its queue.
-Each ``taskonomy.run_job`` runs one job under a lease (:mod:`services.common.leases`) and then
-sends the jobs that became ready (:class:`services.common.jobrunner.JobRunner`). A finished
+Redis (:mod:`services.queue.runbook`) and sends every job without dependencies to its queue.
+Each ``taskonomy.run_job`` runs one job under a lease (:mod:`services.queue.leases`) and then
+sends the jobs that became ready (:class:`services.queue.jobrunner.JobRunner`). A finished
 ``plan_higher_order`` job extends the recorded graph with the higher-order transfers it chose
 before its dependants are examined.
 
@@ -16,11 +16,11 @@ Delivery is at least once (acks_late, reject on worker lost), so everything is i
 - a job that reads a corrupt input deletes it and sends the input's producer again; it is sent
   again itself when the producer finishes;
 - a job whose message went down with a killed worker (unacknowledged, or lost outright) is
-  restored or sent again by the lost-job sweep (:mod:`services.common.lostjobs`), which also
+  restored or sent again by the lost-job sweep (:mod:`services.queue.lostjobs`), which also
   finishes the cancel of an experiment whose jobs died.
 
 A worker told to stop (SIGTERM: Celery's cold shutdown, see
-:func:`services.common.celery_app.run_worker`) hands its running job back to the queue after a
+:func:`services.queue.celery_app.run_worker`) hands its running job back to the queue after a
 short grace period instead of finishing it (:func:`_stopping`).
 
 A finished or failed run copies the record into the store as ``experiments/<id>/record.json``.
@@ -36,9 +36,9 @@ from celery import Celery, Task
 from celery.exceptions import TimeLimitExceeded
 from celery.signals import task_failure
 
-from services.common.heartbeats import heartbeat_bootstep
-from services.common.jobmetrics import record_job
-from services.common.jobrunner import (
+from services.queue.heartbeats import heartbeat_bootstep
+from services.queue.jobmetrics import record_job
+from services.queue.jobrunner import (
     JobRunner,
     execute,
     graph_jobs,
@@ -47,15 +47,15 @@ from services.common.jobrunner import (
     start_run,
     store_fault,
 )
-from services.common.leases import Lease, lease_key
-from services.common.lostjobs import lost_job_bootstep
-from services.common.queues import RunningMark
-from services.common.runbook import JobDict, RunBook, current_run, run_store_url
-from services.common.settings import load_worker_settings
-from services.common.state import TERMINAL
-from services.common.submission import cancel_experiment
-from services.common.tasknames import CANCEL_EXPERIMENT, CONTROL_QUEUE, RUN_EXPERIMENT, RUN_JOB
-from services.common.workercontext import worker_context
+from services.queue.leases import Lease, lease_key
+from services.queue.lostjobs import lost_job_bootstep
+from services.queue.queues import RunningMark
+from services.queue.runbook import JobDict, RunBook, current_run, run_store_url
+from services.queue.settings import load_worker_settings
+from services.queue.state import TERMINAL
+from services.queue.submission import cancel_experiment
+from services.queue.tasknames import CANCEL_EXPERIMENT, CONTROL_QUEUE, RUN_EXPERIMENT, RUN_JOB
+from services.queue.workercontext import worker_context
 from taskonomy.errors import CorruptArtifactError, InvalidInputError, NotFoundError, PreconditionError, TaskonomyError
 
 log = logging.getLogger(__name__)
@@ -104,7 +104,7 @@ class JobTask(Task):
 
 
 def register_tasks(app: Celery) -> None:
-    """Define the tasks on ``app`` (called by :func:`services.common.celery_app.create_app`)."""
+    """Define the tasks on ``app`` (called by :func:`services.queue.celery_app.create_app`)."""
 
     def send(exp_id: str, run: int, job: JobDict, store_url: str, token: str) -> None:
         app.send_task(RUN_JOB, args=[exp_id, run, job, store_url], queue=job["queue"])
