@@ -12,7 +12,6 @@ import threading
 import time
 from typing import Any
 
-import redis
 from celery import Celery
 from prometheus_client import CollectorRegistry
 
@@ -20,6 +19,7 @@ from services.gateway.metrics import job_registry
 from services.gateway.problems import ServiceUnavailable
 from services.gateway.settings import GatewaySettings
 from services.gateway.taxonomy_service import TaxonomyService
+from services.queue.redisconn import redis_client
 from services.queue.state import ExperimentStateStore
 from services.queue.submission import Submissions, client_app
 from services.solver.client import SolverClient
@@ -47,9 +47,8 @@ class GatewayContext:
     def redis(self) -> Any:
         with self._lock:
             if self._redis is None:
-                self._redis = redis.Redis.from_url(
-                    self.settings.broker_url, decode_responses=True, socket_connect_timeout=2, socket_timeout=5,
-                    health_check_interval=30)
+                self._redis = redis_client(self.settings.broker_url, connect_timeout=2, socket_timeout=5,
+                                           health_check_interval=30, retry_through_restart=False)
             return self._redis
 
     @property

@@ -45,11 +45,10 @@ from services.queue.metrics import (
     WORKERS_LOST,
 )
 from services.queue.queues import queue_depths
-from services.queue.state import STATES
+from services.queue.state import ACTIVE, STATES
 
 log = logging.getLogger("services.gateway")
 
-ACTIVE_STATES = ("PENDING", "RUNNING", "CANCELLING")
 JOB_STATES = ("pending", "done", "failed")
 
 def job_registry(broker_url: str, *, prefix: str) -> CollectorRegistry:
@@ -76,9 +75,9 @@ def refresh(ctx: Any) -> None:
     stages: dict[str, list[int]] = {}
     stalled = 0.0
     now = time.time()
-    if any(counts.get(s, 0) for s in ACTIVE_STATES):
+    if any(counts.get(s, 0) for s in ACTIVE):
         for record in state.list(limit=10_000):
-            if record.state not in ACTIVE_STATES:
+            if record.state not in ACTIVE:
                 continue
             if record.state == "RUNNING":
                 stalled = max(stalled, now - (record.progress_at or record.updated_at))

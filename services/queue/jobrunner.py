@@ -22,6 +22,7 @@ import redis
 
 from services.queue.jobkinds import JobEnv
 from services.queue.leases import leased
+from services.queue.redis_keys import KeySchema
 from services.queue.runbook import JobDict, RunBook, current_run, run_store_url, set_run_store_url
 from services.queue.state import TERMINAL
 from services.queue.workercontext import WorkerContext
@@ -335,7 +336,8 @@ def start_run(ctx: WorkerContext, exp_id: str, jobs: list[JobDict], deps: Mappin
               store_url: str, token: str, results: Mapping[str, Any], send: Sender) -> int:
     """Record a new run of ``exp_id`` with ``jobs`` and send its roots. Returns the run number."""
     r, prefix = ctx.r, ctx.prefix
-    run_key, token_key = f"{prefix}:exp:{exp_id}:run", f"{prefix}:exp:{exp_id}:run_token"
+    keys = KeySchema(prefix)
+    run_key, token_key = keys.current_run(exp_id), keys.run_token(exp_id)
     if r.get(token_key) == token and r.get(run_key):  # this very message was delivered before
         run = int(r.get(run_key))
     else:

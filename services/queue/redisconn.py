@@ -1,4 +1,6 @@
-"""The Redis client the workers and submitters use: decoded responses, retried through a restart."""
+"""The one factory of the services' Redis clients (:func:`redis_client`): decoded responses; by
+default retried through a Redis restart (the workers), with shorter timeouts and no such retry
+where a caller must answer fast (the gateway, ``taskonomy submit``)."""
 
 from __future__ import annotations
 
@@ -10,12 +12,22 @@ from redis.backoff import ExponentialBackoff
 from redis.retry import Retry
 
 
-def redis_client(url: str) -> Any:
-    """A decoded-response client that retries through a Redis restart (about 30 s of backoff)."""
-    return redis.Redis.from_url(
-        url, decode_responses=True, socket_timeout=10, socket_connect_timeout=5, health_check_interval=5,
-        retry=Retry(ExponentialBackoff(cap=2.0, base=0.1), 25),
-        retry_on_error=[redis.exceptions.ConnectionError, redis.exceptions.TimeoutError])
+def redis_client(url: str, *, socket_timeout: float | None = 10, connect_timeout: float | None = 5,
+                 health_check_interval: float = 5, retry_through_restart: bool = True) -> Any:
+    """A decoded-response client of ``url``.
+
+    The defaults are the workers': it retries a connection or timeout error through a Redis restart
+    (about 30 s of backoff). With ``retry_through_restart=False`` redis-py's own retry policy applies
+    (a caller that reports an unreachable Redis at once). ``None`` timeouts wait forever; a
+    ``health_check_interval`` of 0 checks no idle connection.
+    """
+    options: dict[str, Any] = {"decode_responses": True, "socket_timeout": socket_timeout,
+                               "socket_connect_timeout": connect_timeout,
+                               "health_check_interval": health_check_interval}
+    if retry_through_restart:
+        options["retry"] = Retry(ExponentialBackoff(cap=2.0, base=0.1), 25)
+        options["retry_on_error"] = [redis.exceptions.ConnectionError, redis.exceptions.TimeoutError]
+    return redis.Redis.from_url(url, **options)
 
 
 def safe_url(url: str) -> str:

@@ -10,6 +10,7 @@ import logging
 from collections.abc import Mapping
 from typing import Any
 
+from services.queue.redis_keys import DEFAULT_PREFIX, KeySchema
 from taskonomy.errors import CorruptArtifactError, NotFoundError
 from taskonomy.store import ArtifactStore
 
@@ -26,12 +27,12 @@ class WorkerStore(ArtifactStore):
     the fault tests read.
     """
 
-    def __init__(self, url: str, *, r: Any = None, count_writes: bool = False, prefix: str = "taskonomy") -> None:
+    def __init__(self, url: str, *, r: Any = None, count_writes: bool = False, prefix: str = DEFAULT_PREFIX) -> None:
         super().__init__(url)
         self._r = r
         self._count = count_writes and r is not None
-        self._writes_key = f"{prefix}:writes"
-        self._starts_key = f"{prefix}:write_starts"
+        self._writes_key = KeySchema(prefix).writes()
+        self._starts_key = KeySchema(prefix).write_starts()
 
     def put_bytes(self, key: str, data: bytes, *, meta: Mapping[str, Any] | None = None) -> str:
         digest = hashlib.sha256(bytes(data)).hexdigest()
@@ -61,11 +62,11 @@ class WorkerStore(ArtifactStore):
             return True
 
 
-def write_counts(r: Any, *, prefix: str = "taskonomy") -> dict[str, int]:
+def write_counts(r: Any, *, prefix: str = DEFAULT_PREFIX) -> dict[str, int]:
     """Artifact key -> number of real writes done (only recorded with ``count_writes``)."""
-    return {k: int(v) for k, v in r.hgetall(f"{prefix}:writes").items()}
+    return {k: int(v) for k, v in r.hgetall(KeySchema(prefix).writes()).items()}
 
 
-def write_starts(r: Any, *, prefix: str = "taskonomy") -> dict[str, int]:
+def write_starts(r: Any, *, prefix: str = DEFAULT_PREFIX) -> dict[str, int]:
     """Artifact key -> number of real writes begun (a process killed mid-write counts here only)."""
-    return {k: int(v) for k, v in r.hgetall(f"{prefix}:write_starts").items()}
+    return {k: int(v) for k, v in r.hgetall(KeySchema(prefix).write_starts()).items()}

@@ -23,8 +23,8 @@ from services.gateway.deps import Ctx, Reader, Writer
 from services.gateway.problems import ServiceUnavailable, problem_responses
 from services.gateway.schemas import AddTaskIn, ExperimentEvents, ExperimentList, ExperimentOut
 from services.gateway.tables import transfers_response
-from services.queue.state import ExperimentRecord
-from services.queue.submission import ACTIVE, experiment_id
+from services.queue.state import ACTIVE, ExperimentRecord
+from services.queue.submission import experiment_id
 from taskonomy.errors import InvalidInputError, NotFoundError, PreconditionError
 from taskonomy.pipeline.keys import REPORT_PAGE, report_prefix
 from taskonomy.pipeline.spec import ExperimentSpec
@@ -93,7 +93,7 @@ def list_experiments(
     offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
 ) -> ExperimentList:
     records = ctx.state.list(limit=limit, offset=offset)
-    count = int(ctx.redis.zcard(f"{ctx.settings.state_prefix}:exps"))
+    count = ctx.state.count()
     return ExperimentList(items=[to_out(r) for r in records], count=count, limit=limit, offset=offset)
 
 
