@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import logging
 import time
+from dataclasses import dataclass
 from typing import Any
 
 from celery import Celery, Task
@@ -56,6 +57,7 @@ from services.queue.state import TERMINAL
 from services.queue.submission import cancel_experiment
 from services.queue.tasknames import CANCEL_EXPERIMENT, CONTROL_QUEUE, RUN_EXPERIMENT, RUN_JOB
 from services.queue.workercontext import worker_context
+from services.queue.workerstore import WorkerStore
 from taskonomy.errors import CorruptArtifactError, InvalidInputError, NotFoundError, PreconditionError, TaskonomyError
 
 log = logging.getLogger(__name__)
@@ -103,94 +105,164 @@ class JobTask(Task):
         return load_worker_settings().retry_backoff_max
 
 
+def send_job(app: Celery, exp_id: str, run: int, job: JobDict, store_url: str, *, countdown: float | None = None,
+             task_id: str | None = None) -> None:
+    """The one place a ``taskonomy.run_job`` message is sent, to the job's queue: a job's first send,
+    or (``task_id`` = the delivery's own id, after ``countdown`` seconds) a delivery sent again."""
+    app.send_task(RUN_JOB, args=[exp_id, run, job, store_url], queue=job["queue"], countdown=countdown,
+                  task_id=task_id)
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """How one delivery of a job ends: the task's return value and what is done on the way out,
+    in this order, by :meth:`JobDelivery.settle`."""
+
+    #: the task's result: executed, skipped, failed, cancelled, waiting, requeued, superseded
+    status: str
+    #: fail the experiment with this message
+    failure: str | None = None
+    #: record the job in the job metrics with this outcome (:data:`services.queue.jobmetrics.OUTCOMES`)...
+    metric: str | None = None
+    #: ...and this duration
+    seconds: float = 0.0
+    #: send this very message again (same task id) after this many seconds
+    resend_in: float | None = None
+
+
+class JobDelivery:
+    """One delivery of a ``taskonomy.run_job`` message: the checks before the job, the job under its
+    lease (:meth:`run`), the bookkeeping after it; every way out is an :class:`Outcome` settled in one
+    place (:meth:`settle`). ``task`` is the bound Celery task (its id, retries and ``retry``)."""
+
+    def __init__(self, app: Celery, task: Any, exp_id: str, run: int, job: JobDict, store_url: str) -> None:
+        self.app = app
+        self.task = task
+        self.ctx = worker_context()
+        self.exp_id, self.run_no, self.job, self.store_url = exp_id, run, job, store_url
+        self.token = str(task.request.id) if task is not None else ""
+        self.runner = JobRunner(self.ctx, send=lambda e, r, j, url, _token: send_job(app, e, r, j, url))
+        self.book = RunBook(self.ctx.r, exp_id, run, prefix=self.ctx.prefix)
+        self.what = f"job {job['id']} ({job['kind']})"
+
+    def superseded(self) -> bool:
+        """True when the experiment was re-run since this job was sent (its run is not the current one)."""
+        return current_run(self.ctx.r, self.exp_id, prefix=self.ctx.prefix) != self.run_no
+
+    def settle(self, outcome: Outcome) -> str:
+        """Fail the experiment, record the job's metrics, send the message again: what ``outcome``
+        asks, in this order; returns its status."""
+        if outcome.failure is not None:
+            self.runner.fail(self.book, self.job, outcome.failure)
+        if outcome.metric is not None:
+            record_job(self.ctx.r, kind=self.job["kind"], outcome=outcome.metric, seconds=outcome.seconds,
+                       prefix=self.ctx.prefix)
+        if outcome.resend_in is not None:
+            send_job(self.app, self.exp_id, self.run_no, self.job, self.store_url, countdown=outcome.resend_in,
+                     task_id=self.token)
+        return outcome.status
+
+    def run(self) -> str:
+        """Run the job once (see the module docstring); returns the task's result."""
+        ctx, job = self.ctx, self.job
+        if self.superseded():
+            return self.settle(Outcome("superseded"))
+        if self.runner.cancelled(self.exp_id):
+            return self.settle(Outcome("cancelled", metric="cancelled"))
+        lease = Lease(ctx.r, lease_key(job["id"], prefix=ctx.prefix), seconds=ctx.settings.lease_seconds)
+        if not lease.acquire():  # the same job runs elsewhere: look again once its lease could have lapsed
+            return self.settle(Outcome("waiting", resend_in=min(5.0, ctx.settings.lease_seconds / 2)))
+        attempts = self.book.attempt(job["id"])
+        if attempts > ctx.settings.max_retries + MAX_WORKER_LOSSES:
+            lease.release()
+            return self.settle(Outcome("failed", failure=f"{self.what} was started {attempts - 1} times without "
+                                                         "finishing (its worker process died each time: out of "
+                                                         "memory?)"))
+        try:
+            store = ctx.store(self.store_url)
+        except TaskonomyError as exc:  # an unsupported store URL (a message not sent by us)
+            lease.release()
+            return self.settle(Outcome("failed", failure=f"{self.what}: {exc}"))
+        t0 = time.perf_counter()
+        try:
+            executed = self._execute(store, lease)
+        except (CorruptArtifactError, PreconditionError, NotFoundError) as exc:
+            return self.settle(self._input_problem(exc, store, t0))
+        except Exception as exc:
+            return self.settle(self._error(exc, time.perf_counter() - t0))
+        status = "executed" if executed else "skipped"
+        self.settle(Outcome(status, metric=status, seconds=time.perf_counter() - t0))
+        return self.settle(self._bookkeeping(executed, status))
+
+    def _execute(self, store: WorkerStore, lease: Lease) -> bool:
+        """The job (and, after finalize, the experiment's report) under its lease, marked running;
+        both released however it ends. A worker's cold shutdown hands the job back unfinished."""
+        ctx, job = self.ctx, self.job
+        mark = RunningMark(ctx.r, job["queue"], job["id"], prefix=ctx.prefix)
+        mark.add()
+        try:
+            executed = execute(job, store, ctx)
+            if job["kind"] == "finalize" and job["kind"] not in ctx.job_kinds and ctx.settings.reports:
+                self.runner.publish_report(self.book, job, store, executed=executed)
+            return executed
+        except SystemExit as exc:
+            if _stopping(exc):  # the worker's cold shutdown (SIGTERM): hand the job back, unfinished
+                self.book.unattempt(job["id"])
+                log.warning("job %s: the worker stops; the job goes back to its queue", job["id"])
+            raise
+        finally:
+            mark.remove()
+            lease.release()
+
+    def _input_problem(self, exc: TaskonomyError, store: WorkerStore, t0: float) -> Outcome:
+        """A corrupt input is recomputed by re-sending the job that produces it; an input being
+        recomputed is waited for; anything else fails the experiment."""
+        if isinstance(exc, CorruptArtifactError) and self.runner.recompute_inputs(
+                self.book, self.job, store, self.store_url, self.token):
+            return Outcome("requeued")
+        if self.runner.inputs_pending(self.book, self.job, store):  # an input is being recomputed: come back later
+            return Outcome("waiting", resend_in=2.0)
+        return Outcome("failed", failure=f"{self.what} failed: {exc}", metric="failed",
+                       seconds=time.perf_counter() - t0)
+
+    def _error(self, exc: Exception, seconds: float) -> Outcome:
+        """A transient error is retried by Celery (raises :class:`TransientJobError`) until the
+        retries are spent; any other error, or the last one, fails the experiment."""
+        ctx, job, retries = self.ctx, self.job, self.task.request.retries
+        if is_transient(exc) and retries < ctx.settings.max_retries:
+            log.warning("job %s: transient error (%s), retry %d of %d", job["id"], exc, retries + 1,
+                        ctx.settings.max_retries)
+            ctx.state.add_event(self.exp_id, "job_retried", job=job["id"], retry=retries + 1,
+                                error=f"{type(exc).__name__}: {exc}"[:500])
+            raise TransientJobError(f"{type(exc).__name__}: {exc}") from exc  # autoretry_for: Celery retries
+        retried = f" after {retries} retries" if retries else ""
+        reason = store_fault(exc) or f"{type(exc).__name__}: {exc}"
+        return Outcome("failed", failure=f"{self.what} failed{retried}: {reason}", metric="failed", seconds=seconds)
+
+    def _bookkeeping(self, executed: bool, status: str) -> Outcome:
+        """After the job: its completion, the jobs it made ready, the experiment's end. The job is
+        done (its outputs exist), so a transient error redoes only this."""
+        try:
+            self.runner.finished(self.book, self.job, executed=executed, store_url=self.store_url, token=self.token)
+        except Exception as exc:
+            if is_transient(exc):
+                raise self.task.retry(exc=exc, countdown=self.ctx.settings.retry_backoff, max_retries=None) from None
+            return Outcome("failed", failure=f"after {self.what}: {type(exc).__name__}: {exc}")
+        return Outcome(status)
+
+
 def register_tasks(app: Celery) -> None:
     """Define the tasks on ``app`` (called by :func:`services.queue.celery_app.create_app`)."""
 
     def send(exp_id: str, run: int, job: JobDict, store_url: str, token: str) -> None:
-        app.send_task(RUN_JOB, args=[exp_id, run, job, store_url], queue=job["queue"])
+        send_job(app, exp_id, run, job, store_url)
 
     def start(exp_id: str, store_url: str | None) -> None:
         app.send_task(RUN_EXPERIMENT, args=[exp_id], kwargs={"store_url": store_url}, queue=CONTROL_QUEUE)
 
     @app.task(name=RUN_JOB, base=JobTask, bind=True, acks_late=True, reject_on_worker_lost=True, ignore_result=True)
     def run_job_task(self: Any, exp_id: str, run: int, job: JobDict, store_url: str) -> str:
-        ctx = worker_context()
-        token = str(self.request.id)
-        runner = JobRunner(ctx, send=send)
-        if current_run(ctx.r, exp_id, prefix=ctx.prefix) != run:
-            return "superseded"
-        book = RunBook(ctx.r, exp_id, run, prefix=ctx.prefix)
-        if runner.cancelled(exp_id):
-            record_job(ctx.r, kind=job["kind"], outcome="cancelled", seconds=0.0, prefix=ctx.prefix)
-            return "cancelled"
-        lease = Lease(ctx.r, lease_key(job["id"], prefix=ctx.prefix), seconds=ctx.settings.lease_seconds)
-        if not lease.acquire():  # the same job runs elsewhere: look again once its lease could have lapsed
-            app.send_task(RUN_JOB, args=[exp_id, run, job, store_url], queue=job["queue"],
-                          countdown=min(5.0, ctx.settings.lease_seconds / 2), task_id=token)
-            return "waiting"
-        attempts = book.attempt(job["id"])
-        mark = RunningMark(ctx.r, job["queue"], job["id"], prefix=ctx.prefix)
-        if attempts > ctx.settings.max_retries + MAX_WORKER_LOSSES:
-            lease.release()
-            runner.fail(book, job, f"job {job['id']} ({job['kind']}) was started {attempts - 1} times without "
-                                   "finishing (its worker process died each time: out of memory?)")
-            return "failed"
-        try:
-            store = ctx.store(store_url)
-        except TaskonomyError as exc:  # an unsupported store URL (a message not sent by us)
-            lease.release()
-            runner.fail(book, job, f"job {job['id']} ({job['kind']}): {exc}")
-            return "failed"
-        t0 = time.perf_counter()
-        try:
-            mark.add()
-            try:
-                executed = execute(job, store, ctx)
-                if job["kind"] == "finalize" and job["kind"] not in ctx.job_kinds and ctx.settings.reports:
-                    runner.publish_report(book, job, store, executed=executed)
-            except SystemExit as exc:
-                if _stopping(exc):  # the worker's cold shutdown (SIGTERM): hand the job back, unfinished
-                    book.unattempt(job["id"])
-                    log.warning("job %s: the worker stops; the job goes back to its queue", job["id"])
-                raise
-            finally:
-                mark.remove()
-                lease.release()
-        except (CorruptArtifactError, PreconditionError, NotFoundError) as exc:
-            # a corrupt input is recomputed by re-sending the job that produces it
-            if isinstance(exc, CorruptArtifactError) and runner.recompute_inputs(book, job, store, store_url, token):
-                return "requeued"
-            if runner.inputs_pending(book, job, store):  # an input is being recomputed: come back later
-                app.send_task(RUN_JOB, args=[exp_id, run, job, store_url], queue=job["queue"], countdown=2.0,
-                              task_id=token)
-                return "waiting"
-            runner.fail(book, job, f"job {job['id']} ({job['kind']}) failed: {exc}")
-            record_job(ctx.r, kind=job["kind"], outcome="failed", seconds=time.perf_counter() - t0, prefix=ctx.prefix)
-            return "failed"
-        except Exception as exc:
-            seconds = time.perf_counter() - t0
-            if is_transient(exc) and self.request.retries < ctx.settings.max_retries:
-                log.warning("job %s: transient error (%s), retry %d of %d", job["id"], exc, self.request.retries + 1,
-                            ctx.settings.max_retries)
-                ctx.state.add_event(exp_id, "job_retried", job=job["id"], retry=self.request.retries + 1,
-                                    error=f"{type(exc).__name__}: {exc}"[:500])
-                raise TransientJobError(f"{type(exc).__name__}: {exc}") from exc  # autoretry_for: Celery retries
-            retried = f" after {self.request.retries} retries" if self.request.retries else ""
-            reason = store_fault(exc) or f"{type(exc).__name__}: {exc}"
-            runner.fail(book, job, f"job {job['id']} ({job['kind']}) failed{retried}: {reason}")
-            record_job(ctx.r, kind=job["kind"], outcome="failed", seconds=seconds, prefix=ctx.prefix)
-            return "failed"
-        seconds = time.perf_counter() - t0
-        record_job(ctx.r, kind=job["kind"], outcome="executed" if executed else "skipped", seconds=seconds,
-                   prefix=ctx.prefix)
-        try:
-            runner.finished(book, job, executed=executed, store_url=store_url, token=token)
-        except Exception as exc:
-            if is_transient(exc):  # the job is done (its outputs exist): redo only the bookkeeping
-                raise self.retry(exc=exc, countdown=ctx.settings.retry_backoff, max_retries=None) from None
-            runner.fail(book, job, f"after job {job['id']} ({job['kind']}): {type(exc).__name__}: {exc}")
-            return "failed"
-        return "executed" if executed else "skipped"
+        return JobDelivery(app, self, exp_id, run, job, store_url).run()
 
     @app.task(name=RUN_EXPERIMENT, bind=True, acks_late=True, reject_on_worker_lost=True, ignore_result=True)
     def run_experiment_task(self: Any, exp_id: str, store_url: str | None = None) -> str:
@@ -239,14 +311,13 @@ def register_tasks(app: Celery) -> None:
         process (which runs this hook) marks the experiment FAILED."""
         if getattr(sender, "name", None) != RUN_JOB or not isinstance(exception, TimeLimitExceeded):
             return
-        exp_id, run, job, _store_url = args
-        ctx = worker_context()
-        if current_run(ctx.r, exp_id, prefix=ctx.prefix) != run:
+        exp_id, run, job, store_url = args
+        delivery = JobDelivery(app, None, exp_id, run, job, store_url)
+        if delivery.superseded():
             return
-        book = RunBook(ctx.r, exp_id, run, prefix=ctx.prefix)
-        JobRunner(ctx, send=send).fail(book, job, f"job {job['id']} ({job['kind']}) exceeded the hard time limit "
-                                                  f"of {ctx.settings.time_limit:g} s and was killed")
-        record_job(ctx.r, kind=job["kind"], outcome="failed", seconds=ctx.settings.time_limit, prefix=ctx.prefix)
+        limit = delivery.ctx.settings.time_limit
+        delivery.settle(Outcome("failed", failure=f"{delivery.what} exceeded the hard time limit of {limit:g} s "
+                                                  "and was killed", metric="failed", seconds=limit))
 
     task_failure.connect(on_task_failure, weak=False, dispatch_uid=f"taskonomy-task-failure-{id(app)}")
     app.steps["worker"].add(lost_job_bootstep(send, start, worker_context))
