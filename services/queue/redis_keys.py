@@ -15,7 +15,6 @@ tests name these strings, so they never change. With ``P`` the prefix:
 - ``P:running:<queue>`` (:mod:`services.queue.queues`: what the autoscaler counts as running);
 - ``P:worker:<hostname>`` and ``P:workers`` (:mod:`services.queue.heartbeats`);
 - ``P:metrics:job_duration:<kind>`` and ``P:metrics:jobs_finished`` (:mod:`services.queue.jobmetrics`);
-- ``P:writes`` and ``P:write_starts`` (:mod:`services.queue.workerstore`, with ``count_writes``).
 
 Kombu's own keys are listed here too, though no prefix applies to them: a queue's lists
 (:func:`queue_lists`) and the unacknowledged messages (:data:`UNACKED`, :data:`UNACKED_INDEX`).
@@ -104,7 +103,7 @@ class KeySchema:
         """Every worker seen (hash hostname -> JSON), live or lost."""
         return f"{self.prefix}:workers"
 
-    # -- job metrics and write counts ----------------------------------------------------------
+    # -- job metrics -----------------------------------------------------------------------------
     def job_duration(self, kind: str) -> str:
         """The duration histogram of one job kind (hash)."""
         return f"{self.prefix}:metrics:job_duration:{kind}"
@@ -112,11 +111,3 @@ class KeySchema:
     def jobs_finished(self) -> str:
         """Finished jobs, ``<kind>|<outcome>`` -> count (hash)."""
         return f"{self.prefix}:metrics:jobs_finished"
-
-    def writes(self) -> str:
-        """Artifact key -> real writes done (hash; with ``count_writes``)."""
-        return f"{self.prefix}:writes"
-
-    def write_starts(self) -> str:
-        """Artifact key -> real writes begun (hash; with ``count_writes``)."""
-        return f"{self.prefix}:write_starts"

@@ -84,9 +84,9 @@ class WorkerSettings(BaseSettings):
     torch_threads: int = Field(1, ge=1, le=256, description="torch intra-op threads per worker process")
     gpus: Annotated[tuple[int, ...], NoDecode] = Field(
         (), description="GPU indices; worker process i uses gpus[i % len(gpus)]")
-    count_writes: bool = Field(False, description="count every artifact write in Redis (fault tests)")
     job_plugins: Annotated[tuple[str, ...], NoDecode] = Field(
-        (), description="modules adding job kinds (services.queue.jobkinds; the tests' synthetic jobs)")
+        (), description="plugin modules extending the workers: job kinds, the store class "
+                    "(the extension point of services.queue.jobkinds; none by default)")
     reports: bool = Field(True, description="write each experiment's report (report.html and figures) into its "
                                             "store after the finalize job (a few seconds of a worker)")
     allow_root: bool = Field(False, description="running as root is deliberate (a test machine, a container "

@@ -1,7 +1,7 @@
-"""The artifact store as a worker uses it: write-once, dropping corrupt artifacts, optionally
-counting every real write in Redis (``P:writes``, hash key -> writes; the fault tests read it) and
-every write begun (``P:write_starts``), so a write a kill interrupted between its last byte and its
-count is still seen as a write."""
+"""The artifact store as a worker uses it: write-once, dropping corrupt artifacts.
+
+A plugin (:mod:`services.queue.jobkinds`) may give the workers a subclass, e.g. one that observes
+each real write (:meth:`WorkerStore.write`)."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import logging
 from collections.abc import Mapping
 from typing import Any
 
-from services.queue.redis_keys import DEFAULT_PREFIX, KeySchema
+from services.queue.redis_keys import DEFAULT_PREFIX
 from taskonomy.errors import CorruptArtifactError, NotFoundError
 from taskonomy.store import ArtifactStore
 
@@ -18,21 +18,19 @@ log = logging.getLogger(__name__)
 
 
 class WorkerStore(ArtifactStore):
-    """The artifact store as a worker uses it: write-once, and optionally counting writes.
+    """The artifact store as a worker uses it: write-once.
 
     ``put_bytes`` of a key that already holds the same bytes (content-addressed keys: same key,
     same content) writes nothing, so a job re-run after losing its process half-way through its
-    outputs does not write the finished ones twice. With ``count_writes`` every real write is
-    counted in Redis when it begins (``P:write_starts``) and when it is done (``P:writes``), which
-    the fault tests read.
+    outputs does not write the finished ones twice; every other ``put_bytes`` is a real write
+    (:meth:`write`). ``r`` and ``prefix`` are the worker's Redis client and key prefix, for a
+    subclass that keeps something in Redis.
     """
 
-    def __init__(self, url: str, *, r: Any = None, count_writes: bool = False, prefix: str = DEFAULT_PREFIX) -> None:
+    def __init__(self, url: str, *, r: Any = None, prefix: str = DEFAULT_PREFIX) -> None:
         super().__init__(url)
-        self._r = r
-        self._count = count_writes and r is not None
-        self._writes_key = KeySchema(prefix).writes()
-        self._starts_key = KeySchema(prefix).write_starts()
+        self.r = r
+        self.prefix = prefix
 
     def put_bytes(self, key: str, data: bytes, *, meta: Mapping[str, Any] | None = None) -> str:
         digest = hashlib.sha256(bytes(data)).hexdigest()
@@ -42,12 +40,11 @@ class WorkerStore(ArtifactStore):
                     return digest
             except (CorruptArtifactError, NotFoundError):
                 pass
-        if self._count:
-            self._r.hincrby(self._starts_key, key, 1)
-        digest = super().put_bytes(key, data, meta=meta)
-        if self._count:
-            self._r.hincrby(self._writes_key, key, 1)
-        return digest
+        return self.write(key, data, meta=meta)
+
+    def write(self, key: str, data: bytes, *, meta: Mapping[str, Any] | None = None) -> str:
+        """One real write of ``key`` (the bytes differ from the stored ones, or none are stored)."""
+        return super().put_bytes(key, data, meta=meta)
 
     def drop_if_corrupt(self, key: str) -> bool:
         """Delete ``key`` when it exists but fails its checksum; True when it was dropped."""
@@ -61,12 +58,3 @@ class WorkerStore(ArtifactStore):
             self.delete(key)
             return True
 
-
-def write_counts(r: Any, *, prefix: str = DEFAULT_PREFIX) -> dict[str, int]:
-    """Artifact key -> number of real writes done (only recorded with ``count_writes``)."""
-    return {k: int(v) for k, v in r.hgetall(KeySchema(prefix).writes()).items()}
-
-
-def write_starts(r: Any, *, prefix: str = DEFAULT_PREFIX) -> dict[str, int]:
-    """Artifact key -> number of real writes begun (a process killed mid-write counts here only)."""
-    return {k: int(v) for k, v in r.hgetall(KeySchema(prefix).write_starts()).items()}

@@ -14,10 +14,10 @@ from services.gateway.server import BackgroundServer
 from services.queue.redisconn import redis_client
 from services.queue.state import ExperimentStateStore
 from services.queue.submission import submit
-from services.queue.workerstore import write_counts
 from taskonomy.store import ArtifactStore
 from tests.services.gateway._fixtures import make_settings
 from tests.services.workers._harness import noop_graph, running_workers, wait_terminal
+from tests.services.workers.write_counting import write_counts
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 

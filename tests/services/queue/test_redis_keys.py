@@ -30,8 +30,6 @@ def test_the_keys_are_byte_identical_to_the_ones_in_redis() -> None:
     assert k.workers() == "taskonomy:workers"
     assert k.job_duration("train") == "taskonomy:metrics:job_duration:train"
     assert k.jobs_finished() == "taskonomy:metrics:jobs_finished"
-    assert k.writes() == "taskonomy:writes"
-    assert k.write_starts() == "taskonomy:write_starts"
     assert KeySchema("other").lease("j") == "other:lease:j"
     assert queue_lists("train") == ("train", "train\x06\x163", "train\x06\x166", "train\x06\x169")
     assert (UNACKED, UNACKED_INDEX) == ("unacked", "unacked_index")

@@ -19,9 +19,9 @@ from services.queue.redisconn import redis_client
 from services.queue.runbook import current_run
 from services.queue.state import ExperimentStateStore
 from services.queue.submission import submit
-from services.queue.workerstore import write_counts
 from taskonomy.store import ArtifactStore
 from tests.services.workers._harness import Worker, noop_graph, wait_for, wait_terminal
+from tests.services.workers.write_counting import write_counts
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 

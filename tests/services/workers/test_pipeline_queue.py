@@ -18,7 +18,6 @@ import pytest
 from services.queue.redisconn import redis_client
 from services.queue.state import ExperimentStateStore
 from services.queue.submission import submissions, submit
-from services.queue.workerstore import write_counts
 from taskonomy.store import ArtifactStore
 from tests.services.workers._harness import (
     Worker,
@@ -28,6 +27,7 @@ from tests.services.workers._harness import (
     wait_for,
     wait_terminal,
 )
+from tests.services.workers.write_counting import write_counts
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 

@@ -17,9 +17,9 @@ from services.queue.jobmetrics import RedisJobMetricsCollector
 from services.queue.redisconn import redis_client
 from services.queue.state import ExperimentStateStore
 from services.queue.submission import cancel_experiment, submissions, submit
-from services.queue.workerstore import write_counts
 from taskonomy.store import ArtifactStore
 from tests.services.workers._harness import Worker, noop_graph, running_workers, wait_for, wait_terminal
+from tests.services.workers.write_counting import write_counts
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 

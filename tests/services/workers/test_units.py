@@ -16,8 +16,8 @@ from services.queue.leases import Lease
 from services.queue.metrics import JOB_DURATION_BUCKETS, METRIC_NAMES
 from services.queue.runbook import RunBook
 from services.queue.settings import load_worker_settings
-from services.queue.workerstore import WorkerStore, write_counts, write_starts
 from taskonomy.errors import CorruptArtifactError, InvalidInputError, NotFoundError
+from tests.services.workers.write_counting import CountingStore, write_counts, write_starts
 
 ROOT = Path(__file__).resolve().parents[3]
 pytestmark = pytest.mark.integration  # a real redis-server (the session's)
@@ -156,7 +156,7 @@ def test_worker_store_writes_once_and_drops_corrupt_artifacts(redis_url: str, tm
     import redis
 
     r = redis.Redis.from_url(redis_url, decode_responses=True)
-    store = WorkerStore(str(tmp_path), r=r, count_writes=True)
+    store = CountingStore(str(tmp_path), r=r)
     store.put_json("a/x", {"v": 1})
     store.put_json("a/x", {"v": 1})  # same content under the same key: no second write
     assert write_counts(r) == write_starts(r) == {"a/x": 1}
