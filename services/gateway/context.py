@@ -15,7 +15,7 @@ from typing import Any
 from celery import Celery
 from prometheus_client import CollectorRegistry
 
-from services.gateway.metrics import job_registry
+from services.gateway.cluster_metrics import job_registry
 from services.gateway.problems import ServiceUnavailable
 from services.gateway.settings import GatewaySettings
 from services.gateway.taxonomy_service import TaxonomyService

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from services.gateway.problems import ServiceUnavailable
-from services.queue.metrics import DEPENDENCY_UP
+from services.metric_catalog import DEPENDENCY_UP
 
 DEPENDENCIES = ("redis", "solver", "store")
 #: How long one check may take; the three run at once, so a check answers within about this.

@@ -12,7 +12,7 @@ import time
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from services.gateway.problems import problem_response
-from services.queue.metrics import HTTP_LATENCY
+from services.metric_catalog import HTTP_LATENCY
 
 log = logging.getLogger("services.gateway")
 

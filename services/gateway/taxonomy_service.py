@@ -17,7 +17,7 @@ from typing import Any, Protocol
 
 from services.gateway.problems import ProblemError, ServiceUnavailable
 from services.gateway.settings import GatewaySettings
-from services.queue.metrics import TAXONOMY_QUERIES
+from services.metric_catalog import TAXONOMY_QUERIES
 from services.queue.state import ExperimentStateStore
 from services.solver.client import SolverClient, SolverError, SolverTimeoutError, SolverUnavailableError
 from taskonomy.affinity import BUILTIN_TABLES, TransferTable, load_table

@@ -17,6 +17,6 @@
 - :mod:`~services.queue.heartbeats` — workers' heartbeats: live and lost workers per queue;
 - :mod:`~services.queue.tasks` — the Celery tasks; :mod:`~services.queue.celery_app` — the app;
 - :mod:`~services.queue.submission` — submit, re-run, cancel, status (CLI, gateway, tests);
-- :mod:`~services.queue.jobmetrics` — the job metrics that travel through Redis (the catalogue of
-  every Prometheus metric is :mod:`services.queue.metrics`).
+- :mod:`~services.queue.job_metrics` — the job metrics that travel through Redis (the catalogue of
+  every Prometheus metric is :mod:`services.metric_catalog`).
 """

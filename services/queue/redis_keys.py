@@ -14,7 +14,7 @@ tests name these strings, so they never change. With ``P`` the prefix:
 - ``P:lease:<job id>`` (:mod:`services.queue.leases`);
 - ``P:running:<queue>`` (:mod:`services.queue.queues`: what the autoscaler counts as running);
 - ``P:worker:<hostname>`` and ``P:workers`` (:mod:`services.queue.heartbeats`);
-- ``P:metrics:job_duration:<kind>`` and ``P:metrics:jobs_finished`` (:mod:`services.queue.jobmetrics`);
+- ``P:metrics:job_duration:<kind>`` and ``P:metrics:jobs_finished`` (:mod:`services.queue.job_metrics`);
 
 Kombu's own keys are listed here too, though no prefix applies to them: a queue's lists
 (:func:`queue_lists`) and the unacknowledged messages (:data:`UNACKED`, :data:`UNACKED_INDEX`).

@@ -38,7 +38,7 @@ from celery.exceptions import TimeLimitExceeded
 from celery.signals import task_failure
 
 from services.queue.heartbeats import heartbeat_bootstep
-from services.queue.jobmetrics import record_job
+from services.queue.job_metrics import record_job
 from services.queue.jobrunner import (
     JobRunner,
     execute,
@@ -122,7 +122,7 @@ class Outcome:
     status: str
     #: fail the experiment with this message
     failure: str | None = None
-    #: record the job in the job metrics with this outcome (:data:`services.queue.jobmetrics.OUTCOMES`)...
+    #: record the job in the job metrics with this outcome (:data:`services.queue.job_metrics.OUTCOMES`)...
     metric: str | None = None
     #: ...and this duration
     seconds: float = 0.0

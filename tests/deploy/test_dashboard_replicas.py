@@ -3,7 +3,7 @@
 figures over gateways counted them once per replica.
 
 Two real gateways over ONE real Redis holding known state, scraped by a real Prometheus; every
-dashboard query over cluster-wide metrics (services.queue.metrics.CLUSTER_METRICS) is evaluated
+dashboard query over cluster-wide metrics (services.metric_catalog.CLUSTER_METRICS) is evaluated
 by Prometheus and must equal the true figure (gauges), and what the same query gives over one
 gateway alone (rates and percentiles).
 """
@@ -21,9 +21,9 @@ import pytest
 
 from services.gateway.app import create_app
 from services.gateway.server import BackgroundServer
+from services.metric_catalog import CLUSTER_METRICS
 from services.queue.heartbeats import beat, registry_key
-from services.queue.jobmetrics import record_job
-from services.queue.metrics import CLUSTER_METRICS
+from services.queue.job_metrics import record_job
 from services.queue.redisconn import redis_client
 from services.queue.state import ExperimentStateStore
 from tests.deploy._prometheus import prometheus

@@ -22,7 +22,7 @@ from services.gateway.bodies import JsonBody, parse_json
 from services.gateway.deps import Ctx, Reader, Writer
 from services.gateway.problems import ServiceUnavailable, problem_responses
 from services.gateway.schemas import AddTaskIn, ExperimentEvents, ExperimentList, ExperimentOut
-from services.gateway.tables import transfers_response
+from services.gateway.table_responses import transfers_response
 from services.queue.state import ACTIVE, ExperimentRecord
 from services.queue.submission import experiment_id
 from taskonomy.errors import InvalidInputError, NotFoundError, PreconditionError

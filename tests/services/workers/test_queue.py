@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from services.queue.jobmetrics import RedisJobMetricsCollector
+from services.queue.job_metrics import RedisJobMetricsCollector
 from services.queue.redisconn import redis_client
 from services.queue.state import ExperimentStateStore
 from services.queue.submission import cancel_experiment, submissions, submit

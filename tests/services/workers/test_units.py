@@ -9,11 +9,11 @@ from pathlib import Path
 
 import pytest
 
+from services.metric_catalog import JOB_DURATION_BUCKETS, METRIC_NAMES
 from services.queue.celery_app import celery_config
-from services.queue.jobmetrics import RedisJobMetricsCollector, record_job
+from services.queue.job_metrics import RedisJobMetricsCollector, record_job
 from services.queue.jobrunner import expansion, is_transient
 from services.queue.leases import Lease
-from services.queue.metrics import JOB_DURATION_BUCKETS, METRIC_NAMES
 from services.queue.runbook import RunBook
 from services.queue.settings import load_worker_settings
 from taskonomy.errors import CorruptArtifactError, InvalidInputError, NotFoundError
@@ -323,7 +323,7 @@ def test_the_sweep_restores_lost_and_stranded_messages(redis_url: str) -> None:
 
 
 def test_metric_job_kinds_cover_every_kind_the_pipeline_makes() -> None:
-    from services.queue.metrics import JOB_KINDS
+    from services.metric_catalog import JOB_KINDS
     from taskonomy.pipeline import ExperimentSpec, build_graph
 
     kinds: set[str] = set()

@@ -53,7 +53,7 @@ EXPERIMENT_STALLED = Gauge(
 )
 JOBS = Gauge("taskonomy_jobs", "Jobs of running experiments by state.", ["state"], registry=REGISTRY)
 #: Buckets of ``taskonomy_job_duration_seconds``. Jobs run in worker processes, so their duration
-#: histogram and finished counter travel through Redis: services.queue.jobmetrics records them
+#: histogram and finished counter travel through Redis: services.queue.job_metrics records them
 #: and its RedisJobMetricsCollector exports ``taskonomy_job_duration_seconds`` and
 #: ``taskonomy_jobs_finished`` (labels kind / kind, outcome) at scrape time.
 JOB_DURATION_BUCKETS: tuple[float, ...] = (0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600, 1800, 3600)

@@ -1,4 +1,4 @@
-"""``/metrics``: the catalogue of :mod:`services.queue.metrics`, with the gauges that describe
+"""``/metrics``: the catalogue of :mod:`services.metric_catalog`, with the gauges that describe
 shared state refreshed from Redis at scrape time.
 
 - ``taskonomy_queue_depth{queue}``: waiting messages of each Celery queue, over the lists that
@@ -15,11 +15,11 @@ shared state refreshed from Redis at scrape time.
   (:mod:`services.gateway.dependencies`).
 
 Every figure read from Redis is cluster-wide: each gateway replica exports the same value, so
-dashboards and alerts take the ``max`` over gateways (:data:`services.queue.metrics.CLUSTER_METRICS`).
+dashboards and alerts take the ``max`` over gateways (:data:`services.metric_catalog.CLUSTER_METRICS`).
 
 The request latency histogram is observed by :mod:`services.gateway.middleware`; job durations
 and finished jobs are recorded by the workers in Redis and exported by
-:class:`services.queue.jobmetrics.RedisJobMetricsCollector` on a per-app registry.
+:class:`services.queue.job_metrics.RedisJobMetricsCollector` on a per-app registry.
 """
 
 from __future__ import annotations
@@ -31,9 +31,7 @@ from typing import Any
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 
 from services.gateway.dependencies import check_dependencies
-from services.queue.heartbeats import census
-from services.queue.jobmetrics import RedisJobMetricsCollector
-from services.queue.metrics import (
+from services.metric_catalog import (
     EXPERIMENT_PROGRESS,
     EXPERIMENT_STALLED,
     EXPERIMENTS,
@@ -44,6 +42,8 @@ from services.queue.metrics import (
     WORKERS,
     WORKERS_LOST,
 )
+from services.queue.heartbeats import census
+from services.queue.job_metrics import RedisJobMetricsCollector
 from services.queue.queues import queue_depths
 from services.queue.state import ACTIVE, STATES
 
@@ -53,7 +53,7 @@ JOB_STATES = ("pending", "done", "failed")
 
 def job_registry(broker_url: str, *, prefix: str) -> CollectorRegistry:
     """A registry of this gateway's own collectors: the workers' job metrics, read from Redis at
-    scrape time (:class:`services.queue.jobmetrics.RedisJobMetricsCollector`)."""
+    scrape time (:class:`services.queue.job_metrics.RedisJobMetricsCollector`)."""
     registry = CollectorRegistry(auto_describe=False)
     registry.register(RedisJobMetricsCollector(broker_url, prefix=prefix))
     return registry

@@ -11,8 +11,8 @@ Keys (``P`` = prefix, default ``taskonomy``):
   (non-cumulative, bucket ``i`` = ``(le[i-1], le[i]]``, the last one ``+Inf``), ``sum``, ``count``;
 - ``P:metrics:jobs_finished`` hash: ``<kind>|<outcome>`` = count.
 
-Exported (names as in services.queue.metrics.METRIC_NAMES): ``taskonomy_job_duration_seconds``
-(histogram, label ``kind``, buckets :data:`~services.queue.metrics.JOB_DURATION_BUCKETS`) and
+Exported (names as in services.metric_catalog.METRIC_NAMES): ``taskonomy_job_duration_seconds``
+(histogram, label ``kind``, buckets :data:`~services.metric_catalog.JOB_DURATION_BUCKETS`) and
 ``taskonomy_jobs_finished`` (counter, labels ``kind``, ``outcome``).
 """
 
@@ -26,7 +26,7 @@ from typing import Any
 from prometheus_client.core import CounterMetricFamily, HistogramMetricFamily
 from prometheus_client.registry import Collector
 
-from services.queue.metrics import JOB_DURATION_BUCKETS, JOB_KINDS
+from services.metric_catalog import JOB_DURATION_BUCKETS, JOB_KINDS
 from services.queue.redis_keys import DEFAULT_PREFIX, KeySchema
 from services.queue.redisconn import redis_client
 
