@@ -76,9 +76,10 @@ def main() -> None:
     if args.smoke:
         args.jobs, args.chain = 10, 5
 
-    from services.common.redisconn import redis_client
-    from services.common.state import ExperimentStateStore
-    from services.common.submission import submit
+    from services.queue.redis_keys import KeySchema
+    from services.queue.redisconn import redis_client
+    from services.queue.state import ExperimentStateStore
+    from services.queue.submission import submit
 
     work = Path(tempfile.mkdtemp(prefix="taskonomy-queue-bench-"))
     port = free_port()
@@ -123,7 +124,7 @@ def main() -> None:
             if rec.state != "SUCCEEDED":
                 raise SystemExit(f"{name}: {rec.state} {rec.error}")
             results[name] = {"jobs": n, "wall_s": round(wall, 4)}
-        h = r.hgetall("taskonomy:metrics:job_duration:other")  # plugin kinds are labelled "other"
+        h = r.hgetall(KeySchema().job_duration("other"))  # plugin kinds are labelled "other"
         body_s = float(h["sum"]) / float(h["count"])  # time inside execute() per no-op job
         fan, ch = results["fanout"], results["chain"]
         n_workers = 2

@@ -75,7 +75,7 @@ def gateway(
     settings = load_settings(**overrides)
 
     def started(url: str) -> None:
-        from services.common.redisconn import safe_url
+        from services.queue.redisconn import safe_url
 
         console.print(f"gateway: serving {url} (web UI: /ui/, API docs: /docs)")
         store = safe_url(settings.store_url) if settings.store_url else "none"

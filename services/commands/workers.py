@@ -1,7 +1,8 @@
 """`taskonomy worker / submit / status / cancel / rerun`: the Celery side of the pipeline.
 
 Registered on the core CLI through the ``taskonomy.commands`` entry point. The queueing stack
-(celery, redis) is imported inside the commands, so ``taskonomy --help`` does not load it.
+(celery, redis) is imported inside the commands, so ``taskonomy --help`` does not load it (only the
+settings module, for the default broker URL and its check).
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from typing import Annotated, Any
 
 import typer
 
+from services.queue.settings import DEFAULT_BROKER_URL, check_broker_url
 from taskonomy.cli.common import fail, handle_errors
 
 WORKER_KINDS = ("trainer", "transfer")
@@ -35,7 +37,7 @@ def _services(module: str) -> ModuleType:
 
 
 def _submissions(broker: str) -> Any:
-    return _services("services.common.submission").submissions(broker)
+    return _services("services.queue.submission").submissions(broker)
 
 
 def register(app: typer.Typer) -> None:
@@ -47,7 +49,7 @@ def register(app: typer.Typer) -> None:
                                                         help="worker processes (default: one per GPU in "
                                                              "TASKONOMY_GPUS, else 1)")] = None,
         loglevel: Annotated[str | None, typer.Option("--loglevel", "-l", help="DEBUG, INFO, WARNING...")] = None,
-        broker: Broker = "redis://localhost:6379/0",
+        broker: Broker = DEFAULT_BROKER_URL,
     ) -> None:
         """Run a Celery worker (store and limits from the TASKONOMY_* environment).
 
@@ -57,8 +59,8 @@ def register(app: typer.Typer) -> None:
         """
         if kind not in WORKER_KINDS:
             raise fail(f"unknown worker kind {kind!r}; known: {', '.join(WORKER_KINDS)}")
-        _services("services.common.submission").check_broker_url(broker)
-        _services("services.common.celery_app").run_worker(
+        check_broker_url(broker)
+        _services("services.queue.celery_app").run_worker(
             kind, concurrency=concurrency, loglevel=loglevel, broker_url=broker,
             announce=lambda line: typer.echo(line, err=True))
 
@@ -66,7 +68,7 @@ def register(app: typer.Typer) -> None:
     @handle_errors
     def submit(
         spec: Annotated[str, typer.Argument(help="experiment spec file (YAML or JSON; 'preset: quick' allowed)")],
-        broker: Broker = "redis://localhost:6379/0",
+        broker: Broker = DEFAULT_BROKER_URL,
         store: Annotated[str, typer.Option("--store", envvar="TASKONOMY_STORE_URL",
                                            help="artifact store URL the workers share (file:// or s3://)")] = "",
     ) -> None:
@@ -80,8 +82,8 @@ def register(app: typer.Typer) -> None:
 
         if not store:
             raise fail("--store is required (a file:// path on a shared volume or an s3:// URL)")
-        submission = _services("services.common.submission")
-        submission.check_broker_url(broker)
+        submission = _services("services.queue.submission")
+        check_broker_url(broker)
         parsed = ExperimentSpec.from_file(spec)
         check_store(store)
         subs = submission.submissions(broker)
@@ -96,7 +98,7 @@ def register(app: typer.Typer) -> None:
     @handle_errors
     def status(
         experiment_id: Annotated[str, typer.Argument(help="id printed by `taskonomy submit`")],
-        broker: Broker = "redis://localhost:6379/0",
+        broker: Broker = DEFAULT_BROKER_URL,
         json_out: Annotated[bool, typer.Option("--json", help="print the record as JSON")] = False,
     ) -> None:
         """Show an experiment's state and per-stage progress (exit status 1 when it FAILED or was CANCELLED)."""
@@ -132,7 +134,7 @@ def register(app: typer.Typer) -> None:
     @handle_errors
     def cancel(
         experiment_id: Annotated[str, typer.Argument(help="id printed by `taskonomy submit`")],
-        broker: Broker = "redis://localhost:6379/0",
+        broker: Broker = DEFAULT_BROKER_URL,
     ) -> None:
         """Cancel an experiment: CANCELLED at once when none of its jobs runs, else CANCELLING until they end."""
         print(_submissions(broker).cancel(experiment_id).state)
@@ -141,7 +143,7 @@ def register(app: typer.Typer) -> None:
     @handle_errors
     def rerun(
         experiment_id: Annotated[str, typer.Argument(help="id printed by `taskonomy submit`")],
-        broker: Broker = "redis://localhost:6379/0",
+        broker: Broker = DEFAULT_BROKER_URL,
         store: Annotated[str | None, typer.Option("--store", help="artifact store (default: its last run's)")] = None,
         force: Annotated[bool, typer.Option("--force", help="also re-run an experiment that is still active (stuck "
                                                             "PENDING, RUNNING or CANCELLING)")] = False,

@@ -21,13 +21,13 @@ from fastapi.responses import JSONResponse
 from fastapi.staticfiles import StaticFiles
 from fastapi_offline import FastAPIOffline
 
-from services.common.submission import BrokerUnavailableError
 from services.gateway import problems
 from services.gateway.auth import install_redaction
 from services.gateway.context import GatewayContext
 from services.gateway.middleware import GatewayMiddleware
 from services.gateway.routers import cluster, experiments, health, metrics, models, tables, tasks, taxonomy, ui
 from services.gateway.settings import GatewaySettings, load_settings
+from services.queue.submission import BrokerUnavailableError
 
 log = logging.getLogger("services.gateway")
 

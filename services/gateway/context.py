@@ -2,7 +2,7 @@
 solver), created lazily on first use so that building the app connects to nothing.
 
 Routes reach it through the ``Ctx`` dependency alias (:mod:`services.gateway.deps`).
-Experiments are submitted, re-run and cancelled through :class:`services.common.submission.Submissions`
+Experiments are submitted, re-run and cancelled through :class:`services.queue.submission.Submissions`
 (the same code as ``taskonomy submit``), which sends them by task name.
 """
 
@@ -12,16 +12,16 @@ import threading
 import time
 from typing import Any
 
-import redis
 from celery import Celery
 from prometheus_client import CollectorRegistry
 
-from services.common.state import ExperimentStateStore
-from services.common.submission import Submissions, client_app
-from services.gateway.metrics import job_registry
+from services.gateway.cluster_metrics import job_registry
 from services.gateway.problems import ServiceUnavailable
 from services.gateway.settings import GatewaySettings
 from services.gateway.taxonomy_service import TaxonomyService
+from services.queue.redisconn import redis_client
+from services.queue.state import ExperimentStateStore
+from services.queue.submission import Submissions, client_app
 from services.solver.client import SolverClient
 from taskonomy.errors import TaskonomyError
 from taskonomy.store import ArtifactStore
@@ -47,9 +47,8 @@ class GatewayContext:
     def redis(self) -> Any:
         with self._lock:
             if self._redis is None:
-                self._redis = redis.Redis.from_url(
-                    self.settings.broker_url, decode_responses=True, socket_connect_timeout=2, socket_timeout=5,
-                    health_check_interval=30)
+                self._redis = redis_client(self.settings.broker_url, connect_timeout=2, socket_timeout=5,
+                                           health_check_interval=30, retry_through_restart=False)
             return self._redis
 
     @property
@@ -63,7 +62,7 @@ class GatewayContext:
     # -- Celery ----------------------------------------------------------------------------
     @property
     def celery(self) -> Celery:
-        """The sending-only Celery app (tasks by name; see :func:`services.common.submission.client_app`)."""
+        """The sending-only Celery app (tasks by name; see :func:`services.queue.submission.client_app`)."""
         with self._lock:
             if self._celery is None:
                 self._celery = client_app(self.settings.broker_url)

@@ -14,8 +14,8 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
-from services.common.metrics import DEPENDENCY_UP
 from services.gateway.problems import ServiceUnavailable
+from services.metric_catalog import DEPENDENCY_UP
 
 DEPENDENCIES = ("redis", "solver", "store")
 #: How long one check may take; the three run at once, so a check answers within about this.

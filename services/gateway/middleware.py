@@ -11,8 +11,8 @@ import time
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from services.common.metrics import HTTP_LATENCY
 from services.gateway.problems import problem_response
+from services.metric_catalog import HTTP_LATENCY
 
 log = logging.getLogger("services.gateway")
 

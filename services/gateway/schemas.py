@@ -6,6 +6,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from services.queue.state import ExperimentState
 from taskonomy.affinity import BUILTIN_TABLES
 from taskonomy.selection import (
     MAX_BUDGET,
@@ -49,7 +50,7 @@ class ExperimentLinks(BaseModel):
 class ExperimentOut(BaseModel):
     id: str = Field(description="short hash of the experiment's content (same spec, same id)")
     name: str
-    state: Literal["PENDING", "RUNNING", "SUCCEEDED", "FAILED", "CANCELLING", "CANCELLED"]
+    state: ExperimentState
     spec: dict[str, Any] = Field(description="the validated ExperimentSpec")
     created_at: float
     updated_at: float

@@ -15,7 +15,8 @@ from typing import Annotated, Any
 from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
-from services.common.submission import check_broker_url
+from services.queue.redis_keys import DEFAULT_PREFIX
+from services.queue.settings import DEFAULT_BROKER_URL, check_broker_url
 from taskonomy.errors import InvalidInputError
 from taskonomy.store import store_scheme
 
@@ -28,14 +29,14 @@ class GatewaySettings(BaseSettings):
 
     model_config = SettingsConfigDict(env_prefix="TASKONOMY_", extra="ignore", validate_default=True)
 
-    broker_url: str = Field("redis://127.0.0.1:6379/0", description="Redis URL: Celery broker and state store")
+    broker_url: str = Field(DEFAULT_BROKER_URL, description="Redis URL: Celery broker and state store")
     store_url: str = Field("./artifacts", description="artifact store (directory, file:// or s3:// URL)")
     solver_address: str = Field("127.0.0.1:50051", description="host:port of the solver gRPC service")
     api_tokens: Annotated[tuple[SecretStr, ...], NoDecode] = Field(
         default=(), description="bearer tokens accepted for mutating calls (comma-separated in the environment)")
     api_tokens_file: Path | None = Field(None, description="file holding one token per line (a mounted secret)")
     reads_require_token: bool = Field(False, description="require a token for reads too (GET, taxonomy queries)")
-    state_prefix: str = Field("taskonomy", min_length=1, description="key prefix of the state store in Redis")
+    state_prefix: str = Field(DEFAULT_PREFIX, min_length=1, description="key prefix of the state store in Redis")
     control_queue: str = Field("control", min_length=1, description="Celery queue that runs experiments")
     queues: Annotated[tuple[str, ...], NoDecode] = Field(
         default=("train", "transfer", "control"), description="Celery queues whose depth /metrics reports")

@@ -15,10 +15,10 @@ import time
 from collections import OrderedDict
 from typing import Any, Protocol
 
-from services.common.metrics import TAXONOMY_QUERIES
-from services.common.state import ExperimentStateStore
 from services.gateway.problems import ProblemError, ServiceUnavailable
 from services.gateway.settings import GatewaySettings
+from services.metric_catalog import TAXONOMY_QUERIES
+from services.queue.state import ExperimentStateStore
 from services.solver.client import SolverClient, SolverError, SolverTimeoutError, SolverUnavailableError
 from taskonomy.affinity import BUILTIN_TABLES, TransferTable, load_table
 from taskonomy.contract.keys import canonical_json

@@ -35,7 +35,7 @@ import grpc
 import numpy as np
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
-from services.common.metrics import SOLVER_LATENCY
+from services.metric_catalog import SOLVER_LATENCY
 from services.solver import convert
 from services.solver.convert import CANDIDATE_VALUES, MAX_MESSAGE_BYTES
 from services.solver.generated import solver_pb2 as pb

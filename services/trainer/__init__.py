@@ -1,1 +1,1 @@
-"""The trainer worker: a Celery app consuming the ``train`` and ``control`` queues (see services.common)."""
+"""The trainer worker: a Celery app consuming the ``train`` and ``control`` queues (see services.queue)."""

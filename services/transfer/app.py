@@ -1,13 +1,13 @@
 """Celery app of the transfer worker: ``celery -A services.transfer.app worker -Q transfer,control``.
 
 Or ``taskonomy worker transfer --concurrency N`` (one process per GPU). The tasks are the shared,
-thin wrappers over the core jobs (services.common.executor); configuration comes from the
+thin wrappers over the core jobs (services.queue.tasks); configuration comes from the
 ``TASKONOMY_*`` environment, read when the worker starts.
 """
 
 from __future__ import annotations
 
-from services.common.celery_app import create_app
+from services.queue.celery_app import create_app
 from services.transfer.predict import register_predict
 
 app = create_app("taskonomy-transfer")

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from services.common.tasknames import PREDICT
+from services.queue.tasknames import PREDICT
 
 
 def run_predict(prediction_id: str, store_url: str) -> str:

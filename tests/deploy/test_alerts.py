@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 import yaml
 
-from services.common.metrics import METRIC_NAMES
+from services.metric_catalog import METRIC_NAMES
 from tests.deploy.promql import metric_names
 
 ROOT = Path(__file__).resolve().parents[2]

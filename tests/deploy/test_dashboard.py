@@ -1,4 +1,4 @@
-"""The Grafana dashboard queries only metrics that the services export (services/common/metrics.py)."""
+"""The Grafana dashboard queries only metrics that the services export (services/metric_catalog.py)."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from services.common.metrics import CLUSTER_METRICS, METRIC_NAMES
+from services.metric_catalog import CLUSTER_METRICS, METRIC_NAMES
 from tests.deploy.promql import metric_names
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -3,7 +3,7 @@
 figures over gateways counted them once per replica.
 
 Two real gateways over ONE real Redis holding known state, scraped by a real Prometheus; every
-dashboard query over cluster-wide metrics (services.common.metrics.CLUSTER_METRICS) is evaluated
+dashboard query over cluster-wide metrics (services.metric_catalog.CLUSTER_METRICS) is evaluated
 by Prometheus and must equal the true figure (gauges), and what the same query gives over one
 gateway alone (rates and percentiles).
 """
@@ -19,13 +19,13 @@ from pathlib import Path
 import httpx
 import pytest
 
-from services.common.heartbeats import beat, registry_key
-from services.common.jobmetrics import record_job
-from services.common.metrics import CLUSTER_METRICS
-from services.common.redisconn import redis_client
-from services.common.state import ExperimentStateStore
 from services.gateway.app import create_app
 from services.gateway.server import BackgroundServer
+from services.metric_catalog import CLUSTER_METRICS
+from services.queue.heartbeats import beat, registry_key
+from services.queue.job_metrics import record_job
+from services.queue.redisconn import redis_client
+from services.queue.state import ExperimentStateStore
 from tests.deploy._prometheus import prometheus
 from tests.deploy.promql import metric_names
 from tests.deploy.test_dashboard import DASHBOARD, _panels

@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 import yaml
 
-from services.common.queues import scaling_lists
+from services.queue.queues import scaling_lists
 
 helm = pytest.importorskip("helm_python")
 kubernetes_validate = pytest.importorskip("kubernetes_validate")
@@ -507,7 +507,7 @@ def _plain_env(container: Doc) -> dict[str, str]:
 def test_worker_env_is_accepted_by_the_worker_settings(
     component: str, variant: tuple[str, list[Doc]], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from services.common.settings import load_worker_settings
+    from services.queue.settings import load_worker_settings
 
     name, docs = variant
     deployment = _component(docs, "Deployment", component)

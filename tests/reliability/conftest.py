@@ -7,10 +7,10 @@ from typing import Any
 
 import pytest
 
-from services.common.workerstore import write_counts, write_starts
 from taskonomy.store import ArtifactStore
 from tests.services.gateway._fixtures import solver_address  # noqa: F401
 from tests.services.workers._harness import run_like_the_workers, tiny_spec
+from tests.services.workers.write_counting import write_counts, write_starts
 
 #: The tiny real experiment the kill tests run (2 tasks, 16 px world, 1 epoch).
 RELIABILITY_SPEC: dict[str, Any] = tiny_spec("kill-each-stage")

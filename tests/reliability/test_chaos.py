@@ -6,7 +6,7 @@ gateway (uvicorn): the experiment is submitted and watched through the REST API.
 that still has kills left is in progress, the test waits a random moment (seeded) and SIGKILLs the
 process group of the worker that runs that stage's jobs — mid-job, or between jobs while it
 acknowledges one and sends the next — then starts a fresh worker. The broker's visibility
-timeout is an hour, so recovery can come only from the workers' sweep (services.common.lostjobs):
+timeout is an hour, so recovery can come only from the workers' sweep (services.queue.lostjobs):
 after each kill the stage's work must go on within the documented recovery time (the lease
 lapses, then a sweep restores the message delivered ``lost_job_seconds`` ago, or sends again one
 lost outright), and the experiment must end SUCCEEDED with the undisturbed run's table and
@@ -23,11 +23,11 @@ from typing import Any
 import httpx
 import pytest
 
-from services.common.redisconn import redis_client
-from services.common.runbook import RunBook, current_run
-from services.common.state import ExperimentStateStore
 from services.gateway.app import create_app
 from services.gateway.server import BackgroundServer
+from services.queue.redisconn import redis_client
+from services.queue.runbook import RunBook, current_run
+from services.queue.state import ExperimentStateStore
 from taskonomy.store import ArtifactStore
 from tests.reliability.conftest import RELIABILITY_SPEC, check_nothing_lost
 from tests.services.gateway._fixtures import AUTH, make_settings

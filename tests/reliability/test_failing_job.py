@@ -9,15 +9,15 @@ from pathlib import Path
 import httpx
 import pytest
 
-from services.common.redisconn import redis_client
-from services.common.state import ExperimentStateStore
-from services.common.submission import submit
-from services.common.workerstore import write_counts
 from services.gateway.app import create_app
 from services.gateway.server import BackgroundServer
+from services.queue.redisconn import redis_client
+from services.queue.state import ExperimentStateStore
+from services.queue.submission import submit
 from taskonomy.store import ArtifactStore
 from tests.services.gateway._fixtures import make_settings
 from tests.services.workers._harness import noop_graph, running_workers, wait_terminal
+from tests.services.workers.write_counting import write_counts
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 

@@ -19,10 +19,10 @@ from typing import Any
 
 import pytest
 
-from services.common.redisconn import redis_client
-from services.common.runbook import RunBook, current_run
-from services.common.state import ExperimentStateStore
-from services.common.submission import submit
+from services.queue.redisconn import redis_client
+from services.queue.runbook import RunBook, current_run
+from services.queue.state import ExperimentStateStore
+from services.queue.submission import submit
 from taskonomy.store import ArtifactStore
 from tests.fixtures_redis import RedisServer
 from tests.reliability.conftest import RELIABILITY_SPEC, check_nothing_lost

@@ -18,18 +18,18 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 from typer.testing import CliRunner
 
-from services.common.redisconn import redis_client
-from services.common.state import ExperimentStateStore
-from services.common.submission import submit
 from services.gateway.app import create_app
 from services.gateway.server import BackgroundServer
+from services.queue.redisconn import redis_client
+from services.queue.state import ExperimentStateStore
+from services.queue.submission import submit
 from tests.services.gateway._fixtures import make_settings
 from tests.services.workers._harness import Worker, noop_graph, wait_for, wait_terminal
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
 HEARTBEAT_S = 1.0
-TTL_S = 3 * HEARTBEAT_S  # services.common.heartbeats.TTL_BEATS beats
+TTL_S = 3 * HEARTBEAT_S  # services.queue.heartbeats.TTL_BEATS beats
 ENV = {"TASKONOMY_HEARTBEAT_SECONDS": str(HEARTBEAT_S), "TASKONOMY_VISIBILITY_TIMEOUT": "600"}
 
 

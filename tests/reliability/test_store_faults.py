@@ -16,10 +16,10 @@ from pathlib import Path
 
 import pytest
 
-from services.common.jobrunner import is_transient, store_fault
-from services.common.redisconn import redis_client
-from services.common.state import ExperimentStateStore
-from services.common.submission import submit
+from services.queue.jobrunner import is_transient, store_fault
+from services.queue.redisconn import redis_client
+from services.queue.state import ExperimentStateStore
+from services.queue.submission import submit
 from tests.services.workers._harness import Worker, noop_graph, wait_for, wait_terminal
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]

@@ -73,10 +73,10 @@ def test_no_unsafe_load_in_the_code() -> None:
 
 def test_celery_apps_accept_json_only() -> None:
     """The configured apps themselves, not only their source: workers and the gateway's client."""
-    from services.common.celery_app import create_app
-    from services.common.submission import client_app
     from services.gateway.context import GatewayContext
     from services.gateway.settings import load_settings
+    from services.queue.celery_app import create_app
+    from services.queue.submission import client_app
 
     worker = create_app("taskonomy-security-test")
     gateway = GatewayContext(load_settings(broker_url="redis://127.0.0.1:1/0")).celery

@@ -9,10 +9,10 @@ from pathlib import Path
 
 import pytest
 
-from services.common.redisconn import redis_client
-from services.common.state import ExperimentStateStore
-from services.common.submission import submit
-from services.common.tasknames import RUN_EXPERIMENT, RUN_JOB
+from services.queue.redisconn import redis_client
+from services.queue.state import ExperimentStateStore
+from services.queue.submission import submit
+from services.queue.tasknames import RUN_EXPERIMENT, RUN_JOB
 from tests.services.workers._harness import Worker, noop_graph, wait_for, wait_terminal
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]

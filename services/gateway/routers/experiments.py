@@ -17,16 +17,15 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Path, Query, Request, Response
 from starlette.concurrency import run_in_threadpool
 
-from services.common.state import ExperimentRecord
-from services.common.submission import ACTIVE, experiment_id
 from services.gateway.admission import admit
 from services.gateway.bodies import JsonBody, parse_json
 from services.gateway.deps import Ctx, Reader, Writer
 from services.gateway.problems import ServiceUnavailable, problem_responses
 from services.gateway.schemas import AddTaskIn, ExperimentEvents, ExperimentList, ExperimentOut
-from services.gateway.tables import transfers_response
-from taskonomy.contract import ExperimentSpec
-from taskonomy.contract.keys import REPORT_PAGE, report_prefix
+from services.gateway.table_responses import transfers_response
+from services.queue.state import ACTIVE, ExperimentRecord
+from services.queue.submission import experiment_id
+from taskonomy.contract import REPORT_PAGE, ExperimentSpec, report_prefix
 from taskonomy.errors import InvalidInputError, NotFoundError, PreconditionError
 from taskonomy.tasks import registry
 
@@ -93,7 +92,7 @@ def list_experiments(
     offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
 ) -> ExperimentList:
     records = ctx.state.list(limit=limit, offset=offset)
-    count = int(ctx.redis.zcard(f"{ctx.settings.state_prefix}:exps"))
+    count = ctx.state.count()
     return ExperimentList(items=[to_out(r) for r in records], count=count, limit=limit, offset=offset)
 
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Response
 
+from services.gateway.cluster_metrics import exposition
 from services.gateway.deps import Ctx
-from services.gateway.metrics import exposition
 
 router = APIRouter(tags=["health"])
 

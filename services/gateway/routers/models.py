@@ -22,11 +22,11 @@ from fastapi import APIRouter, Path, Query, Request, Response
 from fastapi.responses import StreamingResponse
 from starlette.concurrency import run_in_threadpool
 
-from services.common.tasknames import PREDICT, PREDICT_QUEUE
 from services.gateway.bodies import is_json, parse_json
 from services.gateway.deps import Ctx, Reader, Writer
 from services.gateway.problems import ProblemError, ServiceUnavailable, problem_responses
 from services.gateway.routers.experiments import ExperimentId
+from services.queue.tasknames import PREDICT, PREDICT_QUEUE
 from taskonomy.errors import InvalidInputError, NotFoundError, PreconditionError
 from taskonomy.modelbank import (
     ImageDimensionsError,

@@ -10,7 +10,7 @@ from fastapi import APIRouter, Path, Query, Request, Response
 from services.gateway.deps import Ctx, Reader
 from services.gateway.problems import problem_responses
 from services.gateway.schemas import TableOut, TableSummary
-from services.gateway.tables import BUILTIN_TITLES, summary, transfers_response
+from services.gateway.table_responses import BUILTIN_TITLES, summary, transfers_response
 from taskonomy.affinity import BUILTIN_TABLES
 
 router = APIRouter(prefix="/v1/tables", tags=["taxonomy"])

@@ -10,7 +10,7 @@ import json
 import pytest
 import redis
 
-from services.common.tasknames import RUN_EXPERIMENT
+from services.queue.tasknames import RUN_EXPERIMENT
 from taskonomy.affinity import load_table
 from tests.services.gateway._fixtures import AUTH, TOKEN, Live
 
@@ -154,8 +154,8 @@ def test_cancel(gw: Live) -> None:
 
 def test_cancel_waits_for_a_running_job(gw: Live) -> None:
     """A job of the experiment holds its lease (it runs on a worker): CANCELLING until it ends."""
-    from services.common.leases import lease_key
-    from services.common.runbook import RunBook
+    from services.queue.leases import lease_key
+    from services.queue.runbook import RunBook
 
     exp_id = submit(gw)
     r = gw.ctx.redis

@@ -175,7 +175,7 @@ def test_gateway_never_imports_torch_or_worker_code() -> None:
             "c = TestClient(app)\n"
             "assert c.get('/openapi.json').status_code == 200\n"
             "assert c.get('/v1/tasks').status_code == 200\n"
-            "bad = [m for m in ('torch', 'services.common.tasks', 'services.common.jobrunner', 'services.trainer', "
+            "bad = [m for m in ('torch', 'services.queue.tasks', 'services.queue.jobrunner', 'services.trainer', "
             "'services.transfer', 'tests.services.workers.noop_jobs')"
             " if m in sys.modules]\n"
             "print(bad)\n")

@@ -7,8 +7,8 @@ import pytest
 import redis
 from prometheus_client.parser import text_string_to_metric_families
 
-from services.common.jobmetrics import record_job
-from services.common.metrics import METRIC_NAMES
+from services.metric_catalog import METRIC_NAMES
+from services.queue.job_metrics import record_job
 from tests.services.gateway._fixtures import Live
 
 pytestmark = pytest.mark.integration

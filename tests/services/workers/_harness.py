@@ -16,9 +16,10 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[3]
 
 #: Fast redelivery for tests (INFRA.md): visibility 4 s, restore sweep every second, short lease, lost
-#: messages sent again after 3 s; the synthetic ``noop`` jobs loaded as a plugin.
+#: messages sent again after 3 s; the synthetic ``noop`` jobs and the store counting every artifact write
+#: (write_counting) loaded as plugins.
 FAST_ENV = {
-    "TASKONOMY_JOB_PLUGINS": "tests.services.workers.noop_jobs",
+    "TASKONOMY_JOB_PLUGINS": "tests.services.workers.noop_jobs,tests.services.workers.write_counting",
     "TASKONOMY_VISIBILITY_TIMEOUT": "4",
     "TASKONOMY_ALLOW_SHORT_VISIBILITY": "1",
     "TASKONOMY_UNACKED_RESTORE_INTERVAL": "1",
@@ -26,7 +27,6 @@ FAST_ENV = {
     "TASKONOMY_LOST_JOB_SECONDS": "3",
     "TASKONOMY_SOFT_TIME_LIMIT": "120",
     "TASKONOMY_TIME_LIMIT": "150",
-    "TASKONOMY_COUNT_WRITES": "1",
     "TASKONOMY_RETRY_BACKOFF": "1",
     "TASKONOMY_MAX_RETRIES": "2",
     "TASKONOMY_TORCH_THREADS": "1",

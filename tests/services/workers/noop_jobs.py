@@ -16,7 +16,7 @@ from typing import Any
 
 from celery.exceptions import SoftTimeLimitExceeded
 
-from services.common.jobkinds import JobEnv
+from services.queue.jobkinds import JobEnv
 from taskonomy.errors import PreconditionError
 
 NOOP = "noop"

@@ -13,8 +13,8 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from services.common.redisconn import redis_client
-from services.common.state import ExperimentStateStore
+from services.queue.redisconn import redis_client
+from services.queue.state import ExperimentStateStore
 from taskonomy.cli import build_app
 
 pytestmark = pytest.mark.integration

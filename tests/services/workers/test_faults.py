@@ -10,13 +10,13 @@ from pathlib import Path
 
 import pytest
 
-from services.common.redisconn import redis_client
-from services.common.state import ExperimentStateStore
-from services.common.submission import submit
-from services.common.workerstore import write_counts
+from services.queue.redisconn import redis_client
+from services.queue.state import ExperimentStateStore
+from services.queue.submission import submit
 from taskonomy.store import ArtifactStore
 from tests.fixtures_redis import RedisServer
 from tests.services.workers._harness import Worker, noop_graph, running_workers, wait_for, wait_terminal
+from tests.services.workers.write_counting import write_counts
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 

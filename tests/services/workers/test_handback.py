@@ -1,7 +1,7 @@
 """SIGTERM mid-job: a real worker hands its running job back to the queue within its short grace
 period (instead of finishing a GPU job of hours), and another worker completes it.
 
-Also the running marks the autoscaler counts (:mod:`services.common.queues`): present while the
+Also the running marks the autoscaler counts (:mod:`services.queue.queues`): present while the
 job runs, gone once it was handed back.
 """
 
@@ -14,14 +14,14 @@ from pathlib import Path
 
 import pytest
 
-from services.common.queues import queue_load, running_list
-from services.common.redisconn import redis_client
-from services.common.runbook import current_run
-from services.common.state import ExperimentStateStore
-from services.common.submission import submit
-from services.common.workerstore import write_counts
+from services.queue.queues import queue_load, running_list
+from services.queue.redisconn import redis_client
+from services.queue.runbook import current_run
+from services.queue.state import ExperimentStateStore
+from services.queue.submission import submit
 from taskonomy.store import ArtifactStore
 from tests.services.workers._harness import Worker, noop_graph, wait_for, wait_terminal
+from tests.services.workers.write_counting import write_counts
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 

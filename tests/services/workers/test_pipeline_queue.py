@@ -15,10 +15,9 @@ from typing import Any
 
 import pytest
 
-from services.common.redisconn import redis_client
-from services.common.state import ExperimentStateStore
-from services.common.submission import submissions, submit
-from services.common.workerstore import write_counts
+from services.queue.redisconn import redis_client
+from services.queue.state import ExperimentStateStore
+from services.queue.submission import submissions, submit
 from taskonomy.store import ArtifactStore
 from tests.services.workers._harness import (
     Worker,
@@ -28,6 +27,7 @@ from tests.services.workers._harness import (
     wait_for,
     wait_terminal,
 )
+from tests.services.workers.write_counting import write_counts
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
@@ -165,8 +165,8 @@ def test_queue_gives_the_local_table(backend, cluster, local, redis_url, tmp_pat
     state.r.delete("taskonomy:writes")
     exp_id = _spec(TINY).content_key()
     state.reset_for_rerun(exp_id, bigger.model_dump(mode="json"))
-    from services.common.submission import client_app
-    from services.common.tasknames import RUN_EXPERIMENT
+    from services.queue.submission import client_app
+    from services.queue.tasknames import RUN_EXPERIMENT
 
     client_app(redis_url).send_task(RUN_EXPERIMENT, args=[exp_id], queue="control")
     rec = wait_for(lambda: (r := state.get(exp_id)) and r.state in ("SUCCEEDED", "FAILED") and r, timeout=240,

@@ -13,13 +13,13 @@ from typing import Any
 
 import pytest
 
-from services.common.jobmetrics import RedisJobMetricsCollector
-from services.common.redisconn import redis_client
-from services.common.state import ExperimentStateStore
-from services.common.submission import cancel_experiment, submissions, submit
-from services.common.workerstore import write_counts
+from services.queue.job_metrics import RedisJobMetricsCollector
+from services.queue.redisconn import redis_client
+from services.queue.state import ExperimentStateStore
+from services.queue.submission import cancel_experiment, submissions, submit
 from taskonomy.store import ArtifactStore
 from tests.services.workers._harness import Worker, noop_graph, running_workers, wait_for, wait_terminal
+from tests.services.workers.write_counting import write_counts
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 

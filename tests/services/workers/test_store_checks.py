@@ -11,9 +11,9 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from services.common.redisconn import redis_client
-from services.common.state import ExperimentStateStore
-from services.common.submission import submit
+from services.queue.redisconn import redis_client
+from services.queue.state import ExperimentStateStore
+from services.queue.submission import submit
 from taskonomy.cli import build_app
 from tests.services.workers._harness import noop_graph, running_workers, tiny_spec, wait_terminal
 from tests.unit._tiny import tiny_spec_file

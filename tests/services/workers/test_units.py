@@ -9,15 +9,15 @@ from pathlib import Path
 
 import pytest
 
-from services.common.celery_app import celery_config
-from services.common.jobmetrics import RedisJobMetricsCollector, record_job
-from services.common.jobrunner import expansion, is_transient
-from services.common.leases import Lease
-from services.common.metrics import JOB_DURATION_BUCKETS, METRIC_NAMES
-from services.common.runbook import RunBook
-from services.common.settings import load_worker_settings
-from services.common.workerstore import WorkerStore, write_counts, write_starts
+from services.metric_catalog import JOB_DURATION_BUCKETS, METRIC_NAMES
+from services.queue.celery_app import celery_config
+from services.queue.job_metrics import RedisJobMetricsCollector, record_job
+from services.queue.jobrunner import expansion, is_transient
+from services.queue.leases import Lease
+from services.queue.runbook import RunBook
+from services.queue.settings import load_worker_settings
 from taskonomy.errors import CorruptArtifactError, InvalidInputError, NotFoundError
+from tests.services.workers.write_counting import CountingStore, write_counts, write_starts
 
 ROOT = Path(__file__).resolve().parents[3]
 pytestmark = pytest.mark.integration  # a real redis-server (the session's)
@@ -156,7 +156,7 @@ def test_worker_store_writes_once_and_drops_corrupt_artifacts(redis_url: str, tm
     import redis
 
     r = redis.Redis.from_url(redis_url, decode_responses=True)
-    store = WorkerStore(str(tmp_path), r=r, count_writes=True)
+    store = CountingStore(str(tmp_path), r=r)
     store.put_json("a/x", {"v": 1})
     store.put_json("a/x", {"v": 1})  # same content under the same key: no second write
     assert write_counts(r) == write_starts(r) == {"a/x": 1}
@@ -221,7 +221,7 @@ def test_worker_command_refuses_bad_settings_in_one_line(monkeypatch: pytest.Mon
 
 
 def test_safe_url_hides_passwords() -> None:
-    from services.common.redisconn import safe_url
+    from services.queue.redisconn import safe_url
 
     assert safe_url("redis://:s3cret@redis:6379/0") == "redis://:***@redis:6379/0"
     assert safe_url("rediss://user:s3cret@[::1]:6380/2") == "rediss://user:***@[::1]:6380/2"
@@ -243,13 +243,13 @@ def test_the_sweep_restores_lost_and_stranded_messages(redis_url: str) -> None:
     its queue (kombu's own restore); one delivered just now, or whose job runs, is left alone. A
     PENDING experiment whose start message is nowhere is started again; a CANCELLING one none of
     whose jobs runs becomes CANCELLED."""
-    from services.common.leases import lease_key
-    from services.common.lostjobs import broker_messages, queued_job_ids, restore_message, sweep
-    from services.common.redisconn import redis_client
-    from services.common.state import ExperimentStateStore
-    from services.common.submission import client_app
-    from services.common.tasknames import RUN_EXPERIMENT, RUN_JOB
-    from services.common.workercontext import WorkerContext
+    from services.queue.leases import lease_key
+    from services.queue.lostjobs import broker_messages, queued_job_ids, restore_message, sweep
+    from services.queue.redisconn import redis_client
+    from services.queue.state import ExperimentStateStore
+    from services.queue.submission import client_app
+    from services.queue.tasknames import RUN_EXPERIMENT, RUN_JOB
+    from services.queue.workercontext import WorkerContext
 
     r = redis_client(redis_url)
     state = ExperimentStateStore(r)
@@ -323,7 +323,7 @@ def test_the_sweep_restores_lost_and_stranded_messages(redis_url: str) -> None:
 
 
 def test_metric_job_kinds_cover_every_kind_the_pipeline_makes() -> None:
-    from services.common.metrics import JOB_KINDS
+    from services.metric_catalog import JOB_KINDS
     from taskonomy.contract import ExperimentSpec, build_graph
 
     kinds: set[str] = set()

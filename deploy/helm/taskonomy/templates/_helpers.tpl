@@ -239,7 +239,7 @@ app.kubernetes.io/component: {{ .component }}
 {{/*
 The Redis lists that make up a queue's load, as JSON: its waiting messages (the plain list and
 kombu's priority sub-lists "<queue>\x06\x16<step>") and its running jobs ("taskonomy:running:<queue>",
-kept by the workers). The one definition is services/common/queues.py (scaling_lists); a chart
+kept by the workers). The one definition is services/queue/queues.py (scaling_lists); a chart
 test keeps the two equal. Argument: the queue name.
 */}}
 {{- define "taskonomy.queueLists" -}}

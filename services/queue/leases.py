@@ -13,17 +13,19 @@ import uuid
 from collections.abc import Iterable
 from typing import Any
 
+from services.queue.redis_keys import DEFAULT_PREFIX, KeySchema
+
 log = logging.getLogger(__name__)
 
 _RENEW = "if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('pexpire', KEYS[1], ARGV[2]) end return 0"
 _RELEASE = "if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) end return 0"
 
 
-def lease_key(job_id: str, *, prefix: str = "taskonomy") -> str:
-    return f"{prefix}:lease:{job_id}"
+def lease_key(job_id: str, *, prefix: str = DEFAULT_PREFIX) -> str:
+    return KeySchema(prefix).lease(job_id)
 
 
-def leased(r: Any, job_ids: Iterable[str], *, prefix: str = "taskonomy") -> list[str]:
+def leased(r: Any, job_ids: Iterable[str], *, prefix: str = DEFAULT_PREFIX) -> list[str]:
     """The jobs among ``job_ids`` whose lease is held now (they are running somewhere)."""
     ids = list(job_ids)
     if not ids:

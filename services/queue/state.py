@@ -1,7 +1,7 @@
 """Experiment state shared by the gateway (reads, submits, cancels) and the Celery executor
 (writes progress), kept in Redis.
 
-Keys (``P`` = the prefix, default ``taskonomy``):
+Keys (``P`` = the prefix, default ``taskonomy``; built by :mod:`services.queue.redis_keys`):
 
 - ``P:exp:<id>`` hash: ``id``, ``state``, ``spec`` (JSON), ``created_at``, ``updated_at``,
   ``error``, ``cancel_requested`` ("1" once asked), ``result`` (JSON, e.g. artifact keys),
@@ -22,12 +22,20 @@ import builtins
 import json
 import time
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal, get_args
 
 import redis
 
-STATES = ("PENDING", "RUNNING", "SUCCEEDED", "FAILED", "CANCELLING", "CANCELLED")
+from services.queue.redis_keys import DEFAULT_PREFIX, KeySchema
+from services.queue.redisconn import redis_client
+
+#: An experiment's state, defined here only (the gateway's schemas, its metrics and the workers import it).
+ExperimentState = Literal["PENDING", "RUNNING", "SUCCEEDED", "FAILED", "CANCELLING", "CANCELLED"]
+STATES: tuple[str, ...] = get_args(ExperimentState)
+#: States of a finished experiment: nothing of it runs any more.
 TERMINAL = frozenset({"SUCCEEDED", "FAILED", "CANCELLED"})
+#: States of an experiment that is not finished (PENDING, RUNNING, CANCELLING).
+ACTIVE = frozenset(STATES) - TERMINAL
 
 #: The event a change into each state records.
 STATE_EVENTS = {"PENDING": "pending", "RUNNING": "started", "SUCCEEDED": "succeeded", "FAILED": "failed",
@@ -92,21 +100,23 @@ class ExperimentRecord:
 class ExperimentStateStore:
     """Experiment records in Redis. Safe for concurrent writers (atomic hash ops)."""
 
-    def __init__(self, client: redis.Redis, *, prefix: str = "taskonomy") -> None:
+    def __init__(self, client: redis.Redis, *, prefix: str = DEFAULT_PREFIX) -> None:
         self.r: Any = client  # redis' own type hints are too loose to help here
         self.prefix = prefix
+        self.keys = KeySchema(prefix)
 
     @classmethod
-    def from_url(cls, url: str, *, prefix: str = "taskonomy") -> ExperimentStateStore:
-        return cls(redis.Redis.from_url(url, decode_responses=True), prefix=prefix)
+    def from_url(cls, url: str, *, prefix: str = DEFAULT_PREFIX) -> ExperimentStateStore:
+        return cls(redis_client(url, socket_timeout=None, connect_timeout=None, health_check_interval=0,
+                                retry_through_restart=False), prefix=prefix)
 
     # -- keys -------------------------------------------------------------------------------
-    def _k(self, exp_id: str, suffix: str = "") -> str:
-        return f"{self.prefix}:exp:{exp_id}{suffix}"
+    def _k(self, exp_id: str) -> str:
+        return self.keys.experiment(exp_id)
 
     @property
     def _index(self) -> str:
-        return f"{self.prefix}:exps"
+        return self.keys.experiments()
 
     # -- records ----------------------------------------------------------------------------
     def create(self, exp_id: str, spec: dict[str, Any]) -> tuple[ExperimentRecord, bool]:
@@ -130,7 +140,7 @@ class ExperimentStateStore:
             return None
         stages: dict[str, StageProgress] = {}
         for attr in ("total", "done", "failed"):
-            counts: dict[str, str] = self.r.hgetall(self._k(exp_id, f":{attr}"))
+            counts: dict[str, str] = self.r.hgetall(self.keys.stage_counts(exp_id, attr))
             for stage, n in counts.items():
                 setattr(stages.setdefault(stage, StageProgress()), attr, int(n))
         return ExperimentRecord(
@@ -147,6 +157,10 @@ class ExperimentStateStore:
         ids = self.r.zrevrange(self._index, offset, offset + limit - 1)
         records = [self.get(i) for i in ids]
         return [r for r in records if r is not None]
+
+    def count(self) -> int:
+        """How many experiments there are."""
+        return int(self.r.zcard(self._index))
 
     def count_by_state(self) -> dict[str, int]:
         counts = dict.fromkeys(STATES, 0)
@@ -184,15 +198,15 @@ class ExperimentStateStore:
         self.r.hset(self._k(exp_id), mapping={"state": "PENDING", "spec": json.dumps(spec, sort_keys=True),
                                               "error": "", "cancel_requested": "", "updated_at": time.time()})
         self.r.hdel(self._k(exp_id), "progress_at")
-        self.r.delete(self._k(exp_id, ":total"), self._k(exp_id, ":done"), self._k(exp_id, ":failed"))
+        self.r.delete(*(self.keys.stage_counts(exp_id, which) for which in ("total", "done", "failed")))
         self.add_event(exp_id, "resubmitted")
 
     # -- progress ---------------------------------------------------------------------------
     def add_stage_jobs(self, exp_id: str, stage: str, n: int = 1) -> None:
-        self.r.hincrby(self._k(exp_id, ":total"), stage, n)
+        self.r.hincrby(self.keys.stage_counts(exp_id, "total"), stage, n)
 
     def job_done(self, exp_id: str, stage: str, *, failed: bool = False) -> None:
-        self.r.hincrby(self._k(exp_id, ":failed" if failed else ":done"), stage, 1)
+        self.r.hincrby(self.keys.stage_counts(exp_id, "failed" if failed else "done"), stage, 1)
         now = time.time()
         self.r.hset(self._k(exp_id), mapping={"updated_at": now, "progress_at": now})
 
@@ -204,8 +218,8 @@ class ExperimentStateStore:
             raise ValueError(f"event must be one of {EVENTS}, got {event!r}")
         entry = {"at": time.time(), "event": event, **{k: v for k, v in detail.items() if v is not None}}
         pipe = self.r.pipeline(transaction=True)
-        pipe.rpush(self._k(exp_id, ":events"), json.dumps(entry, sort_keys=True))
-        pipe.ltrim(self._k(exp_id, ":events"), -EVENTS_MAX, -1)
+        pipe.rpush(self.keys.experiment_events(exp_id), json.dumps(entry, sort_keys=True))
+        pipe.ltrim(self.keys.experiment_events(exp_id), -EVENTS_MAX, -1)
         if event in RESTORED_EVENTS:
             pipe.hincrby(self._k(exp_id), "jobs_restored", 1)
         elif event in RETRIED_EVENTS:
@@ -215,7 +229,7 @@ class ExperimentStateStore:
     def events(self, exp_id: str) -> builtins.list[dict[str, Any]]:
         """The experiment's events, oldest first."""
         out: builtins.list[dict[str, Any]] = []
-        for raw in self.r.lrange(self._k(exp_id, ":events"), 0, -1):
+        for raw in self.r.lrange(self.keys.experiment_events(exp_id), 0, -1):
             try:
                 out.append(json.loads(raw))
             except ValueError:

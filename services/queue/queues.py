@@ -4,7 +4,7 @@ gauge reads them, and the Helm chart renders the same names into its KEDA trigge
 
 - **Waiting messages.** Celery's Redis transport keeps a queue as a list named after it plus one
   list per priority step (``<queue>\\x06\\x16<step>``, kombu's separator, steps 3, 6 and 9):
-  :func:`queue_lists`.
+  :func:`queue_lists` (kombu's names, built in :mod:`services.queue.redis_keys` like every key).
 - **Running jobs.** A delivered message leaves the lists, so a queue-length signal alone sees a
   busy worker as idle (and an autoscaler takes its GPU away). Each running job is therefore
   marked in ``<prefix>:running:<queue>``, a list holding its job id while the job holds its lease
@@ -19,24 +19,16 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from services.common.leases import lease_key
-
-#: Kombu's separator and Celery's default priority steps for Redis queues (``queue\x06\x163``).
-PRIORITY_SEP = "\x06\x16"
-PRIORITY_STEPS = (3, 6, 9)
+from services.queue.leases import lease_key
+from services.queue.redis_keys import DEFAULT_PREFIX, PRIORITY_STEPS, KeySchema, queue_lists
 
 
-def queue_lists(queue: str) -> tuple[str, ...]:
-    """The Redis lists holding ``queue``'s waiting messages (the plain list first)."""
-    return (queue, *(f"{queue}{PRIORITY_SEP}{step}" for step in PRIORITY_STEPS))
-
-
-def running_list(queue: str, *, prefix: str = "taskonomy") -> str:
+def running_list(queue: str, *, prefix: str = DEFAULT_PREFIX) -> str:
     """The Redis list of the ids of ``queue``'s running jobs."""
-    return f"{prefix}:running:{queue}"
+    return KeySchema(prefix).running(queue)
 
 
-def scaling_lists(queue: str, *, prefix: str = "taskonomy") -> tuple[str, ...]:
+def scaling_lists(queue: str, *, prefix: str = DEFAULT_PREFIX) -> tuple[str, ...]:
     """Every list an autoscaler reads for ``queue``: its waiting messages and its running jobs."""
     return (*queue_lists(queue), running_list(queue, prefix=prefix))
 
@@ -53,7 +45,7 @@ def queue_depths(r: Any, queues: Iterable[str]) -> dict[str, int]:
     return {q: sum(lengths[i * per:(i + 1) * per]) for i, q in enumerate(names)}
 
 
-def running_counts(r: Any, queues: Iterable[str], *, prefix: str = "taskonomy") -> dict[str, int]:
+def running_counts(r: Any, queues: Iterable[str], *, prefix: str = DEFAULT_PREFIX) -> dict[str, int]:
     """Running jobs per queue."""
     names = list(queues)
     pipe = r.pipeline(transaction=False)
@@ -62,7 +54,7 @@ def running_counts(r: Any, queues: Iterable[str], *, prefix: str = "taskonomy") 
     return {q: int(n) for q, n in zip(names, pipe.execute(), strict=True)}
 
 
-def queue_load(r: Any, queues: Iterable[str], *, prefix: str = "taskonomy") -> dict[str, dict[str, int]]:
+def queue_load(r: Any, queues: Iterable[str], *, prefix: str = DEFAULT_PREFIX) -> dict[str, dict[str, int]]:
     """``{queue: {"waiting": w, "running": n, "load": w + n}}``."""
     names = list(queues)
     waiting = queue_depths(r, names)
@@ -74,7 +66,7 @@ class RunningMark:
     """Marks one running job in its queue's running list (pushed on :meth:`add`, removed on
     :meth:`remove`; both idempotent)."""
 
-    def __init__(self, r: Any, queue: str, job_id: str, *, prefix: str = "taskonomy") -> None:
+    def __init__(self, r: Any, queue: str, job_id: str, *, prefix: str = DEFAULT_PREFIX) -> None:
         self.r = r
         self.key = running_list(queue, prefix=prefix)
         self.job_id = job_id
@@ -90,7 +82,7 @@ class RunningMark:
             self.r.lrem(self.key, 1, self.job_id)
 
 
-def prune_running(r: Any, queues: Iterable[str], *, prefix: str = "taskonomy") -> list[str]:
+def prune_running(r: Any, queues: Iterable[str], *, prefix: str = DEFAULT_PREFIX) -> list[str]:
     """Drop the running marks whose job holds no lease any more (its worker was killed); returns
     the job ids dropped. A mark is pushed after its lease is taken and removed before it is
     released, so a mark without a lease is stale."""

@@ -1,9 +1,9 @@
 """The Celery application factory shared by the trainer and transfer workers.
 
 Every worker app carries the same configuration and the same tasks (sent by name, see
-:mod:`services.common.tasks`); the two worker kinds differ only in the queues they consume
+:mod:`services.queue.tasks`); the two worker kinds differ only in the queues they consume
 (``train`` + ``control`` and ``transfer`` + ``control`` by default). Senders use the sending-only
-app of :mod:`services.common.submission`.
+app of :mod:`services.queue.submission`.
 
 Delivery settings (DESIGN.md §7):
 
@@ -14,7 +14,7 @@ Delivery settings (DESIGN.md §7):
 - Redis ``visibility_timeout`` longer than the hard time limit (validated in settings), so a job
   that is still running is not handed to a second worker;
 - soft and hard time limits; transient storage errors are retried with exponential backoff
-  (see :mod:`services.common.tasks`);
+  (see :mod:`services.queue.tasks`);
 - no result backend: progress and results live in the experiment state store, not in Celery.
 
 The configuration is read from the environment lazily, the first time Celery needs it (at
@@ -32,9 +32,9 @@ from typing import Any
 from celery import Celery
 from celery.signals import worker_process_init
 
-from services.common.redisconn import safe_url
-from services.common.settings import WorkerSettings, load_worker_settings
-from services.common.tasks import register_tasks
+from services.queue.redisconn import safe_url
+from services.queue.settings import WorkerSettings, load_worker_settings
+from services.queue.tasks import register_tasks
 
 log = logging.getLogger(__name__)
 
@@ -147,7 +147,7 @@ def run_worker(kind: str, *, concurrency: int | None = None, loglevel: str | Non
     SIGTERM is Celery's cold shutdown (``REMAP_SIGTERM=SIGQUIT``, read by billiard at import, so
     set here before the worker machinery loads): a running job gets ``TASKONOMY_SHUTDOWN_GRACE``
     seconds (``worker_soft_shutdown_timeout``), then its pool process is terminated and its
-    unacknowledged message goes back to the queue (see :mod:`services.common.tasks`). Finishing a
+    unacknowledged message goes back to the queue (see :mod:`services.queue.tasks`). Finishing a
     GPU job of hours instead would need a grace period of hours, which blocks node drains.
     """
     import importlib

@@ -1,11 +1,11 @@
 """Running one job of an experiment and the bookkeeping around it, apart from Celery.
 
 :func:`execute` runs a job through the core (:func:`taskonomy.execution.run_job`) or a plugin job
-kind (:mod:`services.common.jobkinds`); :class:`JobRunner` records what happened in the run's book
-(:mod:`services.common.runbook`), sends the jobs that became ready, extends the graph after a
+kind (:mod:`services.queue.jobkinds`); :class:`JobRunner` records what happened in the run's book
+(:mod:`services.queue.runbook`), sends the jobs that became ready, extends the graph after a
 ``plan_higher_order`` job, finishes or fails the experiment, and recomputes corrupt inputs;
 :func:`start_run` records a new run and sends its roots. Sending is a callback, so the Celery
-tasks (:mod:`services.common.tasks`) and the tests decide how.
+tasks (:mod:`services.queue.tasks`) and the tests decide how.
 """
 
 from __future__ import annotations
@@ -20,12 +20,13 @@ from typing import Any
 
 import redis
 
-from services.common.jobkinds import JobEnv
-from services.common.leases import leased
-from services.common.runbook import JobDict, RunBook, current_run, run_store_url, set_run_store_url
-from services.common.state import TERMINAL
-from services.common.workercontext import WorkerContext
-from services.common.workerstore import WorkerStore
+from services.queue.jobkinds import JobEnv
+from services.queue.leases import leased
+from services.queue.redis_keys import KeySchema
+from services.queue.runbook import JobDict, RunBook, current_run, run_store_url, set_run_store_url
+from services.queue.state import TERMINAL
+from services.queue.workercontext import WorkerContext
+from services.queue.workerstore import WorkerStore
 from taskonomy.contract import FINAL_KINDS, ExperimentSpec, Job, JobKind, build_graph, report_key
 from taskonomy.errors import TaskonomyError
 from taskonomy.execution import run_job, validate_experiment
@@ -334,7 +335,8 @@ def start_run(ctx: WorkerContext, exp_id: str, jobs: list[JobDict], deps: Mappin
               store_url: str, token: str, results: Mapping[str, Any], send: Sender) -> int:
     """Record a new run of ``exp_id`` with ``jobs`` and send its roots. Returns the run number."""
     r, prefix = ctx.r, ctx.prefix
-    run_key, token_key = f"{prefix}:exp:{exp_id}:run", f"{prefix}:exp:{exp_id}:run_token"
+    keys = KeySchema(prefix)
+    run_key, token_key = keys.current_run(exp_id), keys.run_token(exp_id)
     if r.get(token_key) == token and r.get(run_key):  # this very message was delivered before
         run = int(r.get(run_key))
     else:

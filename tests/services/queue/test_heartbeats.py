@@ -1,4 +1,4 @@
-"""Worker heartbeats (services.common.heartbeats) on a real redis-server: live workers per queue,
+"""Worker heartbeats (services.queue.heartbeats) on a real redis-server: live workers per queue,
 a clean stop, a lost worker (its key expired) and its forgetting."""
 
 from __future__ import annotations
@@ -8,8 +8,8 @@ import time
 
 import pytest
 
-from services.common.heartbeats import LOST_KEEP_SECONDS, beat, census, leave, registry_key, worker_key
-from services.common.redisconn import redis_client
+from services.queue.heartbeats import LOST_KEEP_SECONDS, beat, census, leave, registry_key, worker_key
+from services.queue.redisconn import redis_client
 
 pytestmark = pytest.mark.integration
 QUEUES = ("train", "transfer", "control")

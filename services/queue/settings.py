@@ -19,8 +19,15 @@ from pydantic import Field, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 from pydantic_settings.exceptions import SettingsError
 
-from services.common.tasknames import QUEUES
+from services.queue.redis_keys import DEFAULT_PREFIX
+from services.queue.tasknames import QUEUES
 from taskonomy.errors import InvalidInputError
+
+#: The broker (and state store) of every process that names none: a Redis on this machine's loopback
+#: (the services bind loopback unless told otherwise; the chart and docker-compose pass their own).
+DEFAULT_BROKER_URL = "redis://127.0.0.1:6379/0"
+#: The URL schemes of a Redis, the only broker the workers speak.
+REDIS_SCHEMES = ("redis://", "rediss://", "unix://")
 
 WorkerKind = Literal["trainer", "transfer"]
 
@@ -31,14 +38,23 @@ DEFAULT_QUEUES: dict[str, tuple[str, ...]] = {
 }
 
 
+def check_broker_url(url: str, *, name: str | None = "--broker") -> str:
+    """``url`` if it is a Redis URL (the only broker the workers speak), else InvalidInputError
+    (its message starts with ``name`` when given)."""
+    if not isinstance(url, str) or not url.startswith(REDIS_SCHEMES):
+        message = f"must be a redis://, rediss:// or unix:// URL, got {url!r}"
+        raise InvalidInputError(f"{name} {message}" if name else message)
+    return url
+
+
 class WorkerSettings(BaseSettings):
     """Settings shared by the trainer and transfer workers and by the submitting side."""
 
     model_config = SettingsConfigDict(env_prefix="TASKONOMY_", extra="ignore", frozen=True)
 
-    broker_url: str = Field("redis://localhost:6379/0", description="Redis URL of the Celery broker and state")
+    broker_url: str = Field(DEFAULT_BROKER_URL, description="Redis URL of the Celery broker and state")
     store_url: str | None = Field(None, description="artifact store used when a submission names none")
-    state_prefix: str = Field("taskonomy", min_length=1, description="key prefix of experiment records in Redis")
+    state_prefix: str = Field(DEFAULT_PREFIX, min_length=1, description="key prefix of experiment records in Redis")
     queues: Annotated[tuple[str, ...] | None, NoDecode] = Field(
         None, description="queues to consume (default: per worker kind)")
 
@@ -64,13 +80,13 @@ class WorkerSettings(BaseSettings):
 
     heartbeat_seconds: float = Field(
         5.0, gt=0, le=300, description="seconds between a worker's heartbeats in Redis; a worker that misses "
-                                       "three is counted lost (services.common.heartbeats)")
+                                       "three is counted lost (services.queue.heartbeats)")
     torch_threads: int = Field(1, ge=1, le=256, description="torch intra-op threads per worker process")
     gpus: Annotated[tuple[int, ...], NoDecode] = Field(
         (), description="GPU indices; worker process i uses gpus[i % len(gpus)]")
-    count_writes: bool = Field(False, description="count every artifact write in Redis (fault tests)")
     job_plugins: Annotated[tuple[str, ...], NoDecode] = Field(
-        (), description="modules adding job kinds (services.common.jobkinds; the tests' synthetic jobs)")
+        (), description="plugin modules extending the workers: job kinds, the store class "
+                    "(the extension point of services.queue.jobkinds; none by default)")
     reports: bool = Field(True, description="write each experiment's report (report.html and figures) into its "
                                             "store after the finalize job (a few seconds of a worker)")
     allow_root: bool = Field(False, description="running as root is deliberate (a test machine, a container "
@@ -80,9 +96,7 @@ class WorkerSettings(BaseSettings):
     @field_validator("broker_url")
     @classmethod
     def _redis_url(cls, v: str) -> str:
-        if not v.startswith(("redis://", "rediss://", "unix://")):
-            raise ValueError(f"must be a redis://, rediss:// or unix:// URL, got {v!r}")
-        return v
+        return check_broker_url(v, name=None)
 
     @field_validator("queues", mode="before")
     @classmethod

@@ -2,7 +2,7 @@
 submit``, the workers themselves) and the workers, defined once.
 
 Senders never import worker code: they send these names with JSON arguments
-(:mod:`services.common.submission`).
+(:mod:`services.queue.submission`).
 """
 
 from __future__ import annotations

@@ -24,6 +24,8 @@ from typing import Any
 
 from celery import bootsteps
 
+from services.queue.redis_keys import DEFAULT_PREFIX, KeySchema
+
 log = logging.getLogger(__name__)
 
 #: A key expires after this many missed beats.
@@ -32,16 +34,16 @@ TTL_BEATS = 3
 LOST_KEEP_SECONDS = 3600.0
 
 
-def worker_key(hostname: str, *, prefix: str = "taskonomy") -> str:
-    return f"{prefix}:worker:{hostname}"
+def worker_key(hostname: str, *, prefix: str = DEFAULT_PREFIX) -> str:
+    return KeySchema(prefix).worker(hostname)
 
 
-def registry_key(*, prefix: str = "taskonomy") -> str:
-    return f"{prefix}:workers"
+def registry_key(*, prefix: str = DEFAULT_PREFIX) -> str:
+    return KeySchema(prefix).workers()
 
 
 def beat(r: Any, hostname: str, queues: Iterable[str], *, every: float, started_at: float,
-         prefix: str = "taskonomy") -> None:
+         prefix: str = DEFAULT_PREFIX) -> None:
     """Say that ``hostname`` is alive and consumes ``queues``, for ``TTL_BEATS`` beats of ``every`` s."""
     now = time.time()
     info = {"hostname": hostname, "queues": sorted(queues), "pid": os.getpid(), "started_at": started_at}
@@ -52,7 +54,7 @@ def beat(r: Any, hostname: str, queues: Iterable[str], *, every: float, started_
     pipe.execute()
 
 
-def leave(r: Any, hostname: str, *, prefix: str = "taskonomy") -> None:
+def leave(r: Any, hostname: str, *, prefix: str = DEFAULT_PREFIX) -> None:
     """A clean stop: the worker is neither alive nor lost."""
     pipe = r.pipeline(transaction=True)
     pipe.delete(worker_key(hostname, prefix=prefix))
@@ -69,7 +71,7 @@ class Census:
     lost: list[str]
 
 
-def census(r: Any, queues: Iterable[str], *, prefix: str = "taskonomy", now: float | None = None) -> Census:
+def census(r: Any, queues: Iterable[str], *, prefix: str = DEFAULT_PREFIX, now: float | None = None) -> Census:
     """Count the live workers per queue (every queue in ``queues`` present, 0 when none) and the lost
     ones; lost workers seen last more than :data:`LOST_KEEP_SECONDS` ago are forgotten here."""
     now = time.time() if now is None else now
@@ -132,7 +134,7 @@ def heartbeat_bootstep(context: Callable[[], Any]) -> type:
                 log.warning("heartbeat: could not leave: %s", type(exc).__name__)
 
         def terminate(self, worker: Any) -> None:
-            """A cold shutdown (SIGTERM, see :func:`services.common.celery_app`) leaves like a warm one:
+            """A cold shutdown (SIGTERM, see :func:`services.queue.celery_app`) leaves like a warm one:
             Celery's default ``terminate`` would only stop a step's ``obj``, which this step has not."""
             self.stop(worker)
 

@@ -1,25 +1,25 @@
-"""``/metrics``: the catalogue of :mod:`services.common.metrics`, with the gauges that describe
+"""``/metrics``: the catalogue of :mod:`services.metric_catalog`, with the gauges that describe
 shared state refreshed from Redis at scrape time.
 
 - ``taskonomy_queue_depth{queue}``: waiting messages of each Celery queue, over the lists that
-  :func:`services.common.queues.queue_lists` names (the same ones the chart's KEDA triggers read);
+  :func:`services.queue.queues.queue_lists` names (the same ones the chart's KEDA triggers read);
 - ``taskonomy_experiments{state}``: experiments by state, from the state store;
 - ``taskonomy_jobs{state}`` (pending, done, failed) and ``taskonomy_experiment_progress_ratio{stage}``:
   over the active (PENDING, RUNNING, CANCELLING) experiments; ``taskonomy_experiment_stalled_seconds``:
   the longest time a RUNNING experiment has gone without a job finishing;
 - ``taskonomy_workers{queue}``: live workers consuming each queue, and ``taskonomy_workers_lost``:
-  workers that stopped beating without stopping cleanly (:mod:`services.common.heartbeats`);
+  workers that stopped beating without stopping cleanly (:mod:`services.queue.heartbeats`);
 - ``taskonomy_redis_up``: 1 when this refresh read Redis, 0 when it could not (then the gauges
   above have no samples, so an empty queue and an unknown one differ);
 - ``taskonomy_dependency_up{dependency}``: redis, solver, store, each checked at scrape time
   (:mod:`services.gateway.dependencies`).
 
 Every figure read from Redis is cluster-wide: each gateway replica exports the same value, so
-dashboards and alerts take the ``max`` over gateways (:data:`services.common.metrics.CLUSTER_METRICS`).
+dashboards and alerts take the ``max`` over gateways (:data:`services.metric_catalog.CLUSTER_METRICS`).
 
 The request latency histogram is observed by :mod:`services.gateway.middleware`; job durations
 and finished jobs are recorded by the workers in Redis and exported by
-:class:`services.common.jobmetrics.RedisJobMetricsCollector` on a per-app registry.
+:class:`services.queue.job_metrics.RedisJobMetricsCollector` on a per-app registry.
 """
 
 from __future__ import annotations
@@ -30,9 +30,8 @@ from typing import Any
 
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 
-from services.common.heartbeats import census
-from services.common.jobmetrics import RedisJobMetricsCollector
-from services.common.metrics import (
+from services.gateway.dependencies import check_dependencies
+from services.metric_catalog import (
     EXPERIMENT_PROGRESS,
     EXPERIMENT_STALLED,
     EXPERIMENTS,
@@ -43,18 +42,18 @@ from services.common.metrics import (
     WORKERS,
     WORKERS_LOST,
 )
-from services.common.queues import queue_depths
-from services.common.state import STATES
-from services.gateway.dependencies import check_dependencies
+from services.queue.heartbeats import census
+from services.queue.job_metrics import RedisJobMetricsCollector
+from services.queue.queues import queue_depths
+from services.queue.state import ACTIVE, STATES
 
 log = logging.getLogger("services.gateway")
 
-ACTIVE_STATES = ("PENDING", "RUNNING", "CANCELLING")
 JOB_STATES = ("pending", "done", "failed")
 
 def job_registry(broker_url: str, *, prefix: str) -> CollectorRegistry:
     """A registry of this gateway's own collectors: the workers' job metrics, read from Redis at
-    scrape time (:class:`services.common.jobmetrics.RedisJobMetricsCollector`)."""
+    scrape time (:class:`services.queue.job_metrics.RedisJobMetricsCollector`)."""
     registry = CollectorRegistry(auto_describe=False)
     registry.register(RedisJobMetricsCollector(broker_url, prefix=prefix))
     return registry
@@ -76,9 +75,9 @@ def refresh(ctx: Any) -> None:
     stages: dict[str, list[int]] = {}
     stalled = 0.0
     now = time.time()
-    if any(counts.get(s, 0) for s in ACTIVE_STATES):
+    if any(counts.get(s, 0) for s in ACTIVE):
         for record in state.list(limit=10_000):
-            if record.state not in ACTIVE_STATES:
+            if record.state not in ACTIVE:
                 continue
             if record.state == "RUNNING":
                 stalled = max(stalled, now - (record.progress_at or record.updated_at))

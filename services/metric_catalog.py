@@ -12,7 +12,7 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 from taskonomy.contract import JobKind
 
 #: Job kinds of the experiment's job graph (taskonomy.contract.JobKind) and the predictions; any other kind
-#: (a plugin's, services.common.jobkinds) is labelled ``other``.
+#: (a plugin's, services.queue.jobkinds) is labelled ``other``.
 JOB_KINDS = (*(kind.value for kind in JobKind), "predict")
 
 REGISTRY = CollectorRegistry(auto_describe=True)
@@ -36,7 +36,7 @@ WORKERS = Gauge("taskonomy_workers", "Live Celery workers (beating in Redis), pe
 WORKERS_LOST = Gauge(
     "taskonomy_workers_lost",
     "Workers that stopped beating without a clean stop (killed, OOM, node lost) within the last hour "
-    "(services.common.heartbeats); NaN while Redis cannot be read.",
+    "(services.queue.heartbeats); NaN while Redis cannot be read.",
     registry=REGISTRY,
 )
 EXPERIMENTS = Gauge("taskonomy_experiments", "Experiments by state.", ["state"], registry=REGISTRY)
@@ -54,7 +54,7 @@ EXPERIMENT_STALLED = Gauge(
 )
 JOBS = Gauge("taskonomy_jobs", "Jobs of running experiments by state.", ["state"], registry=REGISTRY)
 #: Buckets of ``taskonomy_job_duration_seconds``. Jobs run in worker processes, so their duration
-#: histogram and finished counter travel through Redis: services.common.jobmetrics records them
+#: histogram and finished counter travel through Redis: services.queue.job_metrics records them
 #: and its RedisJobMetricsCollector exports ``taskonomy_job_duration_seconds`` and
 #: ``taskonomy_jobs_finished`` (labels kind / kind, outcome) at scrape time.
 JOB_DURATION_BUCKETS: tuple[float, ...] = (0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600, 1800, 3600)

@@ -2,7 +2,7 @@
 ``taskonomy submit / rerun / cancel / status``, the gateway and the tests.
 
 The experiment's record is created (or reset) in the state store in Redis, and its start is sent
-*by name* (:data:`~services.common.tasknames.RUN_EXPERIMENT`) on the control queue through a
+*by name* (:data:`~services.queue.tasknames.RUN_EXPERIMENT`) on the control queue through a
 sending-only Celery app (:func:`client_app`): no worker code is imported.
 
 Rules:
@@ -26,30 +26,21 @@ import redis
 from celery import Celery
 from kombu.exceptions import OperationalError
 
-from services.common.leases import leased
-from services.common.runbook import RunBook, current_run, run_store_url, set_run_store_url
-from services.common.state import TERMINAL, ExperimentRecord, ExperimentStateStore
-from services.common.tasknames import CONTROL_QUEUE, RUN_EXPERIMENT
-from taskonomy.errors import InvalidInputError, NotFoundError, PreconditionError
+from services.queue.leases import leased
+from services.queue.redis_keys import DEFAULT_PREFIX
+from services.queue.redisconn import redis_client
+from services.queue.runbook import RunBook, current_run, run_store_url, set_run_store_url
+from services.queue.settings import check_broker_url
+from services.queue.state import ACTIVE, TERMINAL, ExperimentRecord, ExperimentStateStore
+from services.queue.tasknames import CONTROL_QUEUE, RUN_EXPERIMENT
+from taskonomy.errors import NotFoundError, PreconditionError
 
 #: States a submission of the same spec runs again.
 RERUNNABLE = frozenset({"FAILED", "CANCELLED"})
-#: States of an experiment that is not finished.
-ACTIVE = frozenset({"PENDING", "RUNNING", "CANCELLING"})
-REDIS_SCHEMES = ("redis://", "rediss://", "unix://")
 
 
 class BrokerUnavailableError(ConnectionError):
     """The broker (Redis) cannot be reached to send a message. HTTP: 503; CLI: one line, exit 2."""
-
-
-def check_broker_url(url: str, *, name: str | None = "--broker") -> str:
-    """``url`` if it is a Redis URL (the only broker the workers speak), else InvalidInputError
-    (its message starts with ``name`` when given)."""
-    if not isinstance(url, str) or not url.startswith(REDIS_SCHEMES):
-        message = f"must be a redis://, rediss:// or unix:// URL, got {url!r}"
-        raise InvalidInputError(f"{name} {message}" if name else message)
-    return url
 
 
 def client_app(broker_url: str) -> Celery:
@@ -65,10 +56,10 @@ def client_app(broker_url: str) -> Celery:
     return app
 
 
-def state_store(broker_url: str, *, prefix: str = "taskonomy") -> ExperimentStateStore:
+def state_store(broker_url: str, *, prefix: str = DEFAULT_PREFIX) -> ExperimentStateStore:
     """The state store on ``broker_url``, checked to answer (PreconditionError when it does not)."""
-    client = redis.Redis.from_url(check_broker_url(broker_url), decode_responses=True, socket_connect_timeout=3,
-                                  socket_timeout=5)
+    client = redis_client(check_broker_url(broker_url), connect_timeout=3, socket_timeout=5, health_check_interval=0,
+                          retry_through_restart=False)
     try:
         client.ping()
     except (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError) as exc:
@@ -183,13 +174,13 @@ def cancel_experiment(state: ExperimentStateStore, exp_id: str) -> str:
     return new
 
 
-def submissions(broker_url: str, *, prefix: str = "taskonomy") -> Submissions:
+def submissions(broker_url: str, *, prefix: str = DEFAULT_PREFIX) -> Submissions:
     """Submissions on ``broker_url`` (checked to answer first)."""
     return Submissions(state_store(broker_url, prefix=prefix), client_app(broker_url))
 
 
 def submit(exp_id: str, spec_data: Mapping[str, Any], *, broker_url: str, store_url: str,
-           prefix: str = "taskonomy") -> tuple[str, bool]:
+           prefix: str = DEFAULT_PREFIX) -> tuple[str, bool]:
     """Create (or re-open) the record of ``exp_id`` and send its start by name; ``(id, sent)``."""
     subs = submissions(broker_url, prefix=prefix)
     try:
@@ -199,6 +190,6 @@ def submit(exp_id: str, spec_data: Mapping[str, Any], *, broker_url: str, store_
     return exp_id, sent
 
 
-def experiment_status(exp_id: str, *, broker_url: str, prefix: str = "taskonomy") -> dict[str, Any]:
+def experiment_status(exp_id: str, *, broker_url: str, prefix: str = DEFAULT_PREFIX) -> dict[str, Any]:
     """``taskonomy status``: the record plus the current run and its job counts."""
     return submissions(broker_url, prefix=prefix).status(exp_id)

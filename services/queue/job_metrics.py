@@ -11,8 +11,8 @@ Keys (``P`` = prefix, default ``taskonomy``):
   (non-cumulative, bucket ``i`` = ``(le[i-1], le[i]]``, the last one ``+Inf``), ``sum``, ``count``;
 - ``P:metrics:jobs_finished`` hash: ``<kind>|<outcome>`` = count.
 
-Exported (names as in services.common.metrics.METRIC_NAMES): ``taskonomy_job_duration_seconds``
-(histogram, label ``kind``, buckets :data:`~services.common.metrics.JOB_DURATION_BUCKETS`) and
+Exported (names as in services.metric_catalog.METRIC_NAMES): ``taskonomy_job_duration_seconds``
+(histogram, label ``kind``, buckets :data:`~services.metric_catalog.JOB_DURATION_BUCKETS`) and
 ``taskonomy_jobs_finished`` (counter, labels ``kind``, ``outcome``).
 """
 
@@ -26,7 +26,9 @@ from typing import Any
 from prometheus_client.core import CounterMetricFamily, HistogramMetricFamily
 from prometheus_client.registry import Collector
 
-from services.common.metrics import JOB_DURATION_BUCKETS, JOB_KINDS
+from services.metric_catalog import JOB_DURATION_BUCKETS, JOB_KINDS
+from services.queue.redis_keys import DEFAULT_PREFIX, KeySchema
+from services.queue.redisconn import redis_client
 
 log = logging.getLogger(__name__)
 
@@ -39,15 +41,7 @@ def _kind(kind: str) -> str:
     return kind if kind in JOB_KINDS else "other"
 
 
-def _duration_key(prefix: str, kind: str) -> str:
-    return f"{prefix}:metrics:job_duration:{kind}"
-
-
-def _finished_key(prefix: str) -> str:
-    return f"{prefix}:metrics:jobs_finished"
-
-
-def record_job(redis_client: Any, *, kind: str, outcome: str, seconds: float, prefix: str = "taskonomy") -> None:
+def record_job(redis_client: Any, *, kind: str, outcome: str, seconds: float, prefix: str = DEFAULT_PREFIX) -> None:
     """Add one finished job to the Redis-held histogram and counter (one round trip)."""
     if outcome not in OUTCOMES:
         raise ValueError(f"outcome must be one of {OUTCOMES}, got {outcome!r}")
@@ -55,11 +49,12 @@ def record_job(redis_client: Any, *, kind: str, outcome: str, seconds: float, pr
     seconds = max(0.0, float(seconds))
     bucket = bisect.bisect_left(JOB_DURATION_BUCKETS, seconds)  # index of the first le >= seconds
     pipe = redis_client.pipeline(transaction=True)
-    key = _duration_key(prefix, kind)
+    keys = KeySchema(prefix)
+    key = keys.job_duration(kind)
     pipe.hincrby(key, f"b{bucket}", 1)
     pipe.hincrbyfloat(key, "sum", seconds)
     pipe.hincrby(key, "count", 1)
-    pipe.hincrby(_finished_key(prefix), f"{kind}|{outcome}", 1)
+    pipe.hincrby(keys.jobs_finished(), f"{kind}|{outcome}", 1)
     pipe.execute()
 
 
@@ -70,17 +65,15 @@ class RedisJobMetricsCollector(Collector):
     When Redis cannot be reached the families are exported empty (the scrape never fails).
     """
 
-    def __init__(self, redis_url: str, *, prefix: str = "taskonomy", client: Any = None) -> None:
+    def __init__(self, redis_url: str, *, prefix: str = DEFAULT_PREFIX, client: Any = None) -> None:
         self.redis_url = redis_url
         self.prefix = prefix
         self._client = client
 
     def _redis(self) -> Any:
         if self._client is None:
-            import redis
-
-            self._client = redis.Redis.from_url(self.redis_url, decode_responses=True, socket_timeout=2,
-                                                socket_connect_timeout=2)
+            self._client = redis_client(self.redis_url, socket_timeout=2, connect_timeout=2, health_check_interval=0,
+                                        retry_through_restart=False)
         return self._client
 
     def describe(self) -> Iterator[Any]:
@@ -96,11 +89,12 @@ class RedisJobMetricsCollector(Collector):
                                        labels=["kind", "outcome"])
         try:
             r = self._redis()
+            keys = KeySchema(self.prefix)
             pipe = r.pipeline(transaction=False)
             kinds = (*JOB_KINDS, "other")
             for kind in kinds:
-                pipe.hgetall(_duration_key(self.prefix, kind))
-            pipe.hgetall(_finished_key(self.prefix))
+                pipe.hgetall(keys.job_duration(kind))
+            pipe.hgetall(keys.jobs_finished())
             *durations, counts = pipe.execute()
         except Exception as exc:  # a scrape must not fail because Redis is away
             log.warning("job metrics unavailable from %s: %s", self.redis_url, exc)

@@ -7,7 +7,8 @@ registered with ``HSETNX``, completions are set members (a redelivered completio
 and sending a ready job is claimed with the sender's task id, so a redelivered sender re-sends
 what it claimed but two siblings never both send.
 
-Keys (``P`` = prefix, ``E`` = experiment id, ``R`` = run number), besides the state store's:
+Keys (``P`` = prefix, ``E`` = experiment id, ``R`` = run number; built by
+:mod:`services.queue.redis_keys`), besides the state store's:
 ``P:exp:E:run`` (current run), ``P:exp:E:run_token`` (the start message that made it),
 ``P:exp:E:store`` (store URL), and per run ``P:run:E:R:`` + ``jobs`` (hash id -> job JSON),
 ``deps:<id>`` / ``children:<id>`` (sets), ``producer`` (hash artifact key -> job id), ``done``,
@@ -23,6 +24,8 @@ import time
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+from services.queue.redis_keys import DEFAULT_PREFIX, KeySchema
+
 #: How long finished runs' bookkeeping stays in Redis.
 RUN_TTL_SECONDS = 7 * 24 * 3600
 
@@ -32,15 +35,16 @@ JobDict = dict[str, Any]
 class RunBook:
     """One run of one experiment: its jobs, dependencies and completions, in Redis."""
 
-    def __init__(self, r: Any, exp_id: str, run: int, *, prefix: str = "taskonomy") -> None:
+    def __init__(self, r: Any, exp_id: str, run: int, *, prefix: str = DEFAULT_PREFIX) -> None:
         self.r = r
         self.exp_id = exp_id
         self.run = int(run)
         self.prefix = prefix
-        self.base = f"{prefix}:run:{exp_id}:{self.run}"
+        self.keys = KeySchema(prefix)
+        self.base = self.keys.run(exp_id, self.run)
 
-    def _k(self, suffix: str) -> str:
-        return f"{self.base}:{suffix}"
+    def _k(self, part: str) -> str:
+        return self.keys.run_part(self.exp_id, self.run, part)
 
     # registration
     def register(self, jobs: Iterable[JobDict], deps: Mapping[str, Iterable[str]]) -> dict[str, int]:
@@ -178,21 +182,21 @@ class RunBook:
         return dict(json.loads(raw)) if raw else {}
 
     def expire(self, seconds: int = RUN_TTL_SECONDS) -> None:
-        for key in self.r.scan_iter(match=f"{self.base}:*", count=500):
+        for key in self.r.scan_iter(match=self._k("*"), count=500):
             self.r.expire(key, seconds)
 
 
-def current_run(r: Any, exp_id: str, *, prefix: str = "taskonomy") -> int | None:
+def current_run(r: Any, exp_id: str, *, prefix: str = DEFAULT_PREFIX) -> int | None:
     """The number of the experiment's current run (None before its first start)."""
-    value = r.get(f"{prefix}:exp:{exp_id}:run")
+    value = r.get(KeySchema(prefix).current_run(exp_id))
     return int(value) if value else None
 
 
-def run_store_url(r: Any, exp_id: str, *, prefix: str = "taskonomy") -> str | None:
+def run_store_url(r: Any, exp_id: str, *, prefix: str = DEFAULT_PREFIX) -> str | None:
     """The artifact store URL the experiment was submitted with or last ran on (None: not known)."""
-    value = r.get(f"{prefix}:exp:{exp_id}:store")
+    value = r.get(KeySchema(prefix).run_store(exp_id))
     return str(value) if value else None
 
 
-def set_run_store_url(r: Any, exp_id: str, url: str, *, prefix: str = "taskonomy") -> None:
-    r.set(f"{prefix}:exp:{exp_id}:store", url)
+def set_run_store_url(r: Any, exp_id: str, url: str, *, prefix: str = DEFAULT_PREFIX) -> None:
+    r.set(KeySchema(prefix).run_store(exp_id), url)

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from services.common.state import ExperimentStateStore
+from services.queue.state import ExperimentStateStore
 
 pytestmark = pytest.mark.integration
 
@@ -57,7 +57,7 @@ def test_events_record_transitions_once_and_count_recoveries(redis_url: str) -> 
 
 
 def test_events_are_capped(redis_url: str) -> None:
-    from services.common.state import EVENTS_MAX
+    from services.queue.state import EVENTS_MAX
 
     store = ExperimentStateStore.from_url(redis_url)
     store.create("exp", {})

@@ -20,11 +20,11 @@ timer, in its main process). With ``T = lost_job_seconds``:
    is nowhere (and that has not changed for ``T``) is started again.
 3. **Cancels whose jobs died.** A CANCELLING experiment none of whose jobs holds a lease is
    CANCELLED.
-4. **Running marks of dead jobs.** A job marked running (:mod:`services.common.queues`, what the
+4. **Running marks of dead jobs.** A job marked running (:mod:`services.queue.queues`, what the
    autoscaler counts) whose lease has lapsed is unmarked.
 
 Each recovery is an event of the experiment (``job_restored``, ``start_restored``, ``job_resent``,
-``start_resent``: :meth:`~services.common.state.ExperimentStateStore.add_event`), so a lost worker
+``start_resent``: :meth:`~services.queue.state.ExperimentStateStore.add_event`), so a lost worker
 shows on the experiment, not only in the log of the worker that swept.
 
 A duplicate of a job that does run after all is harmless: it waits for the lease, or finds its
@@ -43,18 +43,17 @@ from typing import Any
 
 from celery import bootsteps
 
-from services.common.jobrunner import Sender
-from services.common.leases import lease_key, leased
-from services.common.queues import prune_running, queue_lists
-from services.common.runbook import RunBook, current_run, run_store_url
-from services.common.state import ExperimentRecord
-from services.common.tasknames import CANCEL_EXPERIMENT, QUEUES, RUN_EXPERIMENT, RUN_JOB
-from services.common.workercontext import WorkerContext
+from services.queue.jobrunner import Sender
+from services.queue.leases import lease_key, leased
+from services.queue.queues import prune_running
+from services.queue.redis_keys import UNACKED, UNACKED_INDEX, queue_lists
+from services.queue.runbook import RunBook, current_run, run_store_url
+from services.queue.state import ACTIVE, ExperimentRecord
+from services.queue.tasknames import CANCEL_EXPERIMENT, QUEUES, RUN_EXPERIMENT, RUN_JOB
+from services.queue.workercontext import WorkerContext
 
 log = logging.getLogger(__name__)
 
-#: kombu's Redis keys of the messages delivered and not acknowledged yet.
-UNACKED, UNACKED_INDEX = "unacked", "unacked_index"
 #: Sends a start of an experiment: ``(exp_id, store_url)``.
 Starter = Callable[[str, str | None], None]
 #: Restores an unacknowledged message to its queue by delivery tag.
@@ -132,7 +131,7 @@ def broker_messages(r: Any, queues: Iterable[str] = QUEUES) -> list[BrokerMessag
     sub-queues included) or delivered and not acknowledged yet (with their delivery time)."""
     out: list[BrokerMessage] = []
     for q in queues:
-        for key in queue_lists(q):  # the one definition of a queue's lists (services.common.queues)
+        for key in queue_lists(q):  # the one definition of a queue's lists (services.queue.redis_keys)
             if r.type(key) == "list":
                 for raw in r.lrange(key, 0, -1):
                     try:
@@ -206,7 +205,7 @@ def sweep(ctx: WorkerContext, *, send: Sender, start: Starter, restore: Restorer
     present_jobs = {m.job_id for m in messages if m.job_id is not None}
     present_starts = {m.exp_id for m in messages if m.task == RUN_EXPERIMENT}
 
-    for rec in _records(ctx, ("RUNNING", "PENDING", "CANCELLING")):
+    for rec in _records(ctx, ACTIVE):
         run = current_run(ctx.r, rec.id, prefix=prefix)
         if rec.state == "CANCELLING":
             book_jobs = RunBook(ctx.r, rec.id, run, prefix=prefix).job_ids() if run is not None else []

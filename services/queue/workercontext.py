@@ -1,5 +1,5 @@
 """Per-process handles of a worker: its settings, Redis client, experiment state, artifact stores
-and plugin job kinds. Built on first use in each process (a forked pool process builds its own
+and plugins (:mod:`services.queue.jobkinds`). Built on first use in each process (a forked pool process builds its own
 connections), never at import."""
 
 from __future__ import annotations
@@ -8,11 +8,11 @@ import os
 from dataclasses import dataclass, field
 from typing import Any
 
-from services.common.jobkinds import JobKind, load_job_kinds
-from services.common.redisconn import redis_client
-from services.common.settings import WorkerSettings, load_worker_settings
-from services.common.state import ExperimentStateStore
-from services.common.workerstore import WorkerStore
+from services.queue.jobkinds import PluginJobKind, load_plugins
+from services.queue.redisconn import redis_client
+from services.queue.settings import WorkerSettings, load_worker_settings
+from services.queue.state import ExperimentStateStore
+from services.queue.workerstore import WorkerStore
 
 
 @dataclass
@@ -21,13 +21,15 @@ class WorkerContext:
     r: Any
     state: ExperimentStateStore
     stores: dict[str, WorkerStore] = field(default_factory=dict)
-    job_kinds: dict[str, JobKind] = field(default_factory=dict)
+    job_kinds: dict[str, PluginJobKind] = field(default_factory=dict)
+    store_class: type[WorkerStore] = WorkerStore
 
     @classmethod
     def create(cls, settings: WorkerSettings) -> WorkerContext:
         r = redis_client(settings.broker_url)
+        plugins = load_plugins(settings.job_plugins)
         return cls(settings=settings, r=r, state=ExperimentStateStore(r, prefix=settings.state_prefix),
-                   job_kinds=load_job_kinds(settings.job_plugins))
+                   job_kinds=plugins.job_kinds, store_class=plugins.store_class)
 
     @property
     def prefix(self) -> str:
@@ -35,8 +37,7 @@ class WorkerContext:
 
     def store(self, url: str) -> WorkerStore:
         if url not in self.stores:
-            self.stores[url] = WorkerStore(url, r=self.r, count_writes=self.settings.count_writes,
-                                           prefix=self.settings.state_prefix)
+            self.stores[url] = self.store_class(url, r=self.r, prefix=self.settings.state_prefix)
         return self.stores[url]
 
 
