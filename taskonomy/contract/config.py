@@ -28,6 +28,16 @@ from taskonomy.errors import InvalidInputError, format_validation_error
 #: (rep_channels, H / stride, W / stride), so image sides are multiples of the stride.
 STRIDES: tuple[int, ...] = (2, 4, 8, 16)
 Stride = Literal[2, 4, 8, 16]
+
+
+def stride_problem(size: object, stride: int) -> str | None:
+    """Why ``size`` cannot be an image side for an encoder of ``stride`` (None: it can). The one
+    home of the rule: the spec's validation and the network builders both ask it."""
+    if not isinstance(size, int) or isinstance(size, bool) or size < stride or size % stride:
+        return f"must be a positive multiple of the encoder stride {stride}, got {size!r}"
+    return None
+
+
 #: Normalisation layers (:attr:`ModelConfig.norm`).
 NORMS: tuple[str, ...] = ("group", "batch", "none")
 Norm = Literal["group", "batch", "none"]

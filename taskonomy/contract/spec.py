@@ -53,7 +53,7 @@ from typing import Annotated, Any, ClassVar, Literal
 import yaml
 from pydantic import Field, ValidationError, field_validator, model_validator
 
-from taskonomy.contract.config import ConfigModel, FrozenModel, Int, ModelConfig, TrainSettings
+from taskonomy.contract.config import ConfigModel, FrozenModel, Int, ModelConfig, TrainSettings, stride_problem
 from taskonomy.contract.keys import PIPELINE_VERSION, digest
 from taskonomy.contract.world import WorldOptions, WorldSeed, WorldSize, WorldSpec
 from taskonomy.errors import InvalidInputError, NotFoundError, format_validation_error
@@ -89,15 +89,8 @@ class WorldDataset(_Model):
 
     kind: Literal["world"] = "world"
     seed: WorldSeed = 0
-    size: Annotated[WorldSize, Field(description="image side in pixels (a multiple of 8 and of model.stride)")] = 32
+    size: Annotated[WorldSize, Field(description="image side in pixels (a multiple of model.stride)")] = 32
     options: WorldOptions = Field(default_factory=WorldOptions, description="the world's other knobs")
-
-    @field_validator("size")
-    @classmethod
-    def _multiple_of_8(cls, v: int) -> int:
-        if v % 8:
-            raise ValueError(f"size must be a multiple of 8 (the encoder downsamples 8x), got {v}")
-        return v
 
     def world(self) -> WorldSpec:
         """The :class:`~taskonomy.world.WorldSpec` this dataset renders."""
@@ -260,10 +253,9 @@ class ExperimentSpec(_Model):
             raise ValueError("at least one task must be a source (role target or source_only)")
         if self.max_order > 1 and self.beam < 2:
             raise ValueError("higher-order transfers (max_order > 1) need beam >= 2")
-        stride = self.model.stride
-        if self.dataset.size % stride:
-            raise ValueError(f"dataset.size {self.dataset.size} must be a multiple of the encoder stride "
-                             f"(model.stride {stride})")
+        problem = stride_problem(self.dataset.size, self.model.stride)
+        if problem is not None:
+            raise ValueError(f"dataset.size {self.dataset.size} {problem} (model.stride {self.model.stride})")
         return self
 
     # -- views -------------------------------------------------------------------------------

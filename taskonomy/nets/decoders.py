@@ -27,7 +27,7 @@ from collections.abc import Callable, Sequence
 import torch
 from torch import nn
 
-from taskonomy.contract.config import ModelConfig
+from taskonomy.contract.config import ModelConfig, stride_problem
 from taskonomy.errors import InvalidInputError
 from taskonomy.nets._registry import Registry
 from taskonomy.nets.layers import ConvNormAct
@@ -123,10 +123,11 @@ def _global(task: TaskSpec, cfg: ModelConfig, size: int) -> nn.Module:
 
 
 def check_size(size: int, stride: int) -> None:
-    """Image sides must be positive multiples of the encoder stride."""
-    if not isinstance(size, int) or isinstance(size, bool) or size < stride or size % stride:
-        raise InvalidInputError(f"image size must be a positive multiple of the encoder stride {stride}, "
-                                f"got {size!r}")
+    """Image sides must be positive multiples of the encoder stride (the rule:
+    :func:`taskonomy.contract.config.stride_problem`)."""
+    problem = stride_problem(size, stride)
+    if problem is not None:
+        raise InvalidInputError(f"image size {problem}")
 
 
 def check_decodable(task: TaskSpec) -> None:

@@ -85,6 +85,7 @@ def test_the_stride_is_a_model_setting_checked_against_the_image_size():
         ModelConfig(stride=3)
     strided = ExperimentSpec.parse({**BASE, "dataset": {"kind": "world", "size": 48}, "model": {"stride": 16}})
     assert strided.model.stride == 16
-    with pytest.raises(InvalidInputError, match=r"dataset.size 40 must be a multiple of the encoder stride"):
+    with pytest.raises(InvalidInputError, match=r"dataset.size 40 must be a positive multiple of the encoder stride 16"
+                       ):
         ExperimentSpec.parse({**BASE, "dataset": {"kind": "world", "size": 40}, "model": {"stride": 16}})
     assert set(STRIDES) == {2, 4, 8, 16}

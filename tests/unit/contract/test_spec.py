@@ -32,7 +32,7 @@ def test_unknown_task_lists_known_ones():
     ({"tasks": {"normal": "target_only"}}, "must be a source"),
     ({"tasks": {"normal": "boss"}}, "tasks"),
     ({"splits": {"train": 0, "transfer": 4, "test": 4}}, "splits.train"),
-    ({"dataset": {"kind": "world", "size": 30}}, "multiple of 8"),
+    ({"dataset": {"kind": "world", "size": 30}}, "dataset.size 30 must be a positive multiple of the encoder stride 8"),
     ({"dataset": {"kind": "cloud"}}, "dataset"),
     ({"max_order": 3, "beam": 1}, "beam"),
     ({"epochs": 3}, "epochs"),
