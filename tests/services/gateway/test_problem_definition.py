@@ -74,6 +74,7 @@ def test_one_definition_of_cost_in_the_stored_taxonomy_the_gateway_and_the_cli(g
 
     from taskonomy.affinity import TransferRow, TransferTable
     from taskonomy.cli import build_app
+    from taskonomy.contract import ExperimentSpec, build_graph
     from taskonomy.execution.handlers.finalize import solve as stored_taxonomy
     from taskonomy.store import ArtifactStore
 
@@ -86,9 +87,9 @@ def test_one_definition_of_cost_in_the_stored_taxonomy_the_gateway_and_the_cli(g
                  row(t, "random", "random_encoder", 0.2)]
     rows += [row("reshading", "normal", "first_order", 0.2), row("reshading", "random", "random_encoder", 0.8)]
     table = TransferTable.from_rows(rows)
-    params = {"roles": {"normal": "target", "depth_zbuffer": "target", "reshading": "target_only"},
-              "budget": 2, "max_order": 1}
-    stored = stored_taxonomy(table, params)
+    spec = ExperimentSpec.parse({"tasks": {"normal": "target", "depth_zbuffer": "target", "reshading": "target_only"},
+                                 "splits": {"train": 8, "transfer": 4, "test": 4}, "budget": 2})
+    stored = stored_taxonomy(table, build_graph(spec).finalize_params())
 
     path = tmp_path / "table.csv"
     table.write(path)
