@@ -93,16 +93,22 @@ class RenderParams(JobParams):
     keys: dict[str, SampleKeys] = Field(description="split -> sample key -> data artifact to write")
 
 
-class TrainParams(JobParams):
+class TrainingParams(JobParams):
+    """What every job that trains a network needs: its architecture, how it trains, the seed, and
+    the artifact it writes."""
+
+    model: ModelConfig
+    train: TrainSettings
+    seed: Int
+    output: str
+
+
+class TrainParams(TrainingParams):
     """Train one task-specific network on the train split."""
 
     kind: ClassVar[JobKind] = JobKind.TRAIN
     task: str
     data: SampleKeys
-    model: ModelConfig
-    train: TrainSettings
-    seed: Int
-    output: str
 
 
 class RandomEncoderParams(JobParams):
@@ -126,7 +132,7 @@ class FeaturesParams(JobParams):
     output: dict[str, str] = Field(description="image key -> features artifact")
 
 
-class TransferParams(JobParams):
+class TransferParams(TrainingParams):
     """One transfer ``sources -> target``: trained on the transfer split, evaluated on the test split."""
 
     kind: ClassVar[JobKind] = JobKind.TRANSFER
@@ -135,10 +141,6 @@ class TransferParams(JobParams):
     candidate_kind: str
     features: FeatureKeys
     labels: dict[str, str] = Field(description="split -> the target's ground-truth artifact")
-    model: ModelConfig
-    train: TrainSettings
-    seed: Int
-    output: str
 
 
 class TransferGroupParams(JobParams):
@@ -159,16 +161,12 @@ class TransferHalvingParams(JobParams):
     members: list[TransferParams]
 
 
-class BaselineParams(JobParams):
+class BaselineParams(TrainingParams):
     """The ``pixels`` baseline of one target: a network from the image alone."""
 
     kind: ClassVar[JobKind] = JobKind.BASELINE
     target: str
     data: dict[str, SampleKeys] = Field(description="split -> sample key -> data artifact")
-    model: ModelConfig
-    train: TrainSettings
-    seed: Int
-    output: str
 
 
 class EvaluateParams(JobParams):
@@ -192,8 +190,9 @@ class Candidate(FrozenModel):
     losses: str
 
 
-class PlanParams(JobParams):
-    """Choose one target's higher-order source sets from its first-order ranking."""
+class PlanParams(TrainingParams):
+    """Choose one target's higher-order source sets from its first-order ranking (``model``,
+    ``train`` and ``seed`` are those of the transfers it plans; ``output`` is the plan)."""
 
     kind: ClassVar[JobKind] = JobKind.PLAN_HIGHER_ORDER
     target: str
@@ -202,10 +201,6 @@ class PlanParams(JobParams):
     max_order: Int
     feature_keys: FeatureKeys
     label_keys: dict[str, str]
-    model: ModelConfig
-    train: TrainSettings
-    seed: Int
-    output: str
 
 
 class FinalizeOutputs(FrozenModel):
