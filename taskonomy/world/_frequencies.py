@@ -6,7 +6,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from taskonomy.contract.world import WorldSpec
-from taskonomy.tasks._constants import SEMANTIC_CLASSES
+from taskonomy.tasks import SEMANTIC_CLASSES
 from taskonomy.world._render import render_sample
 
 
