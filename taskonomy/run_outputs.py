@@ -7,7 +7,7 @@ composes the three for ``taskonomy run`` (and the benchmarks)::
     result = run_experiment(spec, out_dir=out)        # transfers.csv, taxonomy.json, the store
     published = publish_run(result, report=True)      # experiment.json, model cards, report.html
 
-so neither the pipeline nor its readers import each other's callers.
+so neither execution nor its readers import each other's callers.
 
 An experiment run by the workers has no output directory: :func:`publish_report` writes the same
 report into its artifact store instead (``experiments/<id>/report/``), where the gateway serves it.

@@ -1,7 +1,7 @@
 """A Python client of the solver service, with deadlines and retries on UNAVAILABLE.
 
 Used by the gateway (which never imports torch: neither does this module) and by the
-pipeline's finalise job when a solver address is configured::
+experiment's finalize job when a solver address is configured::
 
     with SolverClient("solver:50051", timeout_s=30) as solver:
         sol = solver.solve_taxonomy("paper-16k", TaxonomyProblem(budget=8))

@@ -4,7 +4,7 @@ Each command group lives in its own module (``*_cmd``) exposing ``register(app)`
 they share (the stderr ``console``, ``handle_errors``, ``fail``, the usage exit code) lives in
 :mod:`taskonomy.cli.common`, which other packages' commands import too. Heavy imports (torch,
 OR-Tools, pydantic, the world, servers) happen inside the commands so that ``taskonomy --help``
-stays fast. ``run`` composes the pipeline with what reads its artifacts
+stays fast. ``run`` composes a local run (:mod:`taskonomy.execution`) with what reads its artifacts
 (:func:`taskonomy.run_outputs.publish_run`); ``spec`` prints the spec's JSON schema or checks a config.
 Commands of other packages (the services' ``worker``, ``submit``, ``serve``...) are found through
 the ``taskonomy.commands`` entry point group, each naming a ``register(app)`` function: the core

@@ -68,7 +68,7 @@ def register(app: typer.Typer) -> None:
 
 def _run_next_seed(run_dir: Path, *, show_progress: bool) -> Path:
     """Run the experiment of ``run_dir`` again with seed + 1 into ``run_dir/seed-<seed>`` (resumable)."""
-    # the pipeline (torch when it trains) loads when the command runs, not at `taskonomy --help`
+    # execution (torch when it trains) loads when the command runs, not at `taskonomy --help`
     from taskonomy.execution.run import run_experiment
     from taskonomy.modelbank import open_experiment
     from taskonomy.run_outputs import publish_run

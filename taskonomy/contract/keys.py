@@ -53,7 +53,7 @@ def artifact_key(kind: str, hint: str, /, **inputs: Any) -> str:
     return f"{kind}/{safe_hint}-{digest(body)}"
 
 
-# -- the artifacts of the pipeline -------------------------------------------------------------
+# -- the artifacts of an experiment ----------------------------------------------------------
 
 def dataset_key(dataset: dict[str, Any], splits: dict[str, int]) -> str:
     """Identity of a rendered / loaded dataset (no file of its own: the data keys derive from it).

@@ -4,7 +4,7 @@
 (tasks without data, an unreadable dataset folder, an output directory that cannot be
 written; the spec itself was validated when it was built); :func:`run_experiment` then runs the
 job graph through the :class:`~taskonomy.execution.local.LocalExecutor` and copies the results
-out of the store. The pipeline only produces artifacts: the model cards and the report read
+out of the store. Execution only produces artifacts: the model cards and the report read
 them afterwards (:func:`taskonomy.run_outputs.publish_run`, which ``taskonomy run`` calls).
 """
 

@@ -6,7 +6,7 @@ Figures: the first-order matrix before AHP (mean pairwise win rate of each trans
 target's tournament) and after AHP (affinities), the taxonomy graph at a few budgets, gain
 and quality per target, the budget sweep, sample predictions of every task-specific network
 next to the ground truth, and LogME proxies against the trained affinities. The report reads
-the pipeline's artifacts; :func:`taskonomy.run_outputs.publish_run` writes it after a run.
+a run's artifacts; :func:`taskonomy.run_outputs.publish_run` writes it after a run.
 
 Where things live: ``_report`` collects what the report shows and writes ``report.html``;
 ``_figures`` draws each PNG figure; ``_render`` turns a task's output into an image or bars.
