@@ -11,7 +11,7 @@
 - :mod:`~services.queue.queues` — the Redis lists that make up a queue's load (what KEDA reads);
 - :mod:`~services.queue.workerstore` — the write-once artifact store of the workers;
 - :mod:`~services.queue.workercontext` — per-process handles of a worker;
-- :mod:`~services.queue.jobkinds` — the extension point for job kinds beyond the contract's (taskonomy.contract.JobKind);
+- :mod:`~services.queue.jobkinds` — the extension point for job kinds beyond taskonomy.contract.JobKind;
 - :mod:`~services.queue.jobrunner` — running one job and the bookkeeping around it;
 - :mod:`~services.queue.lostjobs` — the sweep that restores what a killed worker took along;
 - :mod:`~services.queue.heartbeats` — workers' heartbeats: live and lost workers per queue;
