@@ -203,3 +203,26 @@ def test_per_source_transfer_jobs_give_the_local_table(cluster, local, redis_url
     for a, b in zip(table.rows, ref.rows, strict=True):
         assert a.affinity == pytest.approx(b.affinity, abs=1e-6)
     assert set(write_counts(state.r).values()) == {1}  # every artifact written once
+
+
+@pytest.mark.parametrize("estimate", ["proxy", "halving"])
+def test_the_affinity_estimates_run_on_the_workers(estimate, cluster, redis_url, tmp_path: Path) -> None:
+    """``affinity.estimate`` is part of the spec, so the workers run it: the proxy estimate's one
+    ``proxy_finalize`` job after the features, or halving's one ``transfer_halving`` job; the
+    results are the local executor's."""
+    from taskonomy.contract import build_graph
+
+    spec = _spec({**tiny_spec("estimate", max_order=1), "affinity": {"estimate": estimate}})
+    graph = build_graph(spec)
+    local_store = ArtifactStore(tmp_path / "local")
+    run_like_the_workers(spec, local_store)
+    state = ExperimentStateStore(redis_client(redis_url))
+    rec = _run(state, spec, broker_url=redis_url, store_url=str(tmp_path / "store"))
+    store = ArtifactStore(str(tmp_path / "store"))
+    assert rec.result["transfers"] == graph.results["table"]
+    assert _table(store, graph.results["table"]) == _table(local_store, graph.results["table"])
+    if estimate == "proxy":
+        assert set(rec.stages) == {"render", "train", "features", "finalize"}
+        assert store.get_bytes(rec.result["proxies"]) == local_store.get_bytes(graph.results["proxies"])
+    else:
+        assert rec.stages["transfers"].done == 1  # one transfer_halving job
