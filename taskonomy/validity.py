@@ -66,10 +66,15 @@ from scipy.stats import spearmanr
 from taskonomy.affinity import BUILTIN_TABLES, TransferTable, adjusted_rand_index, load_table, task_similarity_tree
 from taskonomy.contract import FinalizeParams, build_graph
 from taskonomy.errors import InvalidInputError
-from taskonomy.execution.handlers.finalize import problem_for
 from taskonomy.files import atomic_write
 from taskonomy.modelbank import open_experiment
-from taskonomy.selection import SIGNIFICANCE_BUDGETS, PolicyPercentile, random_policy_percentiles, solve_taxonomy
+from taskonomy.selection import (
+    SIGNIFICANCE_BUDGETS,
+    PolicyPercentile,
+    experiment_problem,
+    random_policy_percentiles,
+    solve_taxonomy,
+)
 from taskonomy.tasks import get_task, registry
 
 #: Budgets at which the roots of two runs' taxonomies are compared.
@@ -483,7 +488,7 @@ def validate_run(run_dir: str | os.PathLike[str], *, second: str | os.PathLike[s
 
     table, losses, params = _run(run_dir)
     second_table = _run(second)[0] if second is not None else None
-    return validate(table, losses=losses, reference=reference, second=second_table, problem=problem_for(params),
+    return validate(table, losses=losses, reference=reference, second=second_table, problem=experiment_problem(params),
                     bootstrap=bootstrap, seed=seed, policies=policies)
 
 

@@ -15,11 +15,10 @@ import numpy as np
 from taskonomy.affinity import TransferTable
 from taskonomy.contract import ExperimentSpec, FinalizeParams
 from taskonomy.errors import InvalidInputError, NotFoundError
-from taskonomy.execution.handlers.finalize import problem_for
 from taskonomy.execution.handlers.proxy_finalize import proxy_vs_trained
 from taskonomy.files import atomic_write
 from taskonomy.report import _figures as F
-from taskonomy.selection import solve_taxonomy, sweep_budgets
+from taskonomy.selection import experiment_problem, solve_taxonomy, sweep_budgets
 from taskonomy.store import ArtifactStore
 from taskonomy.tasks import RANDOM, get_task
 from taskonomy.validity import losses_from_store, validate, write_validity
@@ -116,11 +115,11 @@ def write_report(out_dir: str | os.PathLike[str], *, store: ArtifactStore, final
     default_budget = params.budget
     taxonomies = []
     for b in _budgets(default_budget, n_rootable):
-        sol = solve_taxonomy(data.table, problem_for(params, budget=b)).to_dict()
+        sol = solve_taxonomy(data.table, experiment_problem(params, budget=b)).to_dict()
         name = F.taxonomy_figure(sol, all_tasks, out_dir=out, name=f"taxonomy_budget_{b:g}.png")
         taxonomies.append((b, sol, name))
 
-    default_sol = solve_taxonomy(data.table, problem_for(params)).to_dict()
+    default_sol = solve_taxonomy(data.table, experiment_problem(params)).to_dict()
     gains, quals, labels = [], [], []
     by_target = {e["target"]: e for e in default_sol.get("edges", [])}
     for t in data.targets:
@@ -137,7 +136,7 @@ def write_report(out_dir: str | os.PathLike[str], *, store: ArtifactStore, final
             labels.append("self (root)")
     figs["gain"] = F.gain_quality_figure(data.targets, gains, quals, labels, out_dir=out, name="gain_quality.png")
 
-    sweep = sweep_budgets(data.table, problem_for(params), [float(b) for b in range(1, n_rootable + 1)])
+    sweep = sweep_budgets(data.table, experiment_problem(params), [float(b) for b in range(1, n_rootable + 1)])
     figs["sweep"] = F.sweep_figure([s.budget for s in sweep], [s.objective for s in sweep], len(data.targets),
                                    out_dir=out, name="budget_sweep.png")
 
@@ -151,7 +150,7 @@ def write_report(out_dir: str | os.PathLike[str], *, store: ArtifactStore, final
             figs["proxy"] = F.proxy_figure(proxy_rho, out_dir=out)
 
     if validity is None:
-        validity = validate(data.table, losses=losses_from_store(store, params), problem=problem_for(params),
+        validity = validate(data.table, losses=losses_from_store(store, params), problem=experiment_problem(params),
                             seed=params.seed)
         write_validity(out, validity)
     if validity.tree is not None:

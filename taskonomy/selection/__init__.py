@@ -17,6 +17,7 @@ Where things live (import them from ``taskonomy.selection``):
   request schema and the solver service's conversion use these and restate no rule;
 - ``_bip``: the binary integer program (OR-Tools); ``_evaluate``: a root set's exact value;
 - ``_solve``: :func:`solve_taxonomy`, :func:`sweep_budgets`, :func:`root_stability`;
+- ``_experiment``: an experiment's problem (its roles, ``random`` free, its budget and order);
 - ``_candidates``: the paper's higher-order candidate beam;
 - ``_random_policies``: the significance test against random feasible policies;
 - ``_reference``: brute force over root sets (the reference the BIP is checked against).
@@ -25,6 +26,7 @@ Where things live (import them from ``taskonomy.selection``):
 from __future__ import annotations
 
 from taskonomy.selection._candidates import higher_order_candidates
+from taskonomy.selection._experiment import experiment_problem, solve_experiment
 from taskonomy.selection._problem import (
     DEFAULT_SUPERVISION_COST,
     MAX_BUDGET,
@@ -59,7 +61,7 @@ __all__ = [
     "DEFAULT_SUPERVISION_COST", "MAX_BUDGET", "MAX_COST", "MAX_ORDER", "MAX_TASKS", "MAX_TASK_NAME", "OBJECTIVES",
     "PROBLEM_FIELDS", "SIGNIFICANCE_BUDGETS", "PolicyPercentile", "percentile_of", "random_policy_percentile",
     "random_policy_percentiles", "Edge", "Instance", "Objective", "TaxonomyProblem", "TaxonomySolution",
-    "check_budgets", "compile_problem", "default_budgets", "default_roles",
+    "check_budgets", "compile_problem", "default_budgets", "default_roles", "experiment_problem", "solve_experiment",
     "higher_order_candidates",
     "problem_from_mapping", "resolve_roles", "root_stability", "solve_brute_force", "solve_taxonomy", "sweep_budgets",
 ]

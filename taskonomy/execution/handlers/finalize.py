@@ -15,12 +15,12 @@ from typing import Any
 import numpy as np
 
 from taskonomy.affinity import TransferRow, TransferTable, target_affinity
-from taskonomy.contract import Candidate, FinalizeParams, Job, ProxyFinalizeParams
+from taskonomy.contract import Candidate, FinalizeParams, Job
 from taskonomy.execution.artifacts import read_losses
 from taskonomy.execution.handlers._types import Progress
-from taskonomy.selection import TaxonomyProblem, solve_taxonomy
+from taskonomy.selection import solve_experiment
 from taskonomy.store import ArtifactStore
-from taskonomy.tasks import RANDOM, SELF
+from taskonomy.tasks import SELF
 
 
 def run(job: Job, store: ArtifactStore, progress: Progress) -> None:
@@ -87,29 +87,8 @@ def finalize(params: FinalizeParams, store: ArtifactStore) -> None:
     buf = io.BytesIO()
     table.write(buf, format="csv")
     store.put_bytes(outputs.table, buf.getvalue(), meta={"rows": len(rows)})
-    solution = solve(table, params)
+    solution = solve_experiment(table, params)
     store.put_json(outputs.taxonomy, solution)
     store.put_json(outputs.summary, {"targets": summary_targets, "roles": dict(params.roles),
                                      "budget": params.budget, "max_order": params.max_order,
                                      "table": outputs.table, "taxonomy": outputs.taxonomy})
-
-
-def problem_for(params: FinalizeParams | ProxyFinalizeParams, *, budget: float | None = None) -> TaxonomyProblem:
-    """The taxonomy problem of an experiment: its roles, ``random`` source-only, its max order.
-
-    The random encoder needs no labels, so making it a root costs no supervision budget: the
-    core's definition (:data:`taskonomy.selection.DEFAULT_SUPERVISION_COST`), which the gateway and
-    ``taskonomy solve`` apply to the same table too.
-    """
-    roles = params.roles
-    targets = tuple(t for t, r in roles.items() if r == "target")
-    target_only = tuple(t for t, r in roles.items() if r == "target_only")
-    source_only = tuple(dict.fromkeys([*(t for t, r in roles.items() if r == "source_only"), RANDOM]))
-    return TaxonomyProblem(targets=targets, source_only=source_only, target_only=target_only,
-                           budget=float(params.budget if budget is None else budget), max_order=params.max_order)
-
-
-def solve(table: TransferTable, params: FinalizeParams | ProxyFinalizeParams, *,
-          budget: float | None = None) -> dict[str, Any]:
-    """The experiment's taxonomy over ``table`` (at its budget, or ``budget``), as JSON."""
-    return dict(solve_taxonomy(table, problem_for(params, budget=budget)).to_dict())

@@ -32,8 +32,7 @@ from taskonomy.affinity.transfer_proxies import ProxyCache, proxy_affinities, tr
 from taskonomy.contract import ExperimentSpec, Job, JobKind, ProxyFinalizeParams, TransferParams, build_graph
 from taskonomy.execution.artifacts import StoredArrays
 from taskonomy.execution.handlers._types import Progress
-from taskonomy.execution.handlers.finalize import solve
-from taskonomy.selection import higher_order_candidates
+from taskonomy.selection import higher_order_candidates, solve_experiment
 from taskonomy.store import ArtifactStore
 from taskonomy.tasks import RANDOM, SELF, candidate_kind, get_task
 
@@ -87,7 +86,7 @@ def run(job: Job, store: ArtifactStore, progress: Progress) -> None:
     tb = io.BytesIO()
     table.write(tb, format="csv")
     store.put_bytes(p.outputs.table, tb.getvalue(), meta={"rows": len(rows)})
-    store.put_json(p.outputs.taxonomy, {**solve(table, p), "source": f"proxy:{p.method}"})
+    store.put_json(p.outputs.taxonomy, {**solve_experiment(table, p), "source": f"proxy:{p.method}"})
 
 
 def proxy_vs_trained(store: ArtifactStore, spec: ExperimentSpec, summary: dict[str, Any], *,

@@ -75,7 +75,7 @@ def test_one_definition_of_cost_in_the_stored_taxonomy_the_gateway_and_the_cli(g
     from taskonomy.affinity import TransferRow, TransferTable
     from taskonomy.cli import build_app
     from taskonomy.contract import ExperimentSpec, build_graph
-    from taskonomy.execution.handlers.finalize import solve as stored_taxonomy
+    from taskonomy.selection import solve_experiment as stored_taxonomy
     from taskonomy.store import ArtifactStore
 
     def row(target: str, source: str, kind: str, affinity: float) -> TransferRow:

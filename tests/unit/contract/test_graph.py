@@ -134,7 +134,7 @@ def test_an_experiments_taxonomy_does_not_charge_budget_for_the_random_encoder()
     """The random encoder needs no labels: with budget 2 both targets stay supervised and the
     target-only task still takes its best edge, the one from the random encoder (issue 17.9)."""
     from taskonomy.affinity import TransferRow, TransferTable
-    from taskonomy.execution.handlers.finalize import problem_for
+    from taskonomy.selection import experiment_problem as problem_for
     from taskonomy.selection import solve_taxonomy
 
     def row(target: str, source: str, kind: str, affinity: float) -> TransferRow:
