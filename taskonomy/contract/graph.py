@@ -330,7 +330,8 @@ def score_by_proxy(g: JobGraph, spec: ExperimentSpec) -> None:
     taxonomy and the proxies' scores."""
     members = [m.typed(TransferParams) for m in _first_order(g)]
     fin = next(j for j in g.jobs.values() if j.kind == JobKind.FINALIZE).typed(FinalizeParams)
-    _remove(g, [j for j in g.jobs.values() if j.stage not in ("render", "train", "features")])
+    _remove(g, [j for j in g.jobs.values() if j.stage not in ("render", "train", "features")
+                or (j.kind == JobKind.FEATURES and j.typed(FeaturesParams).split != "transfer")])
     body: dict[str, Any] = {"method": spec.affinity.proxy, "transfers": members, "roles": fin.roles,
                             "targets": fin.targets, "budget": spec.budget, "max_order": spec.max_order,
                             "beam": spec.beam, "seed": spec.seed}

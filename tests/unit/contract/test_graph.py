@@ -170,7 +170,7 @@ def test_jobs_round_trip_as_json_and_malformed_params_are_refused() -> None:
 def test_the_affinity_estimate_is_part_of_the_graph() -> None:
     """``affinity.estimate: halving`` is one transfer_halving job whose outputs are keyed apart from
     trained losses; ``proxy`` stops after the features with one proxy_finalize job."""
-    from taskonomy.contract import JobKind, ProxyFinalizeParams, TransferHalvingParams
+    from taskonomy.contract import FeaturesParams, JobKind, ProxyFinalizeParams, TransferHalvingParams
 
     tasks = ["normal", "depth_zbuffer", "reshading"]
     trained = build_graph(_spec(tasks=tasks))
@@ -185,5 +185,7 @@ def test_the_affinity_estimate_is_part_of_the_graph() -> None:
     [fin] = [j for j in proxy.jobs.values() if j.kind == JobKind.PROXY_FINALIZE]
     assert fin.typed(ProxyFinalizeParams).method == "hscore" and set(proxy.results) == {"table", "taxonomy", "proxies"}
     assert all(proxy.producer.get(k) for k in fin.inputs)  # every input is a features or data artifact
+    feats = [j.typed(FeaturesParams) for j in proxy.jobs.values() if j.kind == JobKind.FEATURES]
+    assert feats and {p.split for p in feats} == {"transfer"}  # the test split is not encoded: nothing reads it
     with pytest.raises(PreconditionError, match="by proxy"):
         proxy.finalize_params()
