@@ -39,7 +39,7 @@ from typing import Any, ClassVar, Literal, TypeVar
 
 from pydantic import Field, ValidationError
 
-from taskonomy.contract.config import FrozenModel, Int, ModelConfig, TrainSettings
+from taskonomy.contract.config import FrozenModel, Int, ModelConfig, TrainConfig, TrainSettings
 from taskonomy.contract.keys import digest
 from taskonomy.contract.spec import DatasetSpec, SplitSpec
 from taskonomy.errors import InvalidInputError, format_validation_error
@@ -101,6 +101,10 @@ class TrainingParams(JobParams):
     train: TrainSettings
     seed: Int
     output: str
+
+    def train_config(self) -> TrainConfig:
+        """The training settings with this job's seed: what :mod:`taskonomy.training` takes."""
+        return TrainConfig(**self.train.to_dict(), seed=self.seed)
 
 
 class TrainParams(TrainingParams):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from taskonomy.contract import BaselineParams, Job, TrainConfig
+from taskonomy.contract import BaselineParams, Job
 from taskonomy.execution.artifacts import read_arrays, write_array
 from taskonomy.execution.handlers._types import Progress
 from taskonomy.store import ArtifactStore
@@ -17,6 +17,6 @@ def run(job: Job, store: ArtifactStore, progress: Progress) -> None:
     p = job.typed(BaselineParams)
     target = get_task(p.target)
     net = train_pixels_baseline(target, read_arrays(store, p.data["transfer"]), model=p.model,
-                                train=TrainConfig(**p.train.to_dict(), seed=p.seed), progress=progress)
+                                train=p.train_config(), progress=progress)
     losses = evaluate_network(target, net, read_arrays(store, p.data["test"]), model=p.model)
     write_array(store, p.output, np.asarray(losses, dtype=np.float64), target=p.target, kind=PIXELS)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from taskonomy.contract import Job, TrainConfig, TrainParams
+from taskonomy.contract import Job, TrainParams
 from taskonomy.execution.artifacts import read_arrays, store_network
 from taskonomy.execution.handlers._types import Progress
 from taskonomy.store import ArtifactStore
@@ -14,5 +14,5 @@ def run(job: Job, store: ArtifactStore, progress: Progress) -> None:
 
     p = job.typed(TrainParams)
     net = train_task_network(get_task(p.task), read_arrays(store, p.data), model=p.model,
-                             train=TrainConfig(**p.train.to_dict(), seed=p.seed), progress=progress)
+                             train=p.train_config(), progress=progress)
     store_network(store, p.output, net)

@@ -9,7 +9,7 @@ from typing import Any
 
 import numpy as np
 
-from taskonomy.contract import Job, TrainConfig, TransferParams, transfer_weights_key
+from taskonomy.contract import Job, TransferParams, transfer_weights_key
 from taskonomy.errors import InvalidInputError
 from taskonomy.execution.artifacts import StoredArrays, read_array, read_arrays, store_network, write_array
 from taskonomy.execution.handlers._types import Progress
@@ -28,7 +28,7 @@ def run(job: Job, store: ArtifactStore, progress: Progress) -> None:
         return feats, {target.target: read_array(store, p.labels[name])}
 
     feats, data = split("transfer")
-    net = train_transfer(target, feats, data, model=p.model, train=TrainConfig(**p.train.to_dict(), seed=p.seed),
+    net = train_transfer(target, feats, data, model=p.model, train=p.train_config(),
                          progress=progress)
     tfeats, tdata = split("test")
     store_transfer(store, p, net, evaluate_transfer(target, net, tfeats, tdata, model=p.model))
@@ -73,7 +73,7 @@ class FusedTransfers:
         self.readouts = [Readout(t, self.features(p, "transfer"), {t.target: self.arrays(p.labels["transfer"])})
                          for t, p in zip(self.targets, params, strict=True)]
         self.trainer = FusedTransferTrainer(self.readouts, model=p0.model,
-                                            train=TrainConfig(**p0.train.to_dict(), seed=p0.seed), workers=workers)
+                                            train=p0.train_config(), workers=workers)
 
     def features(self, p: TransferParams, split: str) -> list[dict[str, np.ndarray]]:
         return [self.arrays.features(p.features[s][split]) for s in p.sources]
