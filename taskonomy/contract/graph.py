@@ -103,6 +103,17 @@ class JobGraph:
             sorter.done(j)
         return out
 
+    def transfers(self) -> list[TransferParams]:
+        """The params of every transfer the graph trains so far: one per ``transfer`` job, and the
+        members of the ``transfer_group`` and ``transfer_halving`` jobs."""
+        out: list[TransferParams] = []
+        for job in self.jobs.values():
+            if isinstance(job.params, TransferParams):
+                out.append(job.params)
+            elif isinstance(job.params, TransferGroupParams | TransferHalvingParams):
+                out.extend(job.params.members)
+        return out
+
     def finalize_params(self) -> FinalizeParams:
         """The finalize job's params: where the table, taxonomy, summary and per-target losses go
         (PreconditionError for a proxy-estimated experiment, which has none of its trained candidates)."""

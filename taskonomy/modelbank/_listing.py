@@ -17,8 +17,6 @@ from taskonomy.contract import (
     ExperimentSpec,
     JobKind,
     TrainParams,
-    TransferGroupParams,
-    TransferParams,
     build_graph,
     transfer_weights_key,
 )
@@ -107,11 +105,9 @@ def model_entries(spec: ExperimentSpec, store: ArtifactStore) -> tuple[list[Mode
                                       candidate_kind="self_full_supervision",
                                       losses=losses if losses in self_losses else None, trained_on="train"))
     transfers: list[tuple[str, tuple[str, ...], str, str]] = []
+    for p in graph.transfers():  # a transfer stopped by successive halving has no weights: left out below
+        transfers.append((p.target, tuple(p.sources), p.candidate_kind, p.output))
     for job in graph.jobs.values():
-        members = ([job.typed(TransferParams)] if job.kind == JobKind.TRANSFER
-                   else list(job.typed(TransferGroupParams).members) if job.kind == JobKind.TRANSFER_GROUP else [])
-        for p in members:
-            transfers.append((p.target, tuple(p.sources), p.candidate_kind, p.output))
         if job.kind == JobKind.PLAN_HIGHER_ORDER and store.exists(job.outputs[0]):
             plan = store.get_json(job.outputs[0])
             for c in plan.get("higher_order", []):

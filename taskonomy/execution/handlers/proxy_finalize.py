@@ -29,7 +29,7 @@ from scipy.stats import spearmanr
 
 from taskonomy.affinity import TransferRow, TransferTable
 from taskonomy.affinity.transfer_proxies import ProxyCache, proxy_affinities, transfer_proxy
-from taskonomy.contract import ExperimentSpec, Job, JobKind, ProxyFinalizeParams, TransferParams, build_graph
+from taskonomy.contract import ExperimentSpec, Job, ProxyFinalizeParams, build_graph
 from taskonomy.execution.artifacts import StoredArrays
 from taskonomy.execution.handlers._types import Progress
 from taskonomy.selection import higher_order_candidates, solve_experiment
@@ -100,13 +100,10 @@ def proxy_vs_trained(store: ArtifactStore, spec: ExperimentSpec, summary: dict[s
     """
     fkeys: dict[str, dict[str, str]] = {}
     lkeys: dict[str, str] = {}
-    for j in build_graph(spec).jobs.values():
-        members = ([j.typed(TransferParams)] if j.kind == JobKind.TRANSFER else
-                   list(getattr(j.params, "members", [])) if j.kind == JobKind.TRANSFER_GROUP else [])
-        for m in members:
-            for s, keys in m.features.items():
-                fkeys[s] = keys["transfer"]
-            lkeys[m.target] = m.labels["transfer"]
+    for m in build_graph(spec).transfers():
+        for s, keys in m.features.items():
+            fkeys[s] = keys["transfer"]
+        lkeys[m.target] = m.labels["transfer"]
     arr = StoredArrays(store)
     cache = ProxyCache()
     out: dict[str, float] = {}
