@@ -79,7 +79,7 @@ from taskonomy.contract.keys import (
     report_prefix,
     transfer_weights_key,
 )
-from taskonomy.contract.presets import CPU_MODEL, PRESETS, QUICK_TASKS, paper, preset, quick, standard
+from taskonomy.contract.presets import CPU_MODEL, PRESETS, QUICK_TASKS, paper, quick, standard
 from taskonomy.contract.spec import (
     ESTIMATES,
     PROXY_METHODS,
@@ -96,6 +96,7 @@ from taskonomy.contract.spec import (
     TrainSpec,
     WorldDataset,
     check_display_text,
+    preset,
 )
 from taskonomy.contract.world import MAX_SIZE, MIN_SIZE, WORLD_VERSION, WorldOptions, WorldSpec
 

@@ -1,14 +1,14 @@
 """The presets: ready-made experiment specs, from a few CPU minutes to the paper's GPU setting.
 
-:func:`preset` returns one by name (``quick``, ``standard``, ``paper``); a spec file's ``preset:``
-key starts from one (:meth:`~taskonomy.contract.spec.ExperimentSpec.from_mapping`).
+Each registers its builder with the spec module, whose :func:`~taskonomy.contract.spec.preset`
+returns one by name (``quick``, ``standard``, ``paper``); a spec file's ``preset:`` key starts from
+one (:meth:`~taskonomy.contract.spec.ExperimentSpec.from_mapping`).
 """
 
 from __future__ import annotations
 
 from taskonomy.contract.config import ModelConfig
 from taskonomy.contract.spec import PRESET_BUILDERS, ExperimentSpec, SplitSpec, TaskEntry, TrainSpec, WorldDataset
-from taskonomy.errors import InvalidInputError
 from taskonomy.tasks import BUILTIN_TASKS, registry
 
 #: The presets, by name.
@@ -97,9 +97,3 @@ def paper() -> ExperimentSpec:
 
 PRESET_BUILDERS.update({"quick": quick, "standard": standard, "paper": paper})
 
-
-def preset(name: str) -> ExperimentSpec:
-    """The named preset (quick, standard or paper)."""
-    if name not in PRESET_BUILDERS:
-        raise InvalidInputError(f"unknown preset {name!r}; known: {', '.join(PRESETS)}")
-    return PRESET_BUILDERS[name]()

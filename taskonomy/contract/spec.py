@@ -337,7 +337,7 @@ class ExperimentSpec(_Model):
         data = dict(data)
         preset_name = data.pop("preset", None)
         if preset_name is not None:
-            base = _preset(str(preset_name)).model_dump(mode="json")
+            base = preset(str(preset_name)).model_dump(mode="json")
             for k, v in data.items():
                 if isinstance(v, dict) and isinstance(base.get(k), dict) and k not in ("dataset",):
                     base[k] = {**base[k], **v}
@@ -352,7 +352,8 @@ class ExperimentSpec(_Model):
 PRESET_BUILDERS: dict[str, Callable[[], ExperimentSpec]] = {}
 
 
-def _preset(name: str) -> ExperimentSpec:
+def preset(name: str) -> ExperimentSpec:
+    """The named preset (quick, standard or paper: :mod:`taskonomy.contract.presets`)."""
     if name not in PRESET_BUILDERS:
         raise InvalidInputError(f"unknown preset {name!r}; known: {', '.join(PRESET_BUILDERS)}")
     return PRESET_BUILDERS[name]()

@@ -16,7 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from taskonomy.contract import FINAL_KINDS, ExperimentSpec, FinalizeParams, JobGraph, WorldDataset, build_graph
+from taskonomy.contract import ExperimentSpec, FinalizeParams, JobGraph, WorldDataset, build_graph
 from taskonomy.errors import InvalidInputError
 from taskonomy.execution.datasets import FolderSplits
 from taskonomy.execution.local import LocalExecutor, OnProgress, RunStats
@@ -46,8 +46,7 @@ class RunResult:
     def finalize_params(self) -> FinalizeParams | None:
         """The finalize job's params (where the table, taxonomy, summary and losses are); None for a
         proxy-estimated run, which has no trained candidates, summary or losses."""
-        job = next(j for j in self.graph.jobs.values() if j.kind in FINAL_KINDS)
-        return job.params if isinstance(job.params, FinalizeParams) else None
+        return None if self.graph.spec.affinity.estimate == "proxy" else self.graph.finalize_params()
 
 
 def validate_experiment(spec: ExperimentSpec, *, out_dir: str | os.PathLike[str] | None = None) -> None:
