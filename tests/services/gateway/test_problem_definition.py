@@ -72,24 +72,13 @@ def test_one_definition_of_cost_in_the_stored_taxonomy_the_gateway_and_the_cli(g
 
     from typer.testing import CliRunner
 
-    from taskonomy.affinity import TransferRow, TransferTable
     from taskonomy.cli import build_app
-    from taskonomy.contract import ExperimentSpec, build_graph
     from taskonomy.selection import solve_experiment as stored_taxonomy
     from taskonomy.store import ArtifactStore
+    from tests.unit.selection.test_experiment import free_random_encoder_params, free_random_encoder_table
 
-    def row(target: str, source: str, kind: str, affinity: float) -> TransferRow:
-        return TransferRow(target=target, sources=(source,), kind=kind, affinity=affinity, gain=0.6, quality=0.4)
-
-    rows = []
-    for t, other in (("normal", "depth_zbuffer"), ("depth_zbuffer", "normal")):
-        rows += [row(t, "self", "self_full_supervision", 0.5), row(t, other, "first_order", 0.3),
-                 row(t, "random", "random_encoder", 0.2)]
-    rows += [row("reshading", "normal", "first_order", 0.2), row("reshading", "random", "random_encoder", 0.8)]
-    table = TransferTable.from_rows(rows)
-    spec = ExperimentSpec.parse({"tasks": {"normal": "target", "depth_zbuffer": "target", "reshading": "target_only"},
-                                 "splits": {"train": 8, "transfer": 4, "test": 4}, "budget": 2})
-    stored = stored_taxonomy(table, build_graph(spec).finalize_params())
+    table = free_random_encoder_table()
+    stored = stored_taxonomy(table, free_random_encoder_params())
 
     path = tmp_path / "table.csv"
     table.write(path)

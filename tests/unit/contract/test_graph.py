@@ -130,29 +130,6 @@ def test_grouped_transfer_jobs_keep_the_transfers_outputs(by):
     assert all(pos[d] < pos[j.id] for j in order for d in grouped.deps(j.id))
 
 
-def test_an_experiments_taxonomy_does_not_charge_budget_for_the_random_encoder() -> None:
-    """The random encoder needs no labels: with budget 2 both targets stay supervised and the
-    target-only task still takes its best edge, the one from the random encoder (issue 17.9)."""
-    from taskonomy.affinity import TransferRow, TransferTable
-    from taskonomy.selection import experiment_problem as problem_for
-    from taskonomy.selection import solve_taxonomy
-
-    def row(target: str, source: str, kind: str, affinity: float) -> TransferRow:
-        return TransferRow(target=target, sources=(source,), kind=kind, affinity=affinity, gain=0.6, quality=0.4)
-
-    rows = []
-    for t, other in (("normal", "depth_zbuffer"), ("depth_zbuffer", "normal")):
-        rows += [row(t, "self", "self_full_supervision", 0.5), row(t, other, "first_order", 0.3),
-                 row(t, "random", "random_encoder", 0.2)]
-    rows += [row("reshading", "normal", "first_order", 0.2), row("reshading", "random", "random_encoder", 0.8)]
-    params = build_graph(_spec(tasks={"normal": "target", "depth_zbuffer": "target", "reshading": "target_only"},
-                               budget=2)).finalize_params()
-    sol = solve_taxonomy(TransferTable.from_rows(rows), problem_for(params)).to_dict()
-    assert sol["status"] == "OPTIMAL" and sol["cost"] == 2.0
-    assert set(sol["supervised"]) == {"normal", "depth_zbuffer"}
-    assert [e["sources"] for e in sol["edges"]] == [["random"]]
-
-
 def test_jobs_round_trip_as_json_and_malformed_params_are_refused() -> None:
     from taskonomy.contract import Job, JobKind
     from taskonomy.errors import InvalidInputError
