@@ -323,16 +323,20 @@ def _remove(g: JobGraph, jobs: list[Job]) -> None:
             del g.producer[out]
 
 
+def _replace(g: JobGraph, members: list[Job], params: TransferGroupParams | TransferHalvingParams) -> None:
+    """Replace the transfer jobs ``members`` by one job of ``params`` with their inputs and outputs
+    (everything downstream reads the same artifacts)."""
+    _remove(g, members)
+    g.add(make_job("transfers", "transfer", params, [k for m in members for k in m.inputs],
+                   [m.outputs[0] for m in members]))
+
+
 def halve_transfers(g: JobGraph, budget: float) -> None:
     """Replace the first-order ``transfer`` jobs by one ``transfer_halving`` job (``affinity.estimate:
     halving``); their output keys already name the estimate (:meth:`AffinitySpec.transfer_estimate`)."""
     members = _first_order(g)
-    if not members:
-        return
-    _remove(g, members)
-    g.add(make_job("transfers", "transfer",
-                   TransferHalvingParams(budget=budget, members=[m.typed(TransferParams) for m in members]),
-                   [k for m in members for k in m.inputs], [m.outputs[0] for m in members]))
+    if members:
+        _replace(g, members, TransferHalvingParams(budget=budget, members=[m.typed(TransferParams) for m in members]))
 
 
 def score_by_proxy(g: JobGraph, spec: ExperimentSpec) -> None:
@@ -365,18 +369,10 @@ def group_transfers(g: JobGraph, *, by: Literal["source", "target", "all"]) -> N
     Higher-order transfers (added later by planning) stay one job each.
     """
     groups: dict[str, list[Job]] = {}
-    for job in g.jobs.values():
-        if job.kind == JobKind.TRANSFER:
-            p = job.typed(TransferParams)
-            if len(p.sources) == 1:
-                key = p.sources[0] if by == "source" else p.target if by == "target" else "all"
-                groups.setdefault(key, []).append(job)
+    for job in _first_order(g):
+        p = job.typed(TransferParams)
+        groups.setdefault(p.sources[0] if by == "source" else p.target if by == "target" else "all", []).append(job)
     for key, members in groups.items():
-        if len(members) < 2:
-            continue
-        for m in members:
-            del g.jobs[m.id]
-            del g.producer[m.outputs[0]]
-        g.add(make_job("transfers", "transfer",
-                       TransferGroupParams(by=by, group=key, members=[m.typed(TransferParams) for m in members]),
-                       [k for m in members for k in m.inputs], [m.outputs[0] for m in members]))
+        if len(members) >= 2:
+            _replace(g, members, TransferGroupParams(by=by, group=key, members=[m.typed(TransferParams)
+                                                                              for m in members]))
