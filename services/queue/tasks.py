@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -114,6 +115,15 @@ def send_job(app: Celery, exp_id: str, run: int, job: JobDict, store_url: str, *
                   task_id=task_id)
 
 
+def job_sender(app: Celery) -> Callable[[str, int, JobDict, str, str], None]:
+    """:func:`send_job` as the job runner and the lost-job sweep call it (they pass the sending
+    delivery's token too, which a first send does not use)."""
+    def send(exp_id: str, run: int, job: JobDict, store_url: str, _token: str) -> None:
+        send_job(app, exp_id, run, job, store_url)
+
+    return send
+
+
 @dataclass(frozen=True)
 class Outcome:
     """How one delivery of a job ends: the task's return value and what is done on the way out,
@@ -142,7 +152,7 @@ class JobDelivery:
         self.ctx = worker_context()
         self.exp_id, self.run_no, self.job, self.store_url = exp_id, run, job, store_url
         self.token = str(task.request.id) if task is not None else ""
-        self.runner = JobRunner(self.ctx, send=lambda e, r, j, url, _token: send_job(app, e, r, j, url))
+        self.runner = JobRunner(self.ctx, send=job_sender(app))
         self.book = RunBook(self.ctx.r, exp_id, run, prefix=self.ctx.prefix)
         self.what = f"job {job['id']} ({job['kind']})"
 
@@ -255,8 +265,7 @@ class JobDelivery:
 def register_tasks(app: Celery) -> None:
     """Define the tasks on ``app`` (called by :func:`services.queue.celery_app.create_app`)."""
 
-    def send(exp_id: str, run: int, job: JobDict, store_url: str, token: str) -> None:
-        send_job(app, exp_id, run, job, store_url)
+    send = job_sender(app)
 
     def start(exp_id: str, store_url: str | None) -> None:
         app.send_task(RUN_EXPERIMENT, args=[exp_id], kwargs={"store_url": store_url}, queue=CONTROL_QUEUE)
