@@ -17,6 +17,7 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from services.queue.redis_keys import DEFAULT_PREFIX
 from services.queue.settings import DEFAULT_BROKER_URL, check_broker_url
+from services.queue.tasknames import CONTROL_QUEUE, QUEUES
 from taskonomy.errors import InvalidInputError
 from taskonomy.store import store_scheme
 
@@ -37,9 +38,9 @@ class GatewaySettings(BaseSettings):
     api_tokens_file: Path | None = Field(None, description="file holding one token per line (a mounted secret)")
     reads_require_token: bool = Field(False, description="require a token for reads too (GET, taxonomy queries)")
     state_prefix: str = Field(DEFAULT_PREFIX, min_length=1, description="key prefix of the state store in Redis")
-    control_queue: str = Field("control", min_length=1, description="Celery queue that runs experiments")
+    control_queue: str = Field(CONTROL_QUEUE, min_length=1, description="Celery queue that runs experiments")
     queues: Annotated[tuple[str, ...], NoDecode] = Field(
-        default=("train", "transfer", "control"), description="Celery queues whose depth /metrics reports")
+        default=QUEUES, description="Celery queues whose depth /metrics reports")
     cache_size: int = Field(256, ge=0, le=100_000, description="taxonomy answers kept in memory (0: no cache)")
     cache_ttl_s: float = Field(600.0, ge=0, description="seconds a cached taxonomy answer stays valid")
     solver_timeout_s: float = Field(30.0, gt=0, le=3600, description="deadline of one solver call")

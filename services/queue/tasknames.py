@@ -7,6 +7,8 @@ Senders never import worker code: they send these names with JSON arguments
 
 from __future__ import annotations
 
+from taskonomy.contract import QUEUES as QUEUES  # every queue a job may be routed to: a job's ``queue``
+
 #: One job of an experiment's graph: ``(experiment id, run, job dict, store URL)``.
 RUN_JOB = "taskonomy.run_job"
 #: Start (a new run of) an experiment: ``(experiment id, store_url=...)``.
@@ -20,5 +22,3 @@ PREDICT = "taskonomy.predict"
 CONTROL_QUEUE = "control"
 #: The queue of predictions (the transfer workers consume it).
 PREDICT_QUEUE = "transfer"
-#: Every queue a job may be routed to.
-QUEUES: tuple[str, ...] = ("train", "transfer", "control")
