@@ -57,10 +57,6 @@ class WorldSpec(WorldOptions):
     seed: WorldSeed = 0
     size: WorldSize = 64
 
-    def options(self) -> WorldOptions:
-        """The knobs besides seed and size."""
-        return WorldOptions(**self.model_dump(include=set(WorldOptions.model_fields)))
-
     def key(self) -> str:
         """Stable content hash (hex) of the spec and the renderer version: the artifact key of its shards."""
         payload = json.dumps({"world_version": WORLD_VERSION, **self.to_dict()}, sort_keys=True)
